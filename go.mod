@@ -1,0 +1,3 @@
+module github.com/fractals-energy/fractals
+
+go 1.25
