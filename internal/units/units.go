@@ -47,7 +47,9 @@ func (p Watts) Over(d time.Duration) WattHours { return WattHours(float64(p) * d
 func (p Watts) KW() float64 { return float64(p) / 1000 }
 
 // Clamp limits p to [lo, hi].
-func (p Watts) Clamp(lo, hi Watts) Watts { return Watts(math.Min(math.Max(float64(p), float64(lo)), float64(hi))) }
+func (p Watts) Clamp(lo, hi Watts) Watts {
+	return Watts(math.Min(math.Max(float64(p), float64(lo)), float64(hi)))
+}
 
 // Abs returns |p|.
 func (p Watts) Abs() Watts { return Watts(math.Abs(float64(p))) }
