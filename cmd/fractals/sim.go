@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/fractals-energy/fractals/firmware"
+)
+
+func init() {
+	register(command{name: "sim", summary: "run simulated units in simulated time as fast as possible", run: runSim})
+}
+
+func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	o := firmware.DefaultSimOptions()
+	fs := flag.NewFlagSet("fractals sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.Units, "units", o.Units, "number of units, [1, 10000]")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "simulated time, [step, 8784h]")
+	fs.DurationVar(&o.Step, "step", o.Step, "plant step and control cycle, [100ms, 10s]")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed (weather, loads)")
+	fs.Float64Var(&o.Latitude, "latitude", o.Latitude, "latitude in degrees, [-66, 66]")
+	fs.IntVar(&o.Day, "day", o.Day, "day of year, [1, 366]")
+	fs.Float64Var(&o.PVKW, "pv-kw", o.PVKW, "PV array DC rating in kW per unit, [0, 1000]")
+	fs.Float64Var(&o.BatteryKWh, "battery-kwh", o.BatteryKWh, "battery capacity in kWh per unit, (0, 10000]")
+	gridFlag := onOff{on: o.Grid}
+	fs.Var(&gridFlag, "grid", "utility grid: on or off")
+	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fractals sim: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	o.Grid = gridFlag.on
+	if err := o.Validate(); err != nil {
+		fmt.Fprintf(stderr, "fractals sim: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	r, err := firmware.Simulate(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractals sim: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(r); err != nil {
+			fmt.Fprintf(stderr, "fractals sim: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	printSim(stdout, r)
+	return 0
+}
+
+func printSim(w io.Writer, r firmware.SimResult) {
+	e := r.Energy
+	fmt.Fprintf(w, "%d unit(s), %.0f h simulated in %.2f s (%d cycles)\n", r.Units, r.SimSeconds/3600, r.WallSeconds, r.Cycles)
+	fmt.Fprintf(w, "PV          %9.0f Wh  (curtailed %.0f Wh)\n", e.PV, e.PVCurtailed)
+	fmt.Fprintf(w, "load        %9.0f Wh  (critical %.0f, services %.0f, EV %.0f)\n", e.Load, e.CriticalLoad, e.ServicesLoad, e.EV)
+	fmt.Fprintf(w, "unserved    critical %.0f Wh, services %.0f Wh\n", e.CriticalUnserved, e.ServicesUnserved)
+	fmt.Fprintf(w, "battery     +%.0f / -%.0f Wh, stored %.0f -> %.0f Wh, SoC %.3f..%.3f\n", e.BatteryCharge, e.BatteryDischarge,
+		r.Battery.StoredStart, r.Battery.StoredEnd, r.Battery.SoCMin, r.Battery.SoCMax)
+	fmt.Fprintf(w, "grid        import %.0f Wh, export %.0f Wh, islanded %.1f h\n", e.GridImport, e.GridExport, r.IslandedHours)
+	fmt.Fprintf(w, "EV          %d session(s), %.0f of %.0f Wh, deadline met: %v\n", r.EV.Sessions, r.EV.Delivered, r.EV.Needed, r.EV.DeadlineMet)
+}
+
+// onOff is a flag that accepts exactly "on" or "off".
+type onOff struct{ on bool }
+
+func (f *onOff) String() string {
+	if f.on {
+		return "on"
+	}
+	return "off"
+}
+
+func (f *onOff) Set(s string) error {
+	switch s {
+	case "on":
+		f.on = true
+	case "off":
+		f.on = false
+	default:
+		return fmt.Errorf("%q is not on or off", s)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fractals-energy/fractals/firmware"
+	"github.com/fractals-energy/fractals/internal/clock"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	o := firmware.DefaultSimOptions()
+	fs := flag.NewFlagSet("fractalsd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the HTTP API")
+	fs.DurationVar(&o.Step, "cycle", o.Step, "control cycle, [100ms, 10s]")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed of the simulated plant")
+	fs.Float64Var(&o.Latitude, "latitude", o.Latitude, "latitude of the simulated plant, [-66, 66]")
+	fs.Float64Var(&o.PVKW, "pv-kw", o.PVKW, "PV DC rating in kW, [0, 1000]")
+	fs.Float64Var(&o.BatteryKWh, "battery-kwh", o.BatteryKWh, "battery capacity in kWh, (0, 10000]")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "fractalsd: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var handler slog.Handler
+	switch *logFormat {
+	case "text":
+		handler = slog.NewTextHandler(os.Stdout, nil)
+	case "json":
+		handler = slog.NewJSONHandler(os.Stdout, nil)
+	default:
+		fmt.Fprintf(stderr, "fractalsd: --log-format %q is not text or json\n", *logFormat)
+		return 2
+	}
+	if err := o.Validate(); err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 2
+	}
+	log := slog.New(handler)
+	d, err := firmware.NewSimDaemon(o, clock.Real{}, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 2
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: --listen %s: %v\n", *listen, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := d.Run(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 1
+	}
+	log.Info("stopped cleanly")
+	return 0
+}

@@ -1,0 +1,115 @@
+package firmware
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fractals-energy/fractals/fractals"
+	"github.com/fractals-energy/fractals/internal/clock"
+)
+
+// Status is what a unit shows of itself: the last snapshot, the commands as written, the controller's
+// state and its energy counters.
+type Status struct {
+	Cycles   uint64            `json:"cycles"`
+	Snapshot fractals.Snapshot `json:"snapshot"`
+	Commands fractals.Commands `json:"commands"`
+	State    fractals.State    `json:"state"`
+	Energy   fractals.Energy   `json:"energy_wh"`
+	Events   []fractals.Event  `json:"recent_events"`
+}
+
+// maxRecentEvents bounds the event history kept for the status page, so memory stays flat.
+const maxRecentEvents = 32
+
+// Unit runs the control cycle of one unit: read → Step → write → record.
+type Unit struct {
+	cfg     fractals.Config
+	devices fractals.Devices
+	clock   clock.Clock
+	writer  *fractals.Writer
+	log     *slog.Logger // nil: silent (the simulator)
+
+	mu     sync.Mutex // guards status against the HTTP handler
+	status Status
+	state  fractals.State
+	lastAt time.Time
+}
+
+// NewUnit wires devices to a controller on a clock. A nil logger keeps the unit silent.
+func NewUnit(cfg fractals.Config, wcfg fractals.WriterConfig, devices fractals.Devices, clk clock.Clock, log *slog.Logger) (*Unit, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Unit{cfg: cfg, devices: devices, clock: clk, writer: fractals.NewWriter(wcfg), log: log}, nil
+}
+
+// Cycle runs one control cycle. Device errors are logged and reflected in the readings' quality; they
+// never stop the cycle.
+func (u *Unit) Cycle(ctx context.Context) error {
+	now := u.clock.Now()
+	u.mu.Lock()
+	prev := u.status.Snapshot
+	u.mu.Unlock()
+	snap, readErrs := fractals.Read(ctx, &u.devices, now, &prev, u.cfg.StaleLimit)
+	next, cmds, events := fractals.Step(&u.cfg, u.state, &snap)
+	written, writeErrs := u.writer.Write(ctx, &u.devices, cmds, now)
+	u.record(now, snap, next, written, events)
+	err := errors.Join(append(readErrs, writeErrs...)...)
+	if u.log != nil {
+		u.logCycle(snap, written, next, events, err)
+	}
+	return err
+}
+
+func (u *Unit) record(now time.Time, snap fractals.Snapshot, next fractals.State, written fractals.Commands, events []fractals.Event) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.lastAt.IsZero() {
+		u.status.Energy.Add(&u.status.Snapshot, now.Sub(u.lastAt))
+	}
+	u.lastAt = now
+	u.state = next
+	u.status.Cycles++
+	u.status.Snapshot, u.status.Commands, u.status.State = snap, written, next
+	if len(events) > 0 {
+		ev := append(u.status.Events, events...)
+		if len(ev) > maxRecentEvents {
+			ev = append([]fractals.Event(nil), ev[len(ev)-maxRecentEvents:]...)
+		}
+		u.status.Events = ev
+	}
+}
+
+func (u *Unit) logCycle(s fractals.Snapshot, c fractals.Commands, st fractals.State, events []fractals.Event, err error) {
+	for _, e := range events {
+		u.log.Info("event", "kind", e.Kind, "detail", e.Detail)
+	}
+	u.log.Info("cycle", "mode", st.Mode.String(), "pv_w", round(float64(s.PVPower.Value)),
+		"soc", round(float64(s.SoC.Value)*1000)/1000, "battery_w", round(float64(s.BatteryPower.Value)),
+		"grid_w", round(float64(s.GridPower.Value)), "hz", s.GridFrequency.Value, "ev_w", round(float64(s.EVPower.Value)),
+		"set_battery_w", round(float64(c.BatteryPower)), "set_ev_w", round(float64(c.EVPower)),
+		"pv_limit_w", round(float64(c.PVLimit)), "safe", st.Safe)
+	if err != nil {
+		u.log.Warn("device errors", "err", err)
+	}
+}
+
+func round(x float64) float64 {
+	if x < 0 {
+		return -float64(int64(-x + 0.5))
+	}
+	return float64(int64(x + 0.5))
+}
+
+// Status returns a copy of the unit's status.
+func (u *Unit) Status() Status {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.status
+	s.Events = append([]fractals.Event(nil), u.status.Events...)
+	return s
+}

@@ -1,0 +1,71 @@
+package fractals
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fractals-energy/fractals/internal/units"
+)
+
+// Config is what the controller knows about its site that devices do not report.
+type Config struct {
+	Cycle      time.Duration // control cycle period
+	StaleLimit time.Duration // a value not read good for this long becomes missing
+
+	BatteryCapacity     units.WattHours
+	BatteryMaxCharge    units.Watts
+	BatteryMaxDischarge units.Watts
+	ChargeEff           units.Fraction
+	DischargeEff        units.Fraction
+	SoCMin, SoCMax      units.Fraction // the BMS's limits: never planned beyond
+	Reserve             units.Fraction // kept for outages: used only when islanded
+
+	MaxImport, MaxExport units.Watts // at the point of common coupling
+
+	NominalVoltage   units.Volts
+	NominalFrequency units.Hertz
+	// ReconnectDelay is how long the utility must be back within its window before the PCC closes
+	// again (IEEE 1547-2018 enter-service default: 300 s).
+	ReconnectDelay time.Duration
+
+	EVMinPower units.Watts // chargers cannot go lower (6 A single phase ≈ 1.4 kW)
+	// EVMargin is how early before the last possible moment the EV starts charging at full power, so that
+	// a few cycles of bad data or a lowered limit do not cost the deadline.
+	EVMargin time.Duration
+	// ServiceHysteresis is the extra supply, as a fraction of demand, needed to switch a shed service
+	// back on, so that a relay does not chatter around the threshold.
+	ServiceHysteresis units.Fraction
+}
+
+// DefaultConfig matches the default simulated plant (hil.DefaultConfig).
+func DefaultConfig() Config {
+	return Config{Cycle: time.Second, StaleLimit: 10 * time.Second, BatteryCapacity: 10000,
+		BatteryMaxCharge: 5000, BatteryMaxDischarge: 5000, ChargeEff: 0.95, DischargeEff: 0.95,
+		SoCMin: 0.05, SoCMax: 0.95, Reserve: 0.2, MaxImport: 11000, MaxExport: 3000,
+		NominalVoltage: 230, NominalFrequency: 50, ReconnectDelay: 300 * time.Second,
+		EVMinPower: 1400, EVMargin: 15 * time.Minute, ServiceHysteresis: 0.1}
+}
+
+// Validate reports every value outside its range, each naming its field.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("controller config: "+format, args...))
+		}
+	}
+	check(c.Cycle >= 100*time.Millisecond && c.Cycle <= 10*time.Second, "cycle %v out of range [100ms, 10s]", c.Cycle)
+	check(c.StaleLimit >= c.Cycle, "stale_limit %v shorter than the cycle %v", c.StaleLimit, c.Cycle)
+	check(c.BatteryCapacity > 0, "battery_capacity %v must be positive", c.BatteryCapacity)
+	check(c.BatteryMaxCharge >= 0 && c.BatteryMaxDischarge >= 0, "battery power limits must not be negative")
+	check(c.ChargeEff > 0 && c.ChargeEff <= 1 && c.DischargeEff > 0 && c.DischargeEff <= 1, "efficiencies must be in (0, 1]")
+	check(c.SoCMin >= 0 && c.SoCMin < c.SoCMax && c.SoCMax <= 1, "soc limits [%g, %g] must satisfy 0 ≤ min < max ≤ 1", float64(c.SoCMin), float64(c.SoCMax))
+	check(c.Reserve >= c.SoCMin && c.Reserve < c.SoCMax, "reserve %g out of range [soc_min %g, soc_max %g)", float64(c.Reserve), float64(c.SoCMin), float64(c.SoCMax))
+	check(c.MaxImport >= 0 && c.MaxExport >= 0, "grid limits must not be negative")
+	check(c.NominalVoltage > 0 && c.NominalFrequency > 0, "nominal voltage and frequency must be positive")
+	check(c.ReconnectDelay >= 0, "reconnect_delay must not be negative")
+	check(c.EVMinPower >= 0 && c.EVMargin >= 0, "ev_min_power and ev_margin must not be negative")
+	check(c.ServiceHysteresis >= 0 && c.ServiceHysteresis <= 1, "service_hysteresis %g out of range [0, 1]", float64(c.ServiceHysteresis))
+	return errors.Join(errs...)
+}

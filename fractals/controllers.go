@@ -1,0 +1,186 @@
+package fractals
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fractals-energy/fractals/internal/units"
+)
+
+// protect keeps the battery inside the BMS's limits and, when the readings the plan depends on are
+// missing, pins safe set-points: battery idle, EV paused.
+func protect(p *plan) {
+	s := p.s
+	safe := s.SoC.Quality == Missing || (s.GridPresent.Quality == Missing && p.prev.Mode == Connected)
+	if safe != p.prev.Safe {
+		p.next.Safe = safe
+		if safe {
+			p.event("safe_mode", "state of charge or grid meter missing: battery idle, EV paused")
+		} else {
+			p.event("safe_mode_end", "readings back")
+		}
+	}
+	if safe {
+		p.battery.pin(0)
+		p.ev.pin(0)
+		return
+	}
+	p.battery.narrow(-p.dischargeTo(p.cfg.SoCMin), p.chargeTo(p.cfg.SoCMax))
+}
+
+// gridOK reports whether the utility is present and inside the continuous-operation window of
+// IEEE 1547-2018 (0.88–1.10 p.u., nominal ± 2 %: 58.8–61.2 Hz at 60 Hz). known is false while the
+// meter is stale, so that a communication hiccup neither islands nor reconnects the unit.
+func gridOK(cfg *Config, s *Snapshot) (ok, known bool) {
+	switch s.GridPresent.Quality {
+	case Missing:
+		return false, true
+	case Stale:
+		return false, false
+	}
+	if !s.GridPresent.Value {
+		return false, true
+	}
+	if s.GridVoltage.Good() {
+		v := s.GridVoltage.Value.PU(cfg.NominalVoltage)
+		if v < 0.88 || v > 1.10 {
+			return false, true
+		}
+	}
+	if s.GridFrequency.Good() {
+		f := float64(s.GridFrequency.Value) / float64(cfg.NominalFrequency)
+		if f < 0.98 || f > 1.02 {
+			return false, true
+		}
+	}
+	return true, true
+}
+
+// island opens the PCC as soon as the utility leaves its window and closes it again only after the
+// utility has stayed inside it for the reconnect delay.
+func island(p *plan) {
+	ok, known := gridOK(p.cfg, p.s)
+	if known {
+		if !ok {
+			p.next.GridOKSince = time.Time{}
+		} else if p.prev.GridOKSince.IsZero() {
+			p.next.GridOKSince = p.s.At
+		}
+	}
+	switch {
+	case p.prev.Mode == Connected && known && !ok:
+		p.next.Mode = Islanded
+		p.event("islanded", "utility out of its window: PCC opened, battery forms the grid")
+	case p.prev.Mode == Islanded && known && ok && p.s.At.Sub(p.next.GridOKSince) >= p.cfg.ReconnectDelay:
+		p.next.Mode = Connected
+		p.event("reconnected", fmt.Sprintf("utility stable for %v: PCC closed", p.cfg.ReconnectDelay))
+	}
+	p.pcc.lock(p.next.Mode == Connected)
+}
+
+// reserve sets the power pools. Connected, the battery may only discharge down to the reserve;
+// islanded, the reserve opens, but only to critical loads and the unit's own services.
+func reserve(p *plan) {
+	if p.next.Mode == Connected {
+		p.battery.narrow(-p.dischargeTo(p.cfg.Reserve), p.battery.hi)
+	}
+	p.pool = pools{
+		pv:      p.pvAvail,
+		battery: min(p.dischargeTo(p.cfg.Reserve), max(0, -p.battery.lo)),
+		charge:  min(p.chargeTo(p.cfg.SoCMax), max(0, p.battery.hi)),
+	}
+	if p.next.Mode == Islanded {
+		p.pool.reserve = max(0, min(p.dischargeTo(p.cfg.SoCMin), -p.battery.lo)-p.pool.battery)
+	} else {
+		p.pool.grid, p.pool.export = p.cfg.MaxImport, p.cfg.MaxExport
+	}
+}
+
+// serveCritical keeps the critical circuit on, whatever it takes.
+func serveCritical(p *plan) {
+	p.loads[LoadCritical].lock(true)
+	p.take(p.demand[LoadCritical], &p.pool.pv, &p.pool.battery, &p.pool.reserve, &p.pool.grid)
+}
+
+// serveServices keeps the Wi-Fi access point and IGFS storage on while there is supply for them, the
+// access point first: it carries the mesh that the market and payments run on. A shed service comes
+// back only with a margin, so its relay does not chatter.
+func serveServices(p *plan) {
+	for _, k := range [...]LoadKind{LoadWiFi, LoadStorage} {
+		need := p.demand[k]
+		margin := units.Watts(0)
+		if p.prev.Shed[k] {
+			margin = units.Watts(float64(need)*float64(p.cfg.ServiceHysteresis)) + 1
+		}
+		on := available(&p.pool.pv, &p.pool.battery, &p.pool.reserve, &p.pool.grid) >= need+margin
+		p.loads[k].lock(on)
+		if on {
+			p.take(need, &p.pool.pv, &p.pool.battery, &p.pool.reserve, &p.pool.grid)
+		}
+		if shed := !on; shed != p.prev.Shed[k] {
+			p.next.Shed[k] = shed
+			if shed {
+				p.event("shed", fmt.Sprintf("%s off: %.0f W needed, not enough supply", k, float64(need)))
+			} else {
+				p.event("restored", k.String()+" back on")
+			}
+		}
+	}
+}
+
+// optimise uses what is left: the EV by its deadline, the battery for self-consumption, export within
+// its limit, and PV curtailment for the rest.
+func optimise(p *plan) {
+	p.ev.set(p.evPower())
+	charge := min(p.pool.pv, p.pool.charge)
+	p.pool.pv -= charge
+	p.battery.set(charge - p.fromBattery)
+	exported := min(p.pool.pv, p.pool.export)
+	if curtail := p.pool.pv - exported; curtail > 0 {
+		p.pvLimit.set(p.pvAvail - curtail)
+	}
+}
+
+// evPower charges the car from surplus PV while there is time, and at full power from the grid once the
+// deadline comes close, so it is met whenever that is feasible. Islanded, the battery stands in for the
+// grid, but only above the reserve.
+func (p *plan) evPower() units.Watts {
+	s := p.s
+	if !s.EVConnected.Good() || !s.EVConnected.Value || !s.EVNeeded.Good() || !s.EVDelivered.Good() || !s.EVMaxPower.Good() {
+		return 0
+	}
+	remaining := s.EVNeeded.Value - s.EVDelivered.Value
+	if remaining <= 0 {
+		return 0
+	}
+	maxP := min(p.ev.hi, remaining.Per(p.cfg.Cycle))
+	must := false
+	if s.EVDeadline.Good() {
+		left := s.EVDeadline.Value.Sub(s.At)
+		must = remaining >= p.ev.hi.Over(left-p.cfg.EVMargin)
+		infeasible := remaining > p.ev.hi.Over(left)
+		if infeasible != p.prev.EVInfeasible {
+			p.next.EVInfeasible = infeasible
+			if infeasible {
+				p.event("ev_infeasible", fmt.Sprintf("%.0f Wh still needed, at most %.0f Wh possible before the deadline",
+					float64(remaining), float64(p.ev.hi.Over(left))))
+			}
+		}
+	}
+	saved, savedFromBattery := p.pool, p.fromBattery
+	var got units.Watts
+	switch {
+	case must && p.next.Mode == Islanded:
+		got = p.take(maxP, &p.pool.pv, &p.pool.battery)
+	case must:
+		got = p.take(maxP, &p.pool.pv, &p.pool.grid) // never the home battery: a round trip for nothing
+	default:
+		got = p.take(maxP, &p.pool.pv)
+	}
+	if got < p.cfg.EVMinPower && got < maxP {
+		// Below the charger's minimum: do not charge, and leave the power to the others.
+		p.pool, p.fromBattery = saved, savedFromBattery
+		return 0
+	}
+	return got
+}
