@@ -1,0 +1,10 @@
+// Package sunspec speaks SunSpec over Modbus: the official information models as generated tables
+// (models_gen.go, from models/*.json by `go generate`), discovery of the "SunS" marker and the model
+// chain, decoding of points with scale factors and "not implemented" sentinels (read as missing,
+// never as numbers), encoding of control writes with read-back verification, a register-map builder
+// that the HIL rig and the tests serve, per-device polling schedules, and adapters from SunSpec
+// devices to the der interfaces.
+//
+// It must not make control decisions, and it never types register offsets by hand: every offset
+// comes from the generated tables.
+package sunspec
