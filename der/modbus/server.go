@@ -201,7 +201,9 @@ func (h serverHandler) HandleInputRegisters(req *sv.InputRegistersRequest) ([]ui
 	return h.HandleHoldingRegisters(&sv.HoldingRegistersRequest{UnitId: req.UnitId, Addr: req.Addr, Quantity: req.Quantity})
 }
 
-func (h serverHandler) HandleCoils(*sv.CoilsRequest) ([]bool, error) { return nil, sv.ErrIllegalFunction }
+func (h serverHandler) HandleCoils(*sv.CoilsRequest) ([]bool, error) {
+	return nil, sv.ErrIllegalFunction
+}
 
 func (h serverHandler) HandleDiscreteInputs(*sv.DiscreteInputsRequest) ([]bool, error) {
 	return nil, sv.ErrIllegalFunction

@@ -75,7 +75,9 @@ func (fb flatBank) ReadHoldingRegisters(_ context.Context, addr, n uint16) ([]ui
 	return fb[lo : lo+int(n)], nil
 }
 
-func (fb flatBank) WriteMultipleRegisters(context.Context, uint16, []uint16) error { return ErrReadOnly }
+func (fb flatBank) WriteMultipleRegisters(context.Context, uint16, []uint16) error {
+	return ErrReadOnly
+}
 
 // FuzzDiscoverAndRead walks an arbitrary model chain after a "SunS" marker and decodes what it finds:
 // the walk must end (end marker, error or the model limit) and never panic.
