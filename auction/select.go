@@ -1,0 +1,162 @@
+package auction
+
+import "math"
+
+// The fast path of Clear. Sorting a million prices takes about 90 ms, but the walk only needs the exact
+// order near the point where the curves cross. So: one histogram pass puts every price into one of up
+// to 65,536 equal-width buckets (a monotone map: a higher bucket always holds higher prices); a walk over
+// the bucket totals trades every unit whose buyer bucket is strictly above its seller bucket, which the
+// exact walk would trade too; only the few buckets around where that lumped walk stopped are sorted and
+// walked exactly, with the fully traded buckets before them standing in as one bid at ±∞ per side.
+
+const maxBuckets = 1 << 16
+
+type buckets struct {
+	lo, scale float64
+	n         int
+}
+
+func (b buckets) of(p float64) int {
+	k := int((p - b.lo) * b.scale)
+	if k < 0 {
+		return 0
+	}
+	if k >= b.n {
+		return b.n - 1
+	}
+	return k
+}
+
+// clearBucketed returns ok false when it cannot decide (all prices equal, or rounding left the exact walk
+// inside a stand-in bid); Clear then sorts everything.
+func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, float64, bool) {
+	n := min(maxBuckets, max(16, (s.nBuy+s.nSell)/8))
+	width := s.maxPrice - s.minPrice
+	scale := float64(n) / width
+	if !(width > 0) || math.IsInf(scale, 0) {
+		return 0, "", 0, false
+	}
+	bk := buckets{lo: s.minPrice, scale: scale, n: n}
+	buyQ := make([]float64, n)
+	sellQ := make([]float64, n)
+	for i := range bids {
+		side, q, p := bids[i].effective(cap)
+		if side == Buy {
+			buyQ[bk.of(p)] += q
+		} else {
+			sellQ[bk.of(p)] += q
+		}
+	}
+	bLow, bHigh, sLow, sHigh := lumpedWalk(buyQ, sellQ)
+	var buyPrefix, sellPrefix float64
+	for k := bHigh + 1; k < n; k++ {
+		buyPrefix += buyQ[k]
+	}
+	for k := 0; k < sLow; k++ {
+		sellPrefix += sellQ[k]
+	}
+	buyers, sellers := split(bids, cap, func(side Side, p float64) bool {
+		k := bk.of(p)
+		if side == Buy {
+			return k >= bLow && k <= bHigh
+		}
+		return k >= sLow && k <= sHigh
+	})
+	if buyPrefix > 0 {
+		buyers = append([]priced{{math.Inf(1), buyPrefix, -1}}, buyers...)
+	}
+	if sellPrefix > 0 {
+		sellers = append([]priced{{math.Inf(-1), sellPrefix, -1}}, sellers...)
+	}
+	e := walk(buyers, sellers)
+	if !e.tradedSome || e.quantity == 0 {
+		return 0, Null, 0, buyPrefix == 0 && sellPrefix == 0
+	}
+	if (buyPrefix > 0 && e.nextBuy == 0) || (sellPrefix > 0 && e.nextSell == 0) {
+		return 0, "", 0, false
+	}
+	typ, price := outcome(e, buyers, sellers, cap)
+	if math.IsInf(price, 0) || math.IsInf(e.lastBuy, 0) || math.IsInf(e.lastSell, 0) {
+		return 0, "", 0, false
+	}
+	return e.quantity, typ, price, true
+}
+
+// lumpedWalk walks bucket totals while the buyer bucket is strictly above the seller bucket and returns
+// the bucket ranges that need the exact walk: from the last bucket that traded to the first bucket after
+// the one where the lumped walk stopped, on each side.
+func lumpedWalk(buyQ, sellQ []float64) (bLow, bHigh, sLow, sHigh int) {
+	n := len(buyQ)
+	nextBuyBucket := func(k int) int { // next non-empty at or below k
+		for k >= 0 && buyQ[k] == 0 {
+			k--
+		}
+		return k
+	}
+	nextSellBucket := func(k int) int {
+		for k < n && sellQ[k] == 0 {
+			k++
+		}
+		return k
+	}
+	kb, ks := nextBuyBucket(n-1), nextSellBucket(0)
+	lastB, lastS := -1, n
+	var remB, remS float64
+	if kb >= 0 {
+		remB = buyQ[kb]
+	}
+	if ks < n {
+		remS = sellQ[ks]
+	}
+	for kb >= 0 && ks < n && kb > ks {
+		lastB, lastS = kb, ks
+		switch {
+		case remB < remS:
+			remS -= remB
+			kb = nextBuyBucket(kb - 1)
+			if kb >= 0 {
+				remB = buyQ[kb]
+			}
+		case remB > remS:
+			remB -= remS
+			ks = nextSellBucket(ks + 1)
+			if ks < n {
+				remS = sellQ[ks]
+			}
+		default:
+			kb = nextBuyBucket(kb - 1)
+			ks = nextSellBucket(ks + 1)
+			if kb >= 0 {
+				remB = buyQ[kb]
+			}
+			if ks < n {
+				remS = sellQ[ks]
+			}
+		}
+	}
+	bHigh = lastB
+	if bHigh < 0 {
+		bHigh = kb
+	}
+	bLow = kb
+	if kb >= 0 {
+		if after := nextBuyBucket(kb - 1); after >= 0 {
+			bLow = after
+		}
+	} else {
+		bLow = bHigh
+	}
+	sLow = lastS
+	if sLow >= n {
+		sLow = ks
+	}
+	sHigh = ks
+	if ks < n {
+		if after := nextSellBucket(ks + 1); after < n {
+			sHigh = after
+		}
+	} else {
+		sHigh = sLow
+	}
+	return bLow, bHigh, sLow, sHigh
+}
