@@ -23,6 +23,7 @@ type SimOptions struct {
 	Day        int // day of year, 1..366
 	PVKW       float64
 	BatteryKWh float64
+	EVKWh      float64 // energy each EV session asks for; 0: no EV
 	Grid       bool
 	Outages    []hil.Outage // utility outages within the run (grid on only)
 }
@@ -30,7 +31,7 @@ type SimOptions struct {
 // DefaultSimOptions is one unit for a summer day at 40° N, grid connected.
 func DefaultSimOptions() SimOptions {
 	return SimOptions{Units: 1, Duration: 24 * time.Hour, Step: time.Second, Seed: 7, Latitude: 40, Day: 172,
-		PVKW: 5, BatteryKWh: 10, Grid: true}
+		PVKW: 5, BatteryKWh: 10, EVKWh: 10, Grid: true}
 }
 
 // Validate names the first option out of range and the range it accepts.
@@ -50,6 +51,13 @@ func (o SimOptions) Validate() error {
 		return fmt.Errorf("--pv-kw %g out of range [0, 1000]", o.PVKW)
 	case o.BatteryKWh <= 0 || o.BatteryKWh > 10000:
 		return fmt.Errorf("--battery-kwh %g out of range (0, 10000]", o.BatteryKWh)
+	case o.EVKWh < 0 || o.EVKWh > 200:
+		return fmt.Errorf("--ev-kwh %g out of range [0, 200]", o.EVKWh)
+	}
+	for _, out := range o.Outages {
+		if out.From < 0 || out.To <= out.From {
+			return fmt.Errorf("outage %v..%v is not a window of positive length", out.From, out.To)
+		}
 	}
 	return nil
 }
@@ -66,6 +74,8 @@ func (o SimOptions) PlantConfig(i int) hil.Config {
 	// Power limits scale with capacity (a 0.5 C battery), at least 1 kW so a small battery still works.
 	c.Battery.MaxCharge = units.Watts(max(1000, float64(c.Battery.MaxCharge)*scale))
 	c.Battery.MaxDischarge = units.Watts(max(1000, float64(c.Battery.MaxDischarge)*scale))
+	c.EV.Needed = units.WattHours(o.EVKWh * 1000)
+	c.EV.Enabled = o.EVKWh > 0
 	c.Grid.Available = o.Grid
 	c.Grid.Outages = o.Outages
 	c.Seed = o.Seed*1_000_003 + uint64(i)

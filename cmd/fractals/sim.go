@@ -10,6 +10,7 @@ import (
 	"os/signal"
 
 	"github.com/fractals-energy/fractals/firmware"
+	"github.com/fractals-energy/fractals/internal/cli"
 )
 
 func init() {
@@ -19,7 +20,6 @@ func init() {
 func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	o := firmware.DefaultSimOptions()
 	fs := flag.NewFlagSet("fractals sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.IntVar(&o.Units, "units", o.Units, "number of units, [1, 10000]")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "simulated time, [step, 8784h]")
 	fs.DurationVar(&o.Step, "step", o.Step, "plant step and control cycle, [100ms, 10s]")
@@ -28,20 +28,19 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Day, "day", o.Day, "day of year, [1, 366]")
 	fs.Float64Var(&o.PVKW, "pv-kw", o.PVKW, "PV array DC rating in kW per unit, [0, 1000]")
 	fs.Float64Var(&o.BatteryKWh, "battery-kwh", o.BatteryKWh, "battery capacity in kWh per unit, (0, 10000]")
+	fs.Float64Var(&o.EVKWh, "ev-kwh", o.EVKWh, "energy each EV session asks for by 07:00 in kWh, [0, 200] (0: no EV)")
 	gridFlag := onOff{on: o.Grid}
 	fs.Var(&gridFlag, "grid", "utility grid: on or off")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "fractals sim: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if ok, help := cli.Parse(fs, args, 0, stderr); !ok {
+		if help {
+			return cli.ExitOK
+		}
+		return cli.ExitUsage
 	}
 	o.Grid = gridFlag.on
 	if err := o.Validate(); err != nil {
-		fmt.Fprintf(stderr, "fractals sim: %v\n", err)
-		return 2
+		return cli.Errorf(stderr, fs, "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

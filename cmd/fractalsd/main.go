@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/fractals-energy/fractals/firmware"
+	"github.com/fractals-energy/fractals/internal/cli"
 	"github.com/fractals-energy/fractals/internal/clock"
 )
 
@@ -22,7 +23,6 @@ func main() {
 func run(args []string, stderr io.Writer) int {
 	o := firmware.DefaultSimOptions()
 	fs := flag.NewFlagSet("fractalsd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the HTTP API")
 	fs.DurationVar(&o.Step, "cycle", o.Step, "control cycle, [100ms, 10s]")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed of the simulated plant")
@@ -30,12 +30,11 @@ func run(args []string, stderr io.Writer) int {
 	fs.Float64Var(&o.PVKW, "pv-kw", o.PVKW, "PV DC rating in kW, [0, 1000]")
 	fs.Float64Var(&o.BatteryKWh, "battery-kwh", o.BatteryKWh, "battery capacity in kWh, (0, 10000]")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "fractalsd: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if ok, help := cli.Parse(fs, args, 0, stderr); !ok {
+		if help {
+			return cli.ExitOK
+		}
+		return cli.ExitUsage
 	}
 	var handler slog.Handler
 	switch *logFormat {
@@ -44,12 +43,10 @@ func run(args []string, stderr io.Writer) int {
 	case "json":
 		handler = slog.NewJSONHandler(os.Stdout, nil)
 	default:
-		fmt.Fprintf(stderr, "fractalsd: --log-format %q is not text or json\n", *logFormat)
-		return 2
+		return cli.Errorf(stderr, fs, "--log-format %q is not text or json", *logFormat)
 	}
 	if err := o.Validate(); err != nil {
-		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
-		return 2
+		return cli.Errorf(stderr, fs, "%v", err)
 	}
 	log := slog.New(handler)
 	d, err := firmware.NewSimDaemon(o, clock.Real{}, log)
