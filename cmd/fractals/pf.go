@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/fractals-energy/fractals/grid"
+)
+
+func init() {
+	register(command{name: "pf", summary: "run a power flow on a MATPOWER case: pf CASE.m [--method auto|nr|sweep] [--json]", run: runPF})
+}
+
+// pfJSON is the machine-readable output of `fractals pf --json`.
+type pfJSON struct {
+	Converged  bool           `json:"converged"`
+	Method     string         `json:"method"`
+	Iterations int            `json:"iterations"`
+	BaseMVA    float64        `json:"base_mva"`
+	LossesMW   float64        `json:"losses_mw"`
+	LossesMVAr float64        `json:"losses_mvar"`
+	Buses      []pfBusJSON    `json:"buses"`
+	Branches   []pfBranchJSON `json:"branches"`
+}
+
+type pfBusJSON struct {
+	ID    int     `json:"id"`
+	Vm    float64 `json:"vm"`
+	VaDeg float64 `json:"va_deg"`
+}
+
+type pfBranchJSON struct {
+	From      int     `json:"from"`
+	To        int     `json:"to"`
+	PFromMW   float64 `json:"p_from_mw"`
+	QFromMVAr float64 `json:"q_from_mvar"`
+	PToMW     float64 `json:"p_to_mw"`
+	QToMVAr   float64 `json:"q_to_mvar"`
+}
+
+func runPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pf", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	methodName := fs.String("method", "auto", "power-flow method: auto, nr or sweep")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: fractals pf CASE.m [--method auto|nr|sweep] [--json]")
+		fs.PrintDefaults()
+	}
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(positional) != 1 {
+		fmt.Fprintf(stderr, "pf: want exactly one case file, got %d arguments\n", len(positional))
+		return 2
+	}
+	method, err := grid.ParseMethod(*methodName)
+	if err != nil {
+		fmt.Fprintf(stderr, "pf: --method: %v\n", err)
+		return 2
+	}
+	c, err := readCase(positional[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "pf: %v\n", err)
+		return 2
+	}
+	res, err := grid.Solve(c, grid.Options{Method: method})
+	if err != nil {
+		fmt.Fprintf(stderr, "pf: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		return writePFJSON(stdout, stderr, res)
+	}
+	writePFTable(stdout, res)
+	return 0
+}
+
+// parseInterspersed lets flags come before or after the case file.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func readCase(path string) (*grid.Case, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return grid.ParseMATPOWER(f, filepath.Base(path))
+}
+
+func writePFJSON(stdout, stderr io.Writer, r *grid.Result) int {
+	out := pfJSON{Converged: true, Method: r.Method.String(), Iterations: r.Iterations, BaseMVA: r.BaseMVA,
+		LossesMW: r.LossesMW, LossesMVAr: r.LossesMVAr, Buses: []pfBusJSON{}, Branches: []pfBranchJSON{}}
+	for _, b := range r.Buses {
+		out.Buses = append(out.Buses, pfBusJSON{ID: b.ID, Vm: b.Vm, VaDeg: b.VaDeg})
+	}
+	for _, b := range r.Branches {
+		out.Branches = append(out.Branches, pfBranchJSON{From: b.From, To: b.To, PFromMW: b.PFrom, QFromMVAr: b.QFrom, PToMW: b.PTo, QToMVAr: b.QTo})
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintf(stderr, "pf: write: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func writePFTable(w io.Writer, r *grid.Result) {
+	vmin, bmin := r.MinVoltage()
+	vmax, bmax := r.MaxVoltage()
+	fmt.Fprintf(w, "%s: converged by %s in %d iterations (base %g MVA)\n", r.Case, r.Method, r.Iterations, r.BaseMVA)
+	fmt.Fprintf(w, "losses %.6f MW, %.6f MVAr; voltage min %.5f p.u. at bus %d, max %.5f p.u. at bus %d\n\n", r.LossesMW, r.LossesMVAr, vmin, bmin, vmax, bmax)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "bus\tVm (p.u.)\tVa (deg)\tPg (MW)\tQg (MVAr)\tPd (MW)\tQd (MVAr)\t")
+	for _, b := range r.Buses {
+		fmt.Fprintf(tw, "%d\t%.5f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", b.ID, b.Vm, b.VaDeg, b.Pg, b.Qg, b.Pd, b.Qd)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "from\tto\tP from (MW)\tQ from (MVAr)\tP to (MW)\tQ to (MVAr)\tloss (MW)\t")
+	for _, b := range r.Branches {
+		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.5f\t\n", b.From, b.To, b.PFrom, b.QFrom, b.PTo, b.QTo, b.LossMW)
+	}
+	tw.Flush()
+}

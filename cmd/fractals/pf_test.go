@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const pfCases = "../../grid/testdata"
+
+func runPFCommand(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = dispatch(append([]string{"pf"}, args...), strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestPFJSONCase33bw(t *testing.T) {
+	code, out, errOut := runPFCommand(t, filepath.Join(pfCases, "case33bw.m"), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var got pfJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	// case33bw is radial with one source, so auto picks the sweep; MATPOWER reports 202.68 kW of losses.
+	if !got.Converged || got.Method != "sweep" || got.BaseMVA != 10 {
+		t.Fatalf("header %+v", got)
+	}
+	if math.Abs(got.LossesMW-0.202677) > 1e-6 {
+		t.Errorf("losses %.7f MW, want 0.202677", got.LossesMW)
+	}
+	if len(got.Buses) != 33 || len(got.Branches) != 32 {
+		t.Fatalf("%d buses, %d branches; want 33 and 32 (the five tie switches are open)", len(got.Buses), len(got.Branches))
+	}
+	if got.Buses[17].ID != 18 || math.Abs(got.Buses[17].Vm-0.91309) > 1e-5 {
+		t.Errorf("bus 18 %+v, want vm 0.91309", got.Buses[17])
+	}
+	if got.Branches[0].From != 1 || got.Branches[0].To != 2 || got.Branches[0].PFromMW < 3.7 {
+		t.Errorf("first branch %+v, want 1-2 carrying the whole feeder (3.715 MW load + losses)", got.Branches[0])
+	}
+}
+
+func TestPFMethodFlagAfterOrBeforeCase(t *testing.T) {
+	for _, args := range [][]string{
+		{"--method", "nr", "--json", filepath.Join(pfCases, "case9.m")},
+		{filepath.Join(pfCases, "case9.m"), "--json", "--method=nr"},
+	} {
+		code, out, errOut := runPFCommand(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d, %s", args, code, errOut)
+		}
+		var got pfJSON
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Method != "nr" || got.Iterations < 1 || math.Abs(got.LossesMW-4.641) > 1e-3 {
+			t.Errorf("%v: method %s, %d iterations, %.4f MW losses; want nr, 4.641 MW", args, got.Method, got.Iterations, got.LossesMW)
+		}
+	}
+}
+
+func TestPFTable(t *testing.T) {
+	code, out, errOut := runPFCommand(t, filepath.Join(pfCases, "case14.m"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"converged by nr", "losses 13.39", "Vm (p.u.)", "P from (MW)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPFBadUsage(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.m")
+	if err := os.WriteFile(bad, []byte("mpc.version = '2';\nmpc.baseMVA = 100;\nx = 3;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "exactly one case file"},
+		{[]string{filepath.Join(pfCases, "case9.m"), "--method", "gauss"}, 2, "--method"},
+		{[]string{filepath.Join(pfCases, "case9.m"), "extra.m"}, 2, "got 2"},
+		{[]string{"--bogus"}, 2, "bogus"},
+		{[]string{filepath.Join(pfCases, "nope.m")}, 2, "no such file"},
+		{[]string{bad}, 2, "bad.m:3: unsupported statement"},
+		{[]string{filepath.Join(pfCases, "case118.m"), "--method", "sweep"}, 1, "PQ buses only"},
+	} {
+		code, _, errOut := runPFCommand(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d containing %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package grid
+
+import (
+	"fmt"
+	"math"
+	"math/cmplx"
+)
+
+// Method selects the power-flow algorithm.
+type Method int
+
+// Power-flow methods.
+const (
+	Auto          Method = iota // the sweep for radial networks of PQ buses, Newton-Raphson otherwise
+	NewtonRaphson               // full AC Newton-Raphson in polar coordinates
+	Sweep                       // backward/forward sweep (radial networks only)
+)
+
+func (m Method) String() string {
+	switch m {
+	case Auto:
+		return "auto"
+	case NewtonRaphson:
+		return "nr"
+	case Sweep:
+		return "sweep"
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
+}
+
+// ParseMethod reads "auto", "nr" or "sweep".
+func ParseMethod(s string) (Method, error) {
+	for _, m := range []Method{Auto, NewtonRaphson, Sweep} {
+		if m.String() == s {
+			return m, nil
+		}
+	}
+	return Auto, fmt.Errorf("method %q: accepted auto, nr, sweep", s)
+}
+
+// Options tune Solve. The zero value is the default.
+type Options struct {
+	Method Method
+	// Tolerance is the largest power mismatch accepted at any bus, p.u.; 0 means 1e-8, MATPOWER's
+	// default. (The sweep also waits until no voltage moves by more than 1e-12 p.u., so that both
+	// methods land on the same voltages well within 1e-8 p.u.)
+	Tolerance float64
+	// MaxIterations bounds Newton iterations (0 means 20) and sweep iterations (0 means 1000).
+	MaxIterations int
+	// EnforceQLimits turns PV buses whose generators exceed their reactive limits into PQ buses at the
+	// limit and solves again, as MATPOWER's pf.enforce_q_lims = 1. Off by default, as in MATPOWER.
+	EnforceQLimits bool
+}
+
+// BusResult is the solved state of one bus.
+type BusResult struct {
+	ID     int
+	Vm     float64 // p.u.
+	VaDeg  float64 // degrees
+	Pg, Qg float64 // net generation at the bus, MW and MVAr
+	Pd, Qd float64 // load, MW and MVAr
+}
+
+// BranchResult is the power entering a branch at each end, MW and MVAr.
+type BranchResult struct {
+	From, To     int
+	PFrom, QFrom float64
+	PTo, QTo     float64
+	LossMW       float64 // series I²R loss
+	LossMVAr     float64 // series I²X loss
+}
+
+// Result is a converged power flow. A power flow that does not converge returns an error instead.
+type Result struct {
+	Case       string
+	Method     Method // the method that ran (never Auto)
+	Iterations int
+	BaseMVA    float64
+	Buses      []BusResult // in the case's bus order, isolated buses left out
+	Branches   []BranchResult
+	// LossesMW and LossesMVAr are the series losses summed over branches (I²R and I²X, MATPOWER's
+	// "Total losses"); ChargingMVAr is the reactive power the line charging injects.
+	LossesMW, LossesMVAr, ChargingMVAr float64
+	// MaxMismatch is the largest power-balance error at any bus, p.u.
+	MaxMismatch float64
+	// QLimited lists PV buses that were held at a reactive limit (EnforceQLimits only).
+	QLimited []int
+
+	v  []complex128 // solved voltages by internal index
+	nw *network
+}
+
+func (o Options) withDefaults() Options {
+	if o.Tolerance <= 0 {
+		o.Tolerance = 1e-8
+	}
+	return o
+}
+
+// Solve runs a power flow on c.
+func Solve(c *Case, opt Options) (*Result, error) {
+	opt = opt.withDefaults()
+	nw, err := newNetwork(c)
+	if err != nil {
+		return nil, err
+	}
+	method := opt.Method
+	if method == Auto {
+		method = NewtonRaphson
+		if isSweepable(nw) {
+			method = Sweep
+		}
+	}
+	var v []complex128
+	var iters int
+	var limited []int
+	switch method {
+	case Sweep:
+		maxIter := opt.MaxIterations
+		if maxIter <= 0 {
+			maxIter = 1000
+		}
+		v, iters, err = sweep(nw, opt.Tolerance, maxIter)
+	case NewtonRaphson:
+		v, iters, limited, err = solveNewton(nw, opt)
+	default:
+		return nil, fmt.Errorf("grid: unknown method %v", opt.Method)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return nw.result(v, method, iters, limited), nil
+}
+
+// isSweepable reports whether the sweep applies: every island radial with one slack and no PV bus.
+func isSweepable(nw *network) bool {
+	for _, t := range nw.typ {
+		if t == PV {
+			return false
+		}
+	}
+	_, err := radialTree(nw)
+	return err == nil
+}
+
+// solveNewton runs Newton-Raphson, and when reactive limits are enforced, repeats it with violating PV
+// buses fixed at their limits until no PV bus violates one.
+func solveNewton(nw *network, opt Options) ([]complex128, int, []int, error) {
+	maxIter := opt.MaxIterations
+	if maxIter <= 0 {
+		maxIter = 20
+	}
+	typ := append([]BusType(nil), nw.typ...)
+	sbus := append([]complex128(nil), nw.sbus...)
+	v, total, err := newton(nw, typ, sbus, nw.v0, opt.Tolerance, maxIter)
+	if err != nil || !opt.EnforceQLimits {
+		return v, total, nil, err
+	}
+	var limited []int
+	for round := 0; round < nw.n; round++ {
+		s := nw.injections(v)
+		changed := false
+		for i := range typ {
+			if typ[i] != PV {
+				continue
+			}
+			qg := imag(s[i]) + loadQ(nw, i) // generation = network draw + load
+			lim := math.NaN()
+			if qg > nw.qmax[i] {
+				lim = nw.qmax[i]
+			} else if qg < nw.qmin[i] {
+				lim = nw.qmin[i]
+			}
+			if math.IsNaN(lim) {
+				continue
+			}
+			typ[i] = PQ
+			sbus[i] = complex(real(sbus[i]), lim-loadQ(nw, i))
+			limited = append(limited, nw.ids[i])
+			changed = true
+		}
+		if !changed {
+			return v, total, limited, nil
+		}
+		var it int
+		v, it, err = newton(nw, typ, sbus, v, opt.Tolerance, maxIter)
+		total += it
+		if err != nil {
+			return nil, total, limited, err
+		}
+	}
+	return v, total, limited, nil
+}
+
+func loadQ(nw *network, i int) float64 { return nw.c.Buses[nw.caseBus[i]].Qd / nw.c.BaseMVA }
+
+// result computes bus generation, branch flows and losses from the solved voltages.
+func (nw *network) result(v []complex128, method Method, iters int, limited []int) *Result {
+	base := nw.c.BaseMVA
+	r := &Result{Case: nw.c.Name, Method: method, Iterations: iters, BaseMVA: base, QLimited: limited, v: v, nw: nw}
+	s := nw.injections(v)
+	for i := 0; i < nw.n; i++ {
+		b := nw.c.Buses[nw.caseBus[i]]
+		// generation = what the network draws out of the bus + the load
+		gen := s[i]*complex(base, 0) + complex(b.Pd, b.Qd)
+		r.Buses = append(r.Buses, BusResult{ID: b.ID, Vm: cmplx.Abs(v[i]), VaDeg: cmplx.Phase(v[i]) * 180 / math.Pi,
+			Pg: real(gen), Qg: imag(gen), Pd: b.Pd, Qd: b.Qd})
+	}
+	for _, b := range nw.br {
+		vf, vt := v[b.f], v[b.t]
+		sf := vf * cmplx.Conj(b.yff*vf+b.yft*vt) * complex(base, 0)
+		st := vt * cmplx.Conj(b.ytf*vf+b.ytt*vt) * complex(base, 0)
+		series := (vf/b.tap - vt) * b.ys // current through the series impedance
+		br := nw.c.Branches[b.src]
+		i2 := real(series*cmplx.Conj(series)) * base
+		res := BranchResult{From: br.From, To: br.To, PFrom: real(sf), QFrom: imag(sf), PTo: real(st), QTo: imag(st),
+			LossMW: i2 * br.R, LossMVAr: i2 * br.X}
+		r.Branches = append(r.Branches, res)
+		r.LossesMW += res.LossMW
+		r.LossesMVAr += res.LossMVAr
+		r.ChargingMVAr += br.B / 2 * (cmplx.Abs(vf/b.tap)*cmplx.Abs(vf/b.tap) + cmplx.Abs(vt)*cmplx.Abs(vt)) * base
+	}
+	r.MaxMismatch = nw.maxMismatch(v, nw.typ, nw.sbus)
+	return r
+}
+
+// Bus returns the result of the bus with the given ID.
+func (r *Result) Bus(id int) (BusResult, bool) {
+	for _, b := range r.Buses {
+		if b.ID == id {
+			return b, true
+		}
+	}
+	return BusResult{}, false
+}
+
+// MinVoltage returns the lowest bus voltage magnitude and its bus.
+func (r *Result) MinVoltage() (vm float64, bus int) {
+	vm = math.Inf(1)
+	for _, b := range r.Buses {
+		if b.Vm < vm {
+			vm, bus = b.Vm, b.ID
+		}
+	}
+	return vm, bus
+}
+
+// MaxVoltage returns the highest bus voltage magnitude and its bus.
+func (r *Result) MaxVoltage() (vm float64, bus int) {
+	vm = math.Inf(-1)
+	for _, b := range r.Buses {
+		if b.Vm > vm {
+			vm, bus = b.Vm, b.ID
+		}
+	}
+	return vm, bus
+}
