@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/fractals-energy/fractals/grid"
+	"github.com/fractals-energy/fractals/internal/cli"
 )
 
 func init() {
@@ -44,53 +45,50 @@ type pfBranchJSON struct {
 }
 
 func runPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("pf", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("fractals pf", flag.ContinueOnError)
 	methodName := fs.String("method", "auto", "power-flow method: auto, nr or sweep")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: fractals pf CASE.m [--method auto|nr|sweep] [--json]")
-		fs.PrintDefaults()
-	}
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
-		return 2
+	positional, code := parseInterspersed(fs, args, stderr)
+	if code >= 0 {
+		return code
 	}
 	if len(positional) != 1 {
-		fmt.Fprintf(stderr, "pf: want exactly one case file, got %d arguments\n", len(positional))
-		return 2
+		return cli.Errorf(stderr, fs, "want exactly one case file (fractals pf CASE.m [--method auto|nr|sweep] [--json]), got %d arguments", len(positional))
 	}
 	method, err := grid.ParseMethod(*methodName)
 	if err != nil {
-		fmt.Fprintf(stderr, "pf: --method: %v\n", err)
-		return 2
+		return cli.Errorf(stderr, fs, "--method: %v", err)
 	}
 	c, err := readCase(positional[0])
 	if err != nil {
-		fmt.Fprintf(stderr, "pf: %v\n", err)
-		return 2
+		return cli.Errorf(stderr, fs, "%v", err)
 	}
 	res, err := grid.Solve(c, grid.Options{Method: method})
 	if err != nil {
-		fmt.Fprintf(stderr, "pf: %v\n", err)
-		return 1
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+		return cli.ExitFailure
 	}
 	if *asJSON {
 		return writePFJSON(stdout, stderr, res)
 	}
 	writePFTable(stdout, res)
-	return 0
+	return cli.ExitOK
 }
 
-// parseInterspersed lets flags come before or after the case file.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+// parseInterspersed lets flags come before or after the case file. It returns the positional arguments,
+// or an exit status (>= 0) when parsing stopped on an error or on --help.
+func parseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, int) {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+		ok, help := cli.Parse(fs, args, -1, stderr)
+		if help {
+			return nil, cli.ExitOK
+		}
+		if !ok {
+			return nil, cli.ExitUsage
 		}
 		if fs.NArg() == 0 {
-			return positional, nil
+			return positional, -1
 		}
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
@@ -118,7 +116,7 @@ func writePFJSON(stdout, stderr io.Writer, r *grid.Result) int {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(out); err != nil {
-		fmt.Fprintf(stderr, "pf: write: %v\n", err)
+		fmt.Fprintf(stderr, "fractals pf: write: %v\n", err)
 		return 1
 	}
 	return 0
