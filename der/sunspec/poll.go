@@ -74,9 +74,9 @@ type span struct {
 // blocks in place (they go stale with time) and is returned.
 func (d *Device) Poll(ctx context.Context) error {
 	d.mu.Lock()
-	headers := d.headers
+	discovered := d.headers != nil
 	d.mu.Unlock()
-	if headers == nil {
+	if !discovered {
 		_, hs, err := Discover(ctx, d.regs)
 		if err != nil {
 			d.fail(err)
@@ -87,7 +87,6 @@ func (d *Device) Poll(ctx context.Context) error {
 		for i := len(hs) - 1; i >= 0; i-- { // the first instance of each model wins
 			d.byID[hs[i].ID] = hs[i]
 		}
-		headers = hs
 		d.mu.Unlock()
 	}
 	d.mu.Lock()
