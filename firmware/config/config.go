@@ -1,0 +1,474 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Unit is the device configuration of one MeshBox++ unit.
+type Unit struct {
+	Name     string        `yaml:"name"`
+	Cycle    time.Duration `yaml:"cycle"` // control cycle, default 1s
+	Gateways []Gateway     `yaml:"gateways"`
+	MQTT     *MQTT         `yaml:"mqtt"`
+	Devices  []Device      `yaml:"devices"`
+}
+
+// Gateway is a Modbus endpoint: a TCP address (one device, or a gateway with many unit ids) or an
+// RS-485 line.
+type Gateway struct {
+	Name           string        `yaml:"name"`
+	Protocol       string        `yaml:"protocol"` // modbus-tcp or modbus-rtu
+	Address        string        `yaml:"address"`  // host:port, or the serial device
+	Timeout        time.Duration `yaml:"timeout"`
+	MaxConcurrent  int           `yaml:"max_concurrent"`
+	WriteReadDelay time.Duration `yaml:"write_read_delay"`
+	BackoffMin     time.Duration `yaml:"backoff_min"`
+	BackoffMax     time.Duration `yaml:"backoff_max"`
+	Serial         *Serial       `yaml:"serial"`
+}
+
+// Serial is the line setting of a modbus-rtu gateway.
+type Serial struct {
+	Baud     int    `yaml:"baud"`
+	DataBits int    `yaml:"data_bits"`
+	Parity   string `yaml:"parity"`
+	StopBits int    `yaml:"stop_bits"`
+}
+
+// MQTT is the broker MQTT devices are reached through.
+type MQTT struct {
+	Broker   string `yaml:"broker"` // tcp://host:port
+	ClientID string `yaml:"client_id"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// Device is one device and the roles it plays for the controller.
+type Device struct {
+	Name       string        `yaml:"name"`
+	Protocol   string        `yaml:"protocol"` // sunspec, mqtt or gpio
+	Roles      []string      `yaml:"roles"`    // pv, battery, meter, pcc, load0.., ev
+	StaleAfter time.Duration `yaml:"stale_after"`
+	Revert     time.Duration `yaml:"revert"` // revert timer written with controls
+
+	// sunspec
+	Gateway string `yaml:"gateway"`
+	UnitID  *int   `yaml:"unit"`
+	Poll    *Poll  `yaml:"poll"`
+
+	// mqtt
+	Preset   string            `yaml:"preset"`    // victron, opendtu or "" (custom)
+	PortalID string            `yaml:"portal_id"` // victron
+	Serial   string            `yaml:"serial"`    // opendtu inverter serial
+	Prefix   string            `yaml:"prefix"`    // topic prefix
+	Topics   map[string]string `yaml:"topics"`    // point -> topic
+	Fields   map[string]string `yaml:"fields"`    // point -> JSON field in the payload
+	Commands map[string]string `yaml:"commands"`  // command -> topic
+
+	// gpio
+	Pins      map[string]Pin `yaml:"pins"` // relay, feedback, input ...
+	Debounce  time.Duration  `yaml:"debounce"`
+	Interlock string         `yaml:"interlock"` // a device whose switch must be open before this one closes
+}
+
+// Poll is the polling schedule of a SunSpec device.
+type Poll struct {
+	Fast      []int `yaml:"fast"`
+	Slow      []int `yaml:"slow"`
+	SlowEvery int   `yaml:"slow_every"`
+}
+
+// Pin is one GPIO line.
+type Pin struct {
+	Name      string `yaml:"name"`       // GPIO17
+	ActiveLow bool   `yaml:"active_low"` // the relay or input is on when the line is low
+}
+
+// UnmarshalYAML accepts both `relay: GPIO17` and `relay: {name: GPIO17, active_low: true}`.
+func (p *Pin) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&p.Name)
+	}
+	type plain Pin
+	return n.Decode((*plain)(p))
+}
+
+// Error is a configuration error: where it is and what is wrong.
+type Error struct {
+	File  string
+	Line  int
+	Field string // "devices[1].unit"
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Msg)
+}
+
+// Errors is every error found in one file.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// maxConfigBytes bounds what Load reads: a unit file is a few kilobytes.
+const maxConfigBytes = 1 << 20
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Unit, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(path, f)
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+
+// Parse reads and validates a configuration; name is used in error messages.
+func Parse(name string, r io.Reader) (*Unit, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", name, err)
+	}
+	if len(data) > maxConfigBytes {
+		return nil, &Error{name, 1, "(file)", fmt.Sprintf("larger than %d bytes", maxConfigBytes)}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(name, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, &Error{name, 1, "(file)", "empty configuration"}
+	}
+	var u Unit
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&u); err != nil {
+		return nil, yamlError(name, err)
+	}
+	v := validator{file: name, root: root.Content[0]}
+	v.unit(&u)
+	if len(v.errs) > 0 {
+		// Map fields are checked in random order; report in file order.
+		sort.SliceStable(v.errs, func(i, j int) bool {
+			if v.errs[i].Line != v.errs[j].Line {
+				return v.errs[i].Line < v.errs[j].Line
+			}
+			return v.errs[i].Field < v.errs[j].Field
+		})
+		return nil, v.errs
+	}
+	return &u, nil
+}
+
+// yamlError turns yaml's "line N: ..." messages into Errors with file and line.
+func yamlError(name string, err error) error {
+	var te *yaml.TypeError
+	var out Errors
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	for _, m := range msgs {
+		line := 1
+		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+			line, _ = strconv.Atoi(sm[1])
+			m = sm[2]
+		}
+		out = append(out, &Error{name, line, "(yaml)", strings.TrimPrefix(m, "yaml: ")})
+	}
+	return out
+}
+
+// validator checks a decoded Unit, finding lines through the node tree.
+type validator struct {
+	file string
+	root *yaml.Node
+	errs Errors
+}
+
+// at finds the node of a field path like "devices", 1, "unit"; it falls back to the closest
+// ancestor found, so an error always has a line.
+func (v *validator) at(path ...any) *yaml.Node {
+	n := v.root
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						next = n.Content[i+1]
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+			}
+		}
+		if next == nil {
+			return n
+		}
+		n = next
+	}
+	return n
+}
+
+func fieldName(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(k)
+		case int:
+			fmt.Fprintf(&b, "[%d]", k)
+		}
+	}
+	return b.String()
+}
+
+func (v *validator) fail(path []any, format string, args ...any) {
+	v.errs = append(v.errs, &Error{v.file, v.at(path...).Line, fieldName(path), fmt.Sprintf(format, args...)})
+}
+
+func p(parts ...any) []any { return parts }
+
+// The accepted ranges, named once so the messages and the checks agree.
+const (
+	minCycle, maxCycle     = 100 * time.Millisecond, 10 * time.Second
+	minTimeout, maxTimeout = 10 * time.Millisecond, time.Minute
+	maxUnitID              = 247
+)
+
+var roles = map[string]map[string]bool{
+	"sunspec": {"pv": true, "battery": true},
+	"mqtt":    {"pv": true, "battery": true, "meter": true},
+	"gpio":    {"pcc": true, "load0": true, "load1": true, "load2": true, "load3": true, "grid_present": true, "door": true, "fault": true},
+}
+
+var mqttPresets = map[string]bool{"": true, "victron": true, "opendtu": true}
+
+var gpioPinName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,31}$`)
+
+func (v *validator) unit(u *Unit) {
+	if u.Name == "" {
+		v.fail(p("name"), "missing: the unit needs a name")
+	}
+	if u.Cycle == 0 {
+		u.Cycle = time.Second
+	} else if u.Cycle < minCycle || u.Cycle > maxCycle {
+		v.fail(p("cycle"), "%v outside %v..%v", u.Cycle, minCycle, maxCycle)
+	}
+	gateways := map[string]bool{}
+	for i := range u.Gateways {
+		g := &u.Gateways[i]
+		v.gateway(i, g)
+		if gateways[g.Name] {
+			v.fail(p("gateways", i, "name"), "%q defined twice", g.Name)
+		}
+		gateways[g.Name] = true
+	}
+	if u.MQTT != nil {
+		if !strings.HasPrefix(u.MQTT.Broker, "tcp://") && !strings.HasPrefix(u.MQTT.Broker, "mqtt://") {
+			v.fail(p("mqtt", "broker"), "%q: want tcp://host:port", u.MQTT.Broker)
+		} else if _, _, err := net.SplitHostPort(u.MQTT.Broker[strings.Index(u.MQTT.Broker, "://")+3:]); err != nil {
+			v.fail(p("mqtt", "broker"), "%q: want tcp://host:port", u.MQTT.Broker)
+		}
+	}
+	if len(u.Devices) == 0 {
+		v.fail(p("devices"), "missing: a unit needs at least one device")
+	}
+	names, taken := map[string]bool{}, map[string]string{}
+	for i := range u.Devices {
+		d := &u.Devices[i]
+		if d.Name == "" {
+			v.fail(p("devices", i, "name"), "missing")
+		} else if names[d.Name] {
+			v.fail(p("devices", i, "name"), "%q defined twice", d.Name)
+		}
+		names[d.Name] = true
+		v.device(u, i, d, gateways)
+		for k, r := range d.Roles {
+			if other, ok := taken[r]; ok {
+				v.fail(p("devices", i, "roles", k), "role %q already played by %q", r, other)
+			}
+			taken[r] = d.Name
+		}
+	}
+	for i := range u.Devices {
+		if il := u.Devices[i].Interlock; il != "" && !names[il] {
+			v.fail(p("devices", i, "interlock"), "no device %q", il)
+		}
+	}
+}
+
+func (v *validator) gateway(i int, g *Gateway) {
+	if g.Name == "" {
+		v.fail(p("gateways", i, "name"), "missing")
+	}
+	switch g.Protocol {
+	case "modbus-tcp":
+		if _, _, err := net.SplitHostPort(g.Address); err != nil {
+			v.fail(p("gateways", i, "address"), "%q: want host:port", g.Address)
+		}
+		if g.Serial != nil {
+			v.fail(p("gateways", i, "serial"), "only for modbus-rtu")
+		}
+	case "modbus-rtu":
+		if !strings.HasPrefix(g.Address, "/dev/") {
+			v.fail(p("gateways", i, "address"), "%q: want a serial device such as /dev/ttyUSB0", g.Address)
+		}
+		if s := g.Serial; s != nil {
+			if s.Baud != 0 && (s.Baud < 1200 || s.Baud > 921600) {
+				v.fail(p("gateways", i, "serial", "baud"), "%d outside 1200..921600", s.Baud)
+			}
+			if s.Parity != "" && s.Parity != "N" && s.Parity != "E" && s.Parity != "O" {
+				v.fail(p("gateways", i, "serial", "parity"), "%q: accepted N, E or O", s.Parity)
+			}
+			if s.DataBits != 0 && (s.DataBits < 7 || s.DataBits > 8) {
+				v.fail(p("gateways", i, "serial", "data_bits"), "%d: accepted 7 or 8", s.DataBits)
+			}
+			if s.StopBits != 0 && (s.StopBits < 1 || s.StopBits > 2) {
+				v.fail(p("gateways", i, "serial", "stop_bits"), "%d: accepted 1 or 2", s.StopBits)
+			}
+		}
+	default:
+		v.fail(p("gateways", i, "protocol"), "%q: accepted modbus-tcp or modbus-rtu", g.Protocol)
+	}
+	if g.Timeout != 0 && (g.Timeout < minTimeout || g.Timeout > maxTimeout) {
+		v.fail(p("gateways", i, "timeout"), "%v outside %v..%v", g.Timeout, minTimeout, maxTimeout)
+	}
+	if g.MaxConcurrent < 0 || g.MaxConcurrent > 16 {
+		v.fail(p("gateways", i, "max_concurrent"), "%d outside 0..16 (0: default 1)", g.MaxConcurrent)
+	}
+	if g.WriteReadDelay < 0 || g.WriteReadDelay > 10*time.Second {
+		v.fail(p("gateways", i, "write_read_delay"), "%v outside 0..10s", g.WriteReadDelay)
+	}
+	if g.BackoffMin < 0 || g.BackoffMax < 0 || (g.BackoffMax != 0 && g.BackoffMax < g.BackoffMin) {
+		v.fail(p("gateways", i, "backoff_max"), "%v must be ≥ backoff_min %v and not negative", g.BackoffMax, g.BackoffMin)
+	}
+}
+
+func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) {
+	allowed, ok := roles[d.Protocol]
+	if !ok {
+		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt or gpio", d.Protocol)
+		return
+	}
+	if len(d.Roles) == 0 {
+		v.fail(p("devices", i, "roles"), "missing: what the device is for (%s)", keys(allowed))
+	}
+	for k, r := range d.Roles {
+		if !allowed[r] {
+			v.fail(p("devices", i, "roles", k), "%q: a %s device may be %s", r, d.Protocol, keys(allowed))
+		}
+	}
+	if d.StaleAfter < 0 || d.StaleAfter > time.Hour {
+		v.fail(p("devices", i, "stale_after"), "%v outside 0..1h", d.StaleAfter)
+	}
+	if d.Revert < 0 || d.Revert > 18*time.Hour {
+		v.fail(p("devices", i, "revert"), "%v outside 0..18h", d.Revert)
+	}
+	switch d.Protocol {
+	case "sunspec":
+		if !gateways[d.Gateway] {
+			v.fail(p("devices", i, "gateway"), "%q is not among the gateways", d.Gateway)
+		}
+		if d.UnitID == nil {
+			v.fail(p("devices", i, "unit"), "missing: the Modbus unit id, 0..%d", maxUnitID)
+		} else if *d.UnitID < 0 || *d.UnitID > maxUnitID {
+			v.fail(p("devices", i, "unit"), "%d outside 0..%d", *d.UnitID, maxUnitID)
+		}
+		if d.Poll != nil {
+			for _, list := range []struct {
+				name string
+				ids  []int
+			}{{"fast", d.Poll.Fast}, {"slow", d.Poll.Slow}} {
+				for k, id := range list.ids {
+					if id < 1 || id > 65534 {
+						v.fail(p("devices", i, "poll", list.name, k), "model %d outside 1..65534", id)
+					}
+				}
+			}
+			if d.Poll.SlowEvery < 0 || d.Poll.SlowEvery > 100000 {
+				v.fail(p("devices", i, "poll", "slow_every"), "%d outside 0..100000", d.Poll.SlowEvery)
+			}
+		}
+	case "mqtt":
+		if u.MQTT == nil {
+			v.fail(p("devices", i, "protocol"), "mqtt device but no mqtt: broker section")
+		}
+		if !mqttPresets[d.Preset] {
+			v.fail(p("devices", i, "preset"), "%q: accepted victron, opendtu or none", d.Preset)
+		}
+		if d.Preset == "victron" && d.PortalID == "" {
+			v.fail(p("devices", i, "portal_id"), "missing: the Venus OS portal id")
+		}
+		if d.Preset == "opendtu" && d.Serial == "" {
+			v.fail(p("devices", i, "serial"), "missing: the inverter serial number")
+		}
+		if d.Preset == "" && len(d.Topics) == 0 {
+			v.fail(p("devices", i, "topics"), "missing: a device without preset needs its topic mapping")
+		}
+		for point, topic := range d.Topics {
+			if topic == "" || strings.ContainsAny(topic, "+#\x00") {
+				v.fail(p("devices", i, "topics", point), "%q is not a topic name (no wildcards)", topic)
+			}
+		}
+		for cmd, topic := range d.Commands {
+			if topic == "" || strings.ContainsAny(topic, "+#\x00") {
+				v.fail(p("devices", i, "commands", cmd), "%q is not a topic name (no wildcards)", topic)
+			}
+		}
+	case "gpio":
+		if len(d.Pins) == 0 {
+			v.fail(p("devices", i, "pins"), "missing: a gpio device needs pins")
+		}
+		for role, pin := range d.Pins {
+			if role != "relay" && role != "feedback" && role != "input" {
+				v.fail(p("devices", i, "pins", role), "pin role %q: accepted relay, feedback or input", role)
+			}
+			if !gpioPinName.MatchString(pin.Name) {
+				v.fail(p("devices", i, "pins", role), "pin name %q: want a line name such as GPIO17", pin.Name)
+			}
+		}
+		if d.Debounce < 0 || d.Debounce > 10*time.Second {
+			v.fail(p("devices", i, "debounce"), "%v outside 0..10s", d.Debounce)
+		}
+	}
+}
+
+func keys(m map[string]bool) string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}

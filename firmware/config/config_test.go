@@ -1,0 +1,111 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadExample(t *testing.T) {
+	u, err := Load("testdata/unit.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "meshbox-01" || u.Cycle != time.Second || len(u.Devices) != 4 {
+		t.Fatalf("%+v", u)
+	}
+	inv := u.Devices[0]
+	if inv.Protocol != "sunspec" || *inv.UnitID != 1 || inv.Poll.SlowEvery != 60 || inv.Revert != 30*time.Second {
+		t.Errorf("inverter %+v", inv)
+	}
+	if pin := u.Devices[2].Pins["feedback"]; pin.Name != "GPIO27" || !pin.ActiveLow {
+		t.Errorf("feedback pin %+v", pin)
+	}
+	if u.Gateways[0].WriteReadDelay != 20*time.Millisecond {
+		t.Errorf("gateway %+v", u.Gateways[0])
+	}
+}
+
+// Each broken file must fail with the file, the line and the field of the mistake.
+func TestErrorsNameFileLineAndField(t *testing.T) {
+	base, err := os.ReadFile("testdata/unit.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		from, to string
+		want     string
+	}{
+		{"    unit: 1\n", "    unit: 300\n", "unit.yaml:21: devices[0].unit: 300 outside 0..247"},
+		{"cycle: 1s", "cycle: 20s", "unit.yaml:3: cycle: 20s outside 100ms..10s"},
+		{"    address: 127.0.0.1:5020", "    address: localhost", "unit.yaml:7: gateways[0].address: \"localhost\": want host:port"},
+		{"    gateway: rig", "    gateway: rug", "unit.yaml:20: devices[0].gateway: \"rug\" is not among the gateways"},
+		{"    roles: [meter]", "    roles: [battery]", "unit.yaml:30: devices[1].roles[0]: role \"battery\" already played by \"inverter\""},
+		{"    portal_id: c0619ab1c2d3\n", "", "unit.yaml:28: devices[1].portal_id: missing"},
+		{"      relay: GPIO22", "      relay: 'GPIO 22'", "unit.yaml:45: devices[3].pins.relay: pin name \"GPIO 22\""},
+		{"    interlock: pcc", "    interlock: pcx", "unit.yaml:43: devices[3].interlock: no device \"pcx\""},
+		{"    debounce: 20ms", "    debounce: 20 ms", "unit.yaml:39: (yaml): cannot unmarshal"},
+		{"    revert: 30s", "    revret: 30s", "unit.yaml:23: (yaml): field revret not found"},
+		{"  - name: venus", "  - name: inverter", "unit.yaml:28: devices[1].name: \"inverter\" defined twice"},
+		{"      fast: [103,", "      fast: [0,", "unit.yaml:25: devices[0].poll.fast[0]: model 0 outside 1..65534"},
+		{"  broker: tcp://127.0.0.1:1883", "  broker: 127.0.0.1", "unit.yaml:14: mqtt.broker"},
+	}
+	dir := t.TempDir()
+	for _, c := range cases {
+		if !strings.Contains(string(base), c.from) {
+			t.Fatalf("fixture lacks %q", c.from)
+		}
+		path := filepath.Join(dir, "unit.yaml")
+		if err := os.WriteFile(path, []byte(strings.Replace(string(base), c.from, c.to, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		if err == nil {
+			t.Errorf("%q -> %q: accepted", c.from, c.to)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q -> %q:\n got %v\nwant %s", c.from, c.to, err, c.want)
+		}
+		var es Errors
+		if !errors.As(err, &es) || len(es) == 0 || es[0].Line == 0 {
+			t.Errorf("%q: error %T without a line", c.from, err)
+		}
+	}
+}
+
+func TestParseRefusesEmptyAndGarbage(t *testing.T) {
+	for _, in := range []string{"", "   \n", "[1, 2", "name: [", "- a\n- b\n", "name: x\ndevices: 7\n"} {
+		if _, err := Parse("in.yaml", strings.NewReader(in)); err == nil {
+			t.Errorf("%q accepted", in)
+		} else if !strings.HasPrefix(err.Error(), "in.yaml:") {
+			t.Errorf("%q: %v does not start with the file name", in, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	base, err := os.ReadFile("testdata/unit.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(base)
+	f.Add([]byte("name: x\ndevices:\n  - {name: a, protocol: gpio, roles: [pcc], pins: {relay: GPIO1}}\n"))
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("devices: [{unit: -1}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		u, err := Parse("fuzz.yaml", strings.NewReader(string(data)))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml:") {
+				t.Fatalf("error without file: %v", err)
+			}
+			return
+		}
+		if u.Name == "" || len(u.Devices) == 0 || u.Cycle < minCycle || u.Cycle > maxCycle {
+			t.Fatalf("invalid unit accepted: %+v", u)
+		}
+	})
+}
