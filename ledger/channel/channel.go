@@ -126,7 +126,6 @@ func (u uint128) add(v uint64) uint128 {
 	return uint128{u.hi + carry, lo}
 }
 
-
 // SetDeposit records a participant's total deposit as seen on chain; totals only grow.
 func (c *Channel) SetDeposit(who Address, total uint64) error {
 	s, err := c.side(who)

@@ -198,7 +198,7 @@ func TestSyncRecoversProofsTheStoreLost(t *testing.T) {
 	if err := restored.HandleAck(b.AckFor()); !errors.Is(err, ErrPartnerAhead) {
 		t.Fatalf("ack beyond the store: %v, want partner-ahead", err)
 	}
-	res, err := restored.HandleSync(b.SyncMessage())
+	res, err := restored.HandleSync(b.SyncMessage(false))
 	if err != nil || !res.Recovered {
 		t.Fatalf("sync: %+v %v", res, err)
 	}
@@ -212,7 +212,7 @@ func TestSyncRecoversProofsTheStoreLost(t *testing.T) {
 	if _, err := b.Receive(u, 0); err != nil {
 		t.Fatal(err)
 	}
-	res, err = b.HandleSync(restored.SyncMessage())
+	res, err = b.HandleSync(restored.SyncMessage(false))
 	if err != nil || res.Resend || res.Recovered {
 		t.Fatalf("sync after recovery: %+v %v", res, err)
 	}

@@ -11,7 +11,7 @@ func seedMessages(t testing.TB) [][]byte {
 	l, _ := a.AddLock(Lock{Expiration: 9, Amount: 3, SecretHash: Hash{1}}, RouteInfo{PaymentID: 1, Target: Address{9}, Hops: []Address{{8}, {9}}}, 1, sa)
 	_, _ = b.Receive(l, 1)
 	state, _ := a.MarshalBinary()
-	return [][]byte{EncodeUpdate(d), EncodeUpdate(l), EncodeAck(b.AckFor()), EncodeSync(b.SyncMessage()), state, {}, {1}, {3, 0}}
+	return [][]byte{EncodeUpdate(d), EncodeUpdate(l), EncodeAck(b.AckFor()), EncodeSync(b.SyncMessage(false)), state, {}, {1}, {3, 0}}
 }
 
 // FuzzDecodeUpdate: any input either decodes to an update that re-encodes to the same bytes, or

@@ -13,12 +13,14 @@ type Sync struct {
 	OwnNonce uint64
 	// Yours is the latest update the sender holds from the receiver (nonce 0 if none).
 	Yours Update
+	// WantReply asks the receiver to answer with its own Sync (sent after a restart).
+	WantReply bool
 }
 
 // SyncMessage is this side's Sync for the partner.
-func (c *Channel) SyncMessage() Sync {
+func (c *Channel) SyncMessage(wantReply bool) Sync {
 	return Sync{ChannelID: c.Domain.ChannelID, Epoch: c.Domain.Epoch, OwnNonce: c.Own.Proof.Nonce,
-		Yours: Update{Proof: c.Partner.Proof, Locks: cloneLocks(c.Partner.Locks)}}
+		Yours: Update{Proof: c.Partner.Proof, Locks: cloneLocks(c.Partner.Locks)}, WantReply: wantReply}
 }
 
 // SyncResult says what the caller must do after HandleSync.

@@ -67,6 +67,11 @@ func EncodeSync(s Sync) []byte {
 	w.U64(s.Epoch)
 	w.U64(s.OwnNonce)
 	writeUpdate(w, s.Yours)
+	if s.WantReply {
+		w.U8(1)
+	} else {
+		w.U8(0)
+	}
 	return w.Buf
 }
 
@@ -79,6 +84,13 @@ func DecodeSync(b []byte) (Sync, error) {
 	s.Epoch = r.U64("sync epoch")
 	s.OwnNonce = r.U64("sync own nonce")
 	s.Yours = readUpdate(r)
+	switch flag := r.U8("sync reply flag"); flag {
+	case 0:
+	case 1:
+		s.WantReply = true
+	default:
+		r.Fail("sync reply flag %d, want 0 or 1", flag)
+	}
 	if err := r.End("sync"); err != nil {
 		return Sync{}, err
 	}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestLedgerBenchJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := dispatch([]string{"ledger", "bench", "--transfers", "300", "--json", "--dir", t.TempDir()}, nil, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var r struct {
+		Transfers int     `json:"transfers"`
+		Seconds   float64 `json:"seconds"`
+		TPS       float64 `json:"tps"`
+		P50       float64 `json:"p50_ms"`
+		P99       float64 `json:"p99_ms"`
+		Durable   bool    `json:"durable"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	if r.Transfers != 300 || !r.Durable || r.Seconds <= 0 || r.TPS <= 0 || r.P99 < r.P50 {
+		t.Fatalf("implausible result %+v", r)
+	}
+}
+
+func TestLedgerBenchRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"ledger", "bench", "--transfers", "0"},
+		{"ledger", "bench", "--hops", "2"},
+		{"ledger", "bench", "--inflight", "5000"},
+		{"ledger"},
+		{"ledger", "frobnicate"},
+	} {
+		var out, errb bytes.Buffer
+		if code := dispatch(args, nil, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+		if !strings.Contains(errb.String(), "fractals") || strings.Count(errb.String(), "\n") < 1 {
+			t.Errorf("%v: error %q does not explain", args, errb.String())
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/fractals-energy/fractals/internal/clock"
+	"github.com/fractals-energy/fractals/ledger/channel"
+	"github.com/fractals-energy/fractals/ledger/store"
+	"github.com/fractals-energy/fractals/ledger/transport"
+)
+
+// DeterministicKey derives a secp256k1 key from a seed (tests, benchmarks, simulations; never
+// for real money).
+func DeterministicKey(seed uint64) *ecdsa.PrivateKey {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seed)
+	for i := uint64(0); ; i++ {
+		h := crypto.Keccak256(append([]byte("FRACTALS test key"), append(b[:], byte(i))...))
+		if k, err := crypto.ToECDSA(h); err == nil {
+			return k
+		}
+	}
+}
+
+// BenchConfig sets up RunBench.
+type BenchConfig struct {
+	Transfers int
+	// InFlight is how many payments are outstanding at once (pipelining). Default 64.
+	InFlight int
+	// Hops: 1 is a direct transfer between two nodes; 3 is a mediated transfer A→B→C→D.
+	Hops int
+	// Dir holds the bbolt files.
+	Dir string
+}
+
+// BenchResult is what `fractals ledger bench --json` prints.
+type BenchResult struct {
+	Transfers int     `json:"transfers"`
+	Hops      int     `json:"hops"`
+	Seconds   float64 `json:"seconds"`
+	TPS       float64 `json:"tps"`
+	P50ms     float64 `json:"p50_ms"`
+	P99ms     float64 `json:"p99_ms"`
+	Durable   bool    `json:"durable"`
+	Commits   int     `json:"commits"`
+	// SignVerifyUs is the cost of one signature plus one verification alone, in microseconds:
+	// the per-transfer floor of the whole path.
+	SignVerifyUs float64 `json:"sign_verify_us"`
+}
+
+// benchNet is a line of nodes over loopback TCP with durable stores, each channel funded.
+type benchNet struct {
+	nodes  []*Node
+	stores []*store.Store
+	tcps   []*transport.TCP
+}
+
+func newBenchNet(n int, dir string, deposit uint64) (*benchNet, error) {
+	bn := &benchNet{}
+	keys := make([]*ecdsa.PrivateKey, n)
+	for i := range keys {
+		keys[i] = DeterministicKey(uint64(i + 1))
+		st, err := store.Open(filepath.Join(dir, fmt.Sprintf("node%d.db", i)))
+		if err != nil {
+			bn.close()
+			return nil, err
+		}
+		bn.stores = append(bn.stores, st)
+		tcp, err := transport.ListenTCP(crypto.PubkeyToAddress(keys[i].PublicKey), "127.0.0.1:0")
+		if err != nil {
+			bn.close()
+			return nil, err
+		}
+		bn.tcps = append(bn.tcps, tcp)
+	}
+	for i := range keys {
+		node, err := NewNode(Config{Signer: channel.NewKeySigner(keys[i]), Store: bn.stores[i], Transport: bn.tcps[i], Clock: clock.Real{}})
+		if err != nil {
+			bn.close()
+			return nil, err
+		}
+		bn.nodes = append(bn.nodes, node)
+	}
+	for i := 0; i+1 < n; i++ {
+		a, b := bn.nodes[i], bn.nodes[i+1]
+		bn.tcps[i].AddPeer(b.Address(), bn.tcps[i+1].Addr())
+		bn.tcps[i+1].AddPeer(a.Address(), bn.tcps[i].Addr())
+		d := channel.Domain{ChainID: 1337, Contract: channel.Address{0xbe}, ChannelID: crypto.Keccak256Hash(a.Address().Bytes(), b.Address().Bytes()), Epoch: 1}
+		if err := a.AddChannel(d, b.Address(), deposit, deposit); err != nil {
+			bn.close()
+			return nil, err
+		}
+		if err := b.AddChannel(d, a.Address(), deposit, deposit); err != nil {
+			bn.close()
+			return nil, err
+		}
+	}
+	// The initiator must also reach the target directly for the secret request and reveal.
+	if n > 2 {
+		bn.tcps[0].AddPeer(bn.nodes[n-1].Address(), bn.tcps[n-1].Addr())
+		bn.tcps[n-1].AddPeer(bn.nodes[0].Address(), bn.tcps[0].Addr())
+	}
+	return bn, nil
+}
+
+func (bn *benchNet) close() {
+	for _, n := range bn.nodes {
+		n.Close()
+	}
+	for _, t := range bn.tcps {
+		t.Close()
+	}
+	for _, s := range bn.stores {
+		s.Close()
+	}
+}
+
+// RunBench runs cfg.Transfers payments of 1 unit over loopback TCP between durable nodes and
+// measures throughput and per-payment latency (from the call to the partner's durable ack).
+func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
+	if cfg.Transfers <= 0 {
+		return BenchResult{}, fmt.Errorf("bench: transfers %d, want > 0", cfg.Transfers)
+	}
+	if cfg.InFlight <= 0 {
+		cfg.InFlight = 64
+	}
+	if cfg.Hops != 1 && cfg.Hops != 3 {
+		return BenchResult{}, fmt.Errorf("bench: hops %d, want 1 or 3", cfg.Hops)
+	}
+	bn, err := newBenchNet(cfg.Hops+1, cfg.Dir, uint64(cfg.Transfers)*10)
+	if err != nil {
+		return BenchResult{}, err
+	}
+	defer bn.close()
+	first := bn.nodes[0]
+	var route []channel.Address
+	for _, n := range bn.nodes[1:] {
+		route = append(route, n.Address())
+	}
+	pay := func(ctx context.Context) error {
+		if cfg.Hops == 1 {
+			return first.Pay(ctx, route[0], 1, 0)
+		}
+		return first.PayRoute(ctx, route, 1, 0)
+	}
+	latencies := make([]time.Duration, cfg.Transfers)
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < cfg.InFlight; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= cfg.Transfers {
+					return
+				}
+				t0 := time.Now()
+				if err := pay(ctx); err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("bench: payment %d: %w", i, err) })
+					return
+				}
+				latencies[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return BenchResult{}, firstErr
+	}
+	last := bn.nodes[len(bn.nodes)-1].Channel(bn.nodes[len(bn.nodes)-2].Address())
+	if last.Received != uint64(cfg.Transfers) {
+		return BenchResult{}, fmt.Errorf("bench: target holds %d received, want %d", last.Received, cfg.Transfers)
+	}
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	commits := 0
+	for _, n := range bn.nodes {
+		commits += n.Stats().Commits
+	}
+	return BenchResult{
+		Transfers: cfg.Transfers, Hops: cfg.Hops, Seconds: elapsed.Seconds(),
+		TPS:   float64(cfg.Transfers) / elapsed.Seconds(),
+		P50ms: ms(latencies[len(latencies)/2]), P99ms: ms(latencies[len(latencies)*99/100]),
+		Durable: true, Commits: commits, SignVerifyUs: SignVerifyCost(2000).Seconds() * 1e6,
+	}, nil
+}
+
+// SignVerifyCost measures one signature plus one recovery of a balance proof, averaged over n.
+func SignVerifyCost(n int) time.Duration {
+	s := channel.NewKeySigner(DeterministicKey(99))
+	p := channel.BalanceProof{Nonce: 1, Transferred: 1, Locksroot: channel.Locksroot(nil)}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		p.Nonce = uint64(i + 1)
+		sig, err := s.Sign(p.Digest())
+		if err != nil {
+			return 0
+		}
+		if _, err := channel.Recover(p.Digest(), sig); err != nil {
+			return 0
+		}
+	}
+	return time.Since(start) / time.Duration(n)
+}

@@ -1,0 +1,236 @@
+package ledger
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/fractals-energy/fractals/ledger/channel"
+	"github.com/fractals-energy/fractals/ledger/store"
+)
+
+// A mediated transfer A→B→C→D: A locks the amount towards B under the hash of a secret only A
+// knows; each mediator, once its incoming lock is durable, locks the same amount towards the next
+// hop with an earlier expiry; the target asks A for the secret; the secret then travels back hop
+// by hop and every payer, learning it from its payee, unlocks (pays) that payee. No hop can take
+// its incoming amount without the payee downstream being able to claim its own.
+
+type routeEvent struct {
+	hops   []channel.Address
+	amount uint64
+	id     uint64
+	done   chan error
+}
+
+// routed is a mediated payment this node initiated.
+type routed struct {
+	secret channel.Hash
+	target channel.Address
+	first  channel.Address
+	amount uint64
+	done   chan error
+}
+
+// request is an outstanding secret request of a target (kept in memory; repeated on the tick).
+type request struct {
+	initiator channel.Address
+	msg       SecretRequest
+}
+
+// PayRoute pays amount to the last of hops through the others, over hash-locked transfers, and
+// returns once the first hop has stored the unlocked proof. hops[0] must be a channel partner.
+func (n *Node) PayRoute(ctx context.Context, hops []channel.Address, amount, id uint64) error {
+	if len(hops) == 0 || len(hops) > channel.MaxHops {
+		return fmt.Errorf("ledger node: route of %d hops, want 1..%d", len(hops), channel.MaxHops)
+	}
+	done := make(chan error, 1)
+	if err := n.submit(&routeEvent{hops: append([]channel.Address(nil), hops...), amount: amount, id: id, done: done}); err != nil {
+		return err
+	}
+	return n.wait(ctx, done)
+}
+
+func secretKey(h channel.Hash) string { return "secret/" + hex.EncodeToString(h[:]) }
+
+func (n *Node) handleRoute(e *routeEvent) {
+	cs, ok := n.channels[e.hops[0]]
+	if !ok || !cs.synced {
+		n.complete(e.done, fmt.Errorf("ledger node: no synced channel with first hop %s", e.hops[0]))
+		return
+	}
+	var secret channel.Hash
+	if _, err := io.ReadFull(n.cfg.Rand, secret[:]); err != nil {
+		n.complete(e.done, fmt.Errorf("ledger node: secret: %w", err))
+		return
+	}
+	h := crypto.Keccak256Hash(secret[:])
+	lock := channel.Lock{Expiration: n.unixNow() + uint64(n.cfg.LockTimeout.Seconds()), Amount: e.amount, SecretHash: h}
+	route := channel.RouteInfo{PaymentID: e.id, Initiator: n.self, Target: e.hops[len(e.hops)-1], Hops: e.hops[1:]}
+	u, err := cs.ch.AddLock(lock, route, n.unixNow(), n.cfg.Signer)
+	if err != nil {
+		n.complete(e.done, fmt.Errorf("ledger node: lock %d towards %s: %w", e.amount, e.hops[0], err))
+		return
+	}
+	n.count(func(s *Stats) { s.Signed++ })
+	n.rememberSecret(h, secret)
+	n.routes[h] = &routed{secret: secret, target: route.Target, first: e.hops[0], amount: e.amount, done: e.done}
+	cs.dirty = true
+	n.send(e.hops[0], channel.EncodeUpdate(u))
+	cs.lastSend = n.now()
+}
+
+// rememberSecret keeps a secret in memory and on disk (with the batch that uses it).
+func (n *Node) rememberSecret(h, secret channel.Hash) {
+	if _, ok := n.secrets[h]; ok {
+		return
+	}
+	n.secrets[h] = secret
+	n.batch.Meta = append(n.batch.Meta, store.KV{Key: secretKey(h), Value: append([]byte(nil), secret[:]...)})
+}
+
+// onLocksChanged forwards a new lock to the next hop, or asks the initiator for the secret when
+// this node is the target.
+func (n *Node) onLocksChanged(cs *chanState, u channel.Update, r channel.Received) {
+	if u.Route == nil || len(u.Locks) == 0 {
+		return
+	}
+	lock := u.Locks[len(u.Locks)-1] // AddLock appends: the route belongs to the last lock
+	added := false
+	for _, a := range r.Added {
+		added = added || a == lock
+	}
+	if !added {
+		return
+	}
+	rt := u.Route
+	if len(rt.Hops) == 0 {
+		if rt.Target != n.self {
+			return
+		}
+		req := SecretRequest{PaymentID: rt.PaymentID, SecretHash: lock.SecretHash, Amount: lock.Amount}
+		n.requests[lock.SecretHash] = request{initiator: rt.Initiator, msg: req}
+		n.send(rt.Initiator, EncodeSecretRequest(req))
+		return
+	}
+	n.forward(lock, *rt)
+}
+
+func (n *Node) forward(in channel.Lock, rt channel.RouteInfo) {
+	next := rt.Hops[0]
+	out, ok := n.channels[next]
+	margin := uint64(n.cfg.RevealMargin.Seconds())
+	if !ok || !out.synced || in.Expiration <= margin {
+		return // the incoming lock simply expires
+	}
+	lock := channel.Lock{Expiration: in.Expiration - margin, Amount: in.Amount, SecretHash: in.SecretHash}
+	fwd := channel.RouteInfo{PaymentID: rt.PaymentID, Initiator: rt.Initiator, Target: rt.Target, Hops: rt.Hops[1:]}
+	u, err := out.ch.AddLock(lock, fwd, n.unixNow(), n.cfg.Signer)
+	if err != nil {
+		return
+	}
+	n.count(func(s *Stats) { s.Signed++ })
+	out.dirty = true
+	n.send(next, channel.EncodeUpdate(u))
+	out.lastSend = n.now()
+}
+
+func (n *Node) handleSecretRequest(from channel.Address, frame []byte) error {
+	m, err := DecodeSecretRequest(frame)
+	if err != nil {
+		return err
+	}
+	r, ok := n.routes[m.SecretHash]
+	if !ok || r.target != from || r.amount != m.Amount {
+		return fmt.Errorf("secret request from %s for %x: no such payment to it", from, m.SecretHash[:4])
+	}
+	n.send(from, EncodeSecretReveal(SecretReveal{Secret: r.secret}))
+	return nil
+}
+
+func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
+	m, err := DecodeSecretReveal(frame)
+	if err != nil {
+		return err
+	}
+	h := crypto.Keccak256Hash(m.Secret[:])
+	n.rememberSecret(h, m.Secret)
+	delete(n.requests, h)
+	// The payee knows the secret, so pay it: it could claim the lock on chain anyway.
+	if cs, ok := n.channels[from]; ok && hasLock(cs.ch.Own.Locks, h) && cs.synced {
+		u, err := cs.ch.Unlock(m.Secret, n.cfg.Signer)
+		if err != nil {
+			return err
+		}
+		n.count(func(s *Stats) { s.Signed++ })
+		cs.dirty = true
+		n.send(from, channel.EncodeUpdate(u))
+		cs.lastSend = n.now()
+		if r, ok := n.routes[h]; ok && r.first == from {
+			n.awaitAck(cs, u.Proof.Nonce, r.done)
+			delete(n.routes, h)
+		}
+	}
+	// Tell our own payers, so they unlock towards us.
+	for partner, cs := range n.channels {
+		if partner != from && hasLock(cs.ch.Partner.Locks, h) {
+			n.send(partner, EncodeSecretReveal(m))
+		}
+	}
+	return nil
+}
+
+func hasLock(locks []channel.Lock, h channel.Hash) bool {
+	for _, l := range locks {
+		if l.SecretHash == h {
+			return true
+		}
+	}
+	return false
+}
+
+// repeatSecrets re-sends what a lossy link may have dropped: secret requests of a target, and
+// reveals to payers whose locks towards us are still pending although we know the secret.
+func (n *Node) repeatSecrets() {
+	for _, r := range n.requests {
+		n.send(r.initiator, EncodeSecretRequest(r.msg))
+	}
+	for partner, cs := range n.channels {
+		for _, l := range cs.ch.Partner.Locks {
+			if secret, ok := n.secrets[l.SecretHash]; ok {
+				n.send(partner, EncodeSecretReveal(SecretReveal{Secret: secret}))
+			}
+		}
+	}
+}
+
+// errLockExpired is returned to the initiator of a mediated payment whose lock expired unpaid.
+var errLockExpired = errors.New("mediated payment expired before the secret came back")
+
+// expireLocks takes back own locks whose expiry has passed.
+func (n *Node) expireLocks() {
+	now := n.unixNow()
+	for partner, cs := range n.channels {
+		if !cs.synced {
+			continue
+		}
+		for _, l := range cs.ch.Own.Locks {
+			if now < l.Expiration {
+				continue
+			}
+			u, err := cs.ch.RemoveExpired(l.SecretHash, now, n.cfg.Signer)
+			if err != nil {
+				continue
+			}
+			cs.dirty = true
+			n.send(partner, channel.EncodeUpdate(u))
+			cs.lastSend = n.now()
+			if r, ok := n.routes[l.SecretHash]; ok {
+				n.complete(r.done, fmt.Errorf("ledger node: lock %x: %w", l.SecretHash[:4], errLockExpired))
+				delete(n.routes, l.SecretHash)
+			}
+		}
+	}
+}

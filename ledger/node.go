@@ -1,0 +1,697 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/fractals-energy/fractals/internal/clock"
+	"github.com/fractals-energy/fractals/ledger/channel"
+	"github.com/fractals-energy/fractals/ledger/store"
+	"github.com/fractals-energy/fractals/ledger/transport"
+)
+
+// Config wires a Node to its key, disk, network and clock.
+type Config struct {
+	Signer    channel.Signer
+	Store     *store.Store
+	Transport transport.Transport
+	Clock     clock.Clock
+	// Resend is how long an unacknowledged proof (or an unanswered Sync) waits before it is sent
+	// again. Default 200 ms.
+	Resend time.Duration
+	// LockTimeout is how long the initiator's lock of a mediated transfer lives. Default 10 min.
+	LockTimeout time.Duration
+	// RevealMargin is how much earlier each hop's lock expires than the one it was paid with, so
+	// a mediator always has time to claim its incoming lock. Default 1 min.
+	RevealMargin time.Duration
+	// Rand supplies the secrets of mediated transfers. Default crypto/rand.
+	Rand io.Reader
+	// MaxBatch bounds how many events one group commit gathers. Default 4096.
+	MaxBatch int
+	// Hooks (tests only) are called at named points of the transfer path; see CrashPoint.
+	Hook func(point CrashPoint)
+}
+
+// CrashPoint names a moment in the transfer path where a crash test kills the process.
+type CrashPoint string
+
+// The named points of the transfer path.
+const (
+	PointSigned       CrashPoint = "signed"        // proofs signed in memory, nothing on disk yet
+	PointCommitted    CrashPoint = "committed"     // batch fsynced, nothing sent yet
+	PointSent         CrashPoint = "sent"          // batch sent, acknowledgements not yet seen
+	PointReceived     CrashPoint = "received"      // partner proofs applied in memory, not on disk
+	PointReceivedDone CrashPoint = "received-done" // partner proofs on disk, acknowledgement not sent
+)
+
+// ErrClosed is returned by calls on a stopped node.
+var ErrClosed = errors.New("ledger node closed")
+
+// Node is one unit's ledger: its channels, the group-commit loop that signs, persists and sends
+// their updates, and the handling of the partner's messages. All channel state is owned by the
+// loop goroutine; the exported methods talk to it through the inbox.
+type Node struct {
+	cfg   Config
+	self  channel.Address
+	inbox chan event
+	quit  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	// Owned by the loop goroutine:
+	channels  map[channel.Address]*chanState
+	paid      map[payKey]uint64
+	secrets   map[channel.Hash]channel.Hash
+	routes    map[channel.Hash]*routed
+	requests  map[channel.Hash]request
+	batch     store.Batch
+	commits   chan *cut
+	commitErr chan error
+	committed chan struct{}
+	out       []outFrame
+	finished  []finish
+	fatal     error
+	statsMu   sync.Mutex
+	stats     Stats
+}
+
+// Stats counts what the node did (for tests and the bench).
+type Stats struct {
+	Commits, Signed, Received, Refused, Resent, Recovered int
+}
+
+type chanState struct {
+	ch       *channel.Channel
+	synced   bool
+	waiting  []*payEvent
+	waiters  []waiter
+	dirty    bool
+	ackDue   bool
+	lastSend time.Time
+}
+
+type waiter struct {
+	nonce uint64
+	done  chan error
+}
+
+type payKey struct {
+	partner channel.Address
+	id      uint64
+}
+
+type outFrame struct {
+	to    channel.Address
+	frame []byte
+}
+
+type finish struct {
+	done chan error
+	err  error
+}
+
+type event interface{}
+
+type payEvent struct {
+	partner channel.Address
+	amount  uint64
+	id      uint64
+	done    chan error
+}
+
+type frameEvent struct {
+	from  channel.Address
+	frame []byte
+}
+
+type addChannelEvent struct {
+	domain                  channel.Domain
+	partner                 channel.Address
+	ownDeposit, partDeposit uint64
+	done                    chan error
+}
+
+type queryEvent struct {
+	partner channel.Address
+	reply   chan Info
+}
+
+// Info is a snapshot of one channel.
+type Info struct {
+	Found                    bool
+	Domain                   channel.Domain
+	OwnNonce, PartnerNonce   uint64
+	Acked                    uint64
+	Sent, Received           uint64
+	OwnBalance, PartnerBal   uint64
+	OwnLocked, PartnerLocked uint64
+	Synced                   bool
+	Own, Partner             channel.BalanceProof
+}
+
+// NewNode loads the channels from the store and starts the loop. Channels loaded from disk are
+// unsynced: nothing new is signed on them until the partner has answered a Sync.
+func NewNode(cfg Config) (*Node, error) {
+	if cfg.Signer == nil || cfg.Store == nil || cfg.Transport == nil {
+		return nil, errors.New("ledger node: Signer, Store and Transport are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Resend <= 0 {
+		cfg.Resend = 200 * time.Millisecond
+	}
+	if cfg.LockTimeout <= 0 {
+		cfg.LockTimeout = 10 * time.Minute
+	}
+	if cfg.RevealMargin <= 0 {
+		cfg.RevealMargin = time.Minute
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 4096
+	}
+	n := &Node{cfg: cfg, self: cfg.Signer.Address(), inbox: make(chan event, 8192), quit: make(chan struct{}),
+		done: make(chan struct{}), channels: map[channel.Address]*chanState{}, paid: map[payKey]uint64{},
+		secrets: map[channel.Hash]channel.Hash{}, routes: map[channel.Hash]*routed{},
+		requests: map[channel.Hash]request{},
+		commits:  make(chan *cut, 1), commitErr: make(chan error, 1), committed: make(chan struct{})}
+	stored, err := cfg.Store.Channels()
+	if err != nil {
+		return nil, fmt.Errorf("ledger node: load channels: %w", err)
+	}
+	for _, c := range stored {
+		if c.Own.Address != n.self {
+			return nil, fmt.Errorf("ledger node: stored channel %x belongs to %s, not %s", c.Domain.ChannelID[:4], c.Own.Address, n.self)
+		}
+		n.channels[c.Partner.Address] = &chanState{ch: c}
+	}
+	cfg.Transport.SetHandler(n.deliver)
+	for _, cs := range n.channels {
+		n.send(cs.ch.Partner.Address, channel.EncodeSync(cs.ch.SyncMessage(true)))
+	}
+	go n.committer()
+	go n.loop()
+	return n, nil
+}
+
+// Address is the node's account.
+func (n *Node) Address() channel.Address { return n.self }
+
+// Close stops the loop. Pending calls return ErrClosed.
+func (n *Node) Close() error {
+	n.once.Do(func() { close(n.quit) })
+	<-n.done
+	return nil
+}
+
+// Stats returns the counters.
+func (n *Node) Stats() Stats {
+	n.statsMu.Lock()
+	defer n.statsMu.Unlock()
+	return n.stats
+}
+
+func (n *Node) count(f func(*Stats)) {
+	n.statsMu.Lock()
+	f(&n.stats)
+	n.statsMu.Unlock()
+}
+
+// AddChannel registers a channel opened on chain (or updates its deposits). A new channel has no
+// history, so it is synced from the start.
+func (n *Node) AddChannel(d channel.Domain, partner channel.Address, ownDeposit, partnerDeposit uint64) error {
+	done := make(chan error, 1)
+	if err := n.submit(&addChannelEvent{domain: d, partner: partner, ownDeposit: ownDeposit, partDeposit: partnerDeposit, done: done}); err != nil {
+		return err
+	}
+	return n.wait(context.Background(), done)
+}
+
+// Pay transfers amount directly to partner and returns once the partner has stored the signed
+// proof durably. A non-zero id makes the payment idempotent: paying the same id again (after a
+// timeout or a restart) never pays twice, it waits for the first one. If ctx ends first the
+// payment may still complete; retry with the same id to learn the outcome.
+func (n *Node) Pay(ctx context.Context, partner channel.Address, amount, id uint64) error {
+	done := make(chan error, 1)
+	if err := n.submit(&payEvent{partner: partner, amount: amount, id: id, done: done}); err != nil {
+		return err
+	}
+	return n.wait(ctx, done)
+}
+
+// Channel returns a snapshot of the channel with partner.
+func (n *Node) Channel(partner channel.Address) Info {
+	reply := make(chan Info, 1)
+	if n.submit(&queryEvent{partner: partner, reply: reply}) != nil {
+		return Info{}
+	}
+	select {
+	case i := <-reply:
+		return i
+	case <-n.done:
+		return Info{}
+	}
+}
+
+func (n *Node) submit(e event) error {
+	select {
+	case <-n.done:
+		return ErrClosed
+	default:
+	}
+	select {
+	case n.inbox <- e:
+		return nil
+	case <-n.done:
+		return ErrClosed
+	}
+}
+
+func (n *Node) wait(ctx context.Context, done chan error) error {
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.done:
+		select {
+		case err := <-done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// deliver is the transport handler.
+func (n *Node) deliver(from channel.Address, frame []byte) {
+	select {
+	case n.inbox <- &frameEvent{from: from, frame: frame}:
+	case <-n.done:
+	}
+}
+
+func (n *Node) loop() {
+	defer close(n.done)
+	defer func() {
+		close(n.commits)
+		<-n.committed
+	}()
+	tick := n.cfg.Clock.NewTicker(n.cfg.Resend / 2)
+	defer tick.Stop()
+	events := make([]event, 0, n.cfg.MaxBatch)
+	for {
+		events = events[:0]
+		select {
+		case <-n.quit:
+			return
+		case <-tick.C():
+			n.tick()
+		case e := <-n.inbox:
+			events = append(events, e)
+		}
+	drain:
+		for len(events) < n.cfg.MaxBatch {
+			select {
+			case e := <-n.inbox:
+				events = append(events, e)
+			default:
+				break drain
+			}
+		}
+		for _, e := range events {
+			n.handle(e)
+		}
+		if err := n.flush(); err != nil {
+			n.fatal = err
+			n.failAll(err)
+			return
+		}
+	}
+}
+
+func (n *Node) hook(p CrashPoint) {
+	if n.cfg.Hook != nil {
+		n.cfg.Hook(p)
+	}
+}
+
+// cut is one batch handed from the loop to the committer: the encoded states to write, then the
+// frames to send, then the callers to answer, in that order.
+type cut struct {
+	batch    store.Batch
+	received bool
+	out      []outFrame
+	finished []finish
+}
+
+// flush cuts the batch gathered by the loop and hands it to the committer, which writes it with one
+// fsync (group commit) while the loop already signs and verifies the next batch.
+func (n *Node) flush() error {
+	c := &cut{batch: n.batch}
+	for _, cs := range n.channels {
+		if cs.dirty {
+			rec, err := store.Record(cs.ch)
+			if err != nil {
+				return err
+			}
+			c.batch.Channels = append(c.batch.Channels, rec)
+			cs.dirty = false
+		}
+		if cs.ackDue {
+			c.received = true
+			n.send(cs.ch.Partner.Address, channel.EncodeAck(cs.ch.AckFor()))
+			cs.ackDue = false
+		}
+	}
+	n.batch = store.Batch{}
+	c.out, n.out = n.out, nil
+	c.finished, n.finished = n.finished, nil
+	if c.batch.Empty() && len(c.out) == 0 && len(c.finished) == 0 {
+		return nil
+	}
+	select {
+	case n.commits <- c:
+		return nil
+	case err := <-n.commitErr:
+		return err
+	}
+}
+
+// committer writes each cut durably, then sends its frames and answers its callers.
+func (n *Node) committer() {
+	defer close(n.committed)
+	for c := range n.commits {
+		if !c.batch.Empty() {
+			if len(c.out) > 0 {
+				n.hook(PointSigned)
+			}
+			if c.received {
+				n.hook(PointReceived)
+			}
+			if err := n.cfg.Store.Commit(&c.batch); err != nil {
+				err = fmt.Errorf("ledger node: group commit: %w", err)
+				for _, f := range c.finished {
+					f.done <- err
+				}
+				n.commitErr <- err
+				return
+			}
+			n.count(func(s *Stats) { s.Commits++ })
+			n.hook(PointCommitted)
+			if c.received {
+				n.hook(PointReceivedDone)
+			}
+		}
+		for _, f := range c.out {
+			// Delivery is best effort; unacknowledged proofs are re-sent by the tick.
+			_ = n.cfg.Transport.Send(f.to, f.frame)
+		}
+		if len(c.out) > 0 {
+			n.hook(PointSent)
+		}
+		for _, f := range c.finished {
+			f.done <- f.err
+		}
+	}
+}
+
+func (n *Node) send(to channel.Address, frame []byte) {
+	n.out = append(n.out, outFrame{to: to, frame: frame})
+}
+
+func (n *Node) complete(done chan error, err error) {
+	n.finished = append(n.finished, finish{done: done, err: err})
+}
+
+func (n *Node) failAll(err error) {
+	for _, f := range n.finished {
+		f.done <- err
+	}
+	for _, cs := range n.channels {
+		for _, w := range cs.waiters {
+			w.done <- err
+		}
+		for _, p := range cs.waiting {
+			p.done <- err
+		}
+	}
+	for _, r := range n.routes {
+		if r.done != nil {
+			r.done <- err
+		}
+	}
+}
+
+func (n *Node) now() time.Time { return n.cfg.Clock.Now() }
+
+func (n *Node) unixNow() uint64 {
+	s := n.now().Unix()
+	if s < 0 {
+		return 0
+	}
+	return uint64(s)
+}
+
+func (n *Node) handle(e event) {
+	switch e := e.(type) {
+	case *payEvent:
+		n.handlePay(e)
+	case *frameEvent:
+		n.handleFrame(e.from, e.frame)
+	case *addChannelEvent:
+		e.done <- n.addChannel(e)
+	case *routeEvent:
+		n.handleRoute(e)
+	case *queryEvent:
+		e.reply <- n.info(e.partner)
+	}
+}
+
+func (n *Node) addChannel(e *addChannelEvent) error {
+	cs, ok := n.channels[e.partner]
+	if !ok {
+		cs = &chanState{ch: channel.New(e.domain, n.self, e.partner), synced: true}
+	} else if cs.ch.Domain != e.domain {
+		return fmt.Errorf("ledger node: channel with %s already open as %x epoch %d", e.partner, cs.ch.Domain.ChannelID[:4], cs.ch.Domain.Epoch)
+	}
+	if err := cs.ch.SetDeposit(n.self, e.ownDeposit); err != nil {
+		return err
+	}
+	if err := cs.ch.SetDeposit(e.partner, e.partDeposit); err != nil {
+		return err
+	}
+	n.channels[e.partner] = cs
+	cs.dirty = true
+	return nil
+}
+
+func (n *Node) info(partner channel.Address) Info {
+	cs, ok := n.channels[partner]
+	if !ok {
+		return Info{}
+	}
+	c := cs.ch
+	return Info{Found: true, Domain: c.Domain, OwnNonce: c.Own.Proof.Nonce, PartnerNonce: c.Partner.Proof.Nonce,
+		Acked: c.Acked, Sent: c.Own.Proof.Transferred, Received: c.Partner.Proof.Transferred,
+		OwnBalance: c.OwnBalance(), PartnerBal: c.PartnerBalance(), OwnLocked: c.Own.Proof.Locked,
+		PartnerLocked: c.Partner.Proof.Locked, Synced: cs.synced, Own: c.Own.Proof, Partner: c.Partner.Proof}
+}
+
+func (n *Node) handlePay(e *payEvent) {
+	cs, ok := n.channels[e.partner]
+	if !ok {
+		n.complete(e.done, fmt.Errorf("ledger node: no channel with %s", e.partner))
+		return
+	}
+	if e.id != 0 {
+		if nonce, found := n.lookupPayment(e.partner, e.id); found {
+			n.awaitAck(cs, nonce, e.done)
+			return
+		}
+	}
+	if !cs.synced {
+		cs.waiting = append(cs.waiting, e)
+		return
+	}
+	u, err := cs.ch.Direct(e.amount, n.cfg.Signer)
+	if err != nil {
+		n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
+		return
+	}
+	n.count(func(s *Stats) { s.Signed++ })
+	cs.dirty = true
+	if e.id != 0 {
+		n.paid[payKey{e.partner, e.id}] = u.Proof.Nonce
+		n.batch.Payments = append(n.batch.Payments, store.Payment{Partner: e.partner, ID: e.id, Nonce: u.Proof.Nonce, Amount: e.amount})
+	}
+	n.send(e.partner, channel.EncodeUpdate(u))
+	cs.lastSend = n.now()
+	n.awaitAck(cs, u.Proof.Nonce, e.done)
+}
+
+func (n *Node) lookupPayment(partner channel.Address, id uint64) (uint64, bool) {
+	if nonce, ok := n.paid[payKey{partner, id}]; ok {
+		return nonce, true
+	}
+	p, err := n.cfg.Store.LookupPayment(partner, id)
+	if err != nil {
+		return 0, false
+	}
+	n.paid[payKey{partner, id}] = p.Nonce
+	return p.Nonce, true
+}
+
+func (n *Node) awaitAck(cs *chanState, nonce uint64, done chan error) {
+	if cs.ch.Acked >= nonce {
+		n.complete(done, nil)
+		return
+	}
+	cs.waiters = append(cs.waiters, waiter{nonce: nonce, done: done})
+}
+
+// releaseAcked answers every caller whose proof the partner has stored.
+func (n *Node) releaseAcked(cs *chanState) {
+	k := 0
+	for k < len(cs.waiters) && cs.waiters[k].nonce <= cs.ch.Acked {
+		n.complete(cs.waiters[k].done, nil)
+		k++
+	}
+	if k > 0 {
+		cs.waiters = append(cs.waiters[:0], cs.waiters[k:]...)
+	}
+}
+
+func (n *Node) handleFrame(from channel.Address, frame []byte) {
+	if len(frame) == 0 {
+		n.count(func(s *Stats) { s.Refused++ })
+		return
+	}
+	cs := n.channels[from]
+	var err error
+	switch channel.Kind(frame[0]) {
+	case channel.KindUpdate:
+		err = n.handleUpdate(cs, from, frame)
+	case channel.KindAck:
+		err = n.handleAck(cs, from, frame)
+	case channel.KindSync:
+		err = n.handleSync(cs, from, frame)
+	case KindSecretRequest:
+		err = n.handleSecretRequest(from, frame)
+	case KindSecretReveal:
+		err = n.handleSecretReveal(from, frame)
+	default:
+		err = fmt.Errorf("unknown message kind %d", frame[0])
+	}
+	if err != nil {
+		n.count(func(s *Stats) { s.Refused++ })
+	}
+}
+
+func (n *Node) handleUpdate(cs *chanState, from channel.Address, frame []byte) error {
+	if cs == nil {
+		return fmt.Errorf("update from %s: no channel", from)
+	}
+	u, err := channel.DecodeUpdate(frame)
+	if err != nil {
+		return err
+	}
+	r, err := cs.ch.Receive(u, n.unixNow())
+	if errors.Is(err, channel.ErrStale) {
+		cs.ackDue = true // an old proof re-sent: confirm what we hold
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cs.ackDue = true
+	if r.Duplicate {
+		return nil
+	}
+	cs.dirty = true
+	n.count(func(s *Stats) { s.Received++ })
+	n.onLocksChanged(cs, u, r)
+	return nil
+}
+
+func (n *Node) handleAck(cs *chanState, from channel.Address, frame []byte) error {
+	if cs == nil {
+		return fmt.Errorf("ack from %s: no channel", from)
+	}
+	a, err := channel.DecodeAck(frame)
+	if err != nil {
+		return err
+	}
+	if err := cs.ch.HandleAck(a); err != nil {
+		if errors.Is(err, channel.ErrPartnerAhead) {
+			// Our store lost proofs we signed: stop signing until Sync has recovered them.
+			cs.synced = false
+			n.send(from, channel.EncodeSync(cs.ch.SyncMessage(true)))
+		}
+		return err
+	}
+	n.releaseAcked(cs)
+	return nil
+}
+
+func (n *Node) handleSync(cs *chanState, from channel.Address, frame []byte) error {
+	if cs == nil {
+		return fmt.Errorf("sync from %s: no channel", from)
+	}
+	s, err := channel.DecodeSync(frame)
+	if err != nil {
+		return err
+	}
+	res, err := cs.ch.HandleSync(s)
+	if err != nil {
+		return err
+	}
+	if res.Recovered {
+		cs.dirty = true
+		n.count(func(s *Stats) { s.Recovered++ })
+	}
+	if res.Resend {
+		n.send(from, channel.EncodeUpdate(cs.ch.Latest()))
+		cs.lastSend = n.now()
+	}
+	if s.WantReply {
+		n.send(from, channel.EncodeSync(cs.ch.SyncMessage(false)))
+	}
+	n.releaseAcked(cs)
+	if !cs.synced {
+		cs.synced = true
+		waiting := cs.waiting
+		cs.waiting = nil
+		for _, p := range waiting {
+			n.handlePay(p)
+		}
+	}
+	return nil
+}
+
+// tick re-sends what the partner has not confirmed, asks unsynced partners again and takes back
+// expired locks.
+func (n *Node) tick() {
+	now := n.now()
+	for partner, cs := range n.channels {
+		if !cs.synced {
+			n.send(partner, channel.EncodeSync(cs.ch.SyncMessage(true)))
+			continue
+		}
+		if cs.ch.Unacked() && now.Sub(cs.lastSend) >= n.cfg.Resend {
+			n.send(partner, channel.EncodeUpdate(cs.ch.Latest()))
+			cs.lastSend = now
+			n.count(func(s *Stats) { s.Resent++ })
+		}
+	}
+	n.expireLocks()
+	n.repeatSecrets()
+}

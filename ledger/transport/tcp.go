@@ -1,0 +1,272 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// MaxFrame bounds one frame on the wire.
+const MaxFrame = 1 << 20
+
+var helloMagic = [4]byte{'F', 'L', 'G', '1'}
+
+// TCP is a transport over plain TCP: one outgoing connection per peer (dialled on demand and
+// re-dialled after failures) carrying length-prefixed frames, written in batches.
+type TCP struct {
+	self     common.Address
+	ln       net.Listener
+	mu       sync.Mutex
+	peers    map[common.Address]*link
+	handler  Handler
+	conns    map[net.Conn]struct{}
+	closed   bool
+	wg       sync.WaitGroup
+	dialWait time.Duration
+}
+
+// ListenTCP listens on addr (for example "127.0.0.1:0") as unit self.
+func ListenTCP(self common.Address, addr string) (*TCP, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("tcp transport: listen %s: %w", addr, err)
+	}
+	t := &TCP{self: self, ln: ln, peers: map[common.Address]*link{}, conns: map[net.Conn]struct{}{}, dialWait: 50 * time.Millisecond}
+	t.wg.Add(1)
+	go t.accept()
+	return t, nil
+}
+
+// Addr is the listening address.
+func (t *TCP) Addr() string { return t.ln.Addr().String() }
+
+// AddPeer tells the transport where unit addr listens.
+func (t *TCP) AddPeer(addr common.Address, hostport string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l, ok := t.peers[addr]; ok {
+		l.mu.Lock()
+		l.hostport = hostport
+		l.mu.Unlock()
+		return
+	}
+	l := &link{t: t, hostport: hostport}
+	l.cond = sync.NewCond(&l.mu)
+	t.peers[addr] = l
+	t.wg.Add(1)
+	go l.run()
+}
+
+// SetHandler implements Transport.
+func (t *TCP) SetHandler(h Handler) {
+	t.mu.Lock()
+	t.handler = h
+	t.mu.Unlock()
+}
+
+// Send implements Transport.
+func (t *TCP) Send(to common.Address, frame []byte) error {
+	if len(frame) > MaxFrame {
+		return fmt.Errorf("tcp transport: frame of %d bytes to %s, at most %d", len(frame), to, MaxFrame)
+	}
+	t.mu.Lock()
+	l, ok := t.peers[to]
+	closed := t.closed
+	t.mu.Unlock()
+	if closed {
+		return errors.New("tcp transport: closed")
+	}
+	if !ok {
+		return fmt.Errorf("tcp transport: unknown peer %s", to)
+	}
+	l.mu.Lock()
+	l.queue = append(l.queue, frame)
+	l.mu.Unlock()
+	l.cond.Signal()
+	return nil
+}
+
+// Close stops listening, closes every connection and waits for the goroutines.
+func (t *TCP) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	for c := range t.conns {
+		c.Close()
+	}
+	links := make([]*link, 0, len(t.peers))
+	for _, l := range t.peers {
+		links = append(links, l)
+	}
+	t.mu.Unlock()
+	err := t.ln.Close()
+	for _, l := range links {
+		l.mu.Lock()
+		l.closed = true
+		if l.conn != nil {
+			l.conn.Close()
+		}
+		l.mu.Unlock()
+		l.cond.Broadcast()
+	}
+	t.wg.Wait()
+	return err
+}
+
+func (t *TCP) track(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		c.Close()
+		return false
+	}
+	t.conns[c] = struct{}{}
+	return true
+}
+
+func (t *TCP) untrack(c net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+	c.Close()
+}
+
+func (t *TCP) accept() {
+	defer t.wg.Done()
+	for {
+		c, err := t.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !t.track(c) {
+			return
+		}
+		t.wg.Add(1)
+		go t.read(c)
+	}
+}
+
+// read handles one incoming connection: a hello naming the sender, then frames.
+func (t *TCP) read(c net.Conn) {
+	defer t.wg.Done()
+	defer t.untrack(c)
+	r := bufio.NewReaderSize(c, 64<<10)
+	var hello [24]byte
+	if _, err := io.ReadFull(r, hello[:]); err != nil || [4]byte(hello[:4]) != helloMagic {
+		return
+	}
+	from := common.BytesToAddress(hello[4:])
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n > MaxFrame {
+			return // a peer that breaks framing is cut off
+		}
+		frame := make([]byte, n)
+		if _, err := io.ReadFull(r, frame); err != nil {
+			return
+		}
+		t.mu.Lock()
+		h := t.handler
+		t.mu.Unlock()
+		if h != nil {
+			h(from, frame)
+		}
+	}
+}
+
+// link is the outgoing side towards one peer.
+type link struct {
+	t        *TCP
+	mu       sync.Mutex
+	cond     *sync.Cond
+	hostport string
+	queue    [][]byte
+	conn     net.Conn
+	closed   bool
+}
+
+func (l *link) run() {
+	defer l.t.wg.Done()
+	var w *bufio.Writer
+	for {
+		l.mu.Lock()
+		for !l.closed && len(l.queue) == 0 {
+			l.cond.Wait()
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return
+		}
+		batch := l.queue
+		l.queue = nil
+		conn, hostport := l.conn, l.hostport
+		l.mu.Unlock()
+		if conn == nil {
+			var err error
+			conn, err = l.dial(hostport)
+			if err != nil {
+				time.Sleep(l.t.dialWait) // the batch is dropped; the ledger re-sends
+				continue
+			}
+			w = bufio.NewWriterSize(conn, 64<<10)
+		}
+		if err := writeFrames(w, batch); err != nil {
+			conn.Close()
+			l.mu.Lock()
+			l.conn = nil
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *link) dial(hostport string) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", hostport, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	hello := append(helloMagic[:], l.t.self[:]...)
+	if _, err := c.Write(hello); err != nil {
+		c.Close()
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		c.Close()
+		return nil, errors.New("closed")
+	}
+	l.conn = c
+	l.mu.Unlock()
+	return c, nil
+}
+
+func writeFrames(w *bufio.Writer, frames [][]byte) error {
+	var hdr [4]byte
+	for _, f := range frames {
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(f)))
+		if _, err := w.Write(hdr[:]); err != nil {
+			return err
+		}
+		if _, err := w.Write(f); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
