@@ -149,7 +149,7 @@ func Simulate(ctx context.Context, o SimOptions) (SimResult, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				results[i], errs[i] = runUnit(ctx, o, i)
+				results[i], errs[i] = runUnit(ctx, o, i, nil)
 			}
 		}()
 	}
@@ -176,8 +176,9 @@ type unitRun struct {
 	cycles   int
 }
 
-// runUnit runs one unit: each step, a control cycle, then the plant and the clock move on.
-func runUnit(ctx context.Context, o SimOptions, i int) (unitRun, error) {
+// runUnit runs one unit: each step, a control cycle, then the plant and the clock move on. observe, when
+// not nil, sees the plant before and after each step (tests check per-step invariants with it).
+func runUnit(ctx context.Context, o SimOptions, i int, observe func(before hil.Counters, p *hil.Plant)) (unitRun, error) {
 	pc := o.PlantConfig(i)
 	plant, err := hil.New(pc)
 	if err != nil {
@@ -199,8 +200,15 @@ func runUnit(ctx context.Context, o SimOptions, i int) (unitRun, error) {
 		if err := unit.Cycle(ctx); err != nil {
 			return unitRun{}, err // simulated devices do not fail: an error here is a bug
 		}
+		var before hil.Counters
+		if observe != nil {
+			before = plant.Counters()
+		}
 		plant.Advance(o.Step)
 		clk.Advance(o.Step)
+		if observe != nil {
+			observe(before, plant)
+		}
 	}
 	return unitRun{counters: plant.Counters(), sessions: plant.Sessions(), cfg: pc, cycles: steps}, nil
 }

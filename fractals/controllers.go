@@ -10,7 +10,7 @@ import (
 // protect keeps the battery inside the BMS's limits and, when the readings the plan depends on are
 // missing, pins safe set-points: battery idle, EV paused.
 func protect(p *plan) {
-	s := p.s
+	s := &p.s
 	safe := s.SoC.Quality == Missing || (s.GridPresent.Quality == Missing && p.prev.Mode == Connected)
 	if safe != p.prev.Safe {
 		p.next.Safe = safe
@@ -59,7 +59,7 @@ func gridOK(cfg *Config, s *Snapshot) (ok, known bool) {
 // island opens the PCC as soon as the utility leaves its window and closes it again only after the
 // utility has stayed inside it for the reconnect delay.
 func island(p *plan) {
-	ok, known := gridOK(p.cfg, p.s)
+	ok, known := gridOK(p.cfg, &p.s)
 	if known {
 		if !ok {
 			p.next.GridOKSince = time.Time{}
@@ -145,7 +145,7 @@ func optimise(p *plan) {
 // deadline comes close, so it is met whenever that is feasible. Islanded, the battery stands in for the
 // grid, but only above the reserve.
 func (p *plan) evPower() units.Watts {
-	s := p.s
+	s := &p.s
 	if !s.EVConnected.Good() || !s.EVConnected.Value || !s.EVNeeded.Good() || !s.EVDelivered.Good() || !s.EVMaxPower.Good() {
 		return 0
 	}

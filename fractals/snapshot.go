@@ -1,6 +1,7 @@
 package fractals
 
 import (
+	"math"
 	"time"
 
 	"github.com/fractals-energy/fractals/internal/units"
@@ -112,4 +113,28 @@ type Snapshot struct {
 	EVDelivered Reading[units.WattHours] `json:"ev_delivered"`
 	EVNeeded    Reading[units.WattHours] `json:"ev_needed"`
 	EVDeadline  Reading[time.Time]       `json:"ev_deadline"`
+}
+
+// finite downgrades a reading whose value is NaN or infinite to missing: a device that reports a
+// non-number has not told us anything.
+func finite[T ~float64](r Reading[T]) Reading[T] {
+	if v := float64(r.Value); math.IsNaN(v) || math.IsInf(v, 0) {
+		return Reading[T]{Quality: Missing, At: r.At}
+	}
+	return r
+}
+
+// sanitized returns a copy of s in which every non-finite number reads as missing, so that no NaN
+// from a device can reach a set-point.
+func (s *Snapshot) sanitized() Snapshot {
+	c := *s
+	c.PVPower, c.PVAvailable, c.PVRated = finite(c.PVPower), finite(c.PVAvailable), finite(c.PVRated)
+	c.BatteryPower, c.SoC = finite(c.BatteryPower), finite(c.SoC)
+	c.GridPower, c.GridVoltage, c.GridFrequency = finite(c.GridPower), finite(c.GridVoltage), finite(c.GridFrequency)
+	for k := range c.Loads {
+		c.Loads[k].Power, c.Loads[k].Demand = finite(c.Loads[k].Power), finite(c.Loads[k].Demand)
+	}
+	c.EVPower, c.EVMaxPower = finite(c.EVPower), finite(c.EVMaxPower)
+	c.EVDelivered, c.EVNeeded = finite(c.EVDelivered), finite(c.EVNeeded)
+	return c
 }

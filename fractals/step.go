@@ -57,25 +57,18 @@ type Event struct {
 // snapshot. The controllers run in priority order on one plan; each may only narrow what the ones
 // before it allowed, so a lower controller can never override a higher one.
 func Step(cfg *Config, st State, s *Snapshot) (State, Commands, []Event) {
-	p := newPlan(cfg, st, s)
-	for _, c := range controllers {
-		c.run(p)
-	}
+	// Built here, not in a constructor taking pointers, so escape analysis keeps it on the stack.
+	p := plan{cfg: cfg, s: s.sanitized(), prev: st, next: st}
+	p.derive()
+	// The controllers in priority order, highest first; the market schedule will sit between services
+	// and optimisation. Called directly (not through a table) so the plan stays on the stack.
+	protect(&p)
+	island(&p)
+	reserve(&p)
+	serveCritical(&p)
+	serveServices(&p)
+	optimise(&p)
 	return p.next, p.commands(), p.events
-}
-
-// controllers in priority order, highest first. The market schedule will sit between services and
-// optimisation.
-var controllers = [...]struct {
-	name string
-	run  func(*plan)
-}{
-	{"protection", protect},
-	{"islanding", island},
-	{"reserve", reserve},
-	{"critical", serveCritical},
-	{"services", serveServices},
-	{"optimisation", optimise},
 }
 
 // noLimit is the PV limit sent when the inverter's rating is unknown: far above any unit, yet finite so
@@ -124,7 +117,7 @@ type pools struct {
 // plan is the working area of one Step.
 type plan struct {
 	cfg    *Config
-	s      *Snapshot
+	s      Snapshot // sanitized copy, held by value so the plan stays on the stack
 	prev   State
 	next   State
 	events []Event
@@ -141,8 +134,9 @@ type plan struct {
 	pcc                  relay
 }
 
-func newPlan(cfg *Config, st State, s *Snapshot) *plan {
-	p := &plan{cfg: cfg, s: s, prev: st, next: st}
+// derive sets the plan's actuators and inputs from its snapshot and configuration.
+func (p *plan) derive() {
+	cfg, s := p.cfg, &p.s
 	rated := noLimit
 	if s.PVRated.Quality != Missing {
 		rated = s.PVRated.Value
@@ -165,7 +159,6 @@ func newPlan(cfg *Config, st State, s *Snapshot) *plan {
 			p.demand[k] = s.Loads[k].Demand.Value
 		}
 	}
-	return p
 }
 
 func (p *plan) event(kind, detail string) {

@@ -21,6 +21,9 @@ func (p *Plant) PVRated() units.Watts { return p.cfg.PV.ACRating() }
 
 // SetPVLimit caps the PV inverter's AC output from the next step.
 func (p *Plant) SetPVLimit(w units.Watts) {
+	if math.IsNaN(float64(w)) {
+		return // a device refuses a value that is not a number; the old set-point stays
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pvLimit, p.pvWritten = units.Watts(math.Max(0, float64(w))), p.elapsed
@@ -37,6 +40,9 @@ func (p *Plant) Battery() BatteryState {
 
 // SetBatteryPower sets the battery's AC set-point (positive charging) from the next step.
 func (p *Plant) SetBatteryPower(w units.Watts) {
+	if math.IsNaN(float64(w)) {
+		return // a device refuses a value that is not a number; the old set-point stays
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.batterySet, p.batWritten = w, p.elapsed
@@ -86,6 +92,9 @@ func (p *Plant) EV() EVState {
 
 // SetEVPower sets the charger's power from the next step.
 func (p *Plant) SetEVPower(w units.Watts) {
+	if math.IsNaN(float64(w)) {
+		return // a device refuses a value that is not a number; the old set-point stays
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.evSet, p.evWritten = w, p.elapsed

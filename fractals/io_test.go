@@ -1,0 +1,164 @@
+package fractals
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/fractals-energy/fractals/der"
+	"github.com/fractals-energy/fractals/internal/units"
+)
+
+// flakyBattery answers until told to fail, and records what it was told.
+type flakyBattery struct {
+	fail   bool
+	writes []units.Watts
+}
+
+func (b *flakyBattery) ReadBattery(context.Context) (der.BatteryStatus, error) {
+	if b.fail {
+		return der.BatteryStatus{}, der.ErrStale
+	}
+	return der.BatteryStatus{SoC: 0.6, Power: 100}, nil
+}
+
+func (b *flakyBattery) SetBatteryPower(_ context.Context, p units.Watts) error {
+	if b.fail {
+		return errors.New("battery: no answer")
+	}
+	b.writes = append(b.writes, p)
+	return nil
+}
+
+func TestReadDegradesToStaleThenMissing(t *testing.T) {
+	b := &flakyBattery{}
+	d := Devices{Battery: b}
+	ctx := context.Background()
+	s1, errs := Read(ctx, &d, t0, &Snapshot{}, 10*time.Second)
+	if len(errs) != 0 || !s1.SoC.Good() || s1.SoC.Value != 0.6 {
+		t.Fatalf("healthy read: %+v %v", s1.SoC, errs)
+	}
+	if s1.PVPower.Quality != Missing {
+		t.Fatal("a device that is not there must read missing")
+	}
+	b.fail = true
+	s2, errs := Read(ctx, &d, t0.Add(5*time.Second), &s1, 10*time.Second)
+	if len(errs) != 1 || !errors.Is(errs[0], der.ErrStale) {
+		t.Fatalf("want the device error back, got %v", errs)
+	}
+	if s2.SoC.Quality != Stale || s2.SoC.Value != 0.6 || !s2.SoC.At.Equal(t0) {
+		t.Fatalf("after a failed read the last value must be kept as stale: %+v", s2.SoC)
+	}
+	s3, _ := Read(ctx, &d, t0.Add(11*time.Second), &s2, 10*time.Second)
+	if s3.SoC.Quality != Missing || s3.SoC.Value != 0 {
+		t.Fatalf("older than the stale limit must be missing: %+v", s3.SoC)
+	}
+}
+
+func TestWriterDeadbandRefreshRampAndRetry(t *testing.T) {
+	b := &flakyBattery{}
+	d := Devices{Battery: b}
+	w := NewWriter(WriterConfig{Deadband: 20, Refresh: 10 * time.Second, Ramp: 1000})
+	ctx := context.Background()
+	at := t0
+	write := func(p units.Watts) {
+		at = at.Add(time.Second)
+		w.Write(ctx, &d, Commands{BatteryPower: p}, at)
+	}
+	write(0)
+	write(10) // inside the dead-band
+	if len(b.writes) != 1 {
+		t.Fatalf("dead-band ignored: writes %v", b.writes)
+	}
+	write(3000) // ramp: at most 1000 W/s × 2 s since the last write
+	if got := b.writes[len(b.writes)-1]; got != 2000 {
+		t.Fatalf("ramp-limited write %v, want 2000", got)
+	}
+	write(3000)
+	if got := b.writes[len(b.writes)-1]; got != 3000 {
+		t.Fatalf("second ramp step %v, want 3000", got)
+	}
+	n := len(b.writes)
+	for i := 0; i < 9; i++ {
+		write(3005)
+	}
+	if len(b.writes) != n {
+		t.Fatalf("rewrote inside the dead-band before refresh: %v", b.writes[n:])
+	}
+	write(3005)
+	if len(b.writes) != n+1 {
+		t.Fatal("no refresh after 10 s: the device's revert timer would fire")
+	}
+	// Zero is exact even inside the dead-band: idle is a safety state.
+	write(3000)
+	w2 := NewWriter(WriterConfig{Deadband: 20, Refresh: time.Hour})
+	w2.Write(ctx, &d, Commands{BatteryPower: 15}, at)
+	w2.Write(ctx, &d, Commands{BatteryPower: 0}, at.Add(time.Second))
+	if got := b.writes[len(b.writes)-1]; got != 0 {
+		t.Fatalf("zero inside the dead-band not written: last %v", got)
+	}
+	// A failed write is retried next cycle.
+	b.fail = true
+	_, errs := w.Write(ctx, &d, Commands{BatteryPower: -500}, at.Add(2*time.Second))
+	if len(errs) != 1 {
+		t.Fatalf("write error not reported: %v", errs)
+	}
+	b.fail = false
+	w.Write(ctx, &d, Commands{BatteryPower: -500}, at.Add(3*time.Second))
+	if got := b.writes[len(b.writes)-1]; got != -500 {
+		t.Fatalf("not retried after a failure: last %v", got)
+	}
+}
+
+func TestEnergyIntegratesGoodReadingsOnly(t *testing.T) {
+	s := snap()
+	s.PVPower = good[units.Watts](1000, s.At)
+	s.BatteryPower = good[units.Watts](-500, s.At)
+	s.GridPower = Reading[units.Watts]{Value: 9999, Quality: Stale}
+	var e Energy
+	e.Add(&s, time.Hour)
+	if e.PV != 1000 || e.BatteryDischarge != 500 || e.BatteryCharge != 0 || e.Load != 335 || e.GridImport != 0 {
+		t.Fatalf("energy %+v", e)
+	}
+}
+
+// FuzzStep: whatever the devices report, Step returns finite commands inside the hardware's limits and
+// never switches the critical load off.
+func FuzzStep(f *testing.F) {
+	f.Add(0.5, 0.0, 300.0, 20.0, 15.0, true, true, 230.0, 50.0, 5000.0, 0.0, 3600.0, uint8(0))
+	f.Add(math.NaN(), math.Inf(-1), 300.0, 20.0, 15.0, true, true, math.NaN(), 50.0, math.NaN(), 0.0, 3600.0, uint8(40))
+	f.Add(-1.0, 1e12, -5.0, math.NaN(), math.Inf(1), false, true, 0.0, 0.0, -1.0, 1e9, -10.0, uint8(255))
+	f.Fuzz(func(t *testing.T, soc, pv, crit, wifi, storage float64, gridPresent, evOn bool, volts, hz, evNeed, evDone, deadlineSec float64, quality uint8) {
+		cfg := DefaultConfig()
+		s := snap()
+		s.SoC = Reading[units.Fraction]{Value: units.Fraction(soc), Quality: Quality(quality % 3), At: s.At}
+		s.PVAvailable = Reading[units.Watts]{Value: units.Watts(pv), Quality: Quality(quality / 3 % 3), At: s.At}
+		for k, d := range []float64{crit, wifi, storage} {
+			s.Loads[k].Demand = good(units.Watts(d), s.At)
+		}
+		s.GridPresent = Reading[bool]{Value: gridPresent, Quality: Quality(quality / 9 % 3), At: s.At}
+		s.GridVoltage, s.GridFrequency = good(units.Volts(volts), s.At), good(units.Hertz(hz), s.At)
+		if !math.IsNaN(deadlineSec) && math.Abs(deadlineSec) < 1e9 {
+			s = withEV(s, units.WattHours(evNeed), units.WattHours(evDone), 7400, s.At.Add(time.Duration(deadlineSec*float64(time.Second))))
+			s.EVConnected = good(evOn, s.At)
+		}
+		st := State{Mode: Mode(quality / 27 % 2)}
+		_, c, _ := Step(&cfg, st, &s)
+		for _, v := range []units.Watts{c.PVLimit, c.BatteryPower, c.EVPower} {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("non-finite command %+v", c)
+			}
+		}
+		if c.BatteryPower > cfg.BatteryMaxCharge || c.BatteryPower < -cfg.BatteryMaxDischarge {
+			t.Fatalf("battery set-point %v outside [-%v, %v]", c.BatteryPower, cfg.BatteryMaxDischarge, cfg.BatteryMaxCharge)
+		}
+		if c.EVPower < 0 || c.EVPower > 7400 || c.PVLimit < 0 {
+			t.Fatalf("commands out of range %+v", c)
+		}
+		if !c.LoadOn[LoadCritical] {
+			t.Fatal("critical load switched off")
+		}
+	})
+}
