@@ -1,0 +1,13 @@
+// Package ieee1547 holds the IEEE 1547-2018 interconnection functions of a distributed energy resource
+// as pure, time-stepped functions: voltage and frequency trip (OV2, OV1, UV1, UV2, OF2, OF1, UF1, UF2)
+// with the default settings and allowed ranges of abnormal-performance categories I, II and III; the
+// voltage and frequency ride-through regions (continuous, mandatory, permissive, momentary cessation);
+// the volt-var, volt-watt and frequency-droop responses with their defaults and response times; and the
+// enter-service conditions (voltage and frequency window, delay, ramp).
+//
+// Every function takes the measurement and the elapsed time as arguments (a protection tick, 100 ms by
+// default, 20 ms to 1 s); nothing here reads a clock, sleeps, or performs I/O. Settings outside the
+// ranges the standard allows are refused with an error that names the setting and the range.
+//
+// Voltages are per unit of nominal, frequencies in hertz on a 60 Hz system, times as time.Duration.
+package ieee1547

@@ -1,0 +1,123 @@
+package ieee1547
+
+import (
+	"time"
+
+	"github.com/fractals-energy/fractals/internal/units"
+)
+
+// Settings configure a Relay: the category, its trip settings and the protection tick.
+type Settings struct {
+	Category  Category
+	Voltage   VoltageTrip
+	Frequency FrequencyTrip
+	Tick      time.Duration
+	// CeaseInPermissive makes the DER cease to energize in permissive-operation regions; by default it
+	// keeps exchanging current there, which supports the grid and is what mandatory regions require.
+	CeaseInPermissive bool
+}
+
+// DefaultSettings returns the default trip settings of the category and a 100 ms tick.
+func DefaultSettings(c Category) Settings {
+	return Settings{Category: c, Voltage: DefaultVoltageTrip(c), Frequency: DefaultFrequencyTrip(), Tick: DefaultTick}
+}
+
+// Validate refuses settings outside the ranges of the standard.
+func (s Settings) Validate() error {
+	if err := s.Category.valid(); err != nil {
+		return err
+	}
+	if err := s.Voltage.Validate(s.Category); err != nil {
+		return err
+	}
+	if err := s.Frequency.Validate(); err != nil {
+		return err
+	}
+	return CheckTick(s.Tick)
+}
+
+// Sample is one measurement at the point of DER connection: the applicable voltage (the phase furthest
+// from nominal) and the frequency.
+type Sample struct {
+	V units.PerUnit
+	F units.Hertz
+}
+
+// Decision is what the relay demands after a sample.
+type Decision struct {
+	// Trip is latched once a trip function reaches its clearing time: cease to energize and open the
+	// DER's interrupting device until Reset (after the enter-service conditions).
+	Trip bool
+	// Function names the trip function that tripped ("UV1", "OF2", ...).
+	Function string
+	// Energize says whether the DER should exchange current now: false when tripped, in momentary
+	// cessation, or in a permissive region with CeaseInPermissive set.
+	Energize bool
+	// VoltageMode and FrequencyMode are the ride-through modes the present disturbance demands.
+	VoltageMode, FrequencyMode Mode
+}
+
+// Relay is the DER's interconnection protection: the eight trip functions and the ride-through state.
+// It is a pure state machine stepped once per protection tick.
+type Relay struct {
+	settings Settings
+	voltage  [4]tripTimer
+	freq     [4]tripTimer
+	vrt, frt rideThrough
+	tripped  string
+}
+
+// NewRelay builds a relay after checking its settings.
+func NewRelay(s Settings) (*Relay, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Relay{settings: s}
+	v, f := s.Voltage, s.Frequency
+	for i, set := range []TripSetting{v.OV2, v.OV1, v.UV1, v.UV2} {
+		r.voltage[i] = tripTimer{name: voltageNames[i], setting: set, over: i < 2}
+	}
+	for i, set := range []TripSetting{f.OF2, f.OF1, f.UF1, f.UF2} {
+		r.freq[i] = tripTimer{name: frequencyNames[i], setting: set, over: i < 2}
+	}
+	r.vrt.table = voltageRideThrough[s.Category]
+	r.frt.table = frequencyRideThrough
+	return r, nil
+}
+
+// Step takes one sample and the time since the previous one (normally the tick).
+func (r *Relay) Step(m Sample, dt time.Duration) Decision {
+	if dt < 0 {
+		dt = 0
+	}
+	v, f := float64(m.V), float64(m.F)
+	d := Decision{VoltageMode: r.vrt.step(v, dt), FrequencyMode: r.frt.step(f, dt)}
+	for i := range r.voltage {
+		if r.voltage[i].step(v, dt) && r.tripped == "" {
+			r.tripped = r.voltage[i].name
+		}
+	}
+	for i := range r.freq {
+		if r.freq[i].step(f, dt) && r.tripped == "" {
+			r.tripped = r.freq[i].name
+		}
+	}
+	d.Trip, d.Function = r.tripped != "", r.tripped
+	d.Energize = !d.Trip && d.VoltageMode != MomentaryCessation && d.FrequencyMode != MomentaryCessation &&
+		!(r.settings.CeaseInPermissive && (d.VoltageMode == Permissive || d.FrequencyMode == Permissive))
+	return d
+}
+
+// Tripped reports whether a trip is latched, and which function tripped.
+func (r *Relay) Tripped() (bool, string) { return r.tripped != "", r.tripped }
+
+// Reset clears a latched trip and all timers; call it when the enter-service conditions are met.
+func (r *Relay) Reset() {
+	for i := range r.voltage {
+		r.voltage[i].timing, r.voltage[i].elapsed = false, 0
+		r.freq[i].timing, r.freq[i].elapsed = false, 0
+	}
+	r.vrt.disturbed, r.vrt.elapsed = false, 0
+	r.frt.disturbed, r.frt.elapsed = false, 0
+	r.tripped = ""
+}
