@@ -43,15 +43,16 @@ func (o SimOptions) Validate() error {
 		return fmt.Errorf("--step %v out of range [100ms, 10s]", o.Step)
 	case o.Duration < o.Step || o.Duration > 366*24*time.Hour:
 		return fmt.Errorf("--duration %v out of range [step, 8784h]", o.Duration)
-	case o.Latitude < -66 || o.Latitude > 66:
+	// Ranges are written as "not inside" so that NaN is refused too.
+	case !(o.Latitude >= -66 && o.Latitude <= 66):
 		return fmt.Errorf("--latitude %g out of range [-66, 66]", o.Latitude)
 	case o.Day < 1 || o.Day > 366:
 		return fmt.Errorf("--day %d out of range [1, 366]", o.Day)
-	case o.PVKW < 0 || o.PVKW > 1000:
+	case !(o.PVKW >= 0 && o.PVKW <= 1000):
 		return fmt.Errorf("--pv-kw %g out of range [0, 1000]", o.PVKW)
-	case o.BatteryKWh <= 0 || o.BatteryKWh > 10000:
+	case !(o.BatteryKWh > 0 && o.BatteryKWh <= 10000):
 		return fmt.Errorf("--battery-kwh %g out of range (0, 10000]", o.BatteryKWh)
-	case o.EVKWh < 0 || o.EVKWh > 200:
+	case !(o.EVKWh >= 0 && o.EVKWh <= 200):
 		return fmt.Errorf("--ev-kwh %g out of range [0, 200]", o.EVKWh)
 	}
 	for _, out := range o.Outages {

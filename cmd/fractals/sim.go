@@ -18,7 +18,32 @@ func init() {
 }
 
 func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o := firmware.DefaultSimOptions()
+	o, asJSON, code := parseSim(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	r, err := firmware.Simulate(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractals sim: %v\n", err)
+		return cli.ExitFailure
+	}
+	if asJSON {
+		if err := json.NewEncoder(stdout).Encode(r); err != nil {
+			fmt.Fprintf(stderr, "fractals sim: %v\n", err)
+			return cli.ExitFailure
+		}
+		return cli.ExitOK
+	}
+	printSim(stdout, r)
+	return cli.ExitOK
+}
+
+// parseSim reads the flags into options; code is the exit status when the command must stop (help or
+// bad usage), -1 when it should run.
+func parseSim(args []string, stderr io.Writer) (o firmware.SimOptions, asJSON bool, code int) {
+	o = firmware.DefaultSimOptions()
 	fs := flag.NewFlagSet("fractals sim", flag.ContinueOnError)
 	fs.IntVar(&o.Units, "units", o.Units, "number of units, [1, 10000]")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "simulated time, [step, 8784h]")
@@ -31,34 +56,18 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.EVKWh, "ev-kwh", o.EVKWh, "energy each EV session asks for by 07:00 in kWh, [0, 200] (0: no EV)")
 	gridFlag := onOff{on: o.Grid}
 	fs.Var(&gridFlag, "grid", "utility grid: on or off")
-	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	if ok, help := cli.Parse(fs, args, 0, stderr); !ok {
 		if help {
-			return cli.ExitOK
+			return o, false, cli.ExitOK
 		}
-		return cli.ExitUsage
+		return o, false, cli.ExitUsage
 	}
 	o.Grid = gridFlag.on
 	if err := o.Validate(); err != nil {
-		return cli.Errorf(stderr, fs, "%v", err)
+		return o, false, cli.Errorf(stderr, fs, "%v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	r, err := firmware.Simulate(ctx, o)
-	if err != nil {
-		fmt.Fprintf(stderr, "fractals sim: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		if err := enc.Encode(r); err != nil {
-			fmt.Fprintf(stderr, "fractals sim: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	printSim(stdout, r)
-	return 0
+	return o, asJSON, -1
 }
 
 func printSim(w io.Writer, r firmware.SimResult) {
