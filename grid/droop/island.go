@@ -1,0 +1,236 @@
+package droop
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/fractals-energy/fractals/internal/units"
+)
+
+// Unit is a grid-forming inverter.
+type Unit struct {
+	Name   string
+	Rating units.Watts // apparent power rating, also the base of its droops
+	// FreqDroop is the frequency change, as a fraction of nominal, that moves the unit's active power
+	// by its full rating (0.05: 5 % droop, 3 Hz on 60 Hz per rated power).
+	FreqDroop float64
+	// VoltDroop is the voltage change, as a fraction of nominal, that moves its reactive power by its
+	// full rating.
+	VoltDroop float64
+	// P0 and Q0 (var) are the set-points at nominal frequency and voltage.
+	P0 units.Watts
+	Q0 float64
+	// PMin and PMax bound the active power (PMax 0 means the rating).
+	PMin, PMax units.Watts
+	// Response is the time constant of the unit's power response (measurement filter and inner loops).
+	Response time.Duration
+}
+
+// Island is the microgrid: its units, its aggregate dynamics and its load.
+type Island struct {
+	Nominal units.Hertz
+	// Inertia is the aggregate inertia constant H (seconds) on the base of the summed unit ratings: the
+	// stored (or emulated) kinetic energy in seconds of rated power.
+	Inertia float64
+	// Damping D is the per-unit change of load power per per-unit change of frequency (motor loads
+	// slowing down draw less), on the same base.
+	Damping float64
+	// VoltageTime is the time constant of the island's voltage in response to a reactive imbalance.
+	VoltageTime time.Duration
+	Units       []Unit
+	LoadP       units.Watts
+	LoadQ       float64 // var
+}
+
+// Validate refuses a model that cannot be simulated.
+func (is Island) Validate() error {
+	switch {
+	case !(is.Nominal > 0):
+		return fmt.Errorf("droop: nominal frequency %v must be positive", is.Nominal)
+	case !(is.Inertia >= 0.01 && is.Inertia <= 20):
+		return fmt.Errorf("droop: inertia constant %g s outside the allowed 0.01 to 20 s", is.Inertia)
+	case !(is.Damping >= 0 && is.Damping <= 100):
+		return fmt.Errorf("droop: damping %g outside the allowed 0 to 100 p.u.", is.Damping)
+	case is.VoltageTime < time.Millisecond || is.VoltageTime > 10*time.Second:
+		return fmt.Errorf("droop: voltage time constant %v outside the allowed 1ms to 10s", is.VoltageTime)
+	case len(is.Units) == 0:
+		return fmt.Errorf("droop: an island needs at least one grid-forming unit")
+	}
+	for i, u := range is.Units {
+		switch {
+		case !(u.Rating > 0):
+			return fmt.Errorf("droop: unit %d (%s): rating %v must be positive", i, u.Name, u.Rating)
+		case !(u.FreqDroop >= 0.001 && u.FreqDroop <= 0.2):
+			return fmt.Errorf("droop: unit %d (%s): frequency droop %g outside the allowed 0.001 to 0.2", i, u.Name, u.FreqDroop)
+		case !(u.VoltDroop >= 0.001 && u.VoltDroop <= 0.2):
+			return fmt.Errorf("droop: unit %d (%s): voltage droop %g outside the allowed 0.001 to 0.2", i, u.Name, u.VoltDroop)
+		case u.Response < time.Millisecond || u.Response > 10*time.Second:
+			return fmt.Errorf("droop: unit %d (%s): response time constant %v outside the allowed 1ms to 10s", i, u.Name, u.Response)
+		case u.PMax != 0 && u.PMax < u.PMin:
+			return fmt.Errorf("droop: unit %d (%s): PMax %v below PMin %v", i, u.Name, u.PMax, u.PMin)
+		}
+	}
+	return nil
+}
+
+// State is the island at one instant.
+type State struct {
+	At time.Time
+	F  units.Hertz
+	V  units.PerUnit
+	P  []units.Watts // active power of each unit
+	Q  []float64     // reactive power of each unit, var
+}
+
+// Sim integrates an island over time.
+type Sim struct {
+	is   Island
+	base float64 // summed ratings, W
+	now  time.Time
+	// state in per unit of base: frequency, voltage, and each unit's P and Q
+	x []float64
+	// Runge-Kutta work space
+	k   [4][]float64
+	tmp []float64
+}
+
+// integrationStep is the fixed step of the fourth-order Runge-Kutta integration: well below the
+// fastest time constant allowed (1 ms) divided by the stability limit of RK4 (about 2.8).
+const integrationStep = 250 * time.Microsecond
+
+// New starts a simulation at time start, with every unit at its set-point response to the initial load
+// (the steady state the droop laws give for it).
+func New(is Island, start time.Time) (*Sim, error) {
+	if err := is.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Sim{is: is, now: start}
+	for _, u := range is.Units {
+		s.base += float64(u.Rating)
+	}
+	n := len(is.Units)
+	s.x = make([]float64, 2+2*n)
+	for j := range s.k {
+		s.k[j] = make([]float64, len(s.x))
+	}
+	s.tmp = make([]float64, len(s.x))
+	f, v := s.steadyState()
+	s.x[0], s.x[1] = f, v
+	for i := range is.Units {
+		s.x[2+i] = s.pTarget(i, f)
+		s.x[2+n+i] = s.qTarget(i, v)
+	}
+	return s, nil
+}
+
+// SetLoad changes the load from now on (a step).
+func (s *Sim) SetLoad(p units.Watts, q float64) {
+	s.is.LoadP, s.is.LoadQ = p, q
+}
+
+// Now returns the time the simulation has reached.
+func (s *Sim) Now() time.Time { return s.now }
+
+// AdvanceTo integrates up to t (taken from the caller's clock) and returns the state there. A time
+// before the present is refused.
+func (s *Sim) AdvanceTo(t time.Time) (State, error) {
+	if t.Before(s.now) {
+		return State{}, fmt.Errorf("droop: cannot go back from %v to %v", s.now, t)
+	}
+	for s.now.Before(t) {
+		h := integrationStep
+		if rest := t.Sub(s.now); rest < h {
+			h = rest
+		}
+		s.rk4(h.Seconds())
+		s.now = s.now.Add(h)
+	}
+	return s.State(), nil
+}
+
+// State returns the present state.
+func (s *Sim) State() State {
+	n := len(s.is.Units)
+	st := State{At: s.now, F: units.Hertz(s.x[0] * float64(s.is.Nominal)), V: units.PerUnit(s.x[1]),
+		P: make([]units.Watts, n), Q: make([]float64, n)}
+	for i := 0; i < n; i++ {
+		st.P[i] = units.Watts(s.x[2+i] * s.base)
+		st.Q[i] = s.x[2+n+i] * s.base
+	}
+	return st
+}
+
+// SteadyState returns where the droop laws settle for the present load (ignoring power limits): the
+// frequency f = f0·(1 − (P_load − ΣP0) / (Σ rating_i/droop_i + D·base)) and the voltage
+// V = 1 − (Q_load − ΣQ0) / Σ rating_i/vdroop_i.
+func (s *Sim) SteadyState() (units.Hertz, units.PerUnit) {
+	f, v := s.steadyState()
+	return units.Hertz(f * float64(s.is.Nominal)), units.PerUnit(v)
+}
+
+func (s *Sim) steadyState() (f, v float64) {
+	var p0, q0, kp, kq float64
+	for _, u := range s.is.Units {
+		p0 += float64(u.P0) / s.base
+		q0 += u.Q0 / s.base
+		kp += float64(u.Rating) / s.base / u.FreqDroop
+		kq += float64(u.Rating) / s.base / u.VoltDroop
+	}
+	f = 1 - (float64(s.is.LoadP)/s.base-p0)/(kp+s.is.Damping)
+	v = 1 - (s.is.LoadQ/s.base-q0)/kq
+	return f, v
+}
+
+// pTarget is unit i's active power (p.u.) by its P–f droop at per-unit frequency f, within its limits.
+func (s *Sim) pTarget(i int, f float64) float64 {
+	u := s.is.Units[i]
+	r := float64(u.Rating) / s.base
+	p := float64(u.P0)/s.base + r*(1-f)/u.FreqDroop
+	hi := float64(u.PMax)
+	if hi == 0 {
+		hi = float64(u.Rating)
+	}
+	return math.Min(math.Max(p, float64(u.PMin)/s.base), hi/s.base)
+}
+
+// qTarget is unit i's reactive power (p.u.) by its Q–V droop at per-unit voltage v.
+func (s *Sim) qTarget(i int, v float64) float64 {
+	u := s.is.Units[i]
+	return u.Q0/s.base + float64(u.Rating)/s.base*(1-v)/u.VoltDroop
+}
+
+// derivative evaluates the island's equations:
+//
+//	2H·df/dt = ΣP_i − P_load − D·(f − 1)
+//	T_v·dV/dt = ΣQ_i − Q_load
+//	τ_i·dP_i/dt = P_i,droop(f) − P_i,   τ_i·dQ_i/dt = Q_i,droop(V) − Q_i
+func (s *Sim) derivative(x, dx []float64) {
+	n := len(s.is.Units)
+	f, v := x[0], x[1]
+	var sumP, sumQ float64
+	for i, u := range s.is.Units {
+		tau := u.Response.Seconds()
+		p, q := x[2+i], x[2+n+i]
+		sumP += p
+		sumQ += q
+		dx[2+i] = (s.pTarget(i, f) - p) / tau
+		dx[2+n+i] = (s.qTarget(i, v) - q) / tau
+	}
+	dx[0] = (sumP - float64(s.is.LoadP)/s.base - s.is.Damping*(f-1)) / (2 * s.is.Inertia)
+	dx[1] = (sumQ - s.is.LoadQ/s.base) / s.is.VoltageTime.Seconds()
+}
+
+func (s *Sim) rk4(h float64) {
+	k, tmp := s.k, s.tmp
+	s.derivative(s.x, k[0])
+	for stage, c := range []float64{0.5, 0.5, 1} {
+		for j := range tmp {
+			tmp[j] = s.x[j] + c*h*k[stage][j]
+		}
+		s.derivative(tmp, k[stage+1])
+	}
+	for j := range s.x {
+		s.x[j] += h / 6 * (k[0][j] + 2*k[1][j] + 2*k[2][j] + k[3][j])
+	}
+}
