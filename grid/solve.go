@@ -11,7 +11,7 @@ type Method int
 
 // Power-flow methods.
 const (
-	Auto          Method = iota // the sweep for radial networks of PQ buses, Newton-Raphson otherwise
+	Auto          Method = iota // the sweep for radial networks, Newton-Raphson otherwise
 	NewtonRaphson               // full AC Newton-Raphson in polar coordinates
 	Sweep                       // backward/forward sweep (radial networks only)
 )
@@ -107,9 +107,12 @@ func Solve(c *Case, opt Options) (*Result, error) {
 	method := opt.Method
 	if method == Auto {
 		method = NewtonRaphson
-		if isSweepable(nw) {
+		if !opt.EnforceQLimits && isRadial(nw) {
 			method = Sweep
 		}
+	}
+	if method == Sweep && opt.EnforceQLimits {
+		return nil, fmt.Errorf("grid: reactive limits are enforced by Newton-Raphson only; use method nr or auto")
 	}
 	var v []complex128
 	var iters int
@@ -132,13 +135,8 @@ func Solve(c *Case, opt Options) (*Result, error) {
 	return nw.result(v, method, iters, limited), nil
 }
 
-// isSweepable reports whether the sweep applies: every island radial with one slack and no PV bus.
-func isSweepable(nw *network) bool {
-	for _, t := range nw.typ {
-		if t == PV {
-			return false
-		}
-	}
+// isRadial reports whether the sweep applies: every island a tree hanging from one slack bus.
+func isRadial(nw *network) bool {
 	_, err := radialTree(nw)
 	return err == nil
 }

@@ -58,7 +58,7 @@ func maxVoltageDifference(a, b *Result) float64 {
 }
 
 func TestEveryCaseConvergesAndBalances(t *testing.T) {
-	radial := map[string]bool{"case18": true, "case22": true, "case33bw": true, "case69": true, "case85": true, "case141": true}
+	radial := map[string]bool{"case4_dist": true, "case18": true, "case22": true, "case33bw": true, "case69": true, "case85": true, "case141": true}
 	for _, name := range testCases {
 		c := loadCase(t, name)
 		nr, err := Solve(c, Options{Method: NewtonRaphson, Tolerance: tightTolerance})
@@ -218,18 +218,35 @@ func TestNonConvergenceIsAnError(t *testing.T) {
 	}
 }
 
-func TestSweepRefusesMeshedAndPV(t *testing.T) {
+func TestSweepRefusesMeshed(t *testing.T) {
 	c := loadCase(t, "case9")
-	if _, err := Solve(c, Options{Method: Sweep}); err == nil || !strings.Contains(err.Error(), "PV") {
-		t.Errorf("case9 (PV buses): %v", err)
-	}
-	for i := range c.Buses {
-		if c.Buses[i].Type == PV {
-			c.Buses[i].Type = PQ
-		}
-	}
 	if _, err := Solve(c, Options{Method: Sweep}); err == nil || !strings.Contains(err.Error(), "meshed") {
 		t.Errorf("case9 (a loop): %v", err)
+	}
+}
+
+// TestSweepHoldsPVBuses: case4_dist is radial with a PV bus (400) behind a 1.025 tap; the sweep's
+// PV-node compensation must hold it at its 1.05 p.u. set-point, with the reactive power Newton finds.
+func TestSweepHoldsPVBuses(t *testing.T) {
+	c := loadCase(t, "case4_dist")
+	sw, err := Solve(c, Options{Method: Sweep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr, err := Solve(c, Options{Method: NewtonRaphson})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := sw.Bus(400)
+	want, _ := nr.Bus(400)
+	if math.Abs(b.Vm-1.05) > 1e-10 || math.Abs(b.Qg-want.Qg) > 1e-6 {
+		t.Errorf("bus 400 by sweep: %.10f p.u., %.6f MVAr; want 1.05 and Newton's %.6f MVAr", b.Vm, b.Qg, want.Qg)
+	}
+	if _, err := Solve(c, Options{Method: Sweep, EnforceQLimits: true}); err == nil || !strings.Contains(err.Error(), "Newton-Raphson only") {
+		t.Errorf("sweep with reactive limits: %v", err)
+	}
+	if r, err := Solve(c, Options{EnforceQLimits: true}); err != nil || r.Method != NewtonRaphson {
+		t.Errorf("auto with reactive limits picks %v, %v; want nr", r.Method, err)
 	}
 }
 

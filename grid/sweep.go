@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/cmplx"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // tree is a radial network hung from its slack buses: buses in breadth-first order, each with the
@@ -71,24 +73,25 @@ const sweepVoltageStep = 1e-12
 // to the root, each bus draws its load and shunt current plus what its children draw through their
 // branches' two-port equations; forward, from the root, each child's voltage follows from its parent's
 // voltage and the current it draws. At the fixed point the two-port equations hold at every branch, so
-// the result is the exact AC power flow, the same one Newton-Raphson finds. The sweep handles PQ buses
-// only: a PV bus needs Newton-Raphson.
+// the result is the exact AC power flow, the same one Newton-Raphson finds. PV buses are held at their
+// set-points by adjusting their reactive injection after every sweep (PV-node compensation).
 func sweep(nw *network, tol float64, maxIter int) ([]complex128, int, error) {
-	for i, t := range nw.typ {
-		if t == PV {
-			return nil, 0, fmt.Errorf("grid: the sweep handles PQ buses only; bus %d is PV (use Newton-Raphson)", nw.ids[i])
-		}
-	}
 	tr, err := radialTree(nw)
 	if err != nil {
 		return nil, 0, fmt.Errorf("grid: the sweep needs a radial network: %w", err)
 	}
+	pv, err := newPVCompensation(nw, tr)
+	if err != nil {
+		return nil, 0, err
+	}
+	sbus := append([]complex128(nil), nw.sbus...)
 	v := append([]complex128(nil), nw.v0...)
 	drawn := make([]complex128, nw.n) // current flowing from the feeder branch into each bus
 	worst := math.Inf(1)
 	for it := 1; it <= maxIter; it++ {
-		sweepBackward(nw, tr, v, drawn)
+		sweepBackward(nw, tr, v, sbus, drawn)
 		change := sweepForward(nw, tr, v, drawn)
+		change = math.Max(change, pv.correct(v, sbus))
 		if math.IsNaN(change) || math.IsInf(change, 0) {
 			break
 		}
@@ -105,10 +108,82 @@ func sweep(nw *network, tol float64, maxIter int) ([]complex128, int, error) {
 	return nil, maxIter, &NotConvergedError{Method: Sweep, Iterations: maxIter, Mismatch: worst}
 }
 
-func sweepBackward(nw *network, tr *tree, v, drawn []complex128) {
+// pvCompensation holds PV buses at their voltage set-points during a sweep. A change ΔQ of reactive
+// injection at PV bus j raises the voltage at PV bus i by about X_ij·ΔQ / V, where X_ij is the reactance
+// of the path the two share back to the slack; so after each sweep the voltage errors ΔV give the
+// injection corrections ΔQ = X⁻¹·(V·ΔV). The fixed point is exact: X only steers the iteration.
+type pvCompensation struct {
+	buses []int
+	vset  []float64
+	lu    mat.LU
+	rhs   *mat.VecDense
+	dq    *mat.VecDense
+}
+
+func newPVCompensation(nw *network, tr *tree) (*pvCompensation, error) {
+	pc := &pvCompensation{}
+	for i, t := range nw.typ {
+		if t == PV {
+			pc.buses = append(pc.buses, i)
+			pc.vset = append(pc.vset, cmplx.Abs(nw.v0[i]))
+		}
+	}
+	k := len(pc.buses)
+	if k == 0 {
+		return pc, nil
+	}
+	paths := make([]map[int]bool, k) // feeder branches from each PV bus up to its root
+	for a, i := range pc.buses {
+		paths[a] = map[int]bool{}
+		for c := i; tr.parent[c] >= 0; c = tr.parent[c] {
+			paths[a][tr.feeder[c]] = true
+		}
+	}
+	x := mat.NewDense(k, k, nil)
+	for a := range pc.buses {
+		for b := range pc.buses {
+			sum := 0.0
+			for br := range paths[a] {
+				if paths[b][br] {
+					sum += imag(1 / nw.br[br].ys)
+				}
+			}
+			x.Set(a, b, sum)
+		}
+	}
+	pc.lu.Factorize(x)
+	if c := pc.lu.Cond(); math.IsInf(c, 0) || math.IsNaN(c) || c > 1e12 {
+		return nil, fmt.Errorf("grid: the sweep cannot hold PV buses %s: no reactance between them and the slack", nw.idList(pc.buses))
+	}
+	pc.rhs, pc.dq = mat.NewVecDense(k, nil), mat.NewVecDense(k, nil)
+	return pc, nil
+}
+
+// correct adjusts the PV buses' reactive injections in sbus and returns the largest voltage error.
+func (pc *pvCompensation) correct(v, sbus []complex128) float64 {
+	if len(pc.buses) == 0 {
+		return 0
+	}
+	worst := 0.0
+	for a, i := range pc.buses {
+		vm := cmplx.Abs(v[i])
+		dv := pc.vset[a] - vm
+		worst = math.Max(worst, math.Abs(dv))
+		pc.rhs.SetVec(a, dv*vm)
+	}
+	if err := pc.lu.SolveVecTo(pc.dq, false, pc.rhs); err != nil {
+		return math.NaN()
+	}
+	for a, i := range pc.buses {
+		sbus[i] += complex(0, pc.dq.AtVec(a))
+	}
+	return worst
+}
+
+func sweepBackward(nw *network, tr *tree, v, sbus, drawn []complex128) {
 	for i := range drawn {
 		// load (negative injection) and shunt currents
-		drawn[i] = cmplx.Conj(-nw.sbus[i]/v[i]) + nw.ysh[i]*v[i]
+		drawn[i] = cmplx.Conj(-sbus[i]/v[i]) + nw.ysh[i]*v[i]
 	}
 	for q := len(tr.order) - 1; q >= 0; q-- {
 		c := tr.order[q]

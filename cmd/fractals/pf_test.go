@@ -94,7 +94,7 @@ func TestPFBadUsage(t *testing.T) {
 		{[]string{"--help"}, 0, "usage of fractals pf"},
 		{[]string{filepath.Join(pfCases, "nope.m")}, 2, "no such file"},
 		{[]string{bad}, 2, "bad.m:3: unsupported statement"},
-		{[]string{filepath.Join(pfCases, "case118.m"), "--method", "sweep"}, 1, "PQ buses only"},
+		{[]string{filepath.Join(pfCases, "case118.m"), "--method", "sweep"}, 1, "meshed, not radial"},
 	} {
 		code, _, errOut := runPFCommand(t, tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {

@@ -51,7 +51,7 @@ func (is Island) Validate() error {
 	case !(is.Inertia >= 0.01 && is.Inertia <= 20):
 		return fmt.Errorf("droop: inertia constant %g s outside the allowed 0.01 to 20 s", is.Inertia)
 	case !(is.Damping >= 0 && is.Damping <= 100):
-		return fmt.Errorf("droop: damping %g outside the allowed 0 to 100 p.u.", is.Damping)
+		return fmt.Errorf("droop: damping %g p.u. outside the allowed 0 to 100", is.Damping)
 	case is.VoltageTime < time.Millisecond || is.VoltageTime > 10*time.Second:
 		return fmt.Errorf("droop: voltage time constant %v outside the allowed 1ms to 10s", is.VoltageTime)
 	case len(is.Units) == 0:
