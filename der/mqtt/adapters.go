@@ -1,0 +1,109 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/fractals-energy/fractals/der"
+	"github.com/fractals-energy/fractals/internal/units"
+)
+
+// Inverter adapts an MQTT device to the der interfaces its mapping supports: der.PVInverter
+// (pv.power, pv.limit), der.Battery (battery.soc, battery.power, battery.setpoint) and der.Meter
+// (meter.power, meter.voltage, meter.frequency). Ratings the device does not publish come from
+// the configuration.
+type Inverter struct {
+	Dev          *Device
+	PVRated      units.Watts
+	Capacity     units.WattHours
+	MaxCharge    units.Watts
+	MaxDischarge units.Watts
+	// Nominal grid voltage and frequency: the grid is present when both are within ±15 % and ±3 Hz.
+	NominalVoltage   units.Volts
+	NominalFrequency units.Hertz
+}
+
+var (
+	_ der.PVInverter = (*Inverter)(nil)
+	_ der.Battery    = (*Inverter)(nil)
+	_ der.Meter      = (*Inverter)(nil)
+)
+
+// ReadPV reports PV power; available power is unknown unless the mapping has pv.available.
+func (a *Inverter) ReadPV(context.Context) (der.PVStatus, error) {
+	st := der.PVStatus{Available: -1, Rated: a.PVRated}
+	w, err := a.Dev.Value(PVPower)
+	st.Power = units.Watts(math.Max(w, 0))
+	if a.Dev.HasPoint(PVAvailable) {
+		if v, e := a.Dev.Value(PVAvailable); e == nil {
+			st.Available = units.Watts(v)
+		}
+	}
+	if a.Dev.HasPoint(PVRated) {
+		if v, e := a.Dev.Value(PVRated); e == nil {
+			st.Rated = units.Watts(v)
+		}
+	}
+	return st, err
+}
+
+// SetPVLimit publishes the limit in W.
+func (a *Inverter) SetPVLimit(ctx context.Context, limit units.Watts) error {
+	if limit < 0 || math.IsNaN(float64(limit)) {
+		return fmt.Errorf("mqtt: PV limit %v W must be ≥ 0", float64(limit))
+	}
+	return a.Dev.Command(ctx, CmdPVLimit, float64(limit))
+}
+
+// ReadBattery reports the battery from its SoC (percent) and power.
+func (a *Inverter) ReadBattery(context.Context) (der.BatteryStatus, error) {
+	st := der.BatteryStatus{Capacity: a.Capacity, MaxCharge: a.MaxCharge, MaxDischarge: a.MaxDischarge,
+		ChargeEff: 1, DischargeEff: 1, SoCMax: 1}
+	soc, err1 := a.Dev.Value(BatterySoC)
+	p, err2 := a.Dev.Value(BatteryPower)
+	st.SoC, st.Power = units.Fraction(soc/100), units.Watts(p)
+	return st, errors.Join(err1, err2)
+}
+
+// SetBatteryPower publishes the set-point, positive to charge.
+func (a *Inverter) SetBatteryPower(ctx context.Context, p units.Watts) error {
+	return a.Dev.Command(ctx, CmdBatterySetting, float64(p))
+}
+
+// ReadMeter reports the grid side.
+func (a *Inverter) ReadMeter(context.Context) (der.MeterStatus, error) {
+	var st der.MeterStatus
+	var errs []error
+	read := func(point string) float64 {
+		if !a.Dev.HasPoint(point) {
+			return math.NaN()
+		}
+		v, err := a.Dev.Value(point)
+		if err != nil {
+			errs = append(errs, err)
+			return math.NaN()
+		}
+		return v
+	}
+	w, v, f := read(MeterPower), read(MeterVoltage), read(MeterFrequency)
+	if !math.IsNaN(w) {
+		st.Power = units.Watts(w)
+	}
+	if !math.IsNaN(v) {
+		st.Voltage = units.Volts(v)
+	}
+	if !math.IsNaN(f) {
+		st.Frequency = units.Hertz(f)
+	}
+	vn, fn := float64(a.NominalVoltage), float64(a.NominalFrequency)
+	if vn == 0 {
+		vn = 230
+	}
+	if fn == 0 {
+		fn = 50
+	}
+	st.GridPresent = !math.IsNaN(v) && !math.IsNaN(f) && math.Abs(v-vn) <= 0.15*vn && math.Abs(f-fn) <= 3
+	return st, errors.Join(errs...)
+}
