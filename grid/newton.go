@@ -1,6 +1,7 @@
 package grid
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/cmplx"
@@ -81,7 +82,12 @@ func newton(nw *network, typ []BusType, sbus, v0 []complex128, tol float64, maxI
 			return st.v, it, nil
 		}
 		st.jacobian()
-		if err := st.jac.factor(); err != nil {
+		err := st.jac.factor()
+		if errors.Is(err, errNeedPivoting) {
+			st.jacobian()
+			err = st.jac.factorPivoting()
+		}
+		if err != nil {
 			return nil, it, fmt.Errorf("grid: Newton-Raphson iteration %d: %w", it+1, err)
 		}
 		st.jac.solve(st.f)

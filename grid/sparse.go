@@ -59,7 +59,6 @@ func minimumDegreeOrder(nw *network, typ []BusType) []int {
 type sparseLU struct {
 	n      int
 	a      []float64 // row-major n×n, factored in place (unit lower L below the diagonal, U on and above)
-	orig   []float64 // copy kept only when the fallback needs it
 	nzCols []int
 	nzRows []int
 	dense  *mat.LU // set when the diagonal-pivot factorisation was abandoned
@@ -79,12 +78,17 @@ func (s *sparseLU) clear() {
 func (s *sparseLU) set(i, j int, v float64) { s.a[i*s.n+j] += v }
 
 // pivotTolerance is how small a diagonal pivot may get, relative to the largest entry of its row,
-// before the factorisation switches to partial pivoting.
+// before the factorisation gives up diagonal pivoting.
 const pivotTolerance = 1e-8
 
+// errNeedPivoting says the diagonal-pivot factorisation met a small pivot and has spoiled the matrix:
+// the caller refills it and calls factorPivoting.
+var errNeedPivoting = errors.New("grid: diagonal pivot too small")
+
+// factor factors the matrix in place with diagonal pivots. It returns errNeedPivoting when a pivot is
+// too small (then the matrix must be refilled and factored with factorPivoting).
 func (s *sparseLU) factor() error {
 	n, a := s.n, s.a
-	s.orig = append(s.orig[:0], a...)
 	for k := 0; k < n; k++ {
 		row := a[k*n : (k+1)*n]
 		s.nzCols = s.nzCols[:0]
@@ -97,7 +101,7 @@ func (s *sparseLU) factor() error {
 		}
 		piv := row[k]
 		if math.Abs(piv) <= pivotTolerance*rowMax || piv == 0 {
-			return s.factorDense()
+			return errNeedPivoting
 		}
 		for i := k + 1; i < n; i++ {
 			lik := a[i*n+k]
@@ -115,8 +119,9 @@ func (s *sparseLU) factor() error {
 	return nil
 }
 
-func (s *sparseLU) factorDense() error {
-	m := mat.NewDense(s.n, s.n, append([]float64(nil), s.orig...))
+// factorPivoting factors the matrix with gonum's partially pivoted LU.
+func (s *sparseLU) factorPivoting() error {
+	m := mat.NewDense(s.n, s.n, append([]float64(nil), s.a...))
 	var lu mat.LU
 	lu.Factorize(m)
 	if lu.Det() == 0 || math.IsNaN(lu.Cond()) || lu.Cond() > 1e16 {
