@@ -276,3 +276,43 @@ func TestReactiveLimits(t *testing.T) {
 		t.Errorf("with limits: limited %v, bus 2 Qg %.6f Vm %.6f; want bus 2 at -4 MVAr below 1.025 p.u.", on.QLimited, got.Qg, got.Vm)
 	}
 }
+
+// TestTwoIslandsEachWithASlack: opening branch 6-7 of case33bw and putting a grid-forming source at
+// bus 7 leaves two radial islands, each with its own slack; both methods solve them together.
+func TestTwoIslandsEachWithASlack(t *testing.T) {
+	c := loadCase(t, "case33bw")
+	keep := c.Branches[:0]
+	for _, br := range c.Branches {
+		if !(br.From == 6 && br.To == 7) {
+			keep = append(keep, br)
+		}
+	}
+	c.Branches = keep
+	c.Buses[6].Type = Ref
+	c.Gens = append(c.Gens, Gen{Bus: 7, Vg: 1.0, InService: true, Qmax: 10, Qmin: -10})
+	nr, err := Solve(c, Options{Method: NewtonRaphson, Tolerance: tightTolerance})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := Solve(c, Options{Tolerance: tightTolerance})
+	if err != nil || sw.Method != Sweep {
+		t.Fatalf("auto on two radial islands: %v, %v", sw, err)
+	}
+	if d := maxVoltageDifference(nr, sw); d > 1e-8 {
+		t.Errorf("methods differ by %.3g p.u.", d)
+	}
+	checkPowerBalance(t, c, nr)
+	// bus 7's source now feeds 7-18 alone: its output is that part's load plus losses
+	b7, _ := nr.Bus(7)
+	if b7.Pg < 1.0 || b7.Pg > 1.2 {
+		t.Errorf("source at bus 7 gives %.4f MW, want the 1.075 MW of buses 7-18 plus losses", b7.Pg)
+	}
+}
+
+func TestSlackWithoutGeneratorIsAnError(t *testing.T) {
+	c := loadCase(t, "case9")
+	c.Gens[0].InService = false
+	if _, err := Solve(c, Options{}); err == nil || !strings.Contains(err.Error(), "slack bus 1 has no in-service generator") {
+		t.Errorf("slack without generator: %v", err)
+	}
+}
