@@ -64,13 +64,7 @@ const MaxLocks = 64
 
 // Locksroot is Keccak-256 over the packed locks in order (Keccak-256 of nothing when there are none).
 func Locksroot(locks []Lock) Hash {
-	buf := make([]byte, 0, len(locks)*lockEncodedSize)
-	for _, l := range locks {
-		buf = appendWord(buf, l.Expiration)
-		buf = appendWord(buf, l.Amount)
-		buf = append(buf, l.SecretHash[:]...)
-	}
-	return crypto.Keccak256Hash(buf)
+	return crypto.Keccak256Hash(PackLocks(locks))
 }
 
 // sumLocks adds the lock amounts, refusing overflow.
@@ -112,9 +106,7 @@ func (p *BalanceProof) Digest() Hash {
 
 func appendDomain(buf []byte, d Domain, t MessageType) []byte {
 	buf = appendWord(buf, d.ChainID)
-	var addr [32]byte
-	copy(addr[12:], d.Contract[:])
-	buf = append(buf, addr[:]...)
+	buf = appendAddress(buf, d.Contract)
 	buf = append(buf, d.ChannelID[:]...)
 	buf = appendWord(buf, d.Epoch)
 	return appendWord(buf, uint64(t))
@@ -156,4 +148,56 @@ func Recover(digest Hash, sig [65]byte) (Address, error) {
 		return Address{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
 	return crypto.PubkeyToAddress(*pub), nil
+}
+
+// WithdrawDigest is what both participants sign to let who withdraw up to total (cumulative)
+// while the channel stays open, valid until expiry (Unix seconds).
+func WithdrawDigest(d Domain, who Address, total, expiry uint64) Hash {
+	buf := append([]byte(nil), domainTag[:]...)
+	buf = appendDomain(buf, d, TypeWithdraw)
+	buf = appendAddress(buf, who)
+	buf = appendWord(buf, total)
+	buf = appendWord(buf, expiry)
+	return crypto.Keccak256Hash(buf)
+}
+
+// CooperativeSettleDigest is what both participants sign to settle at once; a is the participant
+// with the lower address, as the contract orders them.
+func CooperativeSettleDigest(d Domain, a Address, amountA uint64, b Address, amountB uint64) Hash {
+	buf := append([]byte(nil), domainTag[:]...)
+	buf = appendDomain(buf, d, TypeCooperativeSettle)
+	buf = appendAddress(buf, a)
+	buf = appendWord(buf, amountA)
+	buf = appendAddress(buf, b)
+	buf = appendWord(buf, amountB)
+	return crypto.Keccak256Hash(buf)
+}
+
+// TypeDelegateUpdate authorises anyone (a watchtower) to submit the given proof of the partner
+// after the partner closed the channel.
+const TypeDelegateUpdate MessageType = 4
+
+// DelegateDigest is what the non-closing participant signs so a delegate may submit proofDigest.
+func DelegateDigest(d Domain, proofDigest Hash) Hash {
+	buf := append([]byte(nil), domainTag[:]...)
+	buf = appendDomain(buf, d, TypeDelegateUpdate)
+	buf = append(buf, proofDigest[:]...)
+	return crypto.Keccak256Hash(buf)
+}
+
+func appendAddress(buf []byte, a Address) []byte {
+	var w [32]byte
+	copy(w[12:], a[:])
+	return append(buf, w[:]...)
+}
+
+// PackLocks is the locks-root preimage, which the contract's unlock takes.
+func PackLocks(locks []Lock) []byte {
+	buf := make([]byte, 0, len(locks)*lockEncodedSize)
+	for _, l := range locks {
+		buf = appendWord(buf, l.Expiration)
+		buf = appendWord(buf, l.Amount)
+		buf = append(buf, l.SecretHash[:]...)
+	}
+	return buf
 }

@@ -1,0 +1,138 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/fractals-energy/fractals/ledger/channel"
+)
+
+var native = common.Address{}
+
+func TestOpenDepositWithdrawCooperativeSettle(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	d, r, err := c.a.Open(ctx, c.sb.Address(), native, 600, 1000)
+	c.must(t, "open")(r, err)
+	c.must(t, "deposit")(c.b.Deposit(ctx, d, native, 500))
+	ca, cb := c.channels(d, 1000, 500)
+	pay(t, ca, cb, c.sa, 300)
+
+	// A withdraws 100 while the channel stays open; B vouches for it.
+	expiry := uint64(time.Now().Add(time.Hour).Unix())
+	wd := channel.WithdrawDigest(d, c.sa.Address(), 100, expiry)
+	sigA, _ := c.sa.Sign(wd)
+	sigB, _ := c.sb.Sign(wd)
+	c.must(t, "withdraw")(c.b.Withdraw(ctx, d, c.sa.Address(), 100, expiry, sigA, sigB))
+	if _, err := c.b.Withdraw(ctx, d, c.sa.Address(), 100, expiry, sigA, sigB); !errors.Is(err, ErrReverted) {
+		t.Fatalf("replayed withdrawal: %v, want revert", err)
+	}
+	for _, ch := range []*channel.Channel{ca, cb} {
+		if err := ch.SetWithdrawn(c.sa.Address(), 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Cooperative settle at the off-chain balances: a 1000−100−300, b 500+300.
+	amountA, amountB := ca.OwnBalance(), cb.OwnBalance()
+	lo, hi, loAmount, hiAmount := c.sa, c.sb, amountA, amountB
+	if c.sb.Address().Cmp(c.sa.Address()) < 0 {
+		lo, hi, loAmount, hiAmount = c.sb, c.sa, amountB, amountA
+	}
+	cd := channel.CooperativeSettleDigest(d, lo.Address(), loAmount, hi.Address(), hiAmount)
+	sLo, _ := lo.Sign(cd)
+	sHi, _ := hi.Sign(cd)
+	r = c.must(t, "cooperative settle")(c.a.CooperativeSettle(ctx, d, loAmount, hiAmount, sLo, sHi))
+	c.expectPayout(t, r, 600, 800)
+}
+
+func TestStaleCloseAnsweredByCounterparty(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	d, r, err := c.a.Open(ctx, c.sb.Address(), native, 600, 1000)
+	c.must(t, "open")(r, err)
+	c.must(t, "deposit")(c.b.Deposit(ctx, d, native, 500))
+	ca, cb := c.channels(d, 1000, 500)
+	old := pay(t, ca, cb, c.sa, 10).Proof
+	pay(t, ca, cb, c.sa, 50)
+	fromB := pay(t, cb, ca, c.sb, 5).Proof
+
+	// A closes, hoping B never submits A's transfers.
+	c.must(t, "close")(c.a.Close(ctx, d, fromB))
+	// B answers, first with an old proof it happened to hold, then with the newest.
+	c.must(t, "update proof")(c.b.UpdateProof(ctx, d, old, nil))
+	c.must(t, "update proof newer")(c.b.UpdateProof(ctx, d, cb.Partner.Proof, nil))
+	if _, err := c.b.UpdateProof(ctx, d, old, nil); !errors.Is(err, ErrReverted) {
+		t.Fatalf("going back to an older proof: %v, want revert", err)
+	}
+	if _, err := c.a.Settle(ctx, d); !errors.Is(err, ErrReverted) {
+		t.Fatalf("settle inside the timeout: %v, want revert", err)
+	}
+	c.pass(t, 601*time.Second)
+	r = c.must(t, "settle")(c.b.Settle(ctx, d))
+	c.expectPayout(t, r, 1000-60+5, 500+60-5)
+}
+
+func TestStaleCloseAnsweredByDelegate(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	d, r, err := c.a.Open(ctx, c.sb.Address(), native, 600, 1000)
+	c.must(t, "open")(r, err)
+	ca, cb := c.channels(d, 1000, 0)
+	for i := 0; i < 5; i++ {
+		pay(t, ca, cb, c.sa, 20)
+	}
+	// B hands its neighbour W the latest proof it holds from A with a delegation signature.
+	latest := cb.Partner.Proof
+	delegation, _ := c.sb.Sign(channel.DelegateDigest(d, latest.Digest()))
+	c.must(t, "close")(c.a.Close(ctx, d, channel.BalanceProof{}))
+	// Without B's signature W may not update.
+	if _, err := c.w.UpdateProof(ctx, d, latest, make([]byte, 65)); !errors.Is(err, ErrReverted) {
+		t.Fatalf("delegate without signature: %v, want revert", err)
+	}
+	c.must(t, "update by delegate")(c.w.UpdateProof(ctx, d, latest, delegation[:]))
+	c.pass(t, 601*time.Second)
+	r = c.must(t, "settle")(c.w.Settle(ctx, d))
+	c.expectPayout(t, r, 900, 100)
+}
+
+func TestUnlockPaysRegisteredSecretsAndReturnsExpired(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	d, r, err := c.a.Open(ctx, c.sb.Address(), native, 600, 1000)
+	c.must(t, "open")(r, err)
+	ca, cb := c.channels(d, 1000, 0)
+	now := uint64(time.Now().Unix())
+	secret := channel.Hash{7}
+	paidLock := channel.Lock{Expiration: now + 3600, Amount: 40, SecretHash: crypto.Keccak256Hash(secret[:])}
+	lostLock := channel.Lock{Expiration: now + 3600, Amount: 30, SecretHash: crypto.Keccak256Hash([]byte("never revealed"))}
+	for _, l := range []channel.Lock{paidLock, lostLock} {
+		u, err := ca.AddLock(l, channel.RouteInfo{}, now, c.sa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cb.Receive(u, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pay(t, ca, cb, c.sa, 100)
+	c.must(t, "register secret")(c.b.RegisterSecret(ctx, secret))
+	c.must(t, "close")(c.b.Close(ctx, d, cb.Partner.Proof))
+	c.pass(t, 601*time.Second)
+	r = c.must(t, "settle")(c.b.Settle(ctx, d))
+	c.expectPayout(t, r, 1000-100-70, 100)
+	r = c.must(t, "unlock")(c.b.Unlock(ctx, d, c.sa.Address(), cb.Partner.Locks))
+	for _, l := range r.Logs {
+		if ev, err := c.contract.abi.UnpackUnlockedEvent(l); err == nil {
+			if ev.Paid.Uint64() != 40 || ev.Returned.Uint64() != 30 {
+				t.Fatalf("unlock paid %d returned %d, want 40 and 30", ev.Paid, ev.Returned)
+			}
+			return
+		}
+	}
+	t.Fatal("no Unlocked event")
+}

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// Minimal ERC-20 surface the channels need.
+interface IERC20 {
+    function transfer(address to, uint256 amount) external returns (bool);
+    function transferFrom(address from, address to, uint256 amount) external returns (bool);
+}
+
+/// FractalsChannels settles FRACTALS payment channels: two participants lock a deposit (native coin
+/// or one ERC-20 token), pay each other off chain with signed cumulative balance proofs, and come
+/// here only to top up, withdraw, close, dispute a stale close, settle and unlock hash-locked
+/// amounts. Every signed statement is domain-separated: tag, chain id, this contract, channel id,
+/// channel epoch and message type.
+contract FractalsChannels {
+    bytes32 public constant DOMAIN_TAG = keccak256("FRACTALS.ledger.v1");
+    uint8 public constant TYPE_BALANCE_PROOF = 1;
+    uint8 public constant TYPE_WITHDRAW = 2;
+    uint8 public constant TYPE_COOPERATIVE_SETTLE = 3;
+    uint8 public constant TYPE_DELEGATE_UPDATE = 4;
+
+    uint8 constant STATE_NONE = 0;
+    uint8 constant STATE_OPEN = 1;
+    uint8 constant STATE_CLOSED = 2;
+
+    uint256 constant SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+
+    struct Participant {
+        uint256 deposit;
+        uint256 withdrawn;
+        // The latest balance proof this participant signed, as submitted after close.
+        uint256 nonce;
+        uint256 transferred;
+        uint256 locked;
+        bytes32 locksroot;
+    }
+
+    struct Channel {
+        address token;
+        address a;
+        address b;
+        uint64 epoch;
+        uint64 settleTimeout;
+        uint64 settleAfter;
+        uint8 state;
+        address closer;
+    }
+
+    struct BalanceProof {
+        uint256 nonce;
+        uint256 transferred;
+        uint256 locked;
+        bytes32 locksroot;
+        bytes signature;
+    }
+
+    /// Locked amounts left in the contract at settlement, waiting for unlock.
+    struct PendingLocks {
+        address token;
+        address receiver;
+        uint256 amount;
+        bytes32 locksroot;
+    }
+
+    mapping(bytes32 => Channel) public channels;
+    mapping(bytes32 => mapping(address => Participant)) internal participants;
+    /// Epochs keep counting across reopenings, so old signatures never apply to a new channel.
+    mapping(bytes32 => uint64) public lastEpoch;
+    /// Keyed by keccak256(channel id, epoch, lock owner).
+    mapping(bytes32 => PendingLocks) public pendingLocks;
+    /// Time (block.timestamp) at which a secret was registered, by its hash.
+    mapping(bytes32 => uint256) public secretRegisteredAt;
+
+    event ChannelOpened(bytes32 indexed id, uint64 epoch, address a, address b, address token, uint64 settleTimeout);
+    event Deposited(bytes32 indexed id, address participant, uint256 total);
+    event Withdrawn(bytes32 indexed id, address participant, uint256 total);
+    event ChannelClosed(bytes32 indexed id, address closer, uint256 nonce);
+    event ProofUpdated(bytes32 indexed id, address signer, uint256 nonce);
+    event Settled(bytes32 indexed id, uint64 epoch, uint256 amountA, uint256 amountB);
+    event SecretRegistered(bytes32 indexed secrethash, uint256 at);
+    event Unlocked(bytes32 indexed id, address owner, uint256 paid, uint256 returned);
+
+    error NotParticipant();
+    error BadState(uint8 state);
+    error BadSignature();
+    error BadAmount();
+    error TooEarly();
+    error TooLate();
+    error TransferFailed();
+
+    function channelId(address x, address y, address token) public pure returns (bytes32) {
+        (address lo, address hi) = x < y ? (x, y) : (y, x);
+        return keccak256(abi.encode(lo, hi, token));
+    }
+
+    function participant(bytes32 id, address who) external view returns (Participant memory) {
+        return participants[id][who];
+    }
+
+    /// Opens a channel between msg.sender and partner, depositing `amount` (msg.value for native coin).
+    function open(address partner, address token, uint64 settleTimeout, uint256 amount) external payable returns (bytes32 id) {
+        if (partner == msg.sender || partner == address(0) || settleTimeout == 0) revert BadAmount();
+        id = channelId(msg.sender, partner, token);
+        Channel storage c = channels[id];
+        if (c.state != STATE_NONE) revert BadState(c.state);
+        uint64 epoch = lastEpoch[id] + 1;
+        lastEpoch[id] = epoch;
+        (address lo, address hi) = msg.sender < partner ? (msg.sender, partner) : (partner, msg.sender);
+        channels[id] = Channel(token, lo, hi, epoch, settleTimeout, 0, STATE_OPEN, address(0));
+        delete participants[id][lo];
+        delete participants[id][hi];
+        emit ChannelOpened(id, epoch, lo, hi, token, settleTimeout);
+        if (amount > 0 || msg.value > 0) _deposit(id, c, msg.sender, amount);
+    }
+
+    /// Tops up msg.sender's deposit by `amount`.
+    function deposit(bytes32 id, uint256 amount) external payable {
+        Channel storage c = channels[id];
+        if (c.state != STATE_OPEN) revert BadState(c.state);
+        _requireParticipant(c, msg.sender);
+        _deposit(id, c, msg.sender, amount);
+    }
+
+    function _deposit(bytes32 id, Channel storage c, address who, uint256 amount) internal {
+        if (c.token == address(0)) {
+            if (msg.value != amount || amount == 0) revert BadAmount();
+        } else {
+            if (msg.value != 0 || amount == 0) revert BadAmount();
+            if (!IERC20(c.token).transferFrom(who, address(this), amount)) revert TransferFailed();
+        }
+        Participant storage p = participants[id][who];
+        p.deposit += amount;
+        emit Deposited(id, who, p.deposit);
+    }
+
+    /// Withdraws up to `totalWithdraw` (cumulative) for `who` while the channel stays open; both
+    /// participants sign, so the partner vouches that the off-chain balance covers it.
+    function withdraw(bytes32 id, address who, uint256 totalWithdraw, uint256 expiry, bytes calldata whoSig, bytes calldata partnerSig) external {
+        Channel storage c = channels[id];
+        if (c.state != STATE_OPEN) revert BadState(c.state);
+        if (block.timestamp > expiry) revert TooLate();
+        address partner = _partner(c, who);
+        bytes32 digest = keccak256(abi.encode(DOMAIN_TAG, block.chainid, address(this), id, uint256(c.epoch), uint256(TYPE_WITHDRAW), who, totalWithdraw, expiry));
+        if (_recover(digest, whoSig) != who || _recover(digest, partnerSig) != partner) revert BadSignature();
+        Participant storage p = participants[id][who];
+        Participant storage q = participants[id][partner];
+        if (totalWithdraw <= p.withdrawn) revert BadAmount();
+        uint256 amount = totalWithdraw - p.withdrawn;
+        if (totalWithdraw + q.withdrawn > p.deposit + q.deposit) revert BadAmount();
+        p.withdrawn = totalWithdraw;
+        emit Withdrawn(id, who, totalWithdraw);
+        _pay(c.token, who, amount);
+    }
+
+    /// Settles at once at balances both participants signed.
+    function cooperativeSettle(bytes32 id, uint256 amountA, uint256 amountB, bytes calldata sigA, bytes calldata sigB) external {
+        Channel storage c = channels[id];
+        if (c.state != STATE_OPEN) revert BadState(c.state);
+        bytes32 digest = keccak256(abi.encode(DOMAIN_TAG, block.chainid, address(this), id, uint256(c.epoch), uint256(TYPE_COOPERATIVE_SETTLE), c.a, amountA, c.b, amountB));
+        if (_recover(digest, sigA) != c.a || _recover(digest, sigB) != c.b) revert BadSignature();
+        if (amountA + amountB != _funds(id, c)) revert BadAmount();
+        _finish(id, c, amountA, amountB);
+    }
+
+    /// Closes the channel unilaterally with the partner's latest balance proof (nonce 0: none).
+    function close(bytes32 id, BalanceProof calldata partnerProof) external {
+        Channel storage c = channels[id];
+        if (c.state != STATE_OPEN) revert BadState(c.state);
+        address partner = _partner(c, msg.sender);
+        c.state = STATE_CLOSED;
+        c.closer = msg.sender;
+        c.settleAfter = uint64(block.timestamp) + c.settleTimeout;
+        if (partnerProof.nonce > 0) _storeProof(id, c, partner, partnerProof);
+        emit ChannelClosed(id, msg.sender, partnerProof.nonce);
+    }
+
+    /// During the settle timeout the non-closing participant, or a delegate (a neighbour acting as
+    /// watchtower) carrying the non-closer's signature, submits the closer's newer balance proof.
+    function updateProof(bytes32 id, BalanceProof calldata closerProof, bytes calldata nonCloserSig) external {
+        Channel storage c = channels[id];
+        if (c.state != STATE_CLOSED) revert BadState(c.state);
+        if (block.timestamp > c.settleAfter) revert TooLate();
+        address nonCloser = _partner(c, c.closer);
+        if (msg.sender != nonCloser) {
+            bytes32 proofDigest = _proofDigest(id, c, closerProof);
+            bytes32 delegation = keccak256(abi.encode(DOMAIN_TAG, block.chainid, address(this), id, uint256(c.epoch), uint256(TYPE_DELEGATE_UPDATE), proofDigest));
+            if (_recover(delegation, nonCloserSig) != nonCloser) revert BadSignature();
+        }
+        _storeProof(id, c, c.closer, closerProof);
+    }
+
+    function _storeProof(bytes32 id, Channel storage c, address signer, BalanceProof calldata bp) internal {
+        if (_recover(_proofDigest(id, c, bp), bp.signature) != signer) revert BadSignature();
+        Participant storage p = participants[id][signer];
+        if (bp.nonce <= p.nonce) revert BadAmount();
+        p.nonce = bp.nonce;
+        p.transferred = bp.transferred;
+        p.locked = bp.locked;
+        p.locksroot = bp.locksroot;
+        emit ProofUpdated(id, signer, bp.nonce);
+    }
+
+    /// After the settle timeout, pays out the final balances; locked amounts wait for unlock.
+    function settle(bytes32 id) external {
+        Channel storage c = channels[id];
+        if (c.state != STATE_CLOSED) revert BadState(c.state);
+        if (block.timestamp <= c.settleAfter) revert TooEarly();
+        Participant storage pa = participants[id][c.a];
+        Participant storage pb = participants[id][c.b];
+        uint256 funds = _funds(id, c);
+        // A's balance: its funds plus what B sent minus what A sent and locked; clamped so a
+        // participant who signed an overspending proof can only lose its own funds.
+        uint256 amountA = _clamp(int256(pa.deposit) - int256(pa.withdrawn) + int256(pb.transferred) - int256(pa.transferred) - int256(pa.locked), funds);
+        uint256 lockedA = pa.locked < funds - amountA ? pa.locked : funds - amountA;
+        uint256 lockedB = pb.locked < funds - amountA - lockedA ? pb.locked : funds - amountA - lockedA;
+        uint256 amountB = funds - amountA - lockedA - lockedB;
+        uint64 epoch = c.epoch;
+        if (lockedA > 0) pendingLocks[keccak256(abi.encode(id, epoch, c.a))] = PendingLocks(c.token, c.b, lockedA, pa.locksroot);
+        if (lockedB > 0) pendingLocks[keccak256(abi.encode(id, epoch, c.b))] = PendingLocks(c.token, c.a, lockedB, pb.locksroot);
+        _finish(id, c, amountA, amountB);
+    }
+
+    /// Registers a secret on chain, making every lock under its hash claimable until expiration.
+    function registerSecret(bytes32 secret) external {
+        bytes32 h = keccak256(abi.encodePacked(secret));
+        if (secretRegisteredAt[h] == 0) {
+            secretRegisteredAt[h] = block.timestamp;
+            emit SecretRegistered(h, block.timestamp);
+        }
+    }
+
+    /// After settlement, splits the locked amount of `owner`: locks whose secret was registered at or
+    /// before their expiration go to the receiver, the rest back to the owner. `locks` is the packed
+    /// list (expiration, amount, secrethash) whose keccak is the owner's locksroot.
+    function unlock(bytes32 id, uint64 epoch, address owner, bytes calldata locks) external {
+        bytes32 key = keccak256(abi.encode(id, epoch, owner));
+        PendingLocks memory pl = pendingLocks[key];
+        if (pl.amount == 0) revert BadState(0);
+        if (keccak256(locks) != pl.locksroot || locks.length % 96 != 0) revert BadAmount();
+        delete pendingLocks[key];
+        uint256 paid;
+        for (uint256 off = 0; off < locks.length; off += 96) {
+            uint256 expiration = uint256(bytes32(locks[off:off + 32]));
+            uint256 amount = uint256(bytes32(locks[off + 32:off + 64]));
+            bytes32 h = bytes32(locks[off + 64:off + 96]);
+            uint256 at = secretRegisteredAt[h];
+            if (at != 0 && at <= expiration) paid += amount;
+        }
+        if (paid > pl.amount) paid = pl.amount;
+        uint256 returned = pl.amount - paid;
+        emit Unlocked(id, owner, paid, returned);
+        if (paid > 0) _pay(pl.token, pl.receiver, paid);
+        if (returned > 0) _pay(pl.token, owner, returned);
+    }
+
+    function _finish(bytes32 id, Channel storage c, uint256 amountA, uint256 amountB) internal {
+        address token = c.token;
+        address a = c.a;
+        address b = c.b;
+        uint64 epoch = c.epoch;
+        delete channels[id];
+        delete participants[id][a];
+        delete participants[id][b];
+        emit Settled(id, epoch, amountA, amountB);
+        if (amountA > 0) _pay(token, a, amountA);
+        if (amountB > 0) _pay(token, b, amountB);
+    }
+
+    function _funds(bytes32 id, Channel storage c) internal view returns (uint256) {
+        Participant storage pa = participants[id][c.a];
+        Participant storage pb = participants[id][c.b];
+        return pa.deposit + pb.deposit - pa.withdrawn - pb.withdrawn;
+    }
+
+    function _proofDigest(bytes32 id, Channel storage c, BalanceProof calldata bp) internal view returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TAG, block.chainid, address(this), id, uint256(c.epoch), uint256(TYPE_BALANCE_PROOF), bp.nonce, bp.transferred, bp.locked, bp.locksroot));
+    }
+
+    function _clamp(int256 v, uint256 max) internal pure returns (uint256) {
+        if (v <= 0) return 0;
+        if (uint256(v) > max) return max;
+        return uint256(v);
+    }
+
+    function _partner(Channel storage c, address who) internal view returns (address) {
+        if (who == c.a) return c.b;
+        if (who == c.b) return c.a;
+        revert NotParticipant();
+    }
+
+    function _requireParticipant(Channel storage c, address who) internal view {
+        if (who != c.a && who != c.b) revert NotParticipant();
+    }
+
+    function _recover(bytes32 digest, bytes calldata sig) internal pure returns (address) {
+        if (sig.length != 65) revert BadSignature();
+        bytes32 r = bytes32(sig[0:32]);
+        bytes32 s = bytes32(sig[32:64]);
+        uint8 v = uint8(sig[64]);
+        if (v < 27) v += 27;
+        if (uint256(s) > SECP256K1_HALF_N || (v != 27 && v != 28)) revert BadSignature();
+        address signer = ecrecover(digest, v, r, s);
+        if (signer == address(0)) revert BadSignature();
+        return signer;
+    }
+
+    function _pay(address token, address to, uint256 amount) internal {
+        if (token == address(0)) {
+            (bool ok, ) = to.call{value: amount}("");
+            if (!ok) revert TransferFailed();
+        } else if (!IERC20(token).transfer(to, amount)) {
+            revert TransferFailed();
+        }
+    }
+}
