@@ -63,10 +63,19 @@ type newtonState struct {
 // newton solves the power flow in polar coordinates from the initial voltages v0, as MATPOWER's newtonpf:
 // the mismatch F(x) = [ΔP(pv,pq); ΔQ(pq)] is driven to below tol by x ← x − J⁻¹F.
 func newton(nw *network, typ []BusType, sbus, v0 []complex128, tol float64, maxIter int) ([]complex128, int, error) {
-	st := &newtonState{nw: nw, typ: typ, sbus: sbus, u: newUnknowns(nw, typ)}
-	if st.u.size > maxNewtonUnknowns {
-		return nil, 0, fmt.Errorf("grid: Newton-Raphson handles at most %d unknowns, case %s has %d", maxNewtonUnknowns, nw.c.Name, st.u.size)
+	size := 0
+	for _, t := range typ {
+		switch t {
+		case PQ:
+			size += 2
+		case PV:
+			size++
+		}
 	}
+	if size > maxNewtonUnknowns { // checked before ordering, which is quadratic in the bus count
+		return nil, 0, fmt.Errorf("grid: Newton-Raphson handles at most %d unknowns, case %s has %d", maxNewtonUnknowns, nw.c.Name, size)
+	}
+	st := &newtonState{nw: nw, typ: typ, sbus: sbus, u: newUnknowns(nw, typ)}
 	st.v = append([]complex128(nil), v0...)
 	st.vm = make([]float64, nw.n)
 	st.va = make([]float64, nw.n)

@@ -316,3 +316,29 @@ func TestSlackWithoutGeneratorIsAnError(t *testing.T) {
 		t.Errorf("slack without generator: %v", err)
 	}
 }
+
+func TestNewtonRefusesOversizedCases(t *testing.T) {
+	// a 2100-bus chain: 4200 unknowns, beyond the dense Jacobian's 4000
+	c := &Case{Name: "chain", BaseMVA: 100, Gens: []Gen{{Bus: 1, Vg: 1, InService: true}}}
+	for i := 1; i <= 2100; i++ {
+		typ := PQ
+		if i == 1 {
+			typ = Ref
+		}
+		c.Buses = append(c.Buses, Bus{ID: i, Type: typ, Vm: 1})
+		if i > 1 {
+			c.Branches = append(c.Branches, Branch{From: i - 1, To: i, X: 0.001})
+		}
+	}
+	if _, err := Solve(c, Options{Method: NewtonRaphson}); err == nil || !strings.Contains(err.Error(), "at most 4000 unknowns") {
+		t.Errorf("oversized Newton: %v", err)
+	}
+	// the sweep has no such limit: an unloaded chain sits at the slack voltage
+	r, err := Solve(c, Options{})
+	if err != nil || r.Method != Sweep {
+		t.Fatalf("auto on the chain: %v", err)
+	}
+	if vmin, _ := r.MinVoltage(); math.Abs(vmin-1) > 1e-12 {
+		t.Errorf("unloaded chain: min voltage %v", vmin)
+	}
+}
