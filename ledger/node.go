@@ -138,6 +138,7 @@ type addChannelEvent struct {
 
 type queryEvent struct {
 	partner channel.Address
+	id      channel.Hash // used when partner is zero
 	reply   chan Info
 }
 
@@ -152,6 +153,7 @@ type Info struct {
 	OwnLocked, PartnerLocked uint64
 	Synced                   bool
 	Own, Partner             channel.BalanceProof
+	OwnLocks, PartnerLocks   []channel.Lock
 }
 
 // NewNode loads the channels from the store and starts the loop. Channels loaded from disk are
@@ -249,8 +251,18 @@ func (n *Node) Pay(ctx context.Context, partner channel.Address, amount, id uint
 
 // Channel returns a snapshot of the channel with partner.
 func (n *Node) Channel(partner channel.Address) Info {
-	reply := make(chan Info, 1)
-	if n.submit(&queryEvent{partner: partner, reply: reply}) != nil {
+	return n.query(&queryEvent{partner: partner, reply: make(chan Info, 1)})
+}
+
+// ChannelByID returns a snapshot of the channel with the given on-chain id (the chain watcher
+// looks channels up this way).
+func (n *Node) ChannelByID(id channel.Hash) Info {
+	return n.query(&queryEvent{id: id, reply: make(chan Info, 1)})
+}
+
+func (n *Node) query(q *queryEvent) Info {
+	reply := q.reply
+	if n.submit(q) != nil {
 		return Info{}
 	}
 	select {
@@ -472,7 +484,15 @@ func (n *Node) handle(e event) {
 	case *routeEvent:
 		n.handleRoute(e)
 	case *queryEvent:
-		e.reply <- n.info(e.partner)
+		partner := e.partner
+		if partner == (channel.Address{}) {
+			for p, cs := range n.channels {
+				if cs.ch.Domain.ChannelID == e.id {
+					partner = p
+				}
+			}
+		}
+		e.reply <- n.info(partner)
 	}
 }
 
@@ -503,7 +523,8 @@ func (n *Node) info(partner channel.Address) Info {
 	return Info{Found: true, Domain: c.Domain, OwnNonce: c.Own.Proof.Nonce, PartnerNonce: c.Partner.Proof.Nonce,
 		Acked: c.Acked, Sent: c.Own.Proof.Transferred, Received: c.Partner.Proof.Transferred,
 		OwnBalance: c.OwnBalance(), PartnerBal: c.PartnerBalance(), OwnLocked: c.Own.Proof.Locked,
-		PartnerLocked: c.Partner.Proof.Locked, Synced: cs.synced, Own: c.Own.Proof, Partner: c.Partner.Proof}
+		PartnerLocked: c.Partner.Proof.Locked, Synced: cs.synced, Own: c.Own.Proof, Partner: c.Partner.Proof,
+		OwnLocks: append([]channel.Lock(nil), c.Own.Locks...), PartnerLocks: append([]channel.Lock(nil), c.Partner.Locks...)}
 }
 
 func (n *Node) handlePay(e *payEvent) {

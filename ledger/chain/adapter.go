@@ -197,6 +197,7 @@ func (a *Adapter) Unlock(ctx context.Context, d channel.Domain, owner common.Add
 
 // ChannelState is the contract's view of a channel.
 type ChannelState struct {
+	A, B        common.Address
 	State       uint8
 	Epoch       uint64
 	SettleAfter uint64
@@ -209,7 +210,7 @@ func (a *Adapter) Channel(ctx context.Context, id channel.Hash) (ChannelState, e
 	if err != nil {
 		return ChannelState{}, fmt.Errorf("chain: read channel %x: %w", id[:4], err)
 	}
-	return ChannelState{State: out.State, Epoch: out.Epoch, SettleAfter: out.SettleAfter, Closer: out.Closer}, nil
+	return ChannelState{A: out.A, B: out.B, State: out.State, Epoch: out.Epoch, SettleAfter: out.SettleAfter, Closer: out.Closer}, nil
 }
 
 // Participant reads a participant's record (deposit, withdrawn, submitted proof).

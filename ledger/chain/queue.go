@@ -1,0 +1,137 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/fractals-energy/fractals/ledger/store"
+)
+
+// Queue keeps on-chain actions durably until a chain takes them. Transfers never wait for it:
+// with no chain reachable, actions simply stay queued.
+type Queue struct {
+	mu      sync.Mutex
+	adapter *Adapter
+	store   *store.Store
+	seq     uint64
+	// Failed lists actions the chain refused (reverted); they are dropped from the queue.
+	Failed []error
+	// Gas records the gas of every executed action by kind (for reports).
+	Gas map[ActionKind]uint64
+}
+
+// NewQueue opens the queue kept in st.
+func NewQueue(a *Adapter, st *store.Store) (*Queue, error) {
+	q := &Queue{adapter: a, store: st, Gas: map[ActionKind]uint64{}}
+	pending, err := st.Pending()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pending {
+		var n uint64
+		if _, err := fmt.Sscanf(p.Key, "%020d", &n); err == nil && n > q.seq {
+			q.seq = n
+		}
+	}
+	return q, nil
+}
+
+// Enqueue stores an action durably.
+func (q *Queue) Enqueue(a Action) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.enqueueLocked(a)
+}
+
+func (q *Queue) enqueueLocked(a Action) error {
+	q.seq++
+	return q.store.Commit(&store.Batch{Pending: []store.PendingAction{{Key: fmt.Sprintf("%020d", q.seq), Data: EncodeAction(a)}}})
+}
+
+// Len is the number of queued actions.
+func (q *Queue) Len() int {
+	p, err := q.store.Pending()
+	if err != nil {
+		return 0
+	}
+	return len(p)
+}
+
+// ErrUnreachable means no chain answered; the queue is kept.
+var ErrUnreachable = errors.New("chain unreachable")
+
+// Drain sends every queued action the chain can take now, in order. It stops at the first action
+// that fails for lack of a chain (leaving it and the rest queued); actions the chain refuses are
+// dropped and listed in Failed. A successful close queues the settle that must follow it.
+func (q *Queue) Drain(ctx context.Context) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	head, err := q.adapter.backend.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	pending, err := q.store.Pending()
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, p := range pending {
+		a, err := DecodeAction(p.Data)
+		if err != nil {
+			q.Failed = append(q.Failed, fmt.Errorf("queued action %s: %w", p.Key, err))
+			if err := q.store.Commit(&store.Batch{DonePending: []string{p.Key}}); err != nil {
+				return done, err
+			}
+			continue
+		}
+		if a.NotBefore > head.Time {
+			continue
+		}
+		r, err := q.execute(ctx, a)
+		switch {
+		case err == nil:
+			q.Gas[a.Kind] = r.GasUsed
+			done++
+		case errors.Is(err, ErrReverted):
+			q.Failed = append(q.Failed, err)
+		default:
+			return done, fmt.Errorf("%w: %v", ErrUnreachable, err)
+		}
+		if err := q.store.Commit(&store.Batch{DonePending: []string{p.Key}}); err != nil {
+			return done, err
+		}
+		if a.Kind == ActClose && err == nil {
+			if err := q.queueSettle(ctx, a); err != nil {
+				return done, err
+			}
+		}
+	}
+	return done, nil
+}
+
+func (q *Queue) queueSettle(ctx context.Context, closed Action) error {
+	st, err := q.adapter.Channel(ctx, closed.Domain.ChannelID)
+	if err != nil {
+		return err
+	}
+	return q.enqueueLocked(Action{Kind: ActSettle, Domain: closed.Domain, NotBefore: st.SettleAfter + 1})
+}
+
+func (q *Queue) execute(ctx context.Context, a Action) (*types.Receipt, error) {
+	switch a.Kind {
+	case ActClose:
+		return q.adapter.Close(ctx, a.Domain, a.Proof)
+	case ActUpdateProof:
+		return q.adapter.UpdateProof(ctx, a.Domain, a.Proof, a.DelegateSig)
+	case ActSettle:
+		return q.adapter.Settle(ctx, a.Domain)
+	case ActRegisterSecret:
+		return q.adapter.RegisterSecret(ctx, a.Secret)
+	case ActUnlock:
+		return q.adapter.Unlock(ctx, a.Domain, a.Owner, a.Locks)
+	}
+	return nil, fmt.Errorf("action %s: %w", a.Kind, ErrReverted)
+}
