@@ -105,5 +105,10 @@ func (a *Inverter) ReadMeter(context.Context) (der.MeterStatus, error) {
 		fn = 50
 	}
 	st.GridPresent = !math.IsNaN(v) && !math.IsNaN(f) && math.Abs(v-vn) <= 0.15*vn && math.Abs(f-fn) <= 3
+	// A meter on the unit's side of the PCC sees the island's own voltage and frequency while the
+	// battery forms the grid: only a point that watches the utility side can tell an outage.
+	if present := read(MeterPresent); !math.IsNaN(present) {
+		st.GridPresent = present >= 0.5
+	}
 	return st, errors.Join(errs...)
 }

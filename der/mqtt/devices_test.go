@@ -1,0 +1,61 @@
+package mqtt
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestChargerLoadMeterAndMeterPresent(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	cmds := listen(t, b.URL(), "rig/ev/set")
+	points := map[string]Binding{}
+	for _, p := range []string{EVConnected, EVPower, EVMaxPower, EVDelivered, EVNeeded, EVDeadline, LoadPower, LoadDemand,
+		MeterPower, MeterVoltage, MeterFrequency, MeterPresent} {
+		points[p] = Binding{Topic: "rig/" + p}
+	}
+	dev, err := New(Config{Name: "rig", Broker: b.URL(), ClientID: "devices-test", StaleAfter: time.Second,
+		Mapping: Mapping{Points: points, Commands: map[string]Binding{CmdEVPower: {Topic: "rig/ev/set", Field: "w"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.Start()
+	defer dev.Close()
+	waitFor(t, "connect", dev.Connected)
+	values := map[string]string{EVConnected: "1", EVPower: "3600", EVMaxPower: "7400", EVDelivered: "1200",
+		EVNeeded: "10000", EVDeadline: "1782043200", LoadPower: "35.5", LoadDemand: "40",
+		MeterPower: "-800", MeterVoltage: "230", MeterFrequency: "49.6", MeterPresent: "0"}
+	for p, v := range values {
+		if err := b.Publish("rig/"+p, []byte(v), false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	ch := &Charger{Dev: dev}
+	waitFor(t, "EV values", func() bool { _, err := ch.ReadEV(ctx); return err == nil })
+	ev, _ := ch.ReadEV(ctx)
+	if !ev.Connected || ev.Power != 3600 || ev.MaxPower != 7400 || ev.Delivered != 1200 || ev.Needed != 10000 ||
+		ev.Deadline.Unix() != 1782043200 {
+		t.Fatalf("EV %+v", ev)
+	}
+	lm := &LoadMeter{Dev: dev}
+	waitFor(t, "load values", func() bool { _, _, err := lm.ReadLoadPower(ctx); return err == nil })
+	if p, d, _ := lm.ReadLoadPower(ctx); p != 35.5 || d != 40 {
+		t.Fatalf("load %v %v", p, d)
+	}
+	inv := &Inverter{Dev: dev, NominalVoltage: 230, NominalFrequency: 50}
+	waitFor(t, "meter values", func() bool { _, err := inv.ReadMeter(ctx); return err == nil })
+	if m, _ := inv.ReadMeter(ctx); m.GridPresent || m.Power != -800 {
+		t.Fatalf("an island's own 230 V / 49.6 Hz must not read as the utility when meter.present says 0: %+v", m)
+	}
+	if err := ch.SetEVPower(ctx, 2200); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "EV command", func() bool { return len(cmds.got()) == 1 })
+	if got := string(cmds.got()[0].Payload()); got != `{"w":2200}` {
+		t.Fatalf("EV command payload %s", got)
+	}
+	if err := ch.SetEVPower(ctx, -1); err == nil {
+		t.Fatal("negative EV power accepted")
+	}
+}
