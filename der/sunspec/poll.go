@@ -200,11 +200,28 @@ func (d *Device) Block(model uint16) (*Block, error) {
 		}
 		return nil, fmt.Errorf("sunspec: device %s: model %d never read: %w", d.Name, model, der.ErrStale)
 	}
-	if age := d.clk.Since(d.at[model]); d.staleAfter > 0 && age > d.staleAfter {
+	if age, limit := d.clk.Since(d.at[model]), d.staleLimit(model); d.staleAfter > 0 && age > limit {
 		return b, fmt.Errorf("sunspec: device %s: model %d read %v ago (limit %v, last error: %v): %w",
-			d.Name, model, age.Round(time.Millisecond), d.staleAfter, d.lastErr, der.ErrStale)
+			d.Name, model, age.Round(time.Millisecond), limit, d.lastErr, der.ErrStale)
 	}
 	return b, nil
+}
+
+// staleLimit is how old a block of model may be: a slow model is read only every SlowEvery polls,
+// so it is given SlowEvery times the limit of the fast ones (a nameplate must not go stale between
+// two scheduled reads). Caller holds d.mu.
+func (d *Device) staleLimit(model uint16) time.Duration {
+	for _, id := range d.sched.Fast {
+		if id == model {
+			return d.staleAfter
+		}
+	}
+	for _, id := range d.sched.Slow {
+		if id == model {
+			return d.staleAfter * time.Duration(d.sched.SlowEvery+1)
+		}
+	}
+	return d.staleAfter
 }
 
 // Has reports whether the device's discovered chain holds model.
