@@ -161,30 +161,41 @@ func (t *TCP) read(c net.Conn) {
 	defer t.wg.Done()
 	defer t.untrack(c)
 	r := bufio.NewReaderSize(c, 64<<10)
-	var hello [24]byte
-	if _, err := io.ReadFull(r, hello[:]); err != nil || [4]byte(hello[:4]) != helloMagic {
-		return
-	}
-	from := common.BytesToAddress(hello[4:])
-	var hdr [4]byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return
-		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if n > MaxFrame {
-			return // a peer that breaks framing is cut off
-		}
-		frame := make([]byte, n)
-		if _, err := io.ReadFull(r, frame); err != nil {
-			return
-		}
+	_ = readFrames(r, func(from common.Address, frame []byte) {
 		t.mu.Lock()
 		h := t.handler
 		t.mu.Unlock()
 		if h != nil {
 			h(from, frame)
 		}
+	})
+}
+
+// readFrames decodes one connection's byte stream: a hello naming the sender, then
+// length-prefixed frames. It returns at the first error; a peer that breaks framing is cut off.
+func readFrames(r io.Reader, h Handler) error {
+	var hello [24]byte
+	if _, err := io.ReadFull(r, hello[:]); err != nil {
+		return fmt.Errorf("tcp transport: hello: %w", err)
+	}
+	if [4]byte(hello[:4]) != helloMagic {
+		return fmt.Errorf("tcp transport: hello magic %x, want %x", hello[:4], helloMagic)
+	}
+	from := common.BytesToAddress(hello[4:])
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return err
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n > MaxFrame {
+			return fmt.Errorf("tcp transport: frame of %d bytes from %s, at most %d", n, from, MaxFrame)
+		}
+		frame := make([]byte, n)
+		if _, err := io.ReadFull(r, frame); err != nil {
+			return fmt.Errorf("tcp transport: frame of %d bytes from %s: %w", n, from, err)
+		}
+		h(from, frame)
 	}
 }
 

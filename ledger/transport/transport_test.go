@@ -1,0 +1,145 @@
+package transport
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+type collector struct {
+	mu     sync.Mutex
+	frames []string
+	from   []common.Address
+}
+
+func (c *collector) handle(from common.Address, f []byte) {
+	c.mu.Lock()
+	c.frames = append(c.frames, string(f))
+	c.from = append(c.from, from)
+	c.mu.Unlock()
+}
+
+func (c *collector) wait(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		got := append([]string(nil), c.frames...)
+		c.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d frames, want %d", len(got), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestTCPDeliversInOrderAndRedials(t *testing.T) {
+	a, b := common.Address{1}, common.Address{2}
+	ta, err := ListenTCP(a, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ta.Close()
+	tb, err := ListenTCP(b, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got collector
+	tb.SetHandler(got.handle)
+	ta.AddPeer(b, tb.Addr())
+	for i := 0; i < 1000; i++ {
+		if err := ta.Send(b, []byte{byte(i >> 8), byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames := got.wait(t, 1000)
+	for i, f := range frames[:1000] {
+		if f != string([]byte{byte(i >> 8), byte(i)}) {
+			t.Fatalf("frame %d out of order", i)
+		}
+	}
+	if got.from[0] != a {
+		t.Fatalf("sender %s, want %s", got.from[0], a)
+	}
+	// b restarts on a new port: a keeps sending there once told.
+	tb.Close()
+	tb2, err := ListenTCP(b, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb2.Close()
+	var again collector
+	tb2.SetHandler(again.handle)
+	ta.AddPeer(b, tb2.Addr())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_ = ta.Send(b, []byte("after restart"))
+		again.mu.Lock()
+		n := len(again.frames)
+		again.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing delivered after the peer moved")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := ta.Send(common.Address{9}, []byte("x")); err == nil {
+		t.Fatal("send to an unknown peer succeeded")
+	}
+}
+
+func TestHubCutLinkDropsFrames(t *testing.T) {
+	hub := NewHub()
+	a, b := hub.Join(common.Address{1}), hub.Join(common.Address{2})
+	defer a.Close()
+	defer b.Close()
+	var got collector
+	b.SetHandler(got.handle)
+	hub.SetLink(common.Address{1}, common.Address{2}, false)
+	_ = a.Send(common.Address{2}, []byte("lost"))
+	hub.SetLink(common.Address{1}, common.Address{2}, true)
+	_ = a.Send(common.Address{2}, []byte("kept"))
+	if f := got.wait(t, 1); f[0] != "kept" {
+		t.Fatalf("got %q", f[0])
+	}
+}
+
+func frameStream(frames ...[]byte) []byte {
+	var buf bytes.Buffer
+	buf.Write(helloMagic[:])
+	buf.Write(common.Address{7}.Bytes())
+	w := bufio.NewWriter(&buf)
+	_ = writeFrames(w, frames)
+	return buf.Bytes()
+}
+
+// FuzzReadFrames: any byte stream ends in an error or EOF, never a panic, and every frame handed
+// out lies within the stream.
+func FuzzReadFrames(f *testing.F) {
+	f.Add(frameStream([]byte("hello"), []byte{}, []byte{1, 2, 3}))
+	f.Add(frameStream())
+	f.Add([]byte("FLG1"))
+	huge := frameStream()
+	huge = binary.BigEndian.AppendUint32(huge, MaxFrame+1)
+	f.Add(huge)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		total := 0
+		err := readFrames(bytes.NewReader(data), func(_ common.Address, fr []byte) { total += len(fr) + 4 })
+		if err == nil {
+			t.Fatal("a finite stream must end with an error")
+		}
+		if total > 0 && total+24 > len(data) {
+			t.Fatalf("frames of %d bytes from a %d-byte stream", total, len(data))
+		}
+	})
+}
