@@ -241,11 +241,10 @@ func killedBySIGKILL(err error) bool {
 
 // crashChain is the simulated chain on which the crashed channel must still settle.
 type crashChain struct {
-	sim      *simulated.Backend
-	payer    *chain.Adapter
-	payee    *chain.Adapter
-	domain   channel.Domain
-	observer *chain.Adapter
+	sim    *simulated.Backend
+	payer  *chain.Adapter
+	payee  *chain.Adapter
+	domain channel.Domain
 }
 
 func newCrashChain(t *testing.T) *crashChain {

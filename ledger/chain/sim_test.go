@@ -108,14 +108,6 @@ func (c *simChain) expectPayout(t *testing.T, r *types.Receipt, wantA, wantB uin
 	}
 }
 
-func (c *simChain) contractBalance(t *testing.T) *big.Int {
-	b, err := c.a.Balance(context.Background(), c.a.Address())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // pass moves chain time forward by d. The simulated pool drops mined transactions
 // asynchronously, and AdjustTime refuses while it still lists any, so it retries briefly.
 func (c *simChain) pass(t *testing.T, d time.Duration) {
