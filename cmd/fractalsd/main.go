@@ -30,6 +30,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.Float64Var(&o.PVKW, "pv-kw", o.PVKW, "PV DC rating in kW, [0, 1000]")
 	fs.Float64Var(&o.BatteryKWh, "battery-kwh", o.BatteryKWh, "battery capacity in kWh, (0, 10000]")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	configPath := fs.String("config", "", "unit configuration (YAML): run against its real devices instead of the simulated plant")
 	if ok, help := cli.Parse(fs, args, 0, stderr); !ok {
 		if help {
 			return cli.ExitOK
@@ -49,8 +50,16 @@ func run(args []string, stderr io.Writer) int {
 		return cli.Errorf(stderr, fs, "%v", err)
 	}
 	log := slog.New(handler)
-	d, err := firmware.NewSimDaemon(o, clock.Real{}, log)
-	if err != nil {
+	var d *firmware.Daemon
+	var err error
+	if *configPath != "" {
+		var hw *firmware.Hardware
+		if d, hw, err = firmware.LoadDeviceDaemon(*configPath, clock.Real{}, log); err != nil {
+			fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+			return 2
+		}
+		defer hw.Close()
+	} else if d, err = firmware.NewSimDaemon(o, clock.Real{}, log); err != nil {
 		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
 		return 2
 	}

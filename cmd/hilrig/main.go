@@ -41,6 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	start := fs.String("start", cfg.Plant.Start.Format(time.RFC3339), "plant start (local solar time, RFC 3339)")
 	fs.Uint64Var(&cfg.Plant.Seed, "seed", cfg.Plant.Seed, "random seed of the plant")
 	fs.Float64Var(&cfg.Plant.Latitude, "latitude", cfg.Plant.Latitude, "latitude of the plant, [-66, 66]")
+	unitYAML := fs.String("write-config", "", "write a unit configuration for fractalsd --config pointing at this rig to this file")
+	cycle := fs.Duration("cycle", time.Second, "the daemon's control cycle written with --write-config, [100ms, 10s]")
 	if ok, help := cli.Parse(fs, args, 0, stderr); !ok {
 		if help {
 			return cli.ExitOK
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Errorf(stderr, fs, "--tick %v out of range [10ms, 1s]", cfg.Tick)
 	case cfg.EVRevert < time.Second || cfg.EVRevert > time.Hour:
 		return cli.Errorf(stderr, fs, "--ev-revert %v out of range [1s, 1h]", cfg.EVRevert)
+	case *cycle < 100*time.Millisecond || *cycle > 10*time.Second:
+		return cli.Errorf(stderr, fs, "--cycle %v out of range [100ms, 10s]", *cycle)
 	case cfg.Broker != "" && !strings.HasPrefix(cfg.Broker, "tcp://"):
 		return cli.Errorf(stderr, fs, "--broker %q: want tcp://host:port", cfg.Broker)
 	}
@@ -77,6 +81,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.Close()
+	if *unitYAML != "" {
+		if err := os.WriteFile(*unitYAML, []byte(r.UnitYAML(*cycle)), 0o644); err != nil {
+			fmt.Fprintf(stderr, "hilrig: --write-config: %v\n", err)
+			return 1
+		}
+	}
 	srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -73,6 +73,14 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	return &Relay{cfg: cfg}, nil
 }
 
+// AddInterlock adds a switch that must read open before this relay closes (relays are built first
+// and interlocked afterwards, so that two relays may lock each other).
+func (r *Relay) AddInterlock(s der.Switch) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg.Interlocks = append(r.cfg.Interlocks, s)
+}
+
 // Name is the relay's name.
 func (r *Relay) Name() string { return r.cfg.Name }
 
@@ -114,8 +122,11 @@ func (r *Relay) Fault(ctx context.Context) error {
 // SetSwitch drives the coil. Closing is refused while an interlock is closed or unreadable.
 // Re-sending the state it already holds (the controller's periodic refresh) reports a stuck relay.
 func (r *Relay) SetSwitch(ctx context.Context, closed bool) error {
+	r.mu.Lock()
+	interlocks := r.cfg.Interlocks
+	r.mu.Unlock()
 	if closed {
-		for i, il := range r.cfg.Interlocks {
+		for i, il := range interlocks {
 			c, err := il.ReadSwitch(ctx)
 			if err != nil {
 				return fmt.Errorf("gpio: relay %s: interlock %d unreadable (%v): %w", r.cfg.Name, i, err, ErrInterlock)

@@ -133,8 +133,12 @@ func (s *Server) SetBank(unit byte, b Bank) {
 func (s *Server) admit(unit byte) (Bank, bool, error) {
 	for {
 		s.mu.Lock()
-		f, bank, cleared := s.faults[unit], s.banks[unit], s.cleared
+		f, bank, cleared, running := s.faults[unit], s.banks[unit], s.cleared, s.srv != nil
 		s.mu.Unlock()
+		if !running {
+			// Stopped: release requests held by a silent fault for good, or their handlers leak.
+			return nil, false, sv.ErrServerDeviceFailure
+		}
 		if f.Silent {
 			<-cleared
 			continue

@@ -22,7 +22,34 @@ type Unit struct {
 	Cycle    time.Duration `yaml:"cycle"` // control cycle, default 1s
 	Gateways []Gateway     `yaml:"gateways"`
 	MQTT     *MQTT         `yaml:"mqtt"`
-	Devices  []Device      `yaml:"devices"`
+	// PinServer, when set, is where the gpio devices' pins live (the HIL rig's pin server); without
+	// it they are the host's own GPIO lines.
+	PinServer *PinServer `yaml:"pin_server"`
+	Site      *Site      `yaml:"site"`
+	Devices   []Device   `yaml:"devices"`
+}
+
+// PinServer is a remote pin server speaking der/gpio's line protocol.
+type PinServer struct {
+	Address string        `yaml:"address"` // host:port
+	Timeout time.Duration `yaml:"timeout"` // per request, default 1s
+}
+
+// Site is what the controller knows about the site that the devices do not report; a field left
+// out keeps the controller's default (the default MeshBox++ unit).
+type Site struct {
+	StaleLimit          time.Duration  `yaml:"stale_limit"` // a value not read for this long is missing
+	BatteryCapacity     float64        `yaml:"battery_capacity_wh"`
+	BatteryMaxCharge    float64        `yaml:"battery_max_charge_w"`
+	BatteryMaxDischarge float64        `yaml:"battery_max_discharge_w"`
+	SoCMin              *float64       `yaml:"soc_min"`
+	SoCMax              *float64       `yaml:"soc_max"`
+	Reserve             *float64       `yaml:"reserve"`
+	MaxImport           *float64       `yaml:"max_import_w"`
+	MaxExport           *float64       `yaml:"max_export_w"`
+	NominalVoltage      float64        `yaml:"nominal_voltage"`
+	NominalFrequency    float64        `yaml:"nominal_frequency"`
+	ReconnectDelay      *time.Duration `yaml:"reconnect_delay"`
 }
 
 // Gateway is a Modbus endpoint: a TCP address (one device, or a gateway with many unit ids) or an
@@ -81,6 +108,9 @@ type Device struct {
 	Pins      map[string]Pin `yaml:"pins"` // relay, feedback, input ...
 	Debounce  time.Duration  `yaml:"debounce"`
 	Interlock string         `yaml:"interlock"` // a device whose switch must be open before this one closes
+	// Meter names the mqtt device that measures a gpio load circuit (it plays load<k>_power).
+	Meter   string  `yaml:"meter"`
+	Nominal float64 `yaml:"nominal_w"` // a load circuit's power when it has no meter
 }
 
 // Poll is the polling schedule of a SunSpec device.
@@ -268,8 +298,9 @@ const (
 
 var roles = map[string]map[string]bool{
 	"sunspec": {"pv": true, "battery": true},
-	"mqtt":    {"pv": true, "battery": true, "meter": true},
-	"gpio":    {"pcc": true, "load0": true, "load1": true, "load2": true, "load3": true, "grid_present": true, "door": true, "fault": true},
+	"mqtt": {"pv": true, "battery": true, "meter": true, "ev": true,
+		"load0_power": true, "load1_power": true, "load2_power": true},
+	"gpio": {"pcc": true, "load0": true, "load1": true, "load2": true, "grid_present": true, "door": true, "fault": true},
 }
 
 var mqttPresets = map[string]bool{"": true, "victron": true, "opendtu": true}
@@ -301,6 +332,17 @@ func (v *validator) unit(u *Unit) {
 			v.fail(p("mqtt", "broker"), "%q: want tcp://host:port", u.MQTT.Broker)
 		}
 	}
+	if ps := u.PinServer; ps != nil {
+		if _, _, err := net.SplitHostPort(ps.Address); err != nil {
+			v.fail(p("pin_server", "address"), "%q: want host:port", ps.Address)
+		}
+		if ps.Timeout != 0 && (ps.Timeout < minTimeout || ps.Timeout > maxTimeout) {
+			v.fail(p("pin_server", "timeout"), "%v outside %v..%v", ps.Timeout, minTimeout, maxTimeout)
+		}
+	}
+	if u.Site != nil {
+		v.site(u.Site, u.Cycle)
+	}
 	if len(u.Devices) == 0 {
 		v.fail(p("devices"), "missing: a unit needs at least one device")
 	}
@@ -322,9 +364,50 @@ func (v *validator) unit(u *Unit) {
 		}
 	}
 	for i := range u.Devices {
-		if il := u.Devices[i].Interlock; il != "" && !names[il] {
+		d := &u.Devices[i]
+		if il := d.Interlock; il != "" && !names[il] {
 			v.fail(p("devices", i, "interlock"), "no device %q", il)
 		}
+		if d.Meter != "" && !names[d.Meter] {
+			v.fail(p("devices", i, "meter"), "no device %q", d.Meter)
+		}
+	}
+}
+
+func (v *validator) site(s *Site, cycle time.Duration) {
+	if s.StaleLimit != 0 && (s.StaleLimit < cycle || s.StaleLimit > time.Hour) {
+		v.fail(p("site", "stale_limit"), "%v outside the cycle %v..1h", s.StaleLimit, cycle)
+	}
+	positive := []struct {
+		name string
+		v    float64
+		max  float64
+	}{{"battery_capacity_wh", s.BatteryCapacity, 1e7}, {"battery_max_charge_w", s.BatteryMaxCharge, 1e6},
+		{"battery_max_discharge_w", s.BatteryMaxDischarge, 1e6}, {"nominal_voltage", s.NominalVoltage, 1000},
+		{"nominal_frequency", s.NominalFrequency, 400}}
+	for _, f := range positive {
+		if f.v < 0 || f.v > f.max || f.v != f.v {
+			v.fail(p("site", f.name), "%g outside 0..%g (0: default)", f.v, f.max)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"soc_min", s.SoCMin}, {"soc_max", s.SoCMax}, {"reserve", s.Reserve}} {
+		if f.v != nil && !(*f.v >= 0 && *f.v <= 1) {
+			v.fail(p("site", f.name), "%g outside 0..1 (a fraction)", *f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"max_import_w", s.MaxImport}, {"max_export_w", s.MaxExport}} {
+		if f.v != nil && !(*f.v >= 0 && *f.v <= 1e7) {
+			v.fail(p("site", f.name), "%g outside 0..1e7", *f.v)
+		}
+	}
+	if s.ReconnectDelay != nil && (*s.ReconnectDelay < 0 || *s.ReconnectDelay > time.Hour) {
+		v.fail(p("site", "reconnect_delay"), "%v outside 0..1h", *s.ReconnectDelay)
 	}
 }
 

@@ -109,3 +109,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPinServerAndSiteAreValidated(t *testing.T) {
+	_, err := Parse("u.yaml", strings.NewReader(`name: u
+pin_server: {address: nowhere}
+site:
+  soc_min: 1.5
+  battery_capacity_wh: -1
+devices:
+  - {name: l, protocol: gpio, roles: [load1], pins: {relay: R1}, meter: ghost}
+  - {name: m, protocol: mqtt, roles: [load3_power], topics: {load.power: x}}
+`))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("got %v", err)
+	}
+	for _, want := range []string{"u.yaml:2: pin_server.address", "site.soc_min", "site.battery_capacity_wh",
+		"devices[0].meter: no device \"ghost\"", "devices[1].roles[0]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

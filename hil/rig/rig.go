@@ -298,3 +298,17 @@ func (r *Rig) History() []Truth {
 	out = append(out, r.history[r.next:]...)
 	return append(out, r.history[:r.next]...)
 }
+
+// Matches reports whether some truth sample taken within window before at (and not after it) is
+// within tol of value: what a controller read at "at" may lag the plant by up to one cycle.
+func Matches(history []Truth, at time.Time, window time.Duration, field func(Truth) float64, value, tol float64) bool {
+	for _, tr := range history {
+		if tr.At.After(at) || at.Sub(tr.At) > window {
+			continue
+		}
+		if d := field(tr) - value; d <= tol && d >= -tol {
+			return true
+		}
+	}
+	return false
+}
