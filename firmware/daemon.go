@@ -108,10 +108,15 @@ func (d *Daemon) Handler() http.Handler {
 	return mux
 }
 
+// writeJSON encodes before writing, so that a value that cannot be encoded gets a 500 with the reason
+// instead of a 200 with an empty body.
 func writeJSON(w http.ResponseWriter, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, "status: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	// An error here means the client went away mid-write: there is no one left to tell.
-	_ = enc.Encode(v)
+	// A write error means the client went away: there is no one left to tell.
+	_, _ = w.Write(append(body, '\n'))
 }

@@ -67,8 +67,12 @@ func (o SimOptions) Validate() error {
 // with its own seed.
 func (o SimOptions) PlantConfig(i int) hil.Config {
 	c := hil.DefaultConfig()
-	c.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, o.Day-1)
+	// A leap year, so that --day 366 is a real day and not the first of the next year.
+	c.Start = time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, o.Day-1)
 	c.Latitude = o.Latitude
+	if o.Latitude < 0 {
+		c.PV.AzimuthDeg = 0 // south of the equator the array faces north
+	}
 	c.PV.DCRating = units.Watts(o.PVKW * 1000)
 	scale := o.BatteryKWh / (float64(c.Battery.Capacity) / 1000)
 	c.Battery.Capacity = units.WattHours(o.BatteryKWh * 1000)
@@ -117,7 +121,7 @@ type EVResult struct {
 	Sessions    int     `json:"sessions"`
 	Needed      float64 `json:"energy_needed_wh"`
 	Delivered   float64 `json:"energy_delivered_wh"`
-	DeadlineMet bool    `json:"deadline_met"`
+	DeadlineMet *bool   `json:"deadline_met"` // null when no session ended in the run
 	Missed      int     `json:"sessions_missed"`
 }
 
@@ -215,8 +219,9 @@ func runUnit(ctx context.Context, o SimOptions, i int, observe func(before hil.C
 }
 
 func summarise(o SimOptions, runs []unitRun) SimResult {
-	r := SimResult{Units: o.Units, SimSeconds: o.Duration.Seconds()}
-	r.EV.DeadlineMet = true
+	steps := int(o.Duration / o.Step)
+	r := SimResult{Units: o.Units, SimSeconds: (time.Duration(steps) * o.Step).Seconds()}
+	met := true
 	r.Battery.SoCMin, r.Battery.SoCMax = 1, 0
 	for _, u := range runs {
 		c := u.counters
@@ -250,9 +255,12 @@ func summarise(o SimOptions, runs []unitRun) SimResult {
 			r.EV.Delivered += float64(s.Delivered)
 			if !s.Met {
 				r.EV.Missed++
-				r.EV.DeadlineMet = false
+				met = false
 			}
 		}
+	}
+	if r.EV.Sessions > 0 {
+		r.EV.DeadlineMet = &met
 	}
 	return r
 }

@@ -98,7 +98,7 @@ func TestSimulatedDaysKeepTheirPromises(t *testing.T) {
 			r := summarise(o, []unitRun{run})
 			checkConservation(t, name, r)
 			if gname == "grid-on" {
-				if r.Energy.CriticalUnserved != 0 || r.Energy.ServicesUnserved != 0 || !r.EV.DeadlineMet {
+				if r.Energy.CriticalUnserved != 0 || r.Energy.ServicesUnserved != 0 || !*r.EV.DeadlineMet {
 					t.Errorf("%s: connected, everything must be served: %+v %+v", name, r.Energy, r.EV)
 				}
 				if r.Battery.SoCMin < r.Battery.SoCReserve-1e-9 {
@@ -108,8 +108,11 @@ func TestSimulatedDaysKeepTheirPromises(t *testing.T) {
 			if gname == "outage" && r.IslandedHours < 5.9 {
 				t.Errorf("%s: islanded only %.2f h of a 6 h outage", name, r.IslandedHours)
 			}
+			if r.MaxImbalanceW > 1e-6 {
+				t.Errorf("%s: a step was unbalanced by %g W", name, r.MaxImbalanceW)
+			}
 			// The result is honest about the EV: met means delivered what was asked.
-			if r.EV.DeadlineMet != (r.EV.Delivered >= r.EV.Needed-1e-6) {
+			if r.EV.DeadlineMet == nil || *r.EV.DeadlineMet != (r.EV.Delivered >= r.EV.Needed-1e-6) {
 				t.Errorf("%s: deadline_met %v with %.1f of %.1f Wh", name, r.EV.DeadlineMet, r.EV.Delivered, r.EV.Needed)
 			}
 		}
@@ -123,7 +126,7 @@ func TestEVFeasibleIsMetInfeasibleIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.EV.DeadlineMet || r.EV.Delivered != 45000 {
+	if !*r.EV.DeadlineMet || r.EV.Delivered != 45000 {
 		t.Fatalf("45 kWh in 7 h at 7.4 kW is feasible: %+v", r.EV)
 	}
 	o.EVKWh = 60
@@ -131,8 +134,38 @@ func TestEVFeasibleIsMetInfeasibleIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.EV.DeadlineMet || r.EV.Missed != 1 || math.Abs(r.EV.Delivered-7400*7) > 1 {
+	if *r.EV.DeadlineMet || r.EV.Missed != 1 || math.Abs(r.EV.Delivered-7400*7) > 1 {
 		t.Fatalf("60 kWh is infeasible: want not met with the most possible (51.8 kWh) delivered, got %+v", r.EV)
+	}
+}
+
+// South of the equator the seasons swap and the array faces north: a June day at 35°S makes about
+// what a December day makes at 35°N.
+func TestSouthernHemisphereMirrorsTheNorthern(t *testing.T) {
+	pv := func(lat float64, day int) float64 {
+		o := DefaultSimOptions()
+		o.Latitude, o.Day, o.Duration = lat, day, 24*time.Hour
+		r, err := Simulate(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Energy.PV + r.Energy.PVCurtailed
+	}
+	south, north := pv(-35, 172), pv(35, 355)
+	if math.Abs(south-north) > 0.05*north {
+		t.Fatalf("35°S in June %.0f Wh vs 35°N in December %.0f Wh: want within 5 %%", south, north)
+	}
+}
+
+func TestRunLengthIsWhatRan(t *testing.T) {
+	o := DefaultSimOptions()
+	o.Duration, o.Step = 10*time.Second, 3*time.Second
+	r, err := Simulate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SimSeconds != 9 || r.Cycles != 3 || r.EV.DeadlineMet != nil {
+		t.Fatalf("10 s at 3 s steps runs 3 steps = 9 s with no EV session ended: got %v s, %d cycles, met %v", r.SimSeconds, r.Cycles, r.EV.DeadlineMet)
 	}
 }
 

@@ -84,6 +84,7 @@ func ControllerConfigFor(pc hil.Config) fractals.Config {
 	c.BatteryCapacity, c.BatteryMaxCharge, c.BatteryMaxDischarge = b.Capacity, b.MaxCharge, b.MaxDischarge
 	c.ChargeEff, c.DischargeEff, c.SoCMin, c.SoCMax = b.ChargeEff, b.DischargeEff, b.SoCMin, b.SoCMax
 	c.Reserve = max(c.Reserve, b.SoCMin)
+	c.ServicesFloor = min(max(c.ServicesFloor, b.SoCMin), c.Reserve)
 	c.MaxImport, c.MaxExport = pc.Grid.MaxImport, pc.Grid.MaxExport
 	c.NominalVoltage, c.NominalFrequency = pc.Grid.NominalVoltage, pc.Grid.NominalFrequency
 	return c

@@ -20,6 +20,10 @@ type Config struct {
 	DischargeEff        units.Fraction
 	SoCMin, SoCMax      units.Fraction // the BMS's limits: never planned beyond
 	Reserve             units.Fraction // kept for outages: used only when islanded
+	// ServicesFloor splits the reserve: islanded, the unit's own services (Wi-Fi, storage) may draw the
+	// battery down to it, and only critical loads below it, down to SoCMin. The mesh stays up into the
+	// night while the last band is kept for what must not go dark.
+	ServicesFloor units.Fraction
 
 	MaxImport, MaxExport units.Watts // at the point of common coupling
 
@@ -42,7 +46,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Cycle: time.Second, StaleLimit: 10 * time.Second, BatteryCapacity: 10000,
 		BatteryMaxCharge: 5000, BatteryMaxDischarge: 5000, ChargeEff: 0.95, DischargeEff: 0.95,
-		SoCMin: 0.05, SoCMax: 0.95, Reserve: 0.2, MaxImport: 11000, MaxExport: 3000,
+		SoCMin: 0.05, SoCMax: 0.95, Reserve: 0.2, ServicesFloor: 0.125, MaxImport: 11000, MaxExport: 3000,
 		NominalVoltage: 230, NominalFrequency: 50, ReconnectDelay: 300 * time.Second,
 		EVMinPower: 1400, EVMargin: 15 * time.Minute, ServiceHysteresis: 0.1}
 }
@@ -62,6 +66,7 @@ func (c Config) Validate() error {
 	check(c.ChargeEff > 0 && c.ChargeEff <= 1 && c.DischargeEff > 0 && c.DischargeEff <= 1, "efficiencies must be in (0, 1]")
 	check(c.SoCMin >= 0 && c.SoCMin < c.SoCMax && c.SoCMax <= 1, "soc limits [%g, %g] must satisfy 0 ≤ min < max ≤ 1", float64(c.SoCMin), float64(c.SoCMax))
 	check(c.Reserve >= c.SoCMin && c.Reserve < c.SoCMax, "reserve %g out of range [soc_min %g, soc_max %g)", float64(c.Reserve), float64(c.SoCMin), float64(c.SoCMax))
+	check(c.ServicesFloor >= c.SoCMin && c.ServicesFloor <= c.Reserve, "services_floor %g out of range [soc_min %g, reserve %g]", float64(c.ServicesFloor), float64(c.SoCMin), float64(c.Reserve))
 	check(c.MaxImport >= 0 && c.MaxExport >= 0, "grid limits must not be negative")
 	check(c.NominalVoltage > 0 && c.NominalFrequency > 0, "nominal voltage and frequency must be positive")
 	check(c.ReconnectDelay >= 0, "reconnect_delay must not be negative")

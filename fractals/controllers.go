@@ -79,7 +79,8 @@ func island(p *plan) {
 }
 
 // reserve sets the power pools. Connected, the battery may only discharge down to the reserve;
-// islanded, the reserve opens, but only to critical loads and the unit's own services.
+// islanded, the reserve opens to critical loads and the unit's own services down to the services
+// floor, and below it to critical loads alone.
 func reserve(p *plan) {
 	if p.next.Mode == Connected {
 		p.battery.narrow(-p.dischargeTo(p.cfg.Reserve), p.battery.hi)
@@ -90,7 +91,10 @@ func reserve(p *plan) {
 		charge:  min(p.chargeTo(p.cfg.SoCMax), max(0, p.battery.hi)),
 	}
 	if p.next.Mode == Islanded {
-		p.pool.reserve = max(0, min(p.dischargeTo(p.cfg.SoCMin), -p.battery.lo)-p.pool.battery)
+		limit := max(0, -p.battery.lo)
+		toFloor := min(p.dischargeTo(p.cfg.ServicesFloor), limit)
+		p.pool.reserve = max(0, toFloor-p.pool.battery)
+		p.pool.last = max(0, min(p.dischargeTo(p.cfg.SoCMin), limit)-toFloor)
 	} else {
 		p.pool.grid, p.pool.export = p.cfg.MaxImport, p.cfg.MaxExport
 	}
@@ -99,7 +103,7 @@ func reserve(p *plan) {
 // serveCritical keeps the critical circuit on, whatever it takes.
 func serveCritical(p *plan) {
 	p.loads[LoadCritical].lock(true)
-	p.take(p.demand[LoadCritical], &p.pool.pv, &p.pool.battery, &p.pool.reserve, &p.pool.grid)
+	p.take(p.demand[LoadCritical], &p.pool.pv, &p.pool.battery, &p.pool.reserve, &p.pool.last, &p.pool.grid)
 }
 
 // serveServices keeps the Wi-Fi access point and IGFS storage on while there is supply for them, the
@@ -129,11 +133,19 @@ func serveServices(p *plan) {
 }
 
 // optimise uses what is left: the EV by its deadline, the battery for self-consumption, export within
-// its limit, and PV curtailment for the rest.
+// its limit, and PV curtailment for the rest. Connected, surplus PV goes to the car before the battery
+// (the grid backs both up); islanded, the battery refills first, because it carries the night.
 func optimise(p *plan) {
+	charge := units.Watts(0)
+	if p.next.Mode == Islanded {
+		charge = min(p.pool.pv, p.pool.charge)
+		p.pool.pv -= charge
+	}
 	p.ev.set(p.evPower())
-	charge := min(p.pool.pv, p.pool.charge)
-	p.pool.pv -= charge
+	if p.next.Mode == Connected {
+		charge = min(p.pool.pv, p.pool.charge)
+		p.pool.pv -= charge
+	}
 	p.battery.set(charge - p.fromBattery)
 	exported := min(p.pool.pv, p.pool.export)
 	if curtail := p.pool.pv - exported; curtail > 0 {
@@ -142,8 +154,8 @@ func optimise(p *plan) {
 }
 
 // evPower charges the car from surplus PV while there is time, and at full power from the grid once the
-// deadline comes close, so it is met whenever that is feasible. Islanded, the battery stands in for the
-// grid, but only above the reserve.
+// deadline comes close, so it is met whenever that is feasible. Islanded, it gets surplus PV only: the
+// battery is kept for the loads that must last the night.
 func (p *plan) evPower() units.Watts {
 	s := &p.s
 	if !s.EVConnected.Good() || !s.EVConnected.Value || !s.EVNeeded.Good() || !s.EVDelivered.Good() || !s.EVMaxPower.Good() {
@@ -170,9 +182,7 @@ func (p *plan) evPower() units.Watts {
 	saved, savedFromBattery := p.pool, p.fromBattery
 	var got units.Watts
 	switch {
-	case must && p.next.Mode == Islanded:
-		got = p.take(maxP, &p.pool.pv, &p.pool.battery)
-	case must:
+	case must && p.next.Mode == Connected:
 		got = p.take(maxP, &p.pool.pv, &p.pool.grid) // never the home battery: a round trip for nothing
 	default:
 		got = p.take(maxP, &p.pool.pv)

@@ -162,3 +162,34 @@ func FuzzStep(f *testing.F) {
 		}
 	})
 }
+
+// nanPV reports a NaN power once it is told to: a broken register, a bad JSON field.
+type nanPV struct{ broken bool }
+
+func (p *nanPV) ReadPV(context.Context) (der.PVStatus, error) {
+	if p.broken {
+		return der.PVStatus{Power: units.Watts(math.NaN()), Rated: 4000}, nil
+	}
+	return der.PVStatus{Power: 1200, Available: 1500, Rated: 4000}, nil
+}
+
+func (p *nanPV) SetPVLimit(context.Context, units.Watts) error { return nil }
+
+func TestReadTurnsNonFiniteValuesIntoAFailedRead(t *testing.T) {
+	pv := &nanPV{}
+	d := Devices{PV: pv}
+	s1, _ := Read(context.Background(), &d, t0, &Snapshot{}, 10*time.Second)
+	pv.broken = true
+	s2, errs := Read(context.Background(), &d, t0.Add(time.Second), &s1, 10*time.Second)
+	if len(errs) != 1 || !contains(errs[0].Error(), "NaN") {
+		t.Fatalf("a NaN reading must be reported as a read error, got %v", errs)
+	}
+	if s2.PVPower.Quality != Stale || s2.PVPower.Value != 1200 {
+		t.Fatalf("after a NaN reading the last good value stays as stale, got %+v", s2.PVPower)
+	}
+	var e Energy
+	e.Add(&s2, time.Hour)
+	if math.IsNaN(float64(e.PV)) {
+		t.Fatal("a NaN reading reached the energy counters")
+	}
+}

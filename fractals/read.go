@@ -2,6 +2,8 @@ package fractals
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/fractals-energy/fractals/der"
@@ -41,6 +43,7 @@ func readPV(ctx context.Context, dev der.PVInverter, s, prev *Snapshot, limit ti
 		return
 	}
 	st, err := dev.ReadPV(ctx)
+	err = checkFinite(err, "pv", float64(st.Power), float64(st.Available), float64(st.Rated))
 	if err != nil {
 		fail(err)
 		s.PVPower = degrade(prev.PVPower, s.At, limit)
@@ -59,6 +62,7 @@ func readBattery(ctx context.Context, dev der.Battery, s, prev *Snapshot, limit 
 		return
 	}
 	st, err := dev.ReadBattery(ctx)
+	err = checkFinite(err, "battery", float64(st.Power), float64(st.SoC))
 	if err != nil {
 		fail(err)
 		s.BatteryPower = degrade(prev.BatteryPower, s.At, limit)
@@ -74,6 +78,7 @@ func readMeter(ctx context.Context, dev der.Meter, s, prev *Snapshot, limit time
 		return
 	}
 	st, err := dev.ReadMeter(ctx)
+	err = checkFinite(err, "meter", float64(st.Power), float64(st.Voltage), float64(st.Frequency))
 	if err != nil {
 		fail(err)
 		s.GridPower = degrade(prev.GridPower, s.At, limit)
@@ -104,6 +109,7 @@ func readLoad(ctx context.Context, dev der.Load, r, prev *LoadReadings, now time
 		return
 	}
 	st, err := dev.ReadLoad(ctx)
+	err = checkFinite(err, "load", float64(st.Power), float64(st.Demand))
 	if err != nil {
 		fail(err)
 		r.Power = degrade(prev.Power, now, limit)
@@ -119,6 +125,7 @@ func readEV(ctx context.Context, dev der.EVCharger, s, prev *Snapshot, limit tim
 		return
 	}
 	st, err := dev.ReadEV(ctx)
+	err = checkFinite(err, "ev", float64(st.Power), float64(st.MaxPower), float64(st.Delivered), float64(st.Needed))
 	if err != nil {
 		fail(err)
 		s.EVConnected = degrade(prev.EVConnected, s.At, limit)
@@ -134,4 +141,19 @@ func readEV(ctx context.Context, dev der.EVCharger, s, prev *Snapshot, limit tim
 	if !st.Deadline.IsZero() {
 		s.EVDeadline = good(st.Deadline, s.At)
 	}
+}
+
+// checkFinite turns a reading that holds NaN or an infinity into a failed read: a device that reports
+// a non-number has told us nothing, and its last good values stay (as stale) rather than poisoning
+// counters and set-points.
+func checkFinite(err error, device string, values ...float64) error {
+	if err != nil {
+		return err
+	}
+	for i, v := range values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s: value %d of its reading is %v", device, i, v)
+		}
+	}
+	return nil
 }

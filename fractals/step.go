@@ -107,8 +107,9 @@ func (r *relay) lock(on bool) {
 // pools are the power sources left for the loads still to be served in this cycle, in W.
 type pools struct {
 	pv      units.Watts // available PV not yet used
-	battery units.Watts // discharge above the active floor (reserve when connected)
-	reserve units.Watts // discharge from the reserve down to SoCMin: islanded only, critical and services only
+	battery units.Watts // discharge above the reserve
+	reserve units.Watts // islanded only: from the reserve down to the services floor, for critical loads and services
+	last    units.Watts // islanded only: from the services floor down to SoCMin, for critical loads alone
 	grid    units.Watts // import headroom
 	charge  units.Watts // charge headroom
 	export  units.Watts // export headroom
@@ -199,7 +200,7 @@ func (p *plan) take(want units.Watts, sources ...*units.Watts) units.Watts {
 		}
 		*src -= d
 		got += d
-		if src == &p.pool.battery || src == &p.pool.reserve {
+		if src == &p.pool.battery || src == &p.pool.reserve || src == &p.pool.last {
 			p.fromBattery += d
 		}
 	}

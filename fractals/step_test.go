@@ -100,7 +100,7 @@ func TestIslandingOpensPCCAndUsesTheReserveForCriticalOnly(t *testing.T) {
 	cfg := DefaultConfig()
 	s := snap()
 	s.GridPresent = good(false, s.At)
-	s.SoC = good[units.Fraction](0.1, s.At) // below the reserve, above the BMS minimum
+	s.SoC = good[units.Fraction](0.15, s.At) // inside the reserve, above the services floor
 	s = withEV(s, 10000, 0, 7400, s.At.Add(time.Hour))
 	st, c, ev := step(t, cfg, State{}, s)
 	if st.Mode != Islanded || c.PCCClosed || !hasEvent(ev, "islanded") {
@@ -111,6 +111,29 @@ func TestIslandingOpensPCCAndUsesTheReserveForCriticalOnly(t *testing.T) {
 	}
 	if c.EVPower != 0 {
 		t.Fatalf("the EV charges %v W from the reserve", c.EVPower)
+	}
+	// Below the services floor only the critical circuit may draw on what is left.
+	s.SoC = good[units.Fraction](0.1, s.At)
+	_, c, _ = step(t, cfg, st, s)
+	if !c.LoadOn[LoadCritical] || c.LoadOn[LoadWiFi] || c.LoadOn[LoadStorage] {
+		t.Fatalf("below the services floor: critical only, got %+v", c.LoadOn)
+	}
+}
+
+func TestIslandedEVGetsOnlyWhatTheBatteryCannotTake(t *testing.T) {
+	cfg := DefaultConfig()
+	s := snap()
+	s.GridPresent = good(false, s.At)
+	s = withEV(s, 10000, 0, 7400, s.At.Add(90*time.Minute)) // deadline near: connected, it would charge at full power
+	st, c, _ := step(t, cfg, State{}, s)
+	if c.EVPower != 0 || c.BatteryPower >= 0 {
+		t.Fatalf("islanded at night the EV must not drain the battery: EV %v, battery %v", c.EVPower, c.BatteryPower)
+	}
+	// Surplus beyond what the battery can take goes to the car rather than being curtailed.
+	s.PVAvailable = good[units.Watts](7835, s.At) // 335 W of loads, 5 kW into the battery, 2.5 kW left
+	_, c, _ = step(t, cfg, st, s)
+	if c.BatteryPower != cfg.BatteryMaxCharge || c.EVPower != 2500 {
+		t.Fatalf("islanded surplus: battery %v (want %v), EV %v (want 2500)", c.BatteryPower, cfg.BatteryMaxCharge, c.EVPower)
 	}
 }
 

@@ -39,13 +39,17 @@ type Config struct {
 	Grid        GridConfig
 	RevertAfter time.Duration // set-points fall back to safe values when not refreshed for this long
 	Seed        uint64
+	// MeasurementLag makes the devices show the available PV and load demands of the step just done,
+	// as real meters do, instead of those of the coming step: the controller then always acts on
+	// slightly old data and its lag shows in the results.
+	MeasurementLag bool
 }
 
 // DefaultConfig is one MeshBox++ unit at 40° N on the summer solstice.
 func DefaultConfig() Config {
 	return Config{Start: time.Date(2026, 6, 21, 0, 0, 0, 0, time.UTC), Latitude: 40,
 		PV: DefaultPVConfig(), Battery: DefaultBatteryConfig(), Loads: DefaultLoadsConfig(),
-		EV: DefaultEVConfig(), Grid: DefaultGridConfig(), RevertAfter: time.Minute, Seed: 1}
+		EV: DefaultEVConfig(), Grid: DefaultGridConfig(), RevertAfter: time.Minute, Seed: 1, MeasurementLag: true}
 }
 
 // Validate reports the first configuration value outside its physical range.
@@ -139,10 +143,12 @@ type Plant struct {
 	loads    *loadModel
 	counters Counters
 
-	// inputs at the current instant
-	pvAvail units.Watts
-	demand  [NumLoads]units.Watts
-	gridUp  bool
+	// inputs at the current instant, and what the meters show of them (one step old with MeasurementLag)
+	pvAvail      units.Watts
+	demand       [NumLoads]units.Watts
+	gridUp       bool
+	shownPVAvail units.Watts
+	shownDemand  [NumLoads]units.Watts
 
 	// set-points and when they were last written
 	pvLimit, batterySet, evSet       units.Watts
@@ -178,6 +184,7 @@ func New(cfg Config) (*Plant, error) {
 	p.counters.StoredStart = p.battery.stored
 	p.counters.SoCLow, p.counters.SoCHigh = p.battery.soc(), p.battery.soc()
 	p.updateInputs()
+	p.shownPVAvail, p.shownDemand = p.pvAvail, p.demand
 	return p, nil
 }
 
@@ -261,7 +268,13 @@ func (p *Plant) Advance(dt time.Duration) {
 	p.balance(dt)
 	p.account(dt)
 	p.elapsed += dt
+	lastPV, lastDemand := p.pvAvail, p.demand
 	p.updateInputs()
+	if p.cfg.MeasurementLag {
+		p.shownPVAvail, p.shownDemand = lastPV, lastDemand
+	} else {
+		p.shownPVAvail, p.shownDemand = p.pvAvail, p.demand
+	}
 }
 
 // applyRevertTimers returns set-points that the controller stopped refreshing to safe values, as a

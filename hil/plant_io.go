@@ -7,14 +7,15 @@ import (
 	"github.com/fractals-energy/fractals/internal/units"
 )
 
-// The readings below are what the plant's devices would show at the current instant: inputs
-// (available PV, load demands) are those of the coming step, flows those of the step just done.
+// The readings below are what the plant's devices would show at the current instant: flows are those
+// of the step just done; inputs (available PV, load demands) those of the coming step, or of the step
+// just done with MeasurementLag.
 
 // PVOutput is the PV inverter's AC output of the last step.
 func (p *Plant) PVOutput() units.Watts { p.mu.Lock(); defer p.mu.Unlock(); return p.pvOut }
 
 // PVAvailable is what the PV inverter could give now without a limit.
-func (p *Plant) PVAvailable() units.Watts { p.mu.Lock(); defer p.mu.Unlock(); return p.pvAvail }
+func (p *Plant) PVAvailable() units.Watts { p.mu.Lock(); defer p.mu.Unlock(); return p.shownPVAvail }
 
 // PVRated is the PV inverter's AC rating.
 func (p *Plant) PVRated() units.Watts { return p.cfg.PV.ACRating() }
@@ -73,7 +74,7 @@ func (p *Plant) SetPCC(closed bool) { p.mu.Lock(); defer p.mu.Unlock(); p.pccClo
 func (p *Plant) Load(k LoadKind) LoadState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return LoadState{Power: p.served[k], Demand: p.demand[k], On: p.loadOn[k]}
+	return LoadState{Power: p.served[k], Demand: p.shownDemand[k], On: p.loadOn[k]}
 }
 
 // SetLoad switches a load's relay from the next step.

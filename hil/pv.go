@@ -119,7 +119,7 @@ func CellTemperature(poa units.WattsPerSquareMetre, ambient units.Celsius, windM
 	return units.Celsius(module + e/1000*dT)
 }
 
-// AmbientTemperature is a daily sinusoid around a seasonal mean: coldest at 05:00, warmest at 15:00.
+// AmbientTemperature is a daily sinusoid around a seasonal mean: coldest at 04:00, warmest at 16:00.
 func AmbientTemperature(latitudeDeg float64, dayOfYear int, secondOfDay float64) units.Celsius {
 	season := math.Cos(2 * math.Pi * float64(dayOfYear-200) / 365) // +1 mid-July, −1 mid-January
 	if latitudeDeg < 0 {

@@ -79,7 +79,11 @@ func printSim(w io.Writer, r firmware.SimResult) {
 	fmt.Fprintf(w, "battery     +%.0f / -%.0f Wh, stored %.0f -> %.0f Wh, SoC %.3f..%.3f\n", e.BatteryCharge, e.BatteryDischarge,
 		r.Battery.StoredStart, r.Battery.StoredEnd, r.Battery.SoCMin, r.Battery.SoCMax)
 	fmt.Fprintf(w, "grid        import %.0f Wh, export %.0f Wh, islanded %.1f h\n", e.GridImport, e.GridExport, r.IslandedHours)
-	fmt.Fprintf(w, "EV          %d session(s), %.0f of %.0f Wh, deadline met: %v\n", r.EV.Sessions, r.EV.Delivered, r.EV.Needed, r.EV.DeadlineMet)
+	met := "no session ended"
+	if r.EV.DeadlineMet != nil {
+		met = fmt.Sprint(*r.EV.DeadlineMet)
+	}
+	fmt.Fprintf(w, "EV          %d session(s), %.0f of %.0f Wh, deadline met: %s\n", r.EV.Sessions, r.EV.Delivered, r.EV.Needed, met)
 }
 
 // onOff is a flag that accepts exactly "on" or "off".

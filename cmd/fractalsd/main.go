@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/fractals-energy/fractals/firmware"
 	"github.com/fractals-energy/fractals/internal/cli"
@@ -46,8 +48,15 @@ func run(args []string, stderr io.Writer) int {
 	default:
 		return cli.Errorf(stderr, fs, "--log-format %q is not text or json", *logFormat)
 	}
+	// The simulator's options name its own flags; the daemon's cycle is --cycle.
+	if !(o.Step >= 100*time.Millisecond && o.Step <= 10*time.Second) {
+		return cli.Errorf(stderr, fs, "--cycle %v out of range [100ms, 10s]", o.Step)
+	}
 	if err := o.Validate(); err != nil {
 		return cli.Errorf(stderr, fs, "%v", err)
+	}
+	if err := checkListen(*listen); err != nil {
+		return cli.Errorf(stderr, fs, "--listen %q: %v (want host:port, port 0..65535)", *listen, err)
 	}
 	log := slog.New(handler)
 	var d *firmware.Daemon
@@ -76,4 +85,17 @@ func run(args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped cleanly")
 	return 0
+}
+
+// checkListen refuses an address that can never be listened on, so that a typo is a usage error
+// (exit 2) and only a refused bind (port in use, no permission) is a runtime failure (exit 1).
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number in 0..65535", port)
+	}
+	return nil
 }

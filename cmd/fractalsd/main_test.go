@@ -86,11 +86,21 @@ func TestDaemonServesStatusAndStopsCleanlyOnInterrupt(t *testing.T) {
 	}
 }
 
-func TestBadFlagsExit2WithOneLine(t *testing.T) {
-	for _, args := range [][]string{{"--cycle", "1ms"}, {"--log-format", "xml"}, {"--battery-kwh", "-1"}, {"--nope"}, {"stray"}} {
+func TestBadFlagsExit2WithOneLineNamingTheFlag(t *testing.T) {
+	cases := map[string][]string{
+		"--cycle":       {"--cycle", "1ms"},
+		"--log-format":  {"--log-format", "xml"},
+		"--battery-kwh": {"--battery-kwh", "-1"},
+		"--listen":      {"--listen", "127.0.0.1:99999"},
+		"nope":          {"--nope"},
+		"stray":         {"stray"},
+	}
+	for name, args := range cases {
 		var errOut bytes.Buffer
-		if code := run(args, &errOut); code != 2 || strings.Count(errOut.String(), "\n") != 1 {
-			t.Errorf("%v: exit %d, %q", args, code, errOut.String())
+		code := run(args, &errOut)
+		msg := errOut.String()
+		if code != 2 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, name) {
+			t.Errorf("%v: exit %d, %q: want exit 2 and one line naming %s", args, code, msg, name)
 		}
 	}
 }

@@ -17,7 +17,7 @@ const (
 )
 
 // flagName finds the flag a flag-package error is about.
-var flagName = regexp.MustCompile(`(?:flag -|flag: -|defined: -)([A-Za-z0-9_.-]+)`)
+var flagName = regexp.MustCompile(`(?:flag -|for -|argument: -|defined: -)([A-Za-z0-9_.-]+)`)
 
 // Parse parses args into fs and reports the first problem as one line on stderr: the command, what was
 // wrong, and, where the flag is known, what it accepts (its usage text). It returns false on any

@@ -26,6 +26,16 @@ func TestParseReportsBadValueInOneLine(t *testing.T) {
 	}
 }
 
+func TestParseNamesTheFlagOfABadBooleanAndAMissingArgument(t *testing.T) {
+	for _, args := range [][]string{{"--json=maybe"}, {"--units"}} {
+		var out bytes.Buffer
+		Parse(newSet(), args, 0, &out)
+		if !strings.Contains(out.String(), "accepts:") {
+			t.Errorf("%v: %q does not say what the flag accepts", args, out.String())
+		}
+	}
+}
+
 func TestParseReportsUnknownFlag(t *testing.T) {
 	var out bytes.Buffer
 	if ok, _ := Parse(newSet(), []string{"--nope"}, 0, &out); ok {
