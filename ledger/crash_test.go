@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	crashPayments = 120
+	crashPayments = 200
 	depositA      = 1_000_000
 	depositB      = 1_000
 	payerSeed     = 21
@@ -324,7 +324,7 @@ func crashPayer(t *testing.T, point ledger.CrashPoint) {
 	for run := 0; ; run++ {
 		at := 0
 		if kills < killsPerPoint {
-			at = 1 + rng.IntN(25)
+			at = 1 + rng.IntN(8)
 		}
 		c := startChild(t, "payer", payerDB, tcp.Addr(), cc.domain, point, at)
 		tcp.AddPeer(cc.payer.Self(), c.addr)
@@ -364,7 +364,7 @@ func crashPayee(t *testing.T, point ledger.CrashPoint) {
 		payeeChild = startChild(t, "payee", payeeDB, tcp.Addr(), cc.domain, point, at)
 		tcp.AddPeer(cc.payee.Self(), payeeChild.addr)
 	}
-	start(1 + rng.IntN(25))
+	start(1 + rng.IntN(8))
 	go func() { paid <- payAll(payer, cc.payee.Self()) }()
 	for {
 		select {
@@ -375,7 +375,7 @@ func crashPayee(t *testing.T, point ledger.CrashPoint) {
 			kills++
 			at := 0
 			if kills < killsPerPoint {
-				at = 1 + rng.IntN(25)
+				at = 1 + rng.IntN(8)
 			}
 			start(at)
 			continue

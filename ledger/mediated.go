@@ -112,7 +112,8 @@ func (n *Node) onLocksChanged(cs *chanState, u channel.Update, r channel.Receive
 		}
 		req := SecretRequest{PaymentID: rt.PaymentID, SecretHash: lock.SecretHash, Amount: lock.Amount}
 		n.requests[lock.SecretHash] = request{initiator: rt.Initiator, msg: req}
-		n.send(rt.Initiator, EncodeSecretRequest(req))
+		// Asking is harmless, so it does not wait for the lock to reach the disk.
+		n.sendNow(rt.Initiator, EncodeSecretRequest(req))
 		return
 	}
 	n.forward(lock, *rt)
@@ -146,7 +147,8 @@ func (n *Node) handleSecretRequest(from channel.Address, frame []byte) error {
 	if !ok || r.target != from || r.amount != m.Amount {
 		return fmt.Errorf("secret request from %s for %x: no such payment to it", from, m.SecretHash[:4])
 	}
-	n.send(from, EncodeSecretReveal(SecretReveal{Secret: r.secret}))
+	// The secret is on our disk since the lock was signed; revealing needs no new commit.
+	n.sendNow(from, EncodeSecretReveal(SecretReveal{Secret: r.secret}))
 	return nil
 }
 
@@ -159,7 +161,9 @@ func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
 	n.rememberSecret(h, m.Secret)
 	delete(n.requests, h)
 	// The payee knows the secret, so pay it: it could claim the lock on chain anyway.
+	mediator := false
 	if cs, ok := n.channels[from]; ok && hasLock(cs.ch.Own.Locks, h) && cs.synced {
+		mediator = true
 		u, err := cs.ch.Unlock(m.Secret, n.cfg.Signer)
 		if err != nil {
 			return err
@@ -173,10 +177,16 @@ func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
 			delete(n.routes, h)
 		}
 	}
-	// Tell our own payers, so they unlock towards us.
+	// Tell our own payers, so they unlock towards us. A mediator need not wait for its disk: if it
+	// crashes before the secret is stored, its own unlock is not sent either, so the payee
+	// downstream keeps revealing it (repeatSecrets). The target waits: nobody would tell it again.
 	for partner, cs := range n.channels {
 		if partner != from && hasLock(cs.ch.Partner.Locks, h) {
-			n.send(partner, EncodeSecretReveal(m))
+			if mediator {
+				n.sendNow(partner, EncodeSecretReveal(m))
+			} else {
+				n.send(partner, EncodeSecretReveal(m))
+			}
 		}
 	}
 	return nil
@@ -195,7 +205,7 @@ func hasLock(locks []channel.Lock, h channel.Hash) bool {
 // reveals to payers whose locks towards us are still pending although we know the secret.
 func (n *Node) repeatSecrets() {
 	for _, r := range n.requests {
-		n.send(r.initiator, EncodeSecretRequest(r.msg))
+		n.sendNow(r.initiator, EncodeSecretRequest(r.msg))
 	}
 	for partner, cs := range n.channels {
 		for _, l := range cs.ch.Partner.Locks {

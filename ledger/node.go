@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fractals-energy/fractals/internal/clock"
@@ -64,20 +66,20 @@ type Node struct {
 	once  sync.Once
 
 	// Owned by the loop goroutine:
-	channels  map[channel.Address]*chanState
-	paid      map[payKey]uint64
-	secrets   map[channel.Hash]channel.Hash
-	routes    map[channel.Hash]*routed
-	requests  map[channel.Hash]request
-	batch     store.Batch
-	commits   chan *cut
-	commitErr chan error
-	committed chan struct{}
-	out       []outFrame
-	finished  []finish
-	fatal     error
-	statsMu   sync.Mutex
-	stats     Stats
+	channels   map[channel.Address]*chanState
+	paid       map[payKey]uint64
+	secrets    map[channel.Hash]channel.Hash
+	routes     map[channel.Hash]*routed
+	requests   map[channel.Hash]request
+	batch      store.Batch
+	commits    chan *cut
+	commitDone chan error
+	committed  chan struct{}
+	out        []outFrame
+	finished   []finish
+	fatal      error
+	statsMu    sync.Mutex
+	stats      Stats
 }
 
 // Stats counts what the node did (for tests and the bench).
@@ -127,6 +129,10 @@ type payEvent struct {
 type frameEvent struct {
 	from  channel.Address
 	frame []byte
+	// Filled by recoverSigners for updates: the decoded update and its recovered signer.
+	update    *channel.Update
+	signer    channel.Address
+	signerErr error
 }
 
 type addChannelEvent struct {
@@ -184,7 +190,7 @@ func NewNode(cfg Config) (*Node, error) {
 		done: make(chan struct{}), channels: map[channel.Address]*chanState{}, paid: map[payKey]uint64{},
 		secrets: map[channel.Hash]channel.Hash{}, routes: map[channel.Hash]*routed{},
 		requests: map[channel.Hash]request{},
-		commits:  make(chan *cut, 1), commitErr: make(chan error, 1), committed: make(chan struct{})}
+		commits:  make(chan *cut, 1), commitDone: make(chan error, 1), committed: make(chan struct{})}
 	stored, err := cfg.Store.Channels()
 	if err != nil {
 		return nil, fmt.Errorf("ledger node: load channels: %w", err)
@@ -320,15 +326,24 @@ func (n *Node) loop() {
 	tick := n.cfg.Clock.NewTicker(n.cfg.Resend / 2)
 	defer tick.Stop()
 	events := make([]event, 0, n.cfg.MaxBatch)
+	busy := false // the committer is writing a cut; changes meanwhile go into the next one
 	for {
 		events = events[:0]
 		select {
 		case <-n.quit:
+			n.finalCut(busy)
 			return
 		case <-tick.C():
 			n.tick()
 		case e := <-n.inbox:
 			events = append(events, e)
+		case err := <-n.commitDone:
+			busy = false
+			if err != nil {
+				n.fatal = err
+				n.failAll(err)
+				return
+			}
 		}
 	drain:
 		for len(events) < n.cfg.MaxBatch {
@@ -339,15 +354,53 @@ func (n *Node) loop() {
 				break drain
 			}
 		}
+		n.recoverSigners(events)
 		for _, e := range events {
 			n.handle(e)
 		}
-		if err := n.flush(); err != nil {
-			n.fatal = err
-			n.failAll(err)
-			return
+		// Answers depend only on acknowledgements (the partner's disk), never on our own pending
+		// commit, so callers hear at once.
+		for _, f := range n.finished {
+			f.done <- f.err
+		}
+		n.finished = n.finished[:0]
+		if !busy {
+			busy = n.cut()
 		}
 	}
+}
+
+// recoverSigners decodes the batch's updates and recovers their signers on every core: signature
+// recovery is the most expensive step of receiving, and it needs no channel state.
+func (n *Node) recoverSigners(events []event) {
+	var updates []*frameEvent
+	for _, e := range events {
+		if f, ok := e.(*frameEvent); ok && len(f.frame) > 0 && channel.Kind(f.frame[0]) == channel.KindUpdate {
+			updates = append(updates, f)
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(updates) < 4 || workers < 2 {
+		return // handleUpdate does it inline
+	}
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(updates); i = int(next.Add(1)) - 1 {
+				f := updates[i]
+				u, err := channel.DecodeUpdate(f.frame)
+				if err != nil {
+					continue // handleUpdate reports it
+				}
+				f.update = &u
+				f.signer, f.signerErr = channel.Recover(u.Proof.Digest(), u.Proof.Signature)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func (n *Node) hook(p CrashPoint) {
@@ -356,24 +409,34 @@ func (n *Node) hook(p CrashPoint) {
 	}
 }
 
+// finalCut writes what was signed or received since the last cut before the node stops.
+func (n *Node) finalCut(busy bool) {
+	if busy && <-n.commitDone != nil {
+		return
+	}
+	if n.cut() {
+		<-n.commitDone
+	}
+}
+
 // cut is one batch handed from the loop to the committer: the encoded states to write, then the
-// frames to send, then the callers to answer, in that order.
+// frames to send, in that order.
 type cut struct {
 	batch    store.Batch
 	received bool
 	out      []outFrame
-	finished []finish
 }
 
-// flush cuts the batch gathered by the loop and hands it to the committer, which writes it with one
-// fsync (group commit) while the loop already signs and verifies the next batch.
-func (n *Node) flush() error {
+// cut hands everything gathered since the last cut to the committer, which writes it with one
+// fsync (group commit) while the loop already signs and verifies the next batch. It reports
+// whether the committer got work.
+func (n *Node) cut() bool {
 	c := &cut{batch: n.batch}
 	for _, cs := range n.channels {
 		if cs.dirty {
 			rec, err := store.Record(cs.ch)
 			if err != nil {
-				return err
+				panic(fmt.Sprintf("ledger node: encode channel: %v", err)) // MarshalBinary cannot fail
 			}
 			c.batch.Channels = append(c.batch.Channels, rec)
 			cs.dirty = false
@@ -386,56 +449,54 @@ func (n *Node) flush() error {
 	}
 	n.batch = store.Batch{}
 	c.out, n.out = n.out, nil
-	c.finished, n.finished = n.finished, nil
-	if c.batch.Empty() && len(c.out) == 0 && len(c.finished) == 0 {
-		return nil
+	if c.batch.Empty() && len(c.out) == 0 {
+		return false
 	}
-	select {
-	case n.commits <- c:
-		return nil
-	case err := <-n.commitErr:
-		return err
-	}
+	n.commits <- c // never blocks: the committer is idle and the channel has room for one
+	return true
 }
 
-// committer writes each cut durably, then sends its frames and answers its callers.
+// committer writes each cut durably, then sends its frames, then tells the loop.
 func (n *Node) committer() {
 	defer close(n.committed)
 	for c := range n.commits {
-		if !c.batch.Empty() {
-			if len(c.out) > 0 {
-				n.hook(PointSigned)
-			}
-			if c.received {
-				n.hook(PointReceived)
-			}
-			if err := n.cfg.Store.Commit(&c.batch); err != nil {
-				err = fmt.Errorf("ledger node: group commit: %w", err)
-				for _, f := range c.finished {
-					f.done <- err
-				}
-				n.commitErr <- err
-				return
-			}
-			n.count(func(s *Stats) { s.Commits++ })
-			n.hook(PointCommitted)
-			if c.received {
-				n.hook(PointReceivedDone)
-			}
-		}
-		for _, f := range c.out {
-			// Delivery is best effort; unacknowledged proofs are re-sent by the tick.
-			_ = n.cfg.Transport.Send(f.to, f.frame)
-		}
-		if len(c.out) > 0 {
-			n.hook(PointSent)
-		}
-		for _, f := range c.finished {
-			f.done <- f.err
-		}
+		n.commitDone <- n.commitCut(c)
 	}
 }
 
+func (n *Node) commitCut(c *cut) error {
+	if !c.batch.Empty() {
+		if len(c.out) > 0 {
+			n.hook(PointSigned)
+		}
+		if c.received {
+			n.hook(PointReceived)
+		}
+		if err := n.cfg.Store.Commit(&c.batch); err != nil {
+			return fmt.Errorf("ledger node: group commit: %w", err)
+		}
+		n.count(func(s *Stats) { s.Commits++ })
+		n.hook(PointCommitted)
+		if c.received {
+			n.hook(PointReceivedDone)
+		}
+	}
+	for _, f := range c.out {
+		// Delivery is best effort; unacknowledged proofs are re-sent by the tick.
+		_ = n.cfg.Transport.Send(f.to, f.frame)
+	}
+	if len(c.out) > 0 {
+		n.hook(PointSent)
+	}
+	return nil
+}
+
+// sendNow sends a frame that does not depend on the pending commit, ahead of it.
+func (n *Node) sendNow(to channel.Address, frame []byte) {
+	_ = n.cfg.Transport.Send(to, frame)
+}
+
+// send queues a frame to go out after the pending commit.
 func (n *Node) send(to channel.Address, frame []byte) {
 	n.out = append(n.out, outFrame{to: to, frame: frame})
 }
@@ -478,7 +539,7 @@ func (n *Node) handle(e event) {
 	case *payEvent:
 		n.handlePay(e)
 	case *frameEvent:
-		n.handleFrame(e.from, e.frame)
+		n.handleFrame(e)
 	case *addChannelEvent:
 		e.done <- n.addChannel(e)
 	case *routeEvent:
@@ -591,7 +652,8 @@ func (n *Node) releaseAcked(cs *chanState) {
 	}
 }
 
-func (n *Node) handleFrame(from channel.Address, frame []byte) {
+func (n *Node) handleFrame(e *frameEvent) {
+	from, frame := e.from, e.frame
 	if len(frame) == 0 {
 		n.count(func(s *Stats) { s.Refused++ })
 		return
@@ -600,7 +662,7 @@ func (n *Node) handleFrame(from channel.Address, frame []byte) {
 	var err error
 	switch channel.Kind(frame[0]) {
 	case channel.KindUpdate:
-		err = n.handleUpdate(cs, from, frame)
+		err = n.handleUpdate(cs, e)
 	case channel.KindAck:
 		err = n.handleAck(cs, from, frame)
 	case channel.KindSync:
@@ -617,15 +679,23 @@ func (n *Node) handleFrame(from channel.Address, frame []byte) {
 	}
 }
 
-func (n *Node) handleUpdate(cs *chanState, from channel.Address, frame []byte) error {
+func (n *Node) handleUpdate(cs *chanState, e *frameEvent) error {
 	if cs == nil {
-		return fmt.Errorf("update from %s: no channel", from)
+		return fmt.Errorf("update from %s: no channel", e.from)
 	}
-	u, err := channel.DecodeUpdate(frame)
-	if err != nil {
-		return err
+	if e.update == nil {
+		u, err := channel.DecodeUpdate(e.frame)
+		if err != nil {
+			return err
+		}
+		e.update = &u
+		e.signer, e.signerErr = channel.Recover(u.Proof.Digest(), u.Proof.Signature)
 	}
-	r, err := cs.ch.Receive(u, n.unixNow())
+	if e.signerErr != nil {
+		return e.signerErr
+	}
+	u := *e.update
+	r, err := cs.ch.ReceiveRecovered(u, n.unixNow(), e.signer)
 	if errors.Is(err, channel.ErrStale) {
 		cs.ackDue = true // an old proof re-sent: confirm what we hold
 		return nil

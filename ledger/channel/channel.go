@@ -283,8 +283,18 @@ type Received struct {
 // Receive validates a partner's update against the known state at time now and applies it. A
 // refused update changes nothing.
 func (c *Channel) Receive(u Update, now uint64) (Received, error) {
+	return c.receive(u, now, nil)
+}
+
+// ReceiveRecovered is Receive for a caller that has already recovered the signer of u.Proof
+// (with Recover, typically for many updates in parallel); the signer must still be the partner.
+func (c *Channel) ReceiveRecovered(u Update, now uint64, signer Address) (Received, error) {
+	return c.receive(u, now, &signer)
+}
+
+func (c *Channel) receive(u Update, now uint64, recovered *Address) (Received, error) {
 	p := &u.Proof
-	if err := c.checkProof(u, c.Partner.Address); err != nil {
+	if err := c.checkProofRecovered(u, c.Partner.Address, recovered); err != nil {
 		return Received{}, err
 	}
 	old := &c.Partner
@@ -322,6 +332,10 @@ func (c *Channel) Receive(u Update, now uint64) (Received, error) {
 
 // checkProof checks domain, signature and locks of an update signed by signer.
 func (c *Channel) checkProof(u Update, signer Address) error {
+	return c.checkProofRecovered(u, signer, nil)
+}
+
+func (c *Channel) checkProofRecovered(u Update, signer Address, recovered *Address) error {
 	p := &u.Proof
 	if p.Domain != c.Domain {
 		return fmt.Errorf("proof %d for chain %d contract %s channel %x epoch %d: %w", p.Nonce,
@@ -337,8 +351,10 @@ func (c *Channel) checkProof(u Update, signer Address) error {
 	if err != nil || locked != p.Locked || Locksroot(u.Locks) != p.Locksroot {
 		return fmt.Errorf("proof %d: locked amount or locksroot does not match the %d locks sent: %w", p.Nonce, len(u.Locks), ErrInvalidLocks)
 	}
-	who, err := Recover(p.Digest(), p.Signature)
-	if err != nil {
+	var who Address
+	if recovered != nil {
+		who = *recovered
+	} else if who, err = Recover(p.Digest(), p.Signature); err != nil {
 		return fmt.Errorf("proof %d: %w", p.Nonce, err)
 	}
 	if who != signer {
