@@ -6,7 +6,7 @@
 // This package holds the network and the power flow:
 //
 //	c, err := grid.ParseMATPOWER(r, "case33bw")          // *Case, or a *ParseError naming the line
-//	res, err := grid.Solve(c, grid.Options{})             // auto: sweep if radial, Newton-Raphson otherwise
+//	res, err := grid.Solve(c, grid.Options{})             // auto: sweep if radial (Newton if it fails), else Newton
 //	sens, err := res.Sensitivities()                      // dV/dP, dV/dQ, dPflow/dP, ... at the solution
 //
 // ParseMATPOWER reads MATPOWER version-2 case files: baseMVA, bus, gen, branch (and bus_name); gencost
@@ -19,9 +19,11 @@
 // shunts, line charging, PV buses without an in-service generator treated as PQ) and its default
 // mismatch tolerance of 1e-8 p.u. Newton-Raphson works in polar coordinates on a fill-reducing
 // (minimum-degree) ordering with a sparsity-aware LU, falling back to gonum's pivoted LU. The sweep is a
-// backward/forward sweep on branch currents with PV-node compensation; it converges to the same exact
-// AC solution on radial networks. Non-convergence (*NotConvergedError) and islands without a slack bus
-// are errors, never numbers.
+// backward/forward sweep on branch currents (two-port transfer equations, so taps and charging are
+// exact) with PV-node compensation on the shared-path impedances; it converges to the same exact AC
+// solution on radial networks and stops on the same power-mismatch tolerance as Newton-Raphson. Auto
+// falls back to Newton-Raphson when the sweep fails, and Result.Method names the method that solved.
+// Non-convergence (*NotConvergedError) and islands without a slack bus are errors, never numbers.
 //
 // The sub-packages hold the rest of the physics:
 //

@@ -276,3 +276,24 @@ func (nw *network) maxMismatch(v []complex128, typ []BusType, sbus []complex128)
 	}
 	return worst
 }
+
+// mismatchInto is maxMismatch against the case's own bus types and injections, with the caller's work
+// buffer for Ybus·v, so an iteration that checks it every step allocates nothing. NaN is returned as NaN.
+func (nw *network) mismatchInto(v, cur []complex128) float64 {
+	nw.currents(v, cur)
+	worst := 0.0
+	for i, x := range v {
+		if nw.typ[i] == Ref {
+			continue
+		}
+		d := x*cmplx.Conj(cur[i]) - nw.sbus[i]
+		if math.IsNaN(real(d)) || math.IsNaN(imag(d)) {
+			return math.NaN()
+		}
+		worst = math.Max(worst, math.Abs(real(d)))
+		if nw.typ[i] == PQ {
+			worst = math.Max(worst, math.Abs(imag(d)))
+		}
+	}
+	return worst
+}

@@ -11,7 +11,7 @@ type Method int
 
 // Power-flow methods.
 const (
-	Auto          Method = iota // the sweep for radial networks, Newton-Raphson otherwise
+	Auto          Method = iota // the sweep for radial networks (Newton-Raphson if it fails), Newton-Raphson otherwise
 	NewtonRaphson               // full AC Newton-Raphson in polar coordinates
 	Sweep                       // backward/forward sweep (radial networks only)
 )
@@ -42,8 +42,8 @@ func ParseMethod(s string) (Method, error) {
 type Options struct {
 	Method Method
 	// Tolerance is the largest power mismatch accepted at any bus, p.u.; 0 means 1e-8, MATPOWER's
-	// default. (The sweep also waits until no voltage moves by more than 1e-12 p.u., so that both
-	// methods land on the same voltages well within 1e-8 p.u.)
+	// default. Both methods stop on it; for the sweep the mismatch at a PV bus is the reactive
+	// injection it would still need to reach its voltage set-point.
 	Tolerance float64
 	// MaxIterations bounds Newton iterations (0 means 20) and sweep iterations (0 means 1000).
 	MaxIterations int
@@ -85,6 +85,9 @@ type Result struct {
 	MaxMismatch float64
 	// QLimited lists PV buses that were held at a reactive limit (EnforceQLimits only).
 	QLimited []int
+	// SweepFailure says why Auto abandoned the sweep for Newton-Raphson on a radial network ("" when it
+	// did not): Method then reports nr.
+	SweepFailure string
 
 	v  []complex128 // solved voltages by internal index
 	nw *network
@@ -104,26 +107,18 @@ func Solve(c *Case, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	method := opt.Method
-	if method == Auto {
-		method = NewtonRaphson
-		if !opt.EnforceQLimits && isRadial(nw) {
-			method = Sweep
-		}
+	if opt.Method == Auto {
+		return solveAuto(nw, opt)
 	}
-	if method == Sweep && opt.EnforceQLimits {
+	if opt.Method == Sweep && opt.EnforceQLimits {
 		return nil, fmt.Errorf("grid: reactive limits are enforced by Newton-Raphson only; use method nr or auto")
 	}
 	var v []complex128
 	var iters int
 	var limited []int
-	switch method {
+	switch opt.Method {
 	case Sweep:
-		maxIter := opt.MaxIterations
-		if maxIter <= 0 {
-			maxIter = 1000
-		}
-		v, iters, err = sweep(nw, opt.Tolerance, maxIter)
+		v, iters, err = sweep(nw, opt.Tolerance, sweepMaxIterations(opt))
 	case NewtonRaphson:
 		v, iters, limited, err = solveNewton(nw, opt)
 	default:
@@ -132,7 +127,39 @@ func Solve(c *Case, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nw.result(v, method, iters, limited), nil
+	return nw.result(v, opt.Method, iters, limited), nil
+}
+
+func sweepMaxIterations(opt Options) int {
+	if opt.MaxIterations > 0 {
+		return opt.MaxIterations
+	}
+	return 1000
+}
+
+// solveAuto runs the sweep on a radial network and falls back to Newton-Raphson when the sweep fails
+// (it converges linearly and its PV compensation only estimates the reactive sensitivity, so a feeder
+// Newton solves may still defeat it); meshed networks and reactive limits go to Newton-Raphson directly.
+// The result names the method that produced it.
+func solveAuto(nw *network, opt Options) (*Result, error) {
+	failure := ""
+	if !opt.EnforceQLimits && isRadial(nw) {
+		v, iters, err := sweep(nw, opt.Tolerance, sweepMaxIterations(opt))
+		if err == nil {
+			return nw.result(v, Sweep, iters, nil), nil
+		}
+		failure = err.Error()
+	}
+	v, iters, limited, err := solveNewton(nw, opt)
+	if err != nil {
+		if failure != "" {
+			return nil, fmt.Errorf("%w (after the sweep failed: %s)", err, failure)
+		}
+		return nil, err
+	}
+	r := nw.result(v, NewtonRaphson, iters, limited)
+	r.SweepFailure = failure
+	return r, nil
 }
 
 // isRadial reports whether the sweep applies: every island a tree hanging from one slack bus.

@@ -2,6 +2,7 @@ package grid
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/cmplx"
 	"strings"
@@ -340,5 +341,103 @@ func TestNewtonRefusesOversizedCases(t *testing.T) {
 	}
 	if vmin, _ := r.MinVoltage(); math.Abs(vmin-1) > 1e-12 {
 		t.Errorf("unloaded chain: min voltage %v", vmin)
+	}
+}
+
+// withPVBus returns a copy of c with bus turned into a PV bus: a generator of pg MW holding vg p.u.
+func withPVBus(t *testing.T, c *Case, bus int, pg, vg float64) *Case {
+	t.Helper()
+	c = c.Clone()
+	i, ok := c.BusIndex()[bus]
+	if !ok {
+		t.Fatalf("%s has no bus %d", c.Name, bus)
+	}
+	c.Buses[i].Type = PV
+	c.Gens = append(c.Gens, Gen{Bus: bus, Pg: pg, Vg: vg, InService: true, Qmax: 100, Qmin: -100})
+	return c
+}
+
+// TestSweepAndNewtonAgreeWithPVBusesAtFeederEnds puts a small generator holding 0.97 p.u. at the end of
+// a lateral (case33bw buses 18 and 33, case69 buses 27 and 65, 69), in the middle of the main feeder
+// (case33bw bus 10), and at two places at once. Each needs a large reactive injection, the hard case for
+// PV-node compensation: the sweep must converge at the default tolerance (on the power mismatch, as
+// Newton does), hold the set-points, and land on Newton's voltages to 1e-8 p.u.; auto must solve them.
+func TestSweepAndNewtonAgreeWithPVBusesAtFeederEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		buses []int
+	}{
+		{"case33bw", []int{18}}, {"case33bw", []int{33}}, {"case33bw", []int{10}}, {"case33bw", []int{18, 33}},
+		{"case69", []int{27}}, {"case69", []int{65}}, {"case69", []int{69}}, {"case69", []int{27, 65}},
+	} {
+		c := loadCase(t, tc.name)
+		for _, b := range tc.buses {
+			c = withPVBus(t, c, b, 0.05, 0.97)
+		}
+		label := fmt.Sprintf("%s with PV at %v", tc.name, tc.buses)
+		nr, err := Solve(c, Options{Method: NewtonRaphson})
+		if err != nil {
+			t.Errorf("%s: Newton-Raphson: %v", label, err)
+			continue
+		}
+		sw, err := Solve(c, Options{Method: Sweep})
+		if err != nil {
+			t.Errorf("%s: sweep: %v", label, err)
+			continue
+		}
+		if sw.MaxMismatch >= 1e-8 {
+			t.Errorf("%s: sweep stopped with mismatch %.3g", label, sw.MaxMismatch)
+		}
+		if d := maxVoltageDifference(nr, sw); d > 1e-8 {
+			t.Errorf("%s: sweep and Newton-Raphson voltages differ by %.3g p.u.", label, d)
+		}
+		for _, b := range tc.buses {
+			got, _ := sw.Bus(b)
+			want, _ := nr.Bus(b)
+			if math.Abs(got.Vm-0.97) > 1e-8 || math.Abs(got.Qg-want.Qg) > 1e-6 {
+				t.Errorf("%s: bus %d by sweep %.10f p.u. %.7f MVAr; want 0.97 and Newton's %.7f MVAr", label, b, got.Vm, got.Qg, want.Qg)
+			}
+		}
+		checkPowerBalance(t, c, sw)
+		auto, err := Solve(c, Options{})
+		if err != nil || auto.Method != Sweep || auto.SweepFailure != "" {
+			t.Errorf("%s: auto gave %v, %v; want the sweep", label, auto, err)
+		}
+	}
+}
+
+// TestAutoFallsBackToNewtonWhenTheSweepFails bounds the iterations below what the sweep needs on
+// case33bw with a PV bus at 18 (it converges linearly) but not below Newton's 4: auto must then return
+// Newton's solution, say so, and keep the sweep's failure; a forced sweep must fail.
+func TestAutoFallsBackToNewtonWhenTheSweepFails(t *testing.T) {
+	c := withPVBus(t, loadCase(t, "case33bw"), 18, 0.05, 0.97)
+	opt := Options{MaxIterations: 6}
+	if _, err := Solve(c, Options{Method: Sweep, MaxIterations: 6}); err == nil {
+		t.Fatal("the sweep converged in 6 iterations: the test no longer exercises the fallback")
+	}
+	r, err := Solve(c, opt)
+	if err != nil {
+		t.Fatalf("auto: %v", err)
+	}
+	if r.Method != NewtonRaphson || !strings.Contains(r.SweepFailure, "sweep power flow did not converge in 6 iterations") {
+		t.Errorf("auto: method %v, sweep failure %q; want nr and the sweep's error", r.Method, r.SweepFailure)
+	}
+	nr, err := Solve(c, Options{Method: NewtonRaphson})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxVoltageDifference(nr, r); d != 0 || r.Iterations != nr.Iterations {
+		t.Errorf("fallback result differs from Newton's: %.3g p.u., %d vs %d iterations", d, r.Iterations, nr.Iterations)
+	}
+	// when Newton fails too, the error is Newton's and mentions the sweep's
+	c8 := loadCase(t, "case33bw")
+	for i := range c8.Buses {
+		c8.Buses[i].Pd *= 8
+		c8.Buses[i].Qd *= 8
+	}
+	_, err = Solve(c8, Options{})
+	var nc *NotConvergedError
+	if !errors.As(err, &nc) || nc.Method != NewtonRaphson || !strings.Contains(err.Error(), "after the sweep failed") {
+		t.Errorf("overloaded feeder by auto: %v", err)
 	}
 }

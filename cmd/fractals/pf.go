@@ -19,14 +19,17 @@ func init() {
 
 // pfJSON is the machine-readable output of `fractals pf --json`.
 type pfJSON struct {
-	Converged  bool           `json:"converged"`
-	Method     string         `json:"method"`
-	Iterations int            `json:"iterations"`
-	BaseMVA    float64        `json:"base_mva"`
-	LossesMW   float64        `json:"losses_mw"`
-	LossesMVAr float64        `json:"losses_mvar"`
-	Buses      []pfBusJSON    `json:"buses"`
-	Branches   []pfBranchJSON `json:"branches"`
+	Converged  bool    `json:"converged"`
+	Method     string  `json:"method"`
+	Iterations int     `json:"iterations"`
+	BaseMVA    float64 `json:"base_mva"`
+	LossesMW   float64 `json:"losses_mw"`
+	LossesMVAr float64 `json:"losses_mvar"`
+	// SweepFailure is set when auto tried the sweep on a radial case, it failed, and Newton-Raphson
+	// (named in Method) solved the case instead.
+	SweepFailure string         `json:"sweep_failure,omitempty"`
+	Buses        []pfBusJSON    `json:"buses"`
+	Branches     []pfBranchJSON `json:"branches"`
 }
 
 type pfBusJSON struct {
@@ -106,7 +109,7 @@ func readCase(path string) (*grid.Case, error) {
 
 func writePFJSON(stdout, stderr io.Writer, r *grid.Result) int {
 	out := pfJSON{Converged: true, Method: r.Method.String(), Iterations: r.Iterations, BaseMVA: r.BaseMVA,
-		LossesMW: r.LossesMW, LossesMVAr: r.LossesMVAr, Buses: []pfBusJSON{}, Branches: []pfBranchJSON{}}
+		LossesMW: r.LossesMW, LossesMVAr: r.LossesMVAr, SweepFailure: r.SweepFailure, Buses: []pfBusJSON{}, Branches: []pfBranchJSON{}}
 	for _, b := range r.Buses {
 		out.Buses = append(out.Buses, pfBusJSON{ID: b.ID, Vm: b.Vm, VaDeg: b.VaDeg})
 	}
@@ -126,6 +129,9 @@ func writePFTable(w io.Writer, r *grid.Result) {
 	vmin, bmin := r.MinVoltage()
 	vmax, bmax := r.MaxVoltage()
 	fmt.Fprintf(w, "%s: converged by %s in %d iterations (base %g MVA)\n", r.Case, r.Method, r.Iterations, r.BaseMVA)
+	if r.SweepFailure != "" {
+		fmt.Fprintf(w, "the sweep failed (%s), so Newton-Raphson solved it\n", r.SweepFailure)
+	}
 	fmt.Fprintf(w, "losses %.6f MW, %.6f MVAr; voltage min %.5f p.u. at bus %d, max %.5f p.u. at bus %d\n\n", r.LossesMW, r.LossesMVAr, vmin, bmin, vmax, bmax)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "bus\tVm (p.u.)\tVa (deg)\tPg (MW)\tQg (MVAr)\tPd (MW)\tQd (MVAr)\t")

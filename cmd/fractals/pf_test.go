@@ -102,3 +102,50 @@ func TestPFBadUsage(t *testing.T) {
 		}
 	}
 }
+
+// writePVCase writes case33bw with bus 18 (the end of the longest lateral) turned into a PV bus: a
+// 0.05 MW generator holding 0.97 p.u., which needs about 0.91 MVAr.
+func writePVCase(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(pfCases, "case33bw.m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), "\t18\t1\t90\t40\t", "\t18\t2\t90\t40\t", 1)
+	slack := "\t1\t0\t0\t10\t-10\t1\t100\t1\t10\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0;\n"
+	text = strings.Replace(text, slack, slack+"\t18\t0.05\t0\t10\t-10\t0.97\t100\t1\t10\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0;\n", 1)
+	if text == string(src) || strings.Count(text, "0.97\t100") != 1 {
+		t.Fatal("case33bw.m no longer has the rows this test edits")
+	}
+	path := filepath.Join(t.TempDir(), "case33bw_pv18.m")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPFRadialWithPVBus: the sweep used to diverge on this feeder (exit 1) while Newton converged; now
+// auto and both forced methods solve it and agree on bus 18.
+func TestPFRadialWithPVBus(t *testing.T) {
+	path := writePVCase(t)
+	vm := map[string]float64{}
+	for _, method := range []string{"auto", "sweep", "nr"} {
+		code, out, errOut := runPFCommand(t, path, "--json", "--method", method)
+		if code != 0 {
+			t.Fatalf("--method %s: exit %d, %s", method, code, errOut)
+		}
+		var got pfJSON
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]string{"auto": "sweep", "sweep": "sweep", "nr": "nr"}[method]; got.Method != want || got.SweepFailure != "" {
+			t.Errorf("--method %s: ran %s (sweep failure %q), want %s", method, got.Method, got.SweepFailure, want)
+		}
+		vm[method] = got.Buses[17].Vm
+	}
+	for m, v := range vm {
+		if math.Abs(v-0.97) > 1e-8 {
+			t.Errorf("--method %s: bus 18 at %.10f p.u., want its 0.97 set-point", m, v)
+		}
+	}
+}
