@@ -53,7 +53,27 @@ func (n *Node) PayRoute(ctx context.Context, hops []channel.Address, amount, id 
 	return n.wait(ctx, done)
 }
 
-func secretKey(h channel.Hash) string { return "secret/" + hex.EncodeToString(h[:]) }
+const secretPrefix = "secret/"
+
+func secretKey(h channel.Hash) string { return secretPrefix + hex.EncodeToString(h[:]) }
+
+// loadSecrets reads back the secrets stored before a restart, so pending locks can still be
+// unlocked or claimed.
+func (n *Node) loadSecrets() error {
+	kvs, err := n.cfg.Store.MetaPrefix(secretPrefix)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		if len(kv.Value) != 32 {
+			return fmt.Errorf("stored secret %s: %d bytes, want 32", kv.Key, len(kv.Value))
+		}
+		secret := channel.Hash(kv.Value)
+		n.secrets[crypto.Keccak256Hash(secret[:])] = secret
+	}
+	return nil
+}
+
 
 func (n *Node) handleRoute(e *routeEvent) {
 	cs, ok := n.channels[e.hops[0]]

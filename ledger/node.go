@@ -201,6 +201,9 @@ func NewNode(cfg Config) (*Node, error) {
 		}
 		n.channels[c.Partner.Address] = &chanState{ch: c}
 	}
+	if err := n.loadSecrets(); err != nil {
+		return nil, fmt.Errorf("ledger node: %w", err)
+	}
 	cfg.Transport.SetHandler(n.deliver)
 	for _, cs := range n.channels {
 		n.send(cs.ch.Partner.Address, channel.EncodeSync(cs.ch.SyncMessage(true)))

@@ -190,4 +190,20 @@ func TestMediatedTransferThreeHops(t *testing.T) {
 	if bal := nodes[1].Channel(nodes[0].Address()).OwnBalance + nodes[1].Channel(nodes[2].Address()).OwnBalance; bal != 2000 {
 		t.Fatalf("mediator's total balance %d, want 2000 (it forwards what it receives)", bal)
 	}
+	// Every hop stored the five secrets it learned, and a restarted mediator reads them back.
+	mediator := nodes[1]
+	mediator.stop()
+	st, err := store.Open(mediator.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvs, err := st.MetaPrefix(secretPrefix)
+	st.Close()
+	if err != nil || len(kvs) != 5 {
+		t.Fatalf("mediator stored %d secrets, %v; want 5", len(kvs), err)
+	}
+	restarted := startHubNode(t, hub, mediator.seed, mediator.path)
+	if got := restarted.Channel(nodes[0].Address()).Received; got != 35 {
+		t.Fatalf("restarted mediator sees %d received, want 35", got)
+	}
 }

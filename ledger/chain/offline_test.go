@@ -165,8 +165,9 @@ func TestOfflineTransfersThenSettle(t *testing.T) {
 	if _, err := queueA.Drain(ctx); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("drain without chain: %v, want unreachable", err)
 	}
-	if err := watchB.Poll(ctx); !errors.Is(err, ErrUnreachable) {
-		t.Fatalf("poll without chain: %v, want unreachable", err)
+	keeperB := &Keeper{Watcher: watchB, Queue: queueB}
+	if reachable, err := keeperB.Step(ctx); reachable || err != nil {
+		t.Fatalf("keeper without chain: reachable %v, %v", reachable, err)
 	}
 	if queueA.Len() != 1 {
 		t.Fatalf("queue holds %d actions, want the close", queueA.Len())
@@ -176,11 +177,8 @@ func TestOfflineTransfersThenSettle(t *testing.T) {
 	if n, err := queueA.Drain(ctx); err != nil || n != 1 {
 		t.Fatalf("drain: %d, %v", n, err)
 	}
-	if err := watchB.Poll(ctx); err != nil || watchB.Answered != 1 {
-		t.Fatalf("watcher: answered %d, %v", watchB.Answered, err)
-	}
-	if n, err := queueB.Drain(ctx); err != nil || n != 1 {
-		t.Fatalf("b's update: %d, %v", n, err)
+	if reachable, err := keeperB.Step(ctx); !reachable || err != nil || watchB.Answered != 1 || queueB.Gas[ActUpdateProof] == 0 {
+		t.Fatalf("keeper: reachable %v, answered %d, update gas %d, %v", reachable, watchB.Answered, queueB.Gas[ActUpdateProof], err)
 	}
 	c.pass(t, 601*time.Second)
 	if _, err := queueA.Drain(ctx); err != nil {

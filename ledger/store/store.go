@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fractals-energy/fractals/ledger/channel"
@@ -187,6 +188,19 @@ func (s *Store) Pending() ([]PendingAction, error) {
 			out = append(out, PendingAction{Key: string(k), Data: append([]byte(nil), v...)})
 			return nil
 		})
+	})
+	return out, err
+}
+
+// MetaPrefix lists the named values whose key starts with prefix.
+func (s *Store) MetaPrefix(prefix string) ([]KV, error) {
+	var out []KV
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMeta).Cursor()
+		for k, v := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+			out = append(out, KV{Key: string(k), Value: append([]byte(nil), v...)})
+		}
+		return nil
 	})
 	return out, err
 }
