@@ -74,7 +74,6 @@ func (n *Node) loadSecrets() error {
 	return nil
 }
 
-
 func (n *Node) handleRoute(e *routeEvent) {
 	cs, ok := n.channels[e.hops[0]]
 	if !ok || !cs.synced {
