@@ -9,5 +9,9 @@
 // default, 20 ms to 1 s); nothing here reads a clock, sleeps, or performs I/O. Settings outside the
 // ranges the standard allows are refused with an error that names the setting and the range.
 //
+// A sample whose voltage or frequency is NaN or infinite is a failed measurement: the relay flags it
+// and has the DER cease to energize; trip timers neither start nor reset on it, and running ones go on
+// counting, so a failing meter can neither keep a DER energized nor hold off a trip.
+//
 // Voltages are per unit of nominal, frequencies in hertz on a 60 Hz system, times as time.Duration.
 package ieee1547

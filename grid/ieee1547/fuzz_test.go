@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzRelay feeds arbitrary measurement sequences (including NaN and infinities from a faulty meter):
-// the relay never panics, a trip stays latched, and a tripped DER is never told to energize.
+// the relay never panics, a trip stays latched, a tripped DER is never told to energize, and neither is
+// one whose measurement failed.
 func FuzzRelay(f *testing.F) {
 	f.Add(uint8(2), []byte{0, 0, 0, 0, 0, 0, 240, 63, 0, 0, 0, 0, 0, 0, 78, 64})
 	f.Add(uint8(1), make([]byte, 64))
@@ -32,9 +33,89 @@ func FuzzRelay(f *testing.F) {
 			if d.Trip && d.Energize {
 				t.Fatalf("tripped but told to energize: %+v", d)
 			}
+			if (!finite(v) || !finite(fr)) && (d.Energize || !d.MeasurementFailure) {
+				t.Fatalf("failed measurement V=%g F=%g: %+v; want it flagged and no energizing", v, fr, d)
+			}
 			tripped = d.Trip
 		}
 	})
+}
+
+// FuzzRelayTripsDespiteNaNs holds one quantity just beyond one trip function's level (default settings
+// of any category, any allowed tick) and replaces samples with NaN or infinities where mask says so: the
+// relay must trip no later than tripDeadline after the first valid sample beyond the level, whatever the
+// failures, must flag every failed sample, and must never tell the DER to energize on one.
+func FuzzRelayTripsDespiteNaNs(f *testing.F) {
+	f.Add(uint8(2), uint8(0), uint8(1), []byte{0, 1})          // OV2 with every other sample NaN
+	f.Add(uint8(1), uint8(2), uint8(0), []byte{0, 1, 1, 1, 0}) // UV1 with long gaps
+	f.Add(uint8(3), uint8(7), uint8(2), []byte{3, 2, 0})       // UF2, both quantities failing
+	f.Add(uint8(2), uint8(4), uint8(1), []byte{1, 1, 0})       // OF2 starting with failures
+	f.Fuzz(func(t *testing.T, cat, fn, tickSel uint8, mask []byte) {
+		if len(mask) == 0 {
+			mask = []byte{0}
+		}
+		s := DefaultSettings(Category(cat%3 + 1))
+		s.Tick = []time.Duration{MinTick, DefaultTick, 250 * time.Millisecond, MaxTick}[tickSel%4]
+		r, err := NewRelay(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := excursions(s)[fn%8]
+		margin := 0.01 // p.u.
+		if !e.voltage {
+			margin = 0.05 // Hz
+		}
+		beyond := e.setting.Level + margin
+		if !e.over {
+			beyond = e.setting.Level - margin
+		}
+		bad := []float64{math.NaN(), math.Inf(1), math.Inf(-1)}
+		started, since := false, time.Duration(0)
+		deadline := tripDeadline(e.setting.Clearing, s.Tick)
+		for k := 0; ; k++ {
+			m := Sample{V: 1, F: NominalFrequency}
+			if e.voltage {
+				m.V = units.PerUnit(beyond)
+			} else {
+				m.F = units.Hertz(beyond)
+			}
+			code := mask[k%len(mask)]
+			failed := code%4 != 0
+			if code%4 == 1 || code%4 == 3 {
+				m.V = units.PerUnit(bad[int(code/4)%3])
+			}
+			if code%4 == 2 || code%4 == 3 {
+				m.F = units.Hertz(bad[int(code/4)%3])
+			}
+			if started {
+				since += s.Tick
+			}
+			d := r.Step(m, s.Tick)
+			if failed && (d.Energize || !d.MeasurementFailure) {
+				t.Fatalf("sample %d %+v: %+v; want a flagged failure and no energizing", k, m, d)
+			}
+			watched := float64(m.V)
+			if !e.voltage {
+				watched = float64(m.F)
+			}
+			started = started || finite(watched)
+			if d.Trip {
+				return
+			}
+			if started && since >= deadline {
+				t.Fatalf("%s held beyond %g for %v after its first valid sample (mask %v), no trip; want one by %v", e.name, beyond, since, mask, deadline)
+			}
+			if k > 1000 && !started {
+				return // the mask never lets a valid sample of the watched quantity through
+			}
+		}
+	})
+}
+
+// tripDeadline is how long after the first sample beyond its level a trip function with the given
+// clearing time must have tripped at the given tick.
+func tripDeadline(clearing, tick time.Duration) time.Duration {
+	return (clearing + tick - 1) / tick * tick // the first sample at or after the clearing time
 }
 
 // FuzzLagStep checks the response stays between its start and target for any tick.

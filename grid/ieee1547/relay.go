@@ -53,8 +53,13 @@ type Decision struct {
 	// Energize says whether the DER should exchange current now: false when tripped, in momentary
 	// cessation, or in a permissive region with CeaseInPermissive set.
 	Energize bool
-	// VoltageMode and FrequencyMode are the ride-through modes the present disturbance demands.
+	// VoltageMode and FrequencyMode are the ride-through modes the present disturbance demands (during a
+	// measurement failure, the mode of the last valid sample).
 	VoltageMode, FrequencyMode Mode
+	// MeasurementFailure is set when the sample's voltage or frequency is not a finite number. The DER
+	// then ceases to energize (it cannot know it is inside its ride-through and trip limits); trip timers
+	// already running go on counting, so a failing meter can delay no trip.
+	MeasurementFailure bool
 }
 
 // Relay is the DER's interconnection protection: the eight trip functions and the ride-through state.
@@ -103,7 +108,8 @@ func (r *Relay) Step(m Sample, dt time.Duration) Decision {
 		}
 	}
 	d.Trip, d.Function = r.tripped != "", r.tripped
-	d.Energize = !d.Trip && d.VoltageMode != MomentaryCessation && d.FrequencyMode != MomentaryCessation &&
+	d.MeasurementFailure = !finite(v) || !finite(f)
+	d.Energize = !d.Trip && !d.MeasurementFailure && d.VoltageMode != MomentaryCessation && d.FrequencyMode != MomentaryCessation &&
 		!(r.settings.CeaseInPermissive && (d.VoltageMode == Permissive || d.FrequencyMode == Permissive))
 	return d
 }
@@ -117,7 +123,7 @@ func (r *Relay) Reset() {
 		r.voltage[i].timing, r.voltage[i].elapsed = false, 0
 		r.freq[i].timing, r.freq[i].elapsed = false, 0
 	}
-	r.vrt.disturbed, r.vrt.elapsed = false, 0
-	r.frt.disturbed, r.frt.elapsed = false, 0
+	r.vrt.disturbed, r.vrt.elapsed, r.vrt.last = false, 0, Continuous
+	r.frt.disturbed, r.frt.elapsed, r.frt.last = false, 0, Continuous
 	r.tripped = ""
 }

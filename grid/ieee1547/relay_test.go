@@ -2,6 +2,7 @@ package ieee1547
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -279,4 +280,67 @@ func ExampleRelay() {
 	// tick 1: trip=false function=""
 	// tick 2: trip=false function=""
 	// tick 3: trip=true function="OV2"
+}
+
+// TestMeasurementFailureCeasesToEnergize: a NaN or infinite voltage or frequency is a failed
+// measurement. The relay flags it and tells the DER to cease to energize; it neither starts nor resets
+// trip timers, and a running timer goes on counting, so interleaved failures cannot hold off a trip.
+func TestMeasurementFailureCeasesToEnergize(t *testing.T) {
+	s := DefaultSettings(CategoryII)
+	nan := units.PerUnit(math.NaN())
+	newRelay := func() *Relay {
+		r, err := NewRelay(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// all failures, of either quantity: never energize, never trip
+	for _, m := range []Sample{{V: nan, F: 60}, {V: 1, F: units.Hertz(math.NaN())}, {V: units.PerUnit(math.Inf(1)), F: 60}, {V: 1, F: units.Hertz(math.Inf(-1))}} {
+		r := newRelay()
+		for i := 0; i < 100; i++ {
+			if d := r.Step(m, s.Tick); d.Energize || d.Trip || !d.MeasurementFailure {
+				t.Fatalf("sample %+v, tick %d: %+v; want a flagged failure, no energizing, no trip", m, i, d)
+			}
+		}
+		if d := r.Step(Sample{V: 1, F: 60}, s.Tick); !d.Energize || d.MeasurementFailure {
+			t.Fatalf("valid sample after failures: %+v", d)
+		}
+	}
+	// 1.3 p.u. alternating with NaN: OV2 (0.16 s) trips within its clearing time of the first 1.3 sample
+	r := newRelay()
+	tripped := time.Duration(-1)
+	for e := time.Duration(0); e < 10*time.Second && tripped < 0; e += s.Tick {
+		m := Sample{V: 1.3, F: 60}
+		if (e/s.Tick)%2 == 1 {
+			m.V = nan
+		}
+		if d := r.Step(m, s.Tick); d.Trip {
+			if d.Function != "OV2" || d.Energize {
+				t.Fatalf("at %v: %+v", e, d)
+			}
+			tripped = e
+		}
+	}
+	if limit := s.Voltage.OV2.Clearing + s.Tick; tripped < 0 || tripped > limit {
+		t.Errorf("1.3 p.u. with every other sample NaN tripped at %v; want OV2 by %v", tripped, limit)
+	}
+	// UV1 (0.70 p.u., 10 s): 5 s at 0.69, 4 s of NaN, then 0.69 again: the gap does not reset the timer
+	r = newRelay()
+	at := time.Duration(0)
+	for _, phase := range []struct {
+		v   units.PerUnit
+		dur time.Duration
+	}{{0.69, 5 * time.Second}, {nan, 4 * time.Second}, {0.69, 2 * time.Second}} {
+		for e := time.Duration(0); e < phase.dur; e += s.Tick {
+			if d := r.Step(Sample{V: phase.v, F: 60}, s.Tick); d.Trip {
+				if d.Function != "UV1" || at < s.Voltage.UV1.Clearing-s.Tick || at > s.Voltage.UV1.Clearing {
+					t.Fatalf("tripped by %s at %v; want UV1 at %v", d.Function, at, s.Voltage.UV1.Clearing)
+				}
+				return
+			}
+			at += s.Tick
+		}
+	}
+	t.Errorf("UV1 did not trip after 11 s below its level with a 4 s measurement gap")
 }

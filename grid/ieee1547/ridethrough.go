@@ -166,14 +166,27 @@ func regionOf(t rideThroughTable, x float64) (Mode, time.Duration) {
 // rideThrough follows one quantity through a disturbance: the disturbance starts at the first sample
 // outside continuous operation and ends when the quantity is back in it. At each sample the demanded
 // mode is the region's, as long as the time since the disturbance started has not passed the region's
-// minimum ride-through time; after that nothing is demanded.
+// minimum ride-through time; after that nothing is demanded. A non-finite sample (failed measurement)
+// changes no region: a disturbance in progress goes on timing and the last mode is repeated.
 type rideThrough struct {
 	table     rideThroughTable
 	disturbed bool
 	elapsed   time.Duration
+	last      Mode
 }
 
 func (rt *rideThrough) step(x float64, dt time.Duration) Mode {
+	if !finite(x) {
+		if rt.disturbed {
+			rt.elapsed += dt
+		}
+		return rt.last
+	}
+	rt.last = rt.classifyStep(x, dt)
+	return rt.last
+}
+
+func (rt *rideThrough) classifyStep(x float64, dt time.Duration) Mode {
 	r, ok := rt.table.classify(x)
 	if ok && r == nil {
 		rt.disturbed, rt.elapsed = false, 0

@@ -2,6 +2,7 @@ package ieee1547
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -216,6 +217,10 @@ func (f FrequencyTrip) Validate() error {
 // adds each tick while the condition holds, resets when it clears, and trips once the time beyond the
 // level reaches the clearing time. Counting from the first sample means it never trips before the
 // clearing time, and at most one tick after it.
+//
+// A non-finite sample (a failed measurement) tells nothing about the level: it neither starts nor resets
+// the timer, and a timer already running goes on counting, since an excursion in progress is presumed to
+// last until a valid sample shows it has cleared. So a meter dropping samples cannot hold off a trip.
 type tripTimer struct {
 	name    string
 	setting TripSetting
@@ -225,6 +230,12 @@ type tripTimer struct {
 }
 
 func (t *tripTimer) step(x float64, dt time.Duration) bool {
+	if !finite(x) {
+		if t.timing {
+			t.elapsed += dt
+		}
+		return t.timing && t.elapsed >= t.setting.Clearing
+	}
 	beyond := x < t.setting.Level
 	if t.over {
 		beyond = x > t.setting.Level
@@ -239,3 +250,7 @@ func (t *tripTimer) step(x float64, dt time.Duration) bool {
 	t.timing = true
 	return t.elapsed >= t.setting.Clearing
 }
+
+// finite reports whether a measurement is a number: NaN and infinities come only from a failed meter or
+// a broken link, never from the network.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
