@@ -50,8 +50,10 @@ type Decision struct {
 	Trip bool
 	// Function names the trip function that tripped ("UV1", "OF2", ...).
 	Function string
-	// Energize says whether the DER should exchange current now: false when tripped, in momentary
-	// cessation, or in a permissive region with CeaseInPermissive set.
+	// Energize says whether the DER should exchange current now: false when tripped, after a failed
+	// measurement, in a momentary-cessation region (also past its minimum time, when VoltageMode already
+	// reads NoRideThrough), in a voltage table's cease-to-energize zone (above 1.20 p.u., below the
+	// lowest region), or in a permissive region with CeaseInPermissive set.
 	Energize bool
 	// VoltageMode and FrequencyMode are the ride-through modes the present disturbance demands (during a
 	// measurement failure, the mode of the last valid sample).
@@ -109,7 +111,7 @@ func (r *Relay) Step(m Sample, dt time.Duration) Decision {
 	}
 	d.Trip, d.Function = r.tripped != "", r.tripped
 	d.MeasurementFailure = !finite(v) || !finite(f)
-	d.Energize = !d.Trip && !d.MeasurementFailure && d.VoltageMode != MomentaryCessation && d.FrequencyMode != MomentaryCessation &&
+	d.Energize = !d.Trip && !d.MeasurementFailure && !r.vrt.cease && !r.frt.cease && d.VoltageMode != MomentaryCessation && d.FrequencyMode != MomentaryCessation &&
 		!(r.settings.CeaseInPermissive && (d.VoltageMode == Permissive || d.FrequencyMode == Permissive))
 	return d
 }
@@ -123,7 +125,7 @@ func (r *Relay) Reset() {
 		r.voltage[i].timing, r.voltage[i].elapsed = false, 0
 		r.freq[i].timing, r.freq[i].elapsed = false, 0
 	}
-	r.vrt.disturbed, r.vrt.elapsed, r.vrt.last = false, 0, Continuous
-	r.frt.disturbed, r.frt.elapsed, r.frt.last = false, 0, Continuous
+	r.vrt = rideThrough{table: r.vrt.table}
+	r.frt = rideThrough{table: r.frt.table}
 	r.tripped = ""
 }

@@ -344,3 +344,57 @@ func TestMeasurementFailureCeasesToEnergize(t *testing.T) {
 	}
 	t.Errorf("UV1 did not trip after 11 s below its level with a 4 s measurement gap")
 }
+
+// TestNoCurrentInMomentaryCessationPastItsMinimumTime: category III below 0.50 p.u. is momentary
+// cessation for 1 s; past that the DER may trip, but it must not resume injecting while the voltage is
+// still in that region. With the default UV2 (0.50 p.u., 2 s) it stays ceased from 1 s until UV2 trips;
+// with the widest settings it stays ceased for as long as the sag lasts, and energizes again once the
+// voltage recovers. The same holds above 1.10 p.u. (momentary cessation for 12 s) and in the zones the
+// voltage tables mark "cease to energize" (category II below 0.30 p.u., any category above 1.20 p.u.).
+func TestNoCurrentInMomentaryCessationPastItsMinimumTime(t *testing.T) {
+	hold := func(r *Relay, v units.PerUnit, dur, tick time.Duration, check func(at time.Duration, d Decision) bool) {
+		t.Helper()
+		for at := time.Duration(0); at < dur; at += tick {
+			d := r.Step(Sample{V: v, F: 60}, tick)
+			if !check(at, d) {
+				t.Fatalf("%g p.u. at %v: %+v", float64(v), at, d)
+			}
+		}
+	}
+	def, err := NewRelay(DefaultSettings(CategoryIII))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold(def, 0.4, 3*time.Second, DefaultTick, func(at time.Duration, d Decision) bool {
+		return !d.Energize && (d.Trip == (at >= 2*time.Second)) && (d.Trip || d.VoltageMode == MomentaryCessation || at > time.Second)
+	})
+	widest := func(c Category) *Relay {
+		r, err := NewRelay(Settings{Category: c, Voltage: WidestVoltageTrip(c), Frequency: WidestFrequencyTrip(), Tick: DefaultTick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := widest(CategoryIII)
+	hold(r, 0.4, 5*time.Second, DefaultTick, func(at time.Duration, d Decision) bool {
+		want := MomentaryCessation
+		if at > time.Second {
+			want = NoRideThrough
+		}
+		return !d.Energize && !d.Trip && d.VoltageMode == want
+	})
+	hold(r, 1.0, time.Second, DefaultTick, func(_ time.Duration, d Decision) bool { return d.Energize && d.VoltageMode == Continuous })
+	hold(r, 1.15, 12500*time.Millisecond, DefaultTick, func(_ time.Duration, d Decision) bool { return !d.Energize && !d.Trip })
+	r = widest(CategoryII)
+	hold(r, 0.2, 1500*time.Millisecond, DefaultTick, func(_ time.Duration, d Decision) bool {
+		return !d.Energize && !d.Trip && d.VoltageMode == NoRideThrough
+	})
+	hold(r, 1.0, time.Second, DefaultTick, func(_ time.Duration, d Decision) bool { return d.Energize })
+	// beyond the frequency regions the standard sets no mode: the trip settings alone decide
+	r = widest(CategoryII)
+	for i := 0; i < 5; i++ {
+		if d := r.Step(Sample{V: 1, F: 62.5}, DefaultTick); !d.Energize || d.FrequencyMode != NoRideThrough {
+			t.Fatalf("62.5 Hz with the widest OF settings: %+v", d)
+		}
+	}
+}

@@ -66,11 +66,14 @@ type rideThroughTable struct {
 	contLo, contHi float64 // continuous operation for contLo ≤ x ≤ contHi
 	above          []region
 	below          []region
+	// ceaseOutside: beyond the outermost regions the table says "cease to energize" (the voltage tables,
+	// above 1.20 p.u. and below the lowest region); the frequency table says nothing there.
+	ceaseOutside bool
 }
 
 // voltageRideThrough is IEEE 1547-2018 Tables 14 (category I), 15 (II) and 16 (III).
 var voltageRideThrough = map[Category]rideThroughTable{
-	CategoryI: {contLo: 0.88, contHi: 1.10,
+	CategoryI: {contLo: 0.88, contHi: 1.10, ceaseOutside: true,
 		above: []region{
 			{1.175, 1.20, Permissive, fixed(0.2)},
 			{1.15, 1.175, Permissive, fixed(0.5)},
@@ -81,7 +84,7 @@ var voltageRideThrough = map[Category]rideThroughTable{
 			{0.50, 0.70, Permissive, fixed(0.16)},
 		},
 	},
-	CategoryII: {contLo: 0.88, contHi: 1.10,
+	CategoryII: {contLo: 0.88, contHi: 1.10, ceaseOutside: true,
 		above: []region{
 			{1.175, 1.20, Permissive, fixed(0.2)},
 			{1.15, 1.175, Permissive, fixed(0.5)},
@@ -93,7 +96,7 @@ var voltageRideThrough = map[Category]rideThroughTable{
 			{0.30, 0.45, Permissive, fixed(0.16)},
 		},
 	},
-	CategoryIII: {contLo: 0.88, contHi: 1.10,
+	CategoryIII: {contLo: 0.88, contHi: 1.10, ceaseOutside: true,
 		above: []region{
 			{1.10, 1.20, MomentaryCessation, fixed(12)},
 		},
@@ -166,13 +169,20 @@ func regionOf(t rideThroughTable, x float64) (Mode, time.Duration) {
 // rideThrough follows one quantity through a disturbance: the disturbance starts at the first sample
 // outside continuous operation and ends when the quantity is back in it. At each sample the demanded
 // mode is the region's, as long as the time since the disturbance started has not passed the region's
-// minimum ride-through time; after that nothing is demanded. A non-finite sample (failed measurement)
-// changes no region: a disturbance in progress goes on timing and the last mode is repeated.
+// minimum ride-through time; after that nothing is demanded (the DER may trip).
+//
+// Separately from the mode, cease says the DER must not exchange current at this sample whatever the
+// time: the quantity lies in a momentary-cessation region (past its minimum time the DER may trip, but
+// it must not resume injecting there) or in a "cease to energize" zone beyond the table's regions.
+//
+// A non-finite sample (failed measurement) changes no region: a disturbance in progress goes on timing
+// and the last mode is repeated.
 type rideThrough struct {
 	table     rideThroughTable
 	disturbed bool
 	elapsed   time.Duration
 	last      Mode
+	cease     bool
 }
 
 func (rt *rideThrough) step(x float64, dt time.Duration) Mode {
@@ -182,12 +192,13 @@ func (rt *rideThrough) step(x float64, dt time.Duration) Mode {
 		}
 		return rt.last
 	}
-	rt.last = rt.classifyStep(x, dt)
+	r, ok := rt.table.classify(x)
+	rt.cease = (ok && r != nil && r.mode == MomentaryCessation) || (!ok && rt.table.ceaseOutside)
+	rt.last = rt.classifyStep(r, ok, x, dt)
 	return rt.last
 }
 
-func (rt *rideThrough) classifyStep(x float64, dt time.Duration) Mode {
-	r, ok := rt.table.classify(x)
+func (rt *rideThrough) classifyStep(r *region, ok bool, x float64, dt time.Duration) Mode {
 	if ok && r == nil {
 		rt.disturbed, rt.elapsed = false, 0
 		return Continuous
