@@ -13,7 +13,8 @@ type Unit struct {
 	Name   string
 	Rating units.Watts // apparent power rating, also the base of its droops
 	// FreqDroop is the frequency change, as a fraction of nominal, that moves the unit's active power
-	// by its full rating (0.05: 5 % droop, 3 Hz on 60 Hz per rated power).
+	// by its full rating (0.05: 5 % droop, 2.5 Hz on 50 Hz or 3 Hz on 60 Hz per rated power). The model
+	// works in per unit of Island.Nominal, so it holds for 50 and 60 Hz islands alike.
 	FreqDroop float64
 	// VoltDroop is the voltage change, as a fraction of nominal, that moves its reactive power by its
 	// full rating.

@@ -13,5 +13,10 @@
 // and has the DER cease to energize; trip timers neither start nor reset on it, and running ones go on
 // counting, so a failing meter can neither keep a DER energized nor hold off a trip.
 //
-// Voltages are per unit of nominal, frequencies in hertz on a 60 Hz system, times as time.Duration.
+// Voltages are per unit of nominal, frequencies in hertz, times as time.Duration. The standard's tables
+// are for 60 Hz and are kept here as it states them; a 50 Hz system (the FRACTALS plant) uses the
+// constructors that take the nominal frequency (DefaultSettingsAt(c, Nominal50Hz),
+// DefaultFrequencyTripAt, DefaultFrequencyDroopAt, DefaultEnterServiceAt, FrequencyRegionAt), which
+// scale every frequency setting, allowed range and region boundary by f/60 (OF2 62.0 Hz -> 51.67 Hz).
+// The zero Nominal field means 60 Hz, so existing 60 Hz callers are unchanged.
 package ieee1547

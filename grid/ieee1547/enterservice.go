@@ -9,24 +9,35 @@ import (
 // area electric power system (IEEE 1547-2018 clause 4.10, Table 4): voltage and frequency inside a
 // window for a delay, then output ramped up over a ramp time.
 type EnterService struct {
+	// Nominal is the system frequency, 50 or 60 Hz; 0 means 60 Hz.
+	Nominal    float64
 	VMin, VMax float64 // p.u.
 	FMin, FMax float64 // Hz
 	Delay      time.Duration
 	Ramp       time.Duration
 }
 
-// DefaultEnterService returns the defaults of Table 4.
-func DefaultEnterService() EnterService {
-	return EnterService{VMin: 0.917, VMax: 1.05, FMin: 59.5, FMax: 60.1, Delay: 300 * time.Second, Ramp: 300 * time.Second}
+// DefaultEnterService returns the defaults of Table 4 (60 Hz system).
+func DefaultEnterService() EnterService { return DefaultEnterServiceAt(NominalFrequency) }
+
+// DefaultEnterServiceAt returns the defaults of Table 4 with the frequency window scaled to the
+// nominal frequency (50 or 60 Hz): 49.58 to 50.08 Hz at 50 Hz.
+func DefaultEnterServiceAt(nominal float64) EnterService {
+	return EnterService{Nominal: nominal, VMin: 0.917, VMax: 1.05, FMin: scaleHz(59.5, nominal), FMax: scaleHz(60.1, nominal),
+		Delay: 300 * time.Second, Ramp: 300 * time.Second}
 }
 
 // Validate refuses settings outside the ranges of Table 4.
 func (e EnterService) Validate() error {
+	if err := checkNominal(e.Nominal); err != nil {
+		return err
+	}
+	n := e.Nominal
 	if err := checkBounds("enter-service ", []bound{
 		{"minimum voltage", e.VMin, 0.88, 0.95},
 		{"maximum voltage", e.VMax, 1.05, 1.06},
-		{"minimum frequency", e.FMin, 59.0, 59.9},
-		{"maximum frequency", e.FMax, 60.1, 61.0},
+		{"minimum frequency", e.FMin, scaleHz(59.0, n), scaleHz(59.9, n)},
+		{"maximum frequency", e.FMax, scaleHz(60.1, n), scaleHz(61.0, n)},
 	}); err != nil {
 		return err
 	}

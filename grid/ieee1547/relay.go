@@ -12,14 +12,28 @@ type Settings struct {
 	Voltage   VoltageTrip
 	Frequency FrequencyTrip
 	Tick      time.Duration
+	// Nominal is the system frequency, 50 or 60 Hz; 0 means 60 Hz (the standard's tables). The
+	// frequency trip settings must be given for it (DefaultSettingsAt scales the defaults), and the
+	// frequency ride-through regions are scaled to it.
+	Nominal float64
 	// CeaseInPermissive makes the DER cease to energize in permissive-operation regions; by default it
 	// keeps exchanging current there, which supports the grid and is what mandatory regions require.
 	CeaseInPermissive bool
 }
 
-// DefaultSettings returns the default trip settings of the category and a 100 ms tick.
-func DefaultSettings(c Category) Settings {
-	return Settings{Category: c, Voltage: DefaultVoltageTrip(c), Frequency: DefaultFrequencyTrip(), Tick: DefaultTick}
+// DefaultSettings returns the default trip settings of the category on a 60 Hz system and a 100 ms tick.
+func DefaultSettings(c Category) Settings { return DefaultSettingsAt(c, NominalFrequency) }
+
+// DefaultSettingsAt returns the default trip settings of the category for a system of the given nominal
+// frequency (Nominal50Hz or Nominal60Hz): the frequency levels are Table 19's scaled by nominal/60.
+func DefaultSettingsAt(c Category, nominal float64) Settings {
+	return Settings{Category: c, Voltage: DefaultVoltageTrip(c), Frequency: DefaultFrequencyTripAt(nominal), Tick: DefaultTick, Nominal: nominal}
+}
+
+// WidestSettingsAt returns the least sensitive settings the category allows at the nominal frequency
+// (the settings IEEE 1547.1 ride-through tests use), with the given tick.
+func WidestSettingsAt(c Category, nominal float64, tick time.Duration) Settings {
+	return Settings{Category: c, Voltage: WidestVoltageTrip(c), Frequency: WidestFrequencyTripAt(nominal), Tick: tick, Nominal: nominal}
 }
 
 // Validate refuses settings outside the ranges of the standard.
@@ -30,7 +44,7 @@ func (s Settings) Validate() error {
 	if err := s.Voltage.Validate(s.Category); err != nil {
 		return err
 	}
-	if err := s.Frequency.Validate(); err != nil {
+	if err := s.Frequency.ValidateAt(s.Nominal); err != nil {
 		return err
 	}
 	return CheckTick(s.Tick)
@@ -88,7 +102,7 @@ func NewRelay(s Settings) (*Relay, error) {
 		r.freq[i] = tripTimer{name: frequencyNames[i], setting: set, over: i < 2}
 	}
 	r.vrt.table = voltageRideThrough[s.Category]
-	r.frt.table = frequencyRideThrough
+	r.frt.table = frequencyRideThroughAt(s.Nominal)
 	return r, nil
 }
 

@@ -36,7 +36,7 @@ func runExcursion(t *testing.T, s Settings, e excursion, value float64, hold tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	nominal := Sample{V: 1, F: NominalFrequency}
+	nominal := Sample{V: 1, F: units.Hertz(nominalOrDefault(s.Nominal))}
 	for elapsed := time.Duration(0); elapsed < time.Second; elapsed += s.Tick {
 		if d := r.Step(nominal, s.Tick); d.Trip {
 			t.Fatalf("tripped at nominal conditions: %+v", d)
@@ -396,5 +396,81 @@ func TestNoCurrentInMomentaryCessationPastItsMinimumTime(t *testing.T) {
 		if d := r.Step(Sample{V: 1, F: 62.5}, DefaultTick); !d.Energize || d.FrequencyMode != NoRideThrough {
 			t.Fatalf("62.5 Hz with the widest OF settings: %+v", d)
 		}
+	}
+}
+
+// TestFiftyHertzSystem: the FRACTALS plant runs at 50 Hz. Every frequency setting scales by 50/60 (OF2
+// 62.0 Hz becomes 51.67 Hz), a 50 Hz relay stays energized at 50 Hz, each frequency trip function trips
+// just beyond its scaled level within its clearing time and not just inside it, the ride-through regions
+// scale, and 60 Hz settings are refused on a 50 Hz relay.
+func TestFiftyHertzSystem(t *testing.T) {
+	s := DefaultSettingsAt(CategoryII, Nominal50Hz)
+	want := FrequencyTrip{OF2: TripSetting{62.0 * 5 / 6, sec(0.16)}, OF1: TripSetting{51.0, sec(300)}, UF1: TripSetting{48.75, sec(300)}, UF2: TripSetting{56.5 * 5 / 6, sec(0.16)}}
+	for i, got := range []TripSetting{s.Frequency.OF2, s.Frequency.OF1, s.Frequency.UF1, s.Frequency.UF2} {
+		w := []TripSetting{want.OF2, want.OF1, want.UF1, want.UF2}[i]
+		if math.Abs(got.Level-w.Level) > 1e-12 || got.Clearing != w.Clearing {
+			t.Errorf("%s at 50 Hz: %+v, want %+v", frequencyNames[i], got, w)
+		}
+	}
+	r, err := NewRelay(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if d := r.Step(Sample{V: 1, F: 50}, s.Tick); d.Trip || !d.Energize || d.FrequencyMode != Continuous {
+			t.Fatalf("50 Hz relay at 50 Hz, tick %d: %+v", i, d)
+		}
+	}
+	for _, e := range excursions(s)[4:] {
+		beyond, inside := e.setting.Level+0.01, e.setting.Level-0.01
+		if !e.over {
+			beyond, inside = inside, beyond
+		}
+		at, fn, tripped := runExcursion(t, s, e, beyond, e.setting.Clearing+2*s.Tick)
+		if !tripped || fn != e.name || at < e.setting.Clearing-s.Tick || at > e.setting.Clearing+s.Tick {
+			t.Errorf("50 Hz %s at %g: tripped %v by %q after %v", e.name, beyond, tripped, fn, at)
+		}
+		if _, fn, _ = runExcursion(t, s, e, inside, e.setting.Clearing+2*time.Second); fn == e.name {
+			t.Errorf("50 Hz %s tripped at %g, inside its level", e.name, inside)
+		}
+	}
+	// ride-through: 57.0 Hz at 60 is 47.5 Hz at 50, mandatory for 299 s
+	if m, min := FrequencyRegionAt(Nominal50Hz, 47.5); m != Mandatory || min != sec(299) {
+		t.Errorf("47.5 Hz on a 50 Hz system: %v for %v", m, min)
+	}
+	if m, _ := FrequencyRegionAt(Nominal50Hz, 47.4); m != NoRideThrough {
+		t.Errorf("47.4 Hz on a 50 Hz system: %v", m)
+	}
+	wide, err := NewRelay(WidestSettingsAt(CategoryII, Nominal50Hz, DefaultTick))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := wide.Step(Sample{V: 1, F: 48}, DefaultTick); d.FrequencyMode != Mandatory || !d.Energize {
+		t.Errorf("48 Hz on a 50 Hz system: %+v", d)
+	}
+	// refusals: 60 Hz settings on a 50 Hz relay, and a nominal frequency that is neither
+	bad := DefaultSettings(CategoryII)
+	bad.Nominal = Nominal50Hz
+	if _, err := NewRelay(bad); err == nil || !strings.Contains(err.Error(), "OF2 level 62 Hz outside the allowed 51.5 to 55 Hz") {
+		t.Errorf("60 Hz settings at 50 Hz: %v", err)
+	}
+	bad = DefaultSettingsAt(CategoryII, 55)
+	if _, err := NewRelay(bad); err == nil || !strings.Contains(err.Error(), "nominal frequency 55 Hz: accepted 50 or 60 Hz") {
+		t.Errorf("55 Hz: %v", err)
+	}
+	// frequency droop and enter service
+	fd := DefaultFrequencyDroopAt(CategoryII, Nominal50Hz)
+	if err := fd.Validate(CategoryII); err != nil {
+		t.Fatal(err)
+	}
+	if p, want := fd.Power(50.5, 0.5, 0, 1), 0.5-(50.5-50.03)/(50*0.05); math.Abs(p-want) > 1e-12 {
+		t.Errorf("droop at 50.5 Hz: %g, want %g", p, want)
+	}
+	if p := fd.Power(50.02, 0.5, 0, 1); p != 0.5 {
+		t.Errorf("droop inside the 0.03 Hz dead-band: %g", p)
+	}
+	es := DefaultEnterServiceAt(Nominal50Hz)
+	if err := es.Validate(); err != nil || !es.Within(1, 50) || es.Within(1, 49.5) {
+		t.Errorf("enter service at 50 Hz: %+v, %v", es, err)
 	}
 }

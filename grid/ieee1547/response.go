@@ -119,14 +119,21 @@ func (vw VoltWatt) Limit(v float64) float64 {
 // FrequencyDroop is the frequency-droop (frequency-watt) response of clause 6.5.2.7 (Tables 24, 25):
 // outside a dead-band the active power changes by 1/k of rated power per unit of frequency deviation.
 type FrequencyDroop struct {
+	// Nominal is the system frequency, 50 or 60 Hz; 0 means 60 Hz.
+	Nominal      float64
 	DbOF, DbUF   float64 // dead-bands, Hz
 	KOF, KUF     float64 // droops, per unit (0.05 = 5 %)
 	ResponseTime time.Duration
 }
 
-// DefaultFrequencyDroop returns the default response: 0.036 Hz dead-band, 5 % droop, 5 s.
-func DefaultFrequencyDroop(Category) FrequencyDroop {
-	return FrequencyDroop{DbOF: 0.036, DbUF: 0.036, KOF: 0.05, KUF: 0.05, ResponseTime: 5 * time.Second}
+// DefaultFrequencyDroop returns the default response on a 60 Hz system: 0.036 Hz dead-band, 5 % droop, 5 s.
+func DefaultFrequencyDroop(c Category) FrequencyDroop { return DefaultFrequencyDroopAt(c, NominalFrequency) }
+
+// DefaultFrequencyDroopAt returns the default response at the nominal frequency (50 or 60 Hz): the
+// dead-bands scale by nominal/60 (0.030 Hz at 50 Hz); the droops are per unit and do not change.
+func DefaultFrequencyDroopAt(_ Category, nominal float64) FrequencyDroop {
+	db := scaleHz(0.036, nominal)
+	return FrequencyDroop{Nominal: nominal, DbOF: db, DbUF: db, KOF: 0.05, KUF: 0.05, ResponseTime: 5 * time.Second}
 }
 
 // Validate refuses settings outside the ranges of the category.
@@ -134,13 +141,16 @@ func (fd FrequencyDroop) Validate(c Category) error {
 	if err := c.valid(); err != nil {
 		return err
 	}
+	if err := checkNominal(fd.Nominal); err != nil {
+		return err
+	}
 	kMin, tMin := 0.03, time.Second
 	if c == CategoryIII {
 		kMin, tMin = 0.02, 200*time.Millisecond
 	}
 	if err := checkBounds(c.String()+" ", []bound{
-		{"frequency-droop dbOF", fd.DbOF, 0.017, 1.0},
-		{"frequency-droop dbUF", fd.DbUF, 0.017, 1.0},
+		{"frequency-droop dbOF", fd.DbOF, scaleHz(0.017, fd.Nominal), scaleHz(1.0, fd.Nominal)},
+		{"frequency-droop dbUF", fd.DbUF, scaleHz(0.017, fd.Nominal), scaleHz(1.0, fd.Nominal)},
 		{"frequency-droop kOF", fd.KOF, kMin, 0.05},
 		{"frequency-droop kUF", fd.KUF, kMin, 0.05},
 	}); err != nil {
@@ -152,12 +162,13 @@ func (fd FrequencyDroop) Validate(c Category) error {
 // Power returns the active power (fraction of rated) the droop asks for at frequency f, given the
 // power before the disturbance, the minimum the DER can go down to and what is available to go up to.
 func (fd FrequencyDroop) Power(f, pre, pMin, pAvail float64) float64 {
+	nominal := nominalOrDefault(fd.Nominal)
 	switch {
-	case f > NominalFrequency+fd.DbOF:
-		p := pre - (f-(NominalFrequency+fd.DbOF))/(NominalFrequency*fd.KOF)
+	case f > nominal+fd.DbOF:
+		p := pre - (f-(nominal+fd.DbOF))/(nominal*fd.KOF)
 		return math.Max(p, pMin)
-	case f < NominalFrequency-fd.DbUF:
-		p := pre + ((NominalFrequency-fd.DbUF)-f)/(NominalFrequency*fd.KUF)
+	case f < nominal-fd.DbUF:
+		p := pre + ((nominal-fd.DbUF)-f)/(nominal*fd.KUF)
 		return math.Min(p, pAvail)
 	}
 	return pre

@@ -150,9 +150,31 @@ func VoltageRegion(c Category, v float64) (Mode, time.Duration) {
 	return regionOf(voltageRideThrough[c], v)
 }
 
-// FrequencyRegion returns the mode demanded at frequency f (Hz) and its minimum ride-through time.
+// FrequencyRegion returns the mode demanded at frequency f (Hz, 60 Hz system) and its minimum
+// ride-through time.
 func FrequencyRegion(f float64) (Mode, time.Duration) {
 	return regionOf(frequencyRideThrough, f)
+}
+
+// FrequencyRegionAt is FrequencyRegion on a system of the given nominal frequency (50 or 60 Hz).
+func FrequencyRegionAt(nominal, f float64) (Mode, time.Duration) {
+	return regionOf(frequencyRideThroughAt(nominal), f)
+}
+
+// frequencyRideThroughAt scales Table 21's boundaries to the nominal frequency.
+func frequencyRideThroughAt(nominal float64) rideThroughTable {
+	t := frequencyRideThrough
+	t.contLo, t.contHi = scaleHz(t.contLo, nominal), scaleHz(t.contHi, nominal)
+	scale := func(rs []region) []region {
+		out := make([]region, len(rs))
+		for i, r := range rs {
+			r.lo, r.hi = scaleHz(r.lo, nominal), scaleHz(r.hi, nominal)
+			out[i] = r
+		}
+		return out
+	}
+	t.above, t.below = scale(t.above), scale(t.below)
+	return t
 }
 
 func regionOf(t rideThroughTable, x float64) (Mode, time.Duration) {

@@ -36,8 +36,42 @@ func (c Category) valid() error {
 	return nil
 }
 
-// NominalFrequency is the system frequency the frequency settings of IEEE 1547-2018 refer to.
+// NominalFrequency is the system frequency the tables of IEEE 1547-2018 are written for, and the default
+// of every function here. For a 50 Hz system every frequency setting, range and region boundary is the
+// 60 Hz value scaled by 50/60 (OF2 62.0 Hz becomes 51.67 Hz): use the constructors that take a nominal
+// frequency (DefaultSettingsAt, DefaultFrequencyTripAt, ...) or set the Nominal fields.
 const NominalFrequency = 60.0
+
+// Nominal system frequencies accepted.
+const (
+	Nominal60Hz = 60.0
+	Nominal50Hz = 50.0
+)
+
+// nominalOrDefault reads a Nominal field: 0 means 60 Hz.
+func nominalOrDefault(n float64) float64 {
+	if n == 0 {
+		return NominalFrequency
+	}
+	return n
+}
+
+// checkNominal refuses a nominal frequency other than 50 or 60 Hz (0 standing for 60).
+func checkNominal(n float64) error {
+	if n != 0 && n != Nominal50Hz && n != Nominal60Hz {
+		return fmt.Errorf("ieee1547: nominal frequency %g Hz: accepted 50 or 60 Hz", n)
+	}
+	return nil
+}
+
+// scaleHz converts a frequency of the standard's 60 Hz tables to the given nominal frequency.
+func scaleHz(f, nominal float64) float64 {
+	nominal = nominalOrDefault(nominal)
+	if nominal == NominalFrequency {
+		return f
+	}
+	return f * nominal / NominalFrequency
+}
 
 // Protection tick: how often the trip functions are stepped.
 const (
@@ -68,7 +102,7 @@ type Allowed struct {
 }
 
 func (a Allowed) check(name string, s TripSetting, unit string) error {
-	if s.Level < a.LevelMin || s.Level > a.LevelMax {
+	if !(s.Level >= a.LevelMin && s.Level <= a.LevelMax) {
 		return fmt.Errorf("ieee1547: %s level %g %s outside the allowed %g to %g %s", name, s.Level, unit, a.LevelMin, a.LevelMax, unit)
 	}
 	if s.Clearing < a.ClearingMin || s.Clearing > a.ClearingMax {
@@ -176,21 +210,38 @@ func (v VoltageTrip) Validate(c Category) error {
 var voltageNames = [4]string{"OV2", "OV1", "UV1", "UV2"}
 var frequencyNames = [4]string{"OF2", "OF1", "UF1", "UF2"}
 
-// DefaultFrequencyTrip returns the default frequency trip settings (the same for every category).
-func DefaultFrequencyTrip() FrequencyTrip {
+// DefaultFrequencyTrip returns the default frequency trip settings of a 60 Hz system (the same for
+// every category).
+func DefaultFrequencyTrip() FrequencyTrip { return DefaultFrequencyTripAt(NominalFrequency) }
+
+// DefaultFrequencyTripAt returns the default frequency trip settings for a nominal frequency of 50 or
+// 60 Hz: Table 19's levels scaled by nominal/60.
+func DefaultFrequencyTripAt(nominal float64) FrequencyTrip {
 	t := frequencyTripTable
-	return FrequencyTrip{OF2: t[0].def, OF1: t[1].def, UF1: t[2].def, UF2: t[3].def}
+	at := func(r tripRow) TripSetting { return TripSetting{scaleHz(r.def.Level, nominal), r.def.Clearing} }
+	return FrequencyTrip{OF2: at(t[0]), OF1: at(t[1]), UF1: at(t[2]), UF2: at(t[3])}
 }
 
-// FrequencyTripRanges returns the allowed ranges for OF2, OF1, UF1, UF2.
-func FrequencyTripRanges() [4]Allowed {
-	t := frequencyTripTable
-	return [4]Allowed{t[0].allowed, t[1].allowed, t[2].allowed, t[3].allowed}
+// FrequencyTripRanges returns the allowed ranges for OF2, OF1, UF1, UF2 on a 60 Hz system.
+func FrequencyTripRanges() [4]Allowed { return FrequencyTripRangesAt(NominalFrequency) }
+
+// FrequencyTripRangesAt returns the allowed ranges for a nominal frequency of 50 or 60 Hz.
+func FrequencyTripRangesAt(nominal float64) [4]Allowed {
+	var out [4]Allowed
+	for i, r := range frequencyTripTable {
+		a := r.allowed
+		a.LevelMin, a.LevelMax = scaleHz(a.LevelMin, nominal), scaleHz(a.LevelMax, nominal)
+		out[i] = a
+	}
+	return out
 }
 
-// WidestFrequencyTrip returns the least sensitive frequency trip settings allowed.
-func WidestFrequencyTrip() FrequencyTrip {
-	r := FrequencyTripRanges()
+// WidestFrequencyTrip returns the least sensitive frequency trip settings allowed on a 60 Hz system.
+func WidestFrequencyTrip() FrequencyTrip { return WidestFrequencyTripAt(NominalFrequency) }
+
+// WidestFrequencyTripAt returns the least sensitive frequency trip settings at the nominal frequency.
+func WidestFrequencyTripAt(nominal float64) FrequencyTrip {
+	r := FrequencyTripRangesAt(nominal)
 	return FrequencyTrip{
 		OF2: TripSetting{r[0].LevelMax, r[0].ClearingMax},
 		OF1: TripSetting{r[1].LevelMax, r[1].ClearingMax},
@@ -199,9 +250,15 @@ func WidestFrequencyTrip() FrequencyTrip {
 	}
 }
 
-// Validate refuses settings outside the allowed ranges, and levels out of order.
-func (f FrequencyTrip) Validate() error {
-	r := FrequencyTripRanges()
+// Validate refuses settings outside the allowed ranges of a 60 Hz system, and levels out of order.
+func (f FrequencyTrip) Validate() error { return f.ValidateAt(NominalFrequency) }
+
+// ValidateAt refuses settings outside the allowed ranges at the nominal frequency (50 or 60 Hz).
+func (f FrequencyTrip) ValidateAt(nominal float64) error {
+	if err := checkNominal(nominal); err != nil {
+		return err
+	}
+	r := FrequencyTripRangesAt(nominal)
 	for i, s := range []TripSetting{f.OF2, f.OF1, f.UF1, f.UF2} {
 		if err := r[i].check(frequencyNames[i], s, "Hz"); err != nil {
 			return err

@@ -69,16 +69,23 @@ type Settings struct {
 // unintentional island to be detected, and the DER to cease to energize it, within 2 s.
 const MaxDetectionTime = 2 * time.Second
 
-// DefaultSettings returns settings for a 60 Hz category II unit. The RoCoF limit (2.5 Hz/s) lies above
-// the 2 Hz/s category II units must ride through, so a grid event does not look like an island.
-func DefaultSettings() Settings {
+// DefaultSettings returns settings for a 60 Hz category II unit; DefaultSettingsAt gives them for a
+// 50 Hz system. The RoCoF limit (2.5 Hz/s) lies above the 2 Hz/s category II units must ride through,
+// so a grid event does not look like an island.
+func DefaultSettings() Settings { return DefaultSettingsAt(60) }
+
+// DefaultSettingsAt returns the default settings for a nominal frequency of 50 or 60 Hz: the frequency
+// levels are the 60 Hz ones scaled by nominal/60 (59.3 and 60.5 Hz become 49.42 and 50.42 Hz), and the
+// RoCoF limit scales with them (2.5 Hz/s at 60 Hz is 2.08 Hz/s at 50 Hz, the same per-unit rate).
+func DefaultSettingsAt(nominal units.Hertz) Settings {
+	k := float64(nominal) / 60
 	return Settings{
-		Nominal:        60,
+		Nominal:        nominal,
 		UnderVoltage:   Threshold{0.88, 500 * time.Millisecond},
 		OverVoltage:    Threshold{1.10, 500 * time.Millisecond},
-		UnderFrequency: Threshold{59.3, 500 * time.Millisecond},
-		OverFrequency:  Threshold{60.5, 500 * time.Millisecond},
-		RoCoFLimit:     2.5,
+		UnderFrequency: Threshold{59.3 * k, 500 * time.Millisecond},
+		OverFrequency:  Threshold{60.5 * k, 500 * time.Millisecond},
+		RoCoFLimit:     2.5 * k,
 		RoCoFWindow:    200 * time.Millisecond,
 		VectorShiftDeg: 10,
 		BreakerDelay:   0,
@@ -88,6 +95,9 @@ func DefaultSettings() Settings {
 // Validate refuses settings outside their ranges.
 func (s Settings) Validate() error {
 	n := float64(s.Nominal)
+	if n != 50 && n != 60 {
+		return fmt.Errorf("islanding: nominal frequency %g Hz: accepted 50 or 60 Hz", n)
+	}
 	checks := []struct {
 		name      string
 		x, lo, hi float64

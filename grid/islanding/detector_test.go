@@ -139,3 +139,47 @@ func TestDetectionLatchesUntilReset(t *testing.T) {
 		t.Fatal("still detected after Reset")
 	}
 }
+
+// TestFiftyHertzDefaults: on a 50 Hz system the defaults detect nothing at 50 Hz, detect under- and
+// over-frequency at the scaled levels (49.42 and 50.42 Hz) after their delays and not just inside them,
+// and a nominal frequency other than 50 or 60 Hz is refused.
+func TestFiftyHertzDefaults(t *testing.T) {
+	s := DefaultSettingsAt(50)
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	feed := func(f float64, dur time.Duration) (Detection, bool) {
+		t.Helper()
+		d, err := New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for since := time.Duration(0); since <= dur; since += tick {
+			det, ok, err := d.Step(Sample{At: t0.Add(since), V: 1, F: units.Hertz(f), PhaseDeg: 360 * (f - 50) * since.Seconds(), BreakerClosed: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				return det, true
+			}
+		}
+		return Detection{}, false
+	}
+	if det, ok := feed(50, 10*time.Second); ok {
+		t.Fatalf("50 Hz grid seen as an island: %v", det)
+	}
+	for _, tc := range []struct {
+		f      float64
+		method Method
+		detect bool
+	}{{49.40, UnderFrequency, true}, {49.43, 0, false}, {50.43, OverFrequency, true}, {50.41, 0, false}} {
+		det, ok := feed(tc.f, 3*time.Second)
+		if ok != tc.detect || (ok && (det.Method != tc.method || det.Delay() > s.DetectionTime(tc.method, tick))) {
+			t.Errorf("%g Hz on a 50 Hz system: %v %v; want detected %v by %v", tc.f, det, ok, tc.detect, tc.method)
+		}
+	}
+	bad := DefaultSettingsAt(55)
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "nominal frequency 55 Hz: accepted 50 or 60 Hz") {
+		t.Errorf("55 Hz: %v", err)
+	}
+}
