@@ -113,9 +113,9 @@ func FuzzRelayTripsDespiteNaNs(f *testing.F) {
 }
 
 // tripDeadline is how long after the first sample beyond its level a trip function with the given
-// clearing time must have tripped at the given tick.
+// clearing time must have tripped at the given tick: the last sample no later than the clearing time.
 func tripDeadline(clearing, tick time.Duration) time.Duration {
-	return (clearing + tick - 1) / tick * tick // the first sample at or after the clearing time
+	return clearing / tick * tick
 }
 
 // FuzzLagStep checks the response stays between its start and target for any tick.

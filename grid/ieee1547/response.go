@@ -127,7 +127,9 @@ type FrequencyDroop struct {
 }
 
 // DefaultFrequencyDroop returns the default response on a 60 Hz system: 0.036 Hz dead-band, 5 % droop, 5 s.
-func DefaultFrequencyDroop(c Category) FrequencyDroop { return DefaultFrequencyDroopAt(c, NominalFrequency) }
+func DefaultFrequencyDroop(c Category) FrequencyDroop {
+	return DefaultFrequencyDroopAt(c, NominalFrequency)
+}
 
 // DefaultFrequencyDroopAt returns the default response at the nominal frequency (50 or 60 Hz): the
 // dead-bands scale by nominal/60 (0.030 Hz at 50 Hz); the droops are per unit and do not change.

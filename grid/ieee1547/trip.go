@@ -271,9 +271,13 @@ func (f FrequencyTrip) ValidateAt(nominal float64) error {
 }
 
 // tripTimer is one trip function in operation. It starts timing at the first sample beyond its level,
-// adds each tick while the condition holds, resets when it clears, and trips once the time beyond the
-// level reaches the clearing time. Counting from the first sample means it never trips before the
-// clearing time, and at most one tick after it.
+// adds each tick while the condition holds, and resets when it clears. The clearing time is a maximum
+// (IEEE 1547-2018: the DER shall trip no later than it), so the timer trips at the last sample that
+// comes no later than the clearing time after the first sample beyond the level: when the next sample,
+// one tick on, would be too late. It thus trips between one tick before and exactly at the clearing
+// time counted from the first sample beyond; counted from the onset of the excursion, which may lie
+// up to one tick before that sample, it trips no later than the clearing time plus that one tick of
+// measurement. A tick longer than the clearing time trips on the first sample beyond.
 //
 // A non-finite sample (a failed measurement) tells nothing about the level: it neither starts nor resets
 // the timer, and a timer already running goes on counting, since an excursion in progress is presumed to
@@ -291,7 +295,7 @@ func (t *tripTimer) step(x float64, dt time.Duration) bool {
 		if t.timing {
 			t.elapsed += dt
 		}
-		return t.timing && t.elapsed >= t.setting.Clearing
+		return t.timing && t.due(dt)
 	}
 	beyond := x < t.setting.Level
 	if t.over {
@@ -305,7 +309,13 @@ func (t *tripTimer) step(x float64, dt time.Duration) bool {
 		t.elapsed += dt
 	}
 	t.timing = true
-	return t.elapsed >= t.setting.Clearing
+	return t.due(dt)
+}
+
+// due reports whether the timer must trip now: the clearing time has come, or the next sample (dt on)
+// would come after it.
+func (t *tripTimer) due(dt time.Duration) bool {
+	return t.elapsed >= t.setting.Clearing || t.elapsed+dt > t.setting.Clearing
 }
 
 // finite reports whether a measurement is a number: NaN and infinities come only from a failed meter or
