@@ -88,7 +88,9 @@ type Stats struct {
 }
 
 type chanState struct {
-	ch       *channel.Channel
+	ch *channel.Channel
+	// withdraw is the own withdrawal being negotiated (re-sent by the tick until confirmed).
+	withdraw *withdrawEvent
 	synced   bool
 	waiting  []*payEvent
 	waiters  []waiter
@@ -513,6 +515,9 @@ func (n *Node) failAll(err error) {
 		f.done <- err
 	}
 	for _, cs := range n.channels {
+		if cs.withdraw != nil {
+			cs.withdraw.done <- withdrawResult{err: err}
+		}
 		for _, w := range cs.waiters {
 			w.done <- err
 		}
@@ -547,6 +552,10 @@ func (n *Node) handle(e event) {
 		e.done <- n.addChannel(e)
 	case *routeEvent:
 		n.handleRoute(e)
+	case *withdrawEvent:
+		n.handleWithdraw(e)
+	case *chainEvent:
+		e.done <- n.handleChainEvent(e)
 	case *queryEvent:
 		partner := e.partner
 		if partner == (channel.Address{}) {
@@ -670,6 +679,10 @@ func (n *Node) handleFrame(e *frameEvent) {
 		err = n.handleAck(cs, from, frame)
 	case channel.KindSync:
 		err = n.handleSync(cs, from, frame)
+	case channel.KindWithdrawRequest:
+		err = n.handleWithdrawRequest(cs, from, frame)
+	case channel.KindWithdrawConfirm:
+		err = n.handleWithdrawConfirm(cs, from, frame)
 	case KindSecretRequest:
 		err = n.handleSecretRequest(from, frame)
 	case KindSecretReveal:
@@ -779,6 +792,9 @@ func (n *Node) tick() {
 		if !cs.synced {
 			n.send(partner, channel.EncodeSync(cs.ch.SyncMessage(true)))
 			continue
+		}
+		if w := cs.withdraw; w != nil {
+			n.send(partner, channel.EncodeWithdrawRequest(w.req))
 		}
 		if cs.ch.Unacked() && now.Sub(cs.lastSend) >= n.cfg.Resend {
 			n.send(partner, channel.EncodeUpdate(cs.ch.Latest()))

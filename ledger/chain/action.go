@@ -16,6 +16,7 @@ const (
 	ActSettle
 	ActRegisterSecret
 	ActUnlock
+	ActWithdraw
 )
 
 func (k ActionKind) String() string {
@@ -30,6 +31,8 @@ func (k ActionKind) String() string {
 		return "register secret"
 	case ActUnlock:
 		return "unlock"
+	case ActWithdraw:
+		return "withdraw"
 	}
 	return fmt.Sprintf("action %d", uint8(k))
 }
@@ -45,11 +48,14 @@ type Action struct {
 	Secret      channel.Hash
 	Owner       channel.Address
 	Locks       []channel.Lock
+	// Withdraw: Owner withdraws up to WithdrawTotal, both signatures, valid until WithdrawExpiry.
+	WithdrawTotal, WithdrawExpiry uint64
+	OwnerSig, PartnerSig          [65]byte
 	// NotBefore is the chain time (Unix seconds) before which the action cannot succeed.
 	NotBefore uint64
 }
 
-const actionVersion = 1
+const actionVersion = 2
 
 // EncodeAction is the durable form of an action.
 func EncodeAction(a Action) []byte {
@@ -76,6 +82,10 @@ func EncodeAction(a Action) []byte {
 		w.U64(l.Amount)
 		w.Bytes(l.SecretHash[:])
 	}
+	w.U64(a.WithdrawTotal)
+	w.U64(a.WithdrawExpiry)
+	w.Bytes(a.OwnerSig[:])
+	w.Bytes(a.PartnerSig[:])
 	w.U64(a.NotBefore)
 	return w.Buf
 }
@@ -88,8 +98,8 @@ func DecodeAction(b []byte) (Action, error) {
 	}
 	var a Action
 	a.Kind = ActionKind(r.U8("action kind"))
-	if r.Err() == nil && (a.Kind < ActClose || a.Kind > ActUnlock) {
-		r.Fail("action kind %d, want 1..%d", a.Kind, ActUnlock)
+	if r.Err() == nil && (a.Kind < ActClose || a.Kind > ActWithdraw) {
+		r.Fail("action kind %d, want 1..%d", a.Kind, ActWithdraw)
 	}
 	a.Domain.ChainID = r.U64("chain id")
 	r.Fixed(a.Domain.Contract[:], "contract")
@@ -115,6 +125,10 @@ func DecodeAction(b []byte) (Action, error) {
 		r.Fixed(l.SecretHash[:], fmt.Sprintf("lock %d secret hash", i))
 		a.Locks = append(a.Locks, l)
 	}
+	a.WithdrawTotal = r.U64("withdraw total")
+	a.WithdrawExpiry = r.U64("withdraw expiry")
+	r.Fixed(a.OwnerSig[:], "owner signature")
+	r.Fixed(a.PartnerSig[:], "partner signature")
 	a.NotBefore = r.U64("not before")
 	if err := r.End("action"); err != nil {
 		return Action{}, err

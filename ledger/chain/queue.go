@@ -132,6 +132,8 @@ func (q *Queue) execute(ctx context.Context, a Action) (*types.Receipt, error) {
 		return q.adapter.RegisterSecret(ctx, a.Secret)
 	case ActUnlock:
 		return q.adapter.Unlock(ctx, a.Domain, a.Owner, a.Locks)
+	case ActWithdraw:
+		return q.adapter.Withdraw(ctx, a.Domain, a.Owner, a.WithdrawTotal, a.WithdrawExpiry, a.OwnerSig, a.PartnerSig)
 	}
 	return nil, fmt.Errorf("action %s: %w", a.Kind, ErrReverted)
 }

@@ -6,6 +6,7 @@ import (
 	"math/big"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/fractals-energy/fractals/ledger/channel"
 	"github.com/fractals-energy/fractals/ledger/contracts/bindings"
 )
@@ -26,6 +27,8 @@ type Delegation struct {
 // unit, it queues the partner's newest proof (unless the chain already has it) and the settle;
 // it does the same for neighbours that delegated to it.
 type Watcher struct {
+	// Listener, if set, hears this unit's channel openings, deposits and withdrawals.
+	Listener    Listener
 	adapter     *Adapter
 	queue       *Queue
 	proofs      ProofSource
@@ -40,17 +43,22 @@ func NewWatcher(a *Adapter, q *Queue, proofs ProofSource, from uint64) *Watcher 
 	return &Watcher{adapter: a, queue: q, proofs: proofs, next: from, delegations: map[channel.Hash]Delegation{}}
 }
 
-// closedTopic is the log topic of ChannelClosed, taken from the committed ABI.
-func closedTopic() (channel.Hash, error) {
+// eventTopics are the log topics the watcher follows, taken from the committed ABI.
+func eventTopics() ([4]channel.Hash, error) {
+	var out [4]channel.Hash
 	parsed, err := bindings.FractalsChannelsMetaData.ParseABI()
 	if err != nil {
-		return channel.Hash{}, err
+		return out, err
 	}
-	ev, ok := parsed.Events[bindings.FractalsChannelsChannelClosedEventName]
-	if !ok {
-		return channel.Hash{}, fmt.Errorf("chain: the ABI has no %s event", bindings.FractalsChannelsChannelClosedEventName)
+	for i, name := range []string{bindings.FractalsChannelsChannelClosedEventName, bindings.FractalsChannelsChannelOpenedEventName,
+		bindings.FractalsChannelsDepositedEventName, bindings.FractalsChannelsWithdrawnEventName} {
+		ev, ok := parsed.Events[name]
+		if !ok {
+			return out, fmt.Errorf("chain: the ABI has no %s event", name)
+		}
+		out[i] = ev.ID
 	}
-	return ev.ID, nil
+	return out, nil
 }
 
 // Delegate registers (or refreshes) a neighbour's delegation.
@@ -67,28 +75,82 @@ func (w *Watcher) Poll(ctx context.Context) error {
 	if last < w.next {
 		return nil
 	}
-	event, err := closedTopic()
+	topics, err := eventTopics()
 	if err != nil {
 		return err
 	}
 	logs, err := w.adapter.backend.FilterLogs(ctx, ethereum.FilterQuery{
 		FromBlock: new(big.Int).SetUint64(w.next), ToBlock: new(big.Int).SetUint64(last),
-		Addresses: []channel.Address{w.adapter.addr}, Topics: [][]channel.Hash{{event}},
+		Addresses: []channel.Address{w.adapter.addr}, Topics: [][]channel.Hash{topics[:]},
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	for i := range logs {
-		ev, err := w.adapter.abi.UnpackChannelClosedEvent(&logs[i])
-		if err != nil {
-			continue
-		}
-		if err := w.answer(ctx, ev.Id, ev.Closer); err != nil {
+		if err := w.dispatch(ctx, &logs[i]); err != nil {
 			return err
 		}
 	}
 	w.next = last + 1
 	return nil
+}
+
+// Listener hears the chain events of this unit's channels; NodeListener feeds them to a Node.
+type Listener interface {
+	ChannelOpened(d channel.Domain, partner channel.Address) error
+	Deposited(d channel.Domain, partner, who channel.Address, total uint64) error
+	Withdrawn(d channel.Domain, partner, who channel.Address, total uint64) error
+}
+
+func (w *Watcher) dispatch(ctx context.Context, l *types.Log) error {
+	abi := w.adapter.abi
+	if ev, err := abi.UnpackChannelClosedEvent(l); err == nil {
+		return w.answer(ctx, ev.Id, ev.Closer)
+	}
+	if w.Listener == nil {
+		return nil
+	}
+	self := w.adapter.self
+	domain := func(id channel.Hash, epoch uint64) channel.Domain {
+		return channel.Domain{ChainID: w.adapter.ChainID(), Contract: w.adapter.addr, ChannelID: id, Epoch: epoch}
+	}
+	if ev, err := abi.UnpackChannelOpenedEvent(l); err == nil {
+		switch self {
+		case ev.A:
+			return w.Listener.ChannelOpened(domain(ev.Id, ev.Epoch), ev.B)
+		case ev.B:
+			return w.Listener.ChannelOpened(domain(ev.Id, ev.Epoch), ev.A)
+		}
+		return nil
+	}
+	var id channel.Hash
+	var who channel.Address
+	var total *big.Int
+	deposit := false
+	if ev, err := abi.UnpackDepositedEvent(l); err == nil {
+		id, who, total, deposit = ev.Id, ev.Participant, ev.Total, true
+	} else if ev, err := abi.UnpackWithdrawnEvent(l); err == nil {
+		id, who, total = ev.Id, ev.Participant, ev.Total
+	} else {
+		return nil
+	}
+	st, err := w.adapter.Channel(ctx, id)
+	if err != nil {
+		return err
+	}
+	partner := st.B
+	if st.B == self {
+		partner = st.A
+	} else if st.A != self {
+		return nil
+	}
+	if !total.IsUint64() {
+		return fmt.Errorf("chain: channel %x: total %s exceeds 64 bits", id[:4], total)
+	}
+	if deposit {
+		return w.Listener.Deposited(domain(id, st.Epoch), partner, who, total.Uint64())
+	}
+	return w.Listener.Withdrawn(domain(id, st.Epoch), partner, who, total.Uint64())
 }
 
 func (w *Watcher) answer(ctx context.Context, id channel.Hash, closer channel.Address) error {

@@ -24,11 +24,17 @@ var (
 // Side is one direction of the channel: a participant, its on-chain funds and the latest balance
 // proof it has signed (Nonce 0 means none yet).
 type Side struct {
-	Address   Address
-	Deposit   uint64
+	Address Address
+	Deposit uint64
+	// Withdrawn is the total withdrawal both participants agreed to (reserved: the side can no
+	// longer spend it), whether or not it has been executed on chain yet.
 	Withdrawn uint64
-	Proof     BalanceProof
-	Locks     []Lock
+	// ChainWithdrawn is the total the contract has paid out; WithdrawExpiry is the expiry of the
+	// agreed withdrawal not yet seen on chain (0 when none is pending).
+	ChainWithdrawn uint64
+	WithdrawExpiry uint64
+	Proof          BalanceProof
+	Locks          []Lock
 }
 
 // Channel is the state of one channel as seen by the Own participant.
@@ -139,21 +145,27 @@ func (c *Channel) SetDeposit(who Address, total uint64) error {
 	return nil
 }
 
-// SetWithdrawn records a participant's total withdrawal as seen on chain; totals only grow and
+// SetWithdrawn records a participant's total withdrawal as executed on chain; totals only grow and
 // never leave the side overdrawn.
 func (c *Channel) SetWithdrawn(who Address, total uint64) error {
 	s, err := c.side(who)
 	if err != nil {
 		return err
 	}
-	if total < s.Withdrawn {
-		return fmt.Errorf("withdrawal of %s: total %d below known %d", who, total, s.Withdrawn)
+	if total < s.ChainWithdrawn {
+		return fmt.Errorf("withdrawal of %s: total %d below known %d", who, total, s.ChainWithdrawn)
 	}
-	old := s.Withdrawn
-	s.Withdrawn = total
-	if _, ok := Balance(s, c.other(s)); !ok {
-		s.Withdrawn = old
-		return fmt.Errorf("withdrawal of %s: total %d: %w", who, total, ErrOverspend)
+	if total > s.Withdrawn {
+		old := s.Withdrawn
+		s.Withdrawn = total
+		if _, ok := Balance(s, c.other(s)); !ok {
+			s.Withdrawn = old
+			return fmt.Errorf("withdrawal of %s: total %d: %w", who, total, ErrOverspend)
+		}
+	}
+	s.ChainWithdrawn = total
+	if s.ChainWithdrawn == s.Withdrawn {
+		s.WithdrawExpiry = 0
 	}
 	return nil
 }

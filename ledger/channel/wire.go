@@ -14,6 +14,9 @@ const (
 	KindUpdate Kind = 1
 	KindAck    Kind = 2
 	KindSync   Kind = 3
+	// KindWithdrawRequest and KindWithdrawConfirm negotiate a withdrawal while the channel is open.
+	KindWithdrawRequest Kind = 4
+	KindWithdrawConfirm Kind = 5
 )
 
 // EncodeUpdate is the wire form of an update: kind, proof, locks, optional route.
@@ -205,6 +208,8 @@ func (c *Channel) MarshalBinary() ([]byte, error) {
 		w.Bytes(s.Address[:])
 		w.U64(s.Deposit)
 		w.U64(s.Withdrawn)
+		w.U64(s.ChainWithdrawn)
+		w.U64(s.WithdrawExpiry)
 		writeProof(w, &s.Proof)
 		writeLocks(w, s.Locks)
 	}
@@ -212,7 +217,7 @@ func (c *Channel) MarshalBinary() ([]byte, error) {
 	return w.Buf, nil
 }
 
-const stateVersion = 1
+const stateVersion = 2
 
 // UnmarshalBinary decodes MarshalBinary's output.
 func (c *Channel) UnmarshalBinary(b []byte) error {
@@ -229,6 +234,8 @@ func (c *Channel) UnmarshalBinary(b []byte) error {
 		r.Fixed(s.Address[:], "participant")
 		s.Deposit = r.U64("deposit")
 		s.Withdrawn = r.U64("withdrawn")
+		s.ChainWithdrawn = r.U64("chain withdrawn")
+		s.WithdrawExpiry = r.U64("withdraw expiry")
 		s.Proof = readProof(r)
 		s.Locks = readLocks(r)
 	}
@@ -238,4 +245,71 @@ func (c *Channel) UnmarshalBinary(b []byte) error {
 	}
 	*c = n
 	return nil
+}
+
+func writeWithdrawRequest(w *wire.Writer, req WithdrawRequest) {
+	w.U64(req.Domain.ChainID)
+	w.Bytes(req.Domain.Contract[:])
+	w.Bytes(req.Domain.ChannelID[:])
+	w.U64(req.Domain.Epoch)
+	w.Bytes(req.Participant[:])
+	w.U64(req.Total)
+	w.U64(req.Expiry)
+	w.U64(req.Nonce)
+	w.Bytes(req.Signature[:])
+}
+
+func readWithdrawRequest(r *wire.Reader) WithdrawRequest {
+	var req WithdrawRequest
+	req.Domain.ChainID = r.U64("chain id")
+	r.Fixed(req.Domain.Contract[:], "contract")
+	r.Fixed(req.Domain.ChannelID[:], "channel id")
+	req.Domain.Epoch = r.U64("epoch")
+	r.Fixed(req.Participant[:], "participant")
+	req.Total = r.U64("withdraw total")
+	req.Expiry = r.U64("withdraw expiry")
+	req.Nonce = r.U64("withdraw nonce")
+	r.Fixed(req.Signature[:], "withdraw signature")
+	return req
+}
+
+// EncodeWithdrawRequest is the wire form of a WithdrawRequest.
+func EncodeWithdrawRequest(req WithdrawRequest) []byte {
+	w := &wire.Writer{}
+	w.U8(uint8(KindWithdrawRequest))
+	writeWithdrawRequest(w, req)
+	return w.Buf
+}
+
+// DecodeWithdrawRequest parses EncodeWithdrawRequest's output.
+func DecodeWithdrawRequest(b []byte) (WithdrawRequest, error) {
+	r := wire.NewReader(b)
+	expectKind(r, KindWithdrawRequest)
+	req := readWithdrawRequest(r)
+	if err := r.End("withdraw request"); err != nil {
+		return WithdrawRequest{}, err
+	}
+	return req, nil
+}
+
+// EncodeWithdrawConfirm is the wire form of a WithdrawConfirm.
+func EncodeWithdrawConfirm(c WithdrawConfirm) []byte {
+	w := &wire.Writer{}
+	w.U8(uint8(KindWithdrawConfirm))
+	writeWithdrawRequest(w, c.Request)
+	w.Bytes(c.Signature[:])
+	return w.Buf
+}
+
+// DecodeWithdrawConfirm parses EncodeWithdrawConfirm's output.
+func DecodeWithdrawConfirm(b []byte) (WithdrawConfirm, error) {
+	r := wire.NewReader(b)
+	expectKind(r, KindWithdrawConfirm)
+	var c WithdrawConfirm
+	c.Request = readWithdrawRequest(r)
+	r.Fixed(c.Signature[:], "confirm signature")
+	if err := r.End("withdraw confirmation"); err != nil {
+		return WithdrawConfirm{}, err
+	}
+	return c, nil
 }

@@ -1,0 +1,166 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fractals-energy/fractals/ledger/channel"
+)
+
+// WithdrawProof is a withdrawal both participants signed, ready for the contract's withdraw.
+type WithdrawProof struct {
+	Domain     channel.Domain
+	Who        channel.Address
+	Total      uint64
+	Expiry     uint64
+	WhoSig     [65]byte
+	PartnerSig [65]byte
+}
+
+type withdrawEvent struct {
+	partner       channel.Address
+	total, expiry uint64
+	req           channel.WithdrawRequest
+	done          chan withdrawResult
+}
+
+type withdrawResult struct {
+	proof WithdrawProof
+	err   error
+}
+
+// chainEvent is a deposit or withdrawal total the contract reports.
+type chainEvent struct {
+	deposit bool
+	partner channel.Address
+	who     channel.Address
+	total   uint64
+	done    chan error
+}
+
+// Withdraw negotiates a withdrawal of total (cumulative) from the channel with partner, valid
+// until expiry (Unix seconds). The amount is reserved at once and stays reserved until the chain
+// executes it or it expires unexecuted (see ChainWithdrawn). The caller sends the returned proof
+// to the chain.
+func (n *Node) Withdraw(ctx context.Context, partner channel.Address, total, expiry uint64) (WithdrawProof, error) {
+	done := make(chan withdrawResult, 1)
+	if err := n.submit(&withdrawEvent{partner: partner, total: total, expiry: expiry, done: done}); err != nil {
+		return WithdrawProof{}, err
+	}
+	select {
+	case r := <-done:
+		return r.proof, r.err
+	case <-ctx.Done():
+		return WithdrawProof{}, ctx.Err()
+	case <-n.done:
+		return WithdrawProof{}, ErrClosed
+	}
+}
+
+// ChainWithdrawn tells the node what the contract has paid out to who in the channel with
+// partner (from the chain's Withdrawn events or a read of the contract). An expired withdrawal
+// that never executed is released here.
+func (n *Node) ChainWithdrawn(partner, who channel.Address, total uint64) error {
+	return n.chainEvent(&chainEvent{partner: partner, who: who, total: total})
+}
+
+// ChainDeposited tells the node a participant's total deposit in the channel with partner.
+func (n *Node) ChainDeposited(partner, who channel.Address, total uint64) error {
+	return n.chainEvent(&chainEvent{deposit: true, partner: partner, who: who, total: total})
+}
+
+func (n *Node) chainEvent(e *chainEvent) error {
+	e.done = make(chan error, 1)
+	if err := n.submit(e); err != nil {
+		return err
+	}
+	return n.wait(context.Background(), e.done)
+}
+
+func (n *Node) handleWithdraw(e *withdrawEvent) {
+	cs, ok := n.channels[e.partner]
+	switch {
+	case !ok:
+		e.done <- withdrawResult{err: fmt.Errorf("ledger node: no channel with %s", e.partner)}
+		return
+	case !cs.synced:
+		e.done <- withdrawResult{err: fmt.Errorf("ledger node: channel with %s not yet re-established", e.partner)}
+		return
+	case cs.withdraw != nil:
+		e.done <- withdrawResult{err: fmt.Errorf("ledger node: a withdrawal with %s is already being negotiated", e.partner)}
+		return
+	}
+	req, err := cs.ch.RequestWithdraw(e.total, e.expiry, n.unixNow(), n.cfg.Signer)
+	if err != nil {
+		e.done <- withdrawResult{err: fmt.Errorf("ledger node: withdraw: %w", err)}
+		return
+	}
+	e.req = req
+	cs.withdraw = e
+	cs.dirty = true // the reservation is on disk before the request leaves
+	n.send(e.partner, channel.EncodeWithdrawRequest(req))
+}
+
+func (n *Node) handleWithdrawRequest(cs *chanState, from channel.Address, frame []byte) error {
+	if cs == nil {
+		return fmt.Errorf("withdraw request from %s: no channel", from)
+	}
+	req, err := channel.DecodeWithdrawRequest(frame)
+	if err != nil {
+		return err
+	}
+	conf, err := cs.ch.ConfirmWithdraw(req, n.unixNow(), n.cfg.Signer)
+	if err != nil {
+		return err
+	}
+	cs.dirty = true // our reservation of the partner's funds is on disk before we co-sign
+	n.send(from, channel.EncodeWithdrawConfirm(conf))
+	return nil
+}
+
+func (n *Node) handleWithdrawConfirm(cs *chanState, from channel.Address, frame []byte) error {
+	if cs == nil || cs.withdraw == nil {
+		return fmt.Errorf("withdraw confirmation from %s: nothing pending", from)
+	}
+	conf, err := channel.DecodeWithdrawConfirm(frame)
+	if err != nil {
+		return err
+	}
+	if err := cs.ch.CheckWithdrawConfirm(conf); err != nil {
+		return err
+	}
+	w := cs.withdraw
+	cs.withdraw = nil
+	w.done <- withdrawResult{proof: WithdrawProof{Domain: cs.ch.Domain, Who: n.self, Total: w.req.Total,
+		Expiry: w.req.Expiry, WhoSig: w.req.Signature, PartnerSig: conf.Signature}}
+	return nil
+}
+
+func (n *Node) handleChainEvent(e *chainEvent) error {
+	cs, ok := n.channels[e.partner]
+	if !ok {
+		return fmt.Errorf("ledger node: no channel with %s", e.partner)
+	}
+	if e.deposit {
+		if e.total == channelDeposit(cs.ch, e.who) {
+			return nil
+		}
+		cs.dirty = true
+		return cs.ch.SetDeposit(e.who, e.total)
+	}
+	if err := cs.ch.SetWithdrawn(e.who, e.total); err != nil {
+		return err
+	}
+	if _, err := cs.ch.ReleaseExpiredWithdraw(e.who, n.unixNow()); err != nil {
+		return err
+	}
+	cs.dirty = true
+	return nil
+}
+
+func channelDeposit(c *channel.Channel, who channel.Address) uint64 {
+	if who == c.Own.Address {
+		return c.Own.Deposit
+	}
+	return c.Partner.Deposit
+}
