@@ -44,11 +44,27 @@ type Island struct {
 	LoadQ       float64 // var
 }
 
-// Validate refuses a model that cannot be simulated.
+// Limits on what the model accepts: beyond them the numbers mean nothing physical for a microgrid, and
+// would only overflow or take unbounded time to integrate.
+const (
+	// MaxRating is the largest unit rating accepted (1 GW).
+	MaxRating units.Watts = 1e9
+	// MaxLoadRatio bounds the load (active and reactive) at that many times the island's summed ratings.
+	MaxLoadRatio = 10
+	// MaxAdvance is the longest AdvanceTo integrates in one call: it takes 4000 integration steps per
+	// simulated second per call (about 0.2 ms of CPU per simulated second for two units), so a call is
+	// bounded to about 2.4 million steps. Go further in several calls.
+	MaxAdvance = 10 * time.Minute
+)
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// Validate refuses a model that cannot be simulated: out-of-range constants, non-finite or unbounded
+// ratings, set-points, limits and loads.
 func (is Island) Validate() error {
 	switch {
-	case !(is.Nominal > 0):
-		return fmt.Errorf("droop: nominal frequency %v must be positive", is.Nominal)
+	case !(is.Nominal > 0 && is.Nominal <= 1000):
+		return fmt.Errorf("droop: nominal frequency %v outside the allowed (0, 1000] Hz", is.Nominal)
 	case !(is.Inertia >= 0.01 && is.Inertia <= 20):
 		return fmt.Errorf("droop: inertia constant %g s outside the allowed 0.01 to 20 s", is.Inertia)
 	case !(is.Damping >= 0 && is.Damping <= 100):
@@ -58,19 +74,54 @@ func (is Island) Validate() error {
 	case len(is.Units) == 0:
 		return fmt.Errorf("droop: an island needs at least one grid-forming unit")
 	}
+	base := 0.0
 	for i, u := range is.Units {
-		switch {
-		case !(u.Rating > 0):
-			return fmt.Errorf("droop: unit %d (%s): rating %v must be positive", i, u.Name, u.Rating)
-		case !(u.FreqDroop >= 0.001 && u.FreqDroop <= 0.2):
-			return fmt.Errorf("droop: unit %d (%s): frequency droop %g outside the allowed 0.001 to 0.2", i, u.Name, u.FreqDroop)
-		case !(u.VoltDroop >= 0.001 && u.VoltDroop <= 0.2):
-			return fmt.Errorf("droop: unit %d (%s): voltage droop %g outside the allowed 0.001 to 0.2", i, u.Name, u.VoltDroop)
-		case u.Response < time.Millisecond || u.Response > 10*time.Second:
-			return fmt.Errorf("droop: unit %d (%s): response time constant %v outside the allowed 1ms to 10s", i, u.Name, u.Response)
-		case u.PMax != 0 && u.PMax < u.PMin:
-			return fmt.Errorf("droop: unit %d (%s): PMax %v below PMin %v", i, u.Name, u.PMax, u.PMin)
+		if err := u.validate(); err != nil {
+			return fmt.Errorf("droop: unit %d (%s): %w", i, u.Name, err)
 		}
+		base += float64(u.Rating)
+	}
+	return checkLoad(is.LoadP, is.LoadQ, base)
+}
+
+// checkLoad refuses a non-finite load or one beyond MaxLoadRatio times the summed ratings base.
+func checkLoad(p units.Watts, q, base float64) error {
+	limit := MaxLoadRatio * base
+	if !(math.Abs(float64(p)) <= limit) {
+		return fmt.Errorf("droop: active load %v W outside the allowed ±%g W (%d times the island's ratings)", float64(p), limit, MaxLoadRatio)
+	}
+	if !(math.Abs(q) <= limit) {
+		return fmt.Errorf("droop: reactive load %v var outside the allowed ±%g var (%d times the island's ratings)", q, limit, MaxLoadRatio)
+	}
+	return nil
+}
+
+func (u Unit) validate() error {
+	r := float64(u.Rating)
+	if !(u.Rating > 0 && u.Rating <= MaxRating) {
+		return fmt.Errorf("rating %v W outside the allowed (0, %g] W", r, float64(MaxRating))
+	}
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"P0", float64(u.P0)}, {"Q0", u.Q0}, {"PMin", float64(u.PMin)}, {"PMax", float64(u.PMax)}} {
+		if !(math.Abs(x.v) <= r) {
+			return fmt.Errorf("%s %v outside the allowed ±%g (its rating)", x.name, x.v, r)
+		}
+	}
+	return u.validateDynamics()
+}
+
+func (u Unit) validateDynamics() error {
+	switch {
+	case !(u.FreqDroop >= 0.001 && u.FreqDroop <= 0.2):
+		return fmt.Errorf("frequency droop %g outside the allowed 0.001 to 0.2", u.FreqDroop)
+	case !(u.VoltDroop >= 0.001 && u.VoltDroop <= 0.2):
+		return fmt.Errorf("voltage droop %g outside the allowed 0.001 to 0.2", u.VoltDroop)
+	case u.Response < time.Millisecond || u.Response > 10*time.Second:
+		return fmt.Errorf("response time constant %v outside the allowed 1ms to 10s", u.Response)
+	case u.PMax != 0 && u.PMax < u.PMin:
+		return fmt.Errorf("PMax %v below PMin %v", u.PMax, u.PMin)
 	}
 	return nil
 }
@@ -125,19 +176,28 @@ func New(is Island, start time.Time) (*Sim, error) {
 	return s, nil
 }
 
-// SetLoad changes the load from now on (a step).
-func (s *Sim) SetLoad(p units.Watts, q float64) {
+// SetLoad changes the load from now on (a step). A non-finite load, or one beyond MaxLoadRatio times
+// the island's ratings, is refused and changes nothing.
+func (s *Sim) SetLoad(p units.Watts, q float64) error {
+	if err := checkLoad(p, q, s.base); err != nil {
+		return err
+	}
 	s.is.LoadP, s.is.LoadQ = p, q
+	return nil
 }
 
 // Now returns the time the simulation has reached.
 func (s *Sim) Now() time.Time { return s.now }
 
-// AdvanceTo integrates up to t (taken from the caller's clock) and returns the state there. A time
-// before the present is refused.
+// AdvanceTo integrates up to t (taken from the caller's clock) and returns the state there. Its cost is
+// proportional to the time advanced (4000 steps per simulated second), so a time before the present,
+// or more than MaxAdvance ahead of it, is refused and changes nothing.
 func (s *Sim) AdvanceTo(t time.Time) (State, error) {
 	if t.Before(s.now) {
 		return State{}, fmt.Errorf("droop: cannot go back from %v to %v", s.now, t)
+	}
+	if d := t.Sub(s.now); d > MaxAdvance {
+		return State{}, fmt.Errorf("droop: advancing %v at once exceeds the %v limit (%d integration steps); advance in smaller steps", d, MaxAdvance, MaxAdvance/integrationStep)
 	}
 	for s.now.Before(t) {
 		h := integrationStep

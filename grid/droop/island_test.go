@@ -40,7 +40,9 @@ func simulate(t *testing.T, is Island) (before, after State, nadir units.Hertz) 
 			t.Fatal(err)
 		}
 	}
-	sim.SetLoad(is.LoadP*1.2, is.LoadQ*1.2)
+	if err := sim.SetLoad(is.LoadP*1.2, is.LoadQ*1.2); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 300; i++ {
 		clk.Advance(100 * time.Millisecond)
 		if after, err = sim.AdvanceTo(clk.Now()); err != nil {
@@ -107,7 +109,9 @@ func TestMoreInertiaSlowsTheFall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sim.SetLoad(is.LoadP*1.2, is.LoadQ)
+		if err := sim.SetLoad(is.LoadP*1.2, is.LoadQ); err != nil {
+			t.Fatal(err)
+		}
 		st, _ := sim.AdvanceTo(start.Add(10 * time.Millisecond))
 		// initial RoCoF = −ΔP / (2H) in p.u./s: 12 kW on 150 kW (the island starts at 60 Hz)
 		return (float64(st.F) - 60) / 0.01
@@ -127,7 +131,9 @@ func TestPowerLimitsHold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim.SetLoad(125e3, is.LoadQ)
+	if err := sim.SetLoad(125e3, is.LoadQ); err != nil {
+		t.Fatal(err)
+	}
 	st, err := sim.AdvanceTo(start.Add(60 * time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -155,11 +161,53 @@ func TestIslandValidation(t *testing.T) {
 		{func(is *Island) { is.Units = nil }, "at least one"},
 		{func(is *Island) { is.Units[1].Response = 0 }, "unit 1 (B): response time constant 0s"},
 		{func(is *Island) { is.VoltageTime = time.Minute }, "voltage time constant 1m0s"},
+		{func(is *Island) { is.Units[0].Rating = units.Watts(math.Inf(1)) }, "unit 0 (A): rating +Inf W outside the allowed (0, 1e+09] W"},
+		{func(is *Island) { is.Units[1].Rating = units.Watts(math.NaN()) }, "unit 1 (B): rating NaN W"},
+		{func(is *Island) { is.Units[0].P0 = units.Watts(math.NaN()) }, "unit 0 (A): P0 NaN outside the allowed ±100000"},
+		{func(is *Island) { is.Units[1].Q0 = 1e9 }, "unit 1 (B): Q0 1e+09 outside the allowed ±50000"},
+		{func(is *Island) { is.Units[1].PMax = units.Watts(math.Inf(1)) }, "unit 1 (B): PMax +Inf"},
+		{func(is *Island) { is.LoadP = units.Watts(math.NaN()) }, "active load NaN W outside the allowed ±1.5e+06 W"},
+		{func(is *Island) { is.LoadQ = math.Inf(-1) }, "reactive load -Inf var"},
+		{func(is *Island) { is.LoadP = 2e6 }, "active load 2e+06 W"},
+		{func(is *Island) { is.Nominal = units.Hertz(math.Inf(1)) }, "nominal frequency"},
 	} {
 		is := twoUnits(0)
 		tc.mod(&is)
 		if _, err := New(is, start); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestBadLoadAndLongAdvanceAreRefused: SetLoad refuses a NaN, infinite or absurd load and keeps the old
+// one; AdvanceTo refuses to integrate more than MaxAdvance in one call (its cost grows with the time
+// advanced) and changes nothing, while the same span in MaxAdvance steps works.
+func TestBadLoadAndLongAdvanceAreRefused(t *testing.T) {
+	is := twoUnits(0)
+	sim, err := New(is, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, load := range []struct {
+		p units.Watts
+		q float64
+	}{{units.Watts(math.NaN()), 0}, {0, math.NaN()}, {units.Watts(math.Inf(1)), 0}, {1.6e6, 0}, {0, -1.6e6}} {
+		if err := sim.SetLoad(load.p, load.q); err == nil || !strings.Contains(err.Error(), "outside the allowed") {
+			t.Errorf("SetLoad(%v, %v): %v", load.p, load.q, err)
+		}
+	}
+	st, err := sim.AdvanceTo(start.Add(time.Second))
+	if err != nil || math.Abs(float64(st.F)-60) > 1e-9 || math.Abs(float64(st.P[0]+st.P[1]-is.LoadP)) > 1e-6 {
+		t.Fatalf("after refused loads: %+v, %v; want the initial 60 kW at 60 Hz", st, err)
+	}
+	far := start.Add(time.Second + MaxAdvance + time.Millisecond)
+	if _, err := sim.AdvanceTo(far); err == nil || !strings.Contains(err.Error(), "exceeds the 10m0s limit") {
+		t.Errorf("advancing more than MaxAdvance: %v", err)
+	}
+	if !sim.Now().Equal(start.Add(time.Second)) {
+		t.Errorf("a refused advance moved the simulation to %v", sim.Now())
+	}
+	if st, err = sim.AdvanceTo(start.Add(time.Second + MaxAdvance)); err != nil || !st.At.Equal(start.Add(time.Second+MaxAdvance)) {
+		t.Errorf("advancing exactly MaxAdvance: %v, %v", st.At, err)
 	}
 }

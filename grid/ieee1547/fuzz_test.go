@@ -118,17 +118,27 @@ func tripDeadline(clearing, tick time.Duration) time.Duration {
 	return clearing / tick * tick
 }
 
-// FuzzLagStep checks the response stays between its start and target for any tick.
+// FuzzLagStep checks the response stays between its start and target for any tick, holds its value on
+// a non-finite target, and is never poisoned by one: a finite target afterwards is followed as usual.
 func FuzzLagStep(f *testing.F) {
 	f.Add(0.0, 1.0, int64(time.Second), int64(100*time.Millisecond))
+	f.Add(0.5, math.NaN(), int64(time.Second), int64(100*time.Millisecond))
+	f.Add(0.5, math.Inf(-1), int64(5*time.Second), int64(-1))
 	f.Fuzz(func(t *testing.T, from, to float64, response, dt int64) {
-		if math.IsNaN(from) || math.IsNaN(to) || math.IsInf(from, 0) || math.IsInf(to, 0) || dt < 0 {
+		if !finite(from) {
 			return
 		}
 		l := Lag{ResponseTime: time.Duration(response), Value: from}
 		got := l.Step(to, time.Duration(dt))
+		if !finite(to) {
+			if got != from || l.Value != from {
+				t.Fatalf("lag at %g given target %g moved to %g", from, to, got)
+			}
+			to = 0.25 // then a valid target again
+			got = l.Step(to, time.Duration(dt))
+		}
 		lo, hi := math.Min(from, to), math.Max(from, to)
-		if got < lo-1e-9*math.Abs(lo) || got > hi+1e-9*math.Abs(hi) {
+		if !finite(got) || got < lo-1e-9*math.Abs(lo) || got > hi+1e-9*math.Abs(hi) {
 			t.Fatalf("lag from %g to %g gave %g", from, to, got)
 		}
 	})

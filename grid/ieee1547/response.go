@@ -80,7 +80,8 @@ func (vv VoltVar) Validate(c NormalCategory) error {
 	return durationInRange("volt-var response time", vv.ResponseTime, time.Second, 90*time.Second)
 }
 
-// Target returns the reactive power the characteristic asks for at voltage v.
+// Target returns the reactive power the characteristic asks for at voltage v. A non-finite voltage (a
+// failed measurement) has no answer: Target returns NaN, which Lag.Step takes as "hold the output".
 func (vv VoltVar) Target(v float64) float64 {
 	return piecewise(v, []float64{vv.V1, vv.V2, vv.V3, vv.V4}, []float64{vv.Q1, vv.Q2, vv.Q3, vv.Q4})
 }
@@ -111,7 +112,8 @@ func (vw VoltWatt) Validate() error {
 	return durationInRange("volt-watt response time", vw.ResponseTime, 500*time.Millisecond, 60*time.Second)
 }
 
-// Limit returns the active power limit (fraction of rated power) at voltage v.
+// Limit returns the active power limit (fraction of rated power) at voltage v; NaN for a non-finite
+// voltage (a failed measurement), which Lag.Step takes as "hold the output".
 func (vw VoltWatt) Limit(v float64) float64 {
 	return piecewise(v, []float64{vw.V1, vw.V2}, []float64{vw.P1, vw.P2})
 }
@@ -184,19 +186,29 @@ type Lag struct {
 }
 
 // Step moves the output towards target over dt and returns it. The exact exponential update keeps it
-// stable for any tick.
+// stable for any tick. A non-finite target (from a failed measurement) is not followed: the output holds
+// its value, so one bad sample cannot poison the response for good. A non-finite output (set by the
+// caller) jumps to the first finite target. A negative dt counts as 0.
 func (l *Lag) Step(target float64, dt time.Duration) float64 {
-	if l.ResponseTime <= 0 {
+	if !finite(target) {
+		return l.Value
+	}
+	if l.ResponseTime <= 0 || !finite(l.Value) {
 		l.Value = target
 		return target
 	}
+	dt = max(dt, 0)
 	tau := l.ResponseTime.Seconds() / math.Ln10
 	l.Value = target + (l.Value-target)*math.Exp(-dt.Seconds()/tau)
 	return l.Value
 }
 
-// piecewise interpolates linearly through the points, flat beyond the first and last.
+// piecewise interpolates linearly through the points, flat beyond the first and last; NaN for a
+// non-finite x (a NaN compares false everywhere and would otherwise land on the last point).
 func piecewise(x float64, xs, ys []float64) float64 {
+	if !finite(x) {
+		return math.NaN()
+	}
 	if x <= xs[0] {
 		return ys[0]
 	}

@@ -160,3 +160,27 @@ func TestEnterService(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedMeasurementsDoNotSteerTheResponses: a NaN or infinite voltage gives no volt-var or
+// volt-watt answer (NaN, not full absorption or curtailment), and a lag fed one holds its output and
+// then follows the next valid target.
+func TestFailedMeasurementsDoNotSteerTheResponses(t *testing.T) {
+	vv, vw := DefaultVoltVar(CategoryB), DefaultVoltWatt()
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if q := vv.Target(v); !math.IsNaN(q) {
+			t.Errorf("volt-var at %g: %g, want NaN", v, q)
+		}
+		if p := vw.Limit(v); !math.IsNaN(p) {
+			t.Errorf("volt-watt at %g: %g, want NaN", v, p)
+		}
+	}
+	l := Lag{ResponseTime: 5 * time.Second, Value: 0.1}
+	for i := 0; i < 10; i++ {
+		if got := l.Step(vv.Target(math.NaN()), time.Second); got != 0.1 {
+			t.Fatalf("lag on NaN targets: %g, want it held at 0.1", got)
+		}
+	}
+	if got := l.Step(vv.Target(1.1), 5*time.Second); math.Abs(got-(-0.44+0.1*(0.1+0.44))) > 1e-12 {
+		t.Errorf("lag after NaNs: %g, want 90 %% of the way from 0.1 to -0.44", got)
+	}
+}
