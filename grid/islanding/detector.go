@@ -70,7 +70,8 @@ type Settings struct {
 const MaxDetectionTime = 2 * time.Second
 
 // DefaultSettings returns settings for a 60 Hz category II unit; DefaultSettingsAt gives them for a
-// 50 Hz system. The RoCoF limit (2.5 Hz/s) lies above the 2 Hz/s category II units must ride through,
+// 50 Hz system. A detection opens the PCC (see the package documentation): these thresholds fire inside
+// category II ride-through regions on purpose, and must not be used to make a DER cease to energize. The RoCoF limit (2.5 Hz/s) lies above the 2 Hz/s category II units must ride through,
 // so a grid event does not look like an island.
 func DefaultSettings() Settings { return DefaultSettingsAt(60) }
 
@@ -157,7 +158,8 @@ func (s Settings) DetectionTime(m Method, tick time.Duration) time.Duration {
 	return 0
 }
 
-// Detection says how an island was found.
+// Detection says how an island was found. The action it calls for is opening the PCC breaker; the DERs
+// go on energizing the island as their own IEEE 1547 relays allow.
 type Detection struct {
 	Method Method
 	Onset  time.Time // when the condition was first seen
