@@ -298,6 +298,10 @@ func (p *parser) dataAssignment() error {
 		p.ver = &v
 	case v.kind == tNumber:
 		if field == "baseMVA" {
+			if p.base != nil {
+				// MATPOWER would silently take the later value; two bases in one file is a mistake
+				return p.errAt(line, "mpc.baseMVA assigned twice (first on line %d)", p.base.line)
+			}
 			if !(v.num > 0) || math.IsInf(v.num, 0) {
 				return p.errAt(line, "baseMVA %v must be positive and finite", v.num)
 			}

@@ -119,6 +119,7 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"unclosed matrix", head + "mpc.bus = [\n1 3 0 0 0 0 1 1 0 100 1 1.1 0.9;\n", 6, "not closed"},
 		{"version 1", strings.Replace(head, "'2'", "'1'", 1) + bus + gen + branch, 2, "version"},
 		{"missing branch", head + bus + gen, 11, "mpc.branch"},
+		{"duplicate baseMVA", head + "mpc.baseMVA = 10;\n" + bus + gen + branch, 4, "mpc.baseMVA assigned twice (first on line 3)"},
 		{"duplicate bus", head + strings.Replace(bus, "\n2 1", "\n1 1", 1) + gen + branch, 6, "already defined"},
 		{"bad bus type", head + strings.Replace(bus, "\n2 1", "\n2 7", 1) + gen + branch, 6, "type 7"},
 		{"zero impedance", head + bus + gen + strings.Replace(branch, "0.01 0.1", "0 0", 1), 12, "zero impedance"},
