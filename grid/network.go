@@ -96,9 +96,9 @@ func (nw *network) setInjections(internal map[int]int) {
 		nw.sbus[i] += complex(g.Pg/base, g.Qg/base)
 		nw.qmax[i] += g.Qmax / base
 		nw.qmin[i] += g.Qmin / base
-		if !hasGen[i] {
-			vm[i] = g.Vg // MATPOWER takes the first in-service generator's set-point
-		}
+		// MATPOWER sets V0(gbus) = gen(on, VG) in one indexed assignment, so with several in-service
+		// generators at a bus the last one's set-point wins; so here.
+		vm[i] = g.Vg
 		hasGen[i] = true
 	}
 	for i := range nw.typ {

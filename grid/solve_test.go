@@ -441,3 +441,18 @@ func TestAutoFallsBackToNewtonWhenTheSweepFails(t *testing.T) {
 		t.Errorf("overloaded feeder by auto: %v", err)
 	}
 }
+
+// TestLastGeneratorSetPointWins: with two in-service generators at one bus, MATPOWER's indexed
+// assignment V0(gbus) = gen(on, VG) leaves the last one's set-point; an out-of-service one is ignored.
+func TestLastGeneratorSetPointWins(t *testing.T) {
+	c := loadCase(t, "case9")
+	c.Gens = append(c.Gens, Gen{Bus: 2, Pg: 0, Vg: 1.03, InService: true, Qmax: 100, Qmin: -100},
+		Gen{Bus: 2, Pg: 0, Vg: 1.01, InService: false})
+	r, err := Solve(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := r.Bus(2); math.Abs(b.Vm-1.03) > 1e-12 {
+		t.Errorf("bus 2 held at %.6f p.u., want the last in-service generator's 1.03", b.Vm)
+	}
+}
