@@ -100,12 +100,20 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// CaseError says the case itself cannot be solved, whatever the method: no buses, a non-positive base,
+// a zero-impedance branch, an island without a slack bus, a slack bus without a generator. It is bad
+// input, unlike a *NotConvergedError.
+type CaseError struct{ Err error }
+
+func (e *CaseError) Error() string { return e.Err.Error() }
+func (e *CaseError) Unwrap() error { return e.Err }
+
 // Solve runs a power flow on c.
 func Solve(c *Case, opt Options) (*Result, error) {
 	opt = opt.withDefaults()
 	nw, err := newNetwork(c)
 	if err != nil {
-		return nil, err
+		return nil, &CaseError{Err: err}
 	}
 	if opt.Method == Auto {
 		return solveAuto(nw, opt)

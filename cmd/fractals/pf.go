@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,6 +68,10 @@ func runPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return cli.Errorf(stderr, fs, "%v", err)
 	}
 	res, err := grid.Solve(c, grid.Options{Method: method})
+	var bad *grid.CaseError
+	if errors.As(err, &bad) {
+		return cli.Errorf(stderr, fs, "%s: %v", positional[0], err) // bad input, as a parse error is
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
 		return cli.ExitFailure

@@ -78,6 +78,19 @@ func TestPFTable(t *testing.T) {
 }
 
 func TestPFBadUsage(t *testing.T) {
+	// case9 with generator bus 3's only branch (3-6) removed: an island without a slack bus
+	src, err := os.ReadFile(filepath.Join(pfCases, "case9.m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSlack := filepath.Join(t.TempDir(), "noslack.m")
+	cut := strings.Replace(string(src), "\t3\t6\t0\t0.0586\t0\t300\t300\t300\t0\t0\t1\t-360\t360;\n", "", 1)
+	if cut == string(src) {
+		t.Fatal("case9.m no longer has the 3-6 row this test removes")
+	}
+	if err := os.WriteFile(noSlack, []byte(cut), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bad := filepath.Join(t.TempDir(), "bad.m")
 	if err := os.WriteFile(bad, []byte("mpc.version = '2';\nmpc.baseMVA = 100;\nx = 3;\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -95,6 +108,7 @@ func TestPFBadUsage(t *testing.T) {
 		{[]string{filepath.Join(pfCases, "nope.m")}, 2, "no such file"},
 		{[]string{bad}, 2, "bad.m:3: unsupported statement"},
 		{[]string{filepath.Join(pfCases, "case118.m"), "--method", "sweep"}, 1, "meshed, not radial"},
+		{[]string{noSlack}, 2, "noslack.m: grid: case noslack.m: island of 1 bus(es) without a slack bus: 3"},
 	} {
 		code, _, errOut := runPFCommand(t, tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {
