@@ -91,6 +91,8 @@ type chanState struct {
 	ch *channel.Channel
 	// withdraw is the own withdrawal being negotiated (re-sent by the tick until confirmed).
 	withdraw *withdrawEvent
+	// settle is the own cooperative settle being negotiated (re-sent by the tick).
+	settle   *settleEvent
 	synced   bool
 	waiting  []*payEvent
 	waiters  []waiter
@@ -518,6 +520,9 @@ func (n *Node) failAll(err error) {
 		if cs.withdraw != nil {
 			cs.withdraw.done <- withdrawResult{err: err}
 		}
+		if cs.settle != nil {
+			cs.settle.done <- settleResult{err: err}
+		}
 		for _, w := range cs.waiters {
 			w.done <- err
 		}
@@ -554,6 +559,8 @@ func (n *Node) handle(e event) {
 		n.handleRoute(e)
 	case *withdrawEvent:
 		n.handleWithdraw(e)
+	case *settleEvent:
+		n.handleSettle(e)
 	case *chainEvent:
 		e.done <- n.handleChainEvent(e)
 	case *queryEvent:
@@ -683,6 +690,10 @@ func (n *Node) handleFrame(e *frameEvent) {
 		err = n.handleWithdrawRequest(cs, from, frame)
 	case channel.KindWithdrawConfirm:
 		err = n.handleWithdrawConfirm(cs, from, frame)
+	case channel.KindSettleRequest:
+		err = n.handleSettleRequest(cs, from, frame)
+	case channel.KindSettleConfirm:
+		err = n.handleSettleConfirm(cs, from, frame)
 	case KindSecretRequest:
 		err = n.handleSecretRequest(from, frame)
 	case KindSecretReveal:
@@ -795,6 +806,9 @@ func (n *Node) tick() {
 		}
 		if w := cs.withdraw; w != nil {
 			n.send(partner, channel.EncodeWithdrawRequest(w.req))
+		}
+		if e := cs.settle; e != nil {
+			n.send(partner, channel.EncodeSettleRequest(e.req))
 		}
 		if cs.ch.Unacked() && now.Sub(cs.lastSend) >= n.cfg.Resend {
 			n.send(partner, channel.EncodeUpdate(cs.ch.Latest()))

@@ -17,6 +17,7 @@ const (
 	ActRegisterSecret
 	ActUnlock
 	ActWithdraw
+	ActCooperativeSettle
 )
 
 func (k ActionKind) String() string {
@@ -33,6 +34,8 @@ func (k ActionKind) String() string {
 		return "unlock"
 	case ActWithdraw:
 		return "withdraw"
+	case ActCooperativeSettle:
+		return "cooperative settle"
 	}
 	return fmt.Sprintf("action %d", uint8(k))
 }
@@ -50,12 +53,15 @@ type Action struct {
 	Locks       []channel.Lock
 	// Withdraw: Owner withdraws up to WithdrawTotal, both signatures, valid until WithdrawExpiry.
 	WithdrawTotal, WithdrawExpiry uint64
-	OwnerSig, PartnerSig          [65]byte
+	// Cooperative settle: final amounts of the lower and higher address; their signatures go in
+	// OwnerSig (lower) and PartnerSig (higher).
+	SettleA, SettleB     uint64
+	OwnerSig, PartnerSig [65]byte
 	// NotBefore is the chain time (Unix seconds) before which the action cannot succeed.
 	NotBefore uint64
 }
 
-const actionVersion = 2
+const actionVersion = 3
 
 // EncodeAction is the durable form of an action.
 func EncodeAction(a Action) []byte {
@@ -84,6 +90,8 @@ func EncodeAction(a Action) []byte {
 	}
 	w.U64(a.WithdrawTotal)
 	w.U64(a.WithdrawExpiry)
+	w.U64(a.SettleA)
+	w.U64(a.SettleB)
 	w.Bytes(a.OwnerSig[:])
 	w.Bytes(a.PartnerSig[:])
 	w.U64(a.NotBefore)
@@ -98,8 +106,8 @@ func DecodeAction(b []byte) (Action, error) {
 	}
 	var a Action
 	a.Kind = ActionKind(r.U8("action kind"))
-	if r.Err() == nil && (a.Kind < ActClose || a.Kind > ActWithdraw) {
-		r.Fail("action kind %d, want 1..%d", a.Kind, ActWithdraw)
+	if r.Err() == nil && (a.Kind < ActClose || a.Kind > ActCooperativeSettle) {
+		r.Fail("action kind %d, want 1..%d", a.Kind, ActCooperativeSettle)
 	}
 	a.Domain.ChainID = r.U64("chain id")
 	r.Fixed(a.Domain.Contract[:], "contract")
@@ -127,6 +135,8 @@ func DecodeAction(b []byte) (Action, error) {
 	}
 	a.WithdrawTotal = r.U64("withdraw total")
 	a.WithdrawExpiry = r.U64("withdraw expiry")
+	a.SettleA = r.U64("settle amount a")
+	a.SettleB = r.U64("settle amount b")
 	r.Fixed(a.OwnerSig[:], "owner signature")
 	r.Fixed(a.PartnerSig[:], "partner signature")
 	a.NotBefore = r.U64("not before")

@@ -110,3 +110,41 @@ func TestNodeFollowsChainWithdrawsAndSettles(t *testing.T) {
 	r = settledLog(t, c.sim.Client(), c)
 	c.expectPayout(t, r, 750, 450)
 }
+
+// TestNodesSettleCooperatively: the two nodes agree on final balances off chain and the chain pays
+// them out in one transaction.
+func TestNodesSettleCooperatively(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	hub := transport.NewHub()
+	dir := t.TempDir()
+	a := startUnit(t, hub, c.sa, c.a, filepath.Join(dir, "a.db"))
+	b := startUnit(t, hub, c.sb, c.b, filepath.Join(dir, "b.db"))
+	d, r, err := c.a.Open(ctx, c.sb.Address(), native, 600, 1000)
+	c.must(t, "open")(r, err)
+	c.must(t, "deposit")(c.b.Deposit(ctx, d, native, 300))
+	a.step(t)
+	b.step(t)
+	for i := uint64(1); i <= 20; i++ {
+		if err := a.node.Pay(ctx, c.sb.Address(), 10, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp, err := a.node.CooperativeSettle(ctx, c.sb.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.node.Pay(ctx, c.sb.Address(), 1, 99); err == nil {
+		t.Fatal("paid on a channel being settled")
+	}
+	if err := a.queue.Enqueue(Action{Kind: ActCooperativeSettle, Domain: sp.Domain, SettleA: sp.AmountA, SettleB: sp.AmountB,
+		OwnerSig: sp.SigA, PartnerSig: sp.SigB}); err != nil {
+		t.Fatal(err)
+	}
+	a.step(t)
+	if len(a.queue.Failed) != 0 {
+		t.Fatalf("cooperative settle refused: %v", a.queue.Failed)
+	}
+	t.Logf("gas cooperative settle (queued) %d", a.queue.Gas[ActCooperativeSettle])
+	c.expectPayout(t, settledLog(t, c.sim.Client(), c), 800, 500)
+}

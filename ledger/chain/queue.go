@@ -134,6 +134,8 @@ func (q *Queue) execute(ctx context.Context, a Action) (*types.Receipt, error) {
 		return q.adapter.Unlock(ctx, a.Domain, a.Owner, a.Locks)
 	case ActWithdraw:
 		return q.adapter.Withdraw(ctx, a.Domain, a.Owner, a.WithdrawTotal, a.WithdrawExpiry, a.OwnerSig, a.PartnerSig)
+	case ActCooperativeSettle:
+		return q.adapter.CooperativeSettle(ctx, a.Domain, a.SettleA, a.SettleB, a.OwnerSig, a.PartnerSig)
 	}
 	return nil, fmt.Errorf("action %s: %w", a.Kind, ErrReverted)
 }

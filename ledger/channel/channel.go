@@ -44,6 +44,8 @@ type Channel struct {
 	Partner Side
 	// Acked is the highest own nonce the partner has confirmed it stored durably.
 	Acked uint64
+	// Closing is set once a cooperative settle was signed: no further proof is signed or accepted.
+	Closing bool
 }
 
 // New starts a channel with no deposits and no proofs.
@@ -253,6 +255,9 @@ func (c *Channel) RemoveExpired(secretHash Hash, now uint64, s Signer) (Update, 
 
 // sign builds, checks, signs and applies the next own proof. Nothing changes on error.
 func (c *Channel) sign(transferred uint64, locks []Lock, route *RouteInfo, s Signer) (Update, error) {
+	if c.Closing {
+		return Update{}, ErrClosing
+	}
 	if s.Address() != c.Own.Address {
 		return Update{}, fmt.Errorf("signer %s is not the channel's own participant %s", s.Address(), c.Own.Address)
 	}
@@ -310,6 +315,9 @@ func (c *Channel) receive(u Update, now uint64, recovered *Address) (Received, e
 		return Received{}, err
 	}
 	old := &c.Partner
+	if c.Closing && p.Nonce > old.Proof.Nonce {
+		return Received{}, fmt.Errorf("proof %d: %w", p.Nonce, ErrClosing)
+	}
 	switch {
 	case p.Nonce < old.Proof.Nonce:
 		return Received{}, fmt.Errorf("proof %d, latest %d: %w", p.Nonce, old.Proof.Nonce, ErrStale)

@@ -17,6 +17,9 @@ const (
 	// KindWithdrawRequest and KindWithdrawConfirm negotiate a withdrawal while the channel is open.
 	KindWithdrawRequest Kind = 4
 	KindWithdrawConfirm Kind = 5
+	// KindSettleRequest and KindSettleConfirm agree on a cooperative settle.
+	KindSettleRequest Kind = 6
+	KindSettleConfirm Kind = 7
 )
 
 // EncodeUpdate is the wire form of an update: kind, proof, locks, optional route.
@@ -214,10 +217,15 @@ func (c *Channel) MarshalBinary() ([]byte, error) {
 		writeLocks(w, s.Locks)
 	}
 	w.U64(c.Acked)
+	if c.Closing {
+		w.U8(1)
+	} else {
+		w.U8(0)
+	}
 	return w.Buf, nil
 }
 
-const stateVersion = 2
+const stateVersion = 3
 
 // UnmarshalBinary decodes MarshalBinary's output.
 func (c *Channel) UnmarshalBinary(b []byte) error {
@@ -240,6 +248,13 @@ func (c *Channel) UnmarshalBinary(b []byte) error {
 		s.Locks = readLocks(r)
 	}
 	n.Acked = r.U64("acked nonce")
+	switch flag := r.U8("closing flag"); flag {
+	case 0:
+	case 1:
+		n.Closing = true
+	default:
+		r.Fail("closing flag %d, want 0 or 1", flag)
+	}
 	if err := r.End("channel state"); err != nil {
 		return err
 	}
@@ -310,6 +325,73 @@ func DecodeWithdrawConfirm(b []byte) (WithdrawConfirm, error) {
 	r.Fixed(c.Signature[:], "confirm signature")
 	if err := r.End("withdraw confirmation"); err != nil {
 		return WithdrawConfirm{}, err
+	}
+	return c, nil
+}
+
+func writeSettleRequest(w *wire.Writer, req SettleRequest) {
+	w.U64(req.Domain.ChainID)
+	w.Bytes(req.Domain.Contract[:])
+	w.Bytes(req.Domain.ChannelID[:])
+	w.U64(req.Domain.Epoch)
+	w.U64(req.AmountA)
+	w.U64(req.AmountB)
+	w.U64(req.OwnNonce)
+	w.U64(req.PartnerNonce)
+	w.Bytes(req.Signature[:])
+}
+
+func readSettleRequest(r *wire.Reader) SettleRequest {
+	var req SettleRequest
+	req.Domain.ChainID = r.U64("chain id")
+	r.Fixed(req.Domain.Contract[:], "contract")
+	r.Fixed(req.Domain.ChannelID[:], "channel id")
+	req.Domain.Epoch = r.U64("epoch")
+	req.AmountA = r.U64("amount a")
+	req.AmountB = r.U64("amount b")
+	req.OwnNonce = r.U64("own nonce")
+	req.PartnerNonce = r.U64("partner nonce")
+	r.Fixed(req.Signature[:], "settle signature")
+	return req
+}
+
+// EncodeSettleRequest is the wire form of a SettleRequest.
+func EncodeSettleRequest(req SettleRequest) []byte {
+	w := &wire.Writer{}
+	w.U8(uint8(KindSettleRequest))
+	writeSettleRequest(w, req)
+	return w.Buf
+}
+
+// DecodeSettleRequest parses EncodeSettleRequest's output.
+func DecodeSettleRequest(b []byte) (SettleRequest, error) {
+	r := wire.NewReader(b)
+	expectKind(r, KindSettleRequest)
+	req := readSettleRequest(r)
+	if err := r.End("settle request"); err != nil {
+		return SettleRequest{}, err
+	}
+	return req, nil
+}
+
+// EncodeSettleConfirm is the wire form of a SettleConfirm.
+func EncodeSettleConfirm(c SettleConfirm) []byte {
+	w := &wire.Writer{}
+	w.U8(uint8(KindSettleConfirm))
+	writeSettleRequest(w, c.Request)
+	w.Bytes(c.Signature[:])
+	return w.Buf
+}
+
+// DecodeSettleConfirm parses EncodeSettleConfirm's output.
+func DecodeSettleConfirm(b []byte) (SettleConfirm, error) {
+	r := wire.NewReader(b)
+	expectKind(r, KindSettleConfirm)
+	var c SettleConfirm
+	c.Request = readSettleRequest(r)
+	r.Fixed(c.Signature[:], "confirm signature")
+	if err := r.End("settle confirmation"); err != nil {
+		return SettleConfirm{}, err
 	}
 	return c, nil
 }
