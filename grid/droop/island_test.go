@@ -17,7 +17,7 @@ func twoUnits(damping float64) Island {
 		Nominal: 60, Inertia: 2, Damping: damping, VoltageTime: 50 * time.Millisecond,
 		Units: []Unit{
 			{Name: "A", Rating: 100e3, FreqDroop: 0.04, VoltDroop: 0.05, Response: 100 * time.Millisecond, PMin: -100e3, P0: 40e3},
-			{Name: "B", Rating: 50e3, FreqDroop: 0.02, VoltDroop: 0.04, Response: 200 * time.Millisecond, PMin: -50e3, P0: 20e3},
+			{Name: "B", Rating: 50e3, FreqDroop: 0.04, VoltDroop: 0.04, Response: 200 * time.Millisecond, PMin: -50e3, P0: 20e3},
 		},
 		LoadP: 60e3, LoadQ: 20e3,
 	}
@@ -57,8 +57,9 @@ func simulate(t *testing.T, is Island) (before, after State, nadir units.Hertz) 
 }
 
 // TestLoadStepSharedByDroop: after a 20 % load step the frequency settles where the droop law puts it
-// and the two units share the step in proportion to rating/droop: A = 100 kW/4 % and B = 50 kW/2 %
-// have equal gains, so equal shares; on the reactive side 100/5 : 50/4 = 1.6 : 1.
+// and the two units share the step in proportion to rating/droop: A = 100 kW/4 % and B = 50 kW/4 %
+// have gains 2.5 and 1.25 MW per p.u. of frequency, so B takes half of what A takes (1:2); on the
+// reactive side 100/5 : 50/4 = 1.6 : 1.
 func TestLoadStepSharedByDroop(t *testing.T) {
 	for _, damping := range []float64{0, 1.5} {
 		is := twoUnits(damping)
@@ -66,7 +67,7 @@ func TestLoadStepSharedByDroop(t *testing.T) {
 		// droop law, in watts: ΔP_i = rating_i · (Δf/f0) / droop_i, and with load damping the load
 		// itself gives D·base·(Δf/f0): the 12 kW step is met by Σ gains + D·base.
 		base := 150e3
-		gainA, gainB := 100e3/0.04, 50e3/0.02
+		gainA, gainB := 100e3/0.04, 50e3/0.04
 		step := 0.2 * float64(is.LoadP)
 		// the set-points (40 + 20 kW) match the initial 60 kW load, so the island starts at 60 Hz
 		dfPU := step / (gainA + gainB + damping*base)
@@ -79,8 +80,8 @@ func TestLoadStepSharedByDroop(t *testing.T) {
 		}
 		dA := float64(after.P[0] - before.P[0])
 		dB := float64(after.P[1] - before.P[1])
-		if math.Abs(dA/dB-gainA/gainB) > 1e-5 {
-			t.Errorf("D=%g: active shares %.1f W : %.1f W, want ratio %.4f", damping, dA, dB, gainA/gainB)
+		if math.Abs(dB/dA-0.5) > 1e-5 || gainB/gainA != 0.5 {
+			t.Errorf("D=%g: active shares B %.1f W : A %.1f W, want 1:2", damping, dB, dA)
 		}
 		if math.Abs(dA+dB+damping*base*dfPU-step) > 1e-3 {
 			t.Errorf("D=%g: units take %.3f W and damping %.3f W of the %.0f W step", damping, dA+dB, damping*base*dfPU, step)
