@@ -34,7 +34,13 @@ func (r *Result) Sensitivities() (*Sensitivities, error) {
 	if nw == nil {
 		return nil, fmt.Errorf("grid: sensitivities need a result returned by Solve")
 	}
-	st := &newtonState{nw: nw, typ: nw.typ, sbus: nw.sbus, u: newUnknowns(nw, nw.typ)}
+	// the bus types at the solution: a PV bus held at a reactive limit is a PQ bus there, and its
+	// voltage moves with injections like any load bus
+	typ := r.typ
+	if typ == nil {
+		typ = nw.typ
+	}
+	st := &newtonState{nw: nw, typ: typ, sbus: nw.sbus, u: newUnknowns(nw, typ)}
 	st.v = r.v
 	st.vm, st.va = make([]float64, nw.n), make([]float64, nw.n)
 	for i, x := range st.v {

@@ -110,3 +110,43 @@ func TestSensitivityStructure(t *testing.T) {
 		}
 	}
 }
+
+// TestSensitivitiesAfterReactiveLimits: case9's generator 2 capped at -5..-4 MVAr is held at -4 MVAr and
+// its bus becomes PQ, so its voltage moves with injections there. The sensitivities must linearise that
+// solved system: dVm/dQ at bus 2 matches a finite difference (with limits enforced) instead of the zero
+// a PV bus would give.
+func TestSensitivitiesAfterReactiveLimits(t *testing.T) {
+	c := loadCase(t, "case9")
+	c.Gens[1].Qmax, c.Gens[1].Qmin = -4, -5
+	opt := Options{EnforceQLimits: true, Tolerance: 1e-12}
+	base, err := Solve(c, opt)
+	if err != nil || len(base.QLimited) != 1 || base.QLimited[0] != 2 {
+		t.Fatalf("limited %v, %v; want bus 2", base.QLimited, err)
+	}
+	sens, err := base.Sensitivities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := -1
+	for i, id := range sens.Buses {
+		if id == 2 {
+			row = i
+		}
+	}
+	const step = 1e-3 // MVAr of extra load at bus 2, both ways
+	vmWith := func(extra float64) float64 {
+		pert := c.Clone()
+		pert.Buses[1].Qd += extra
+		r, err := Solve(pert, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := r.Bus(2)
+		return b.Vm
+	}
+	want := (vmWith(step) - vmWith(-step)) / (2 * step)
+	got := -sens.DVmDQ.At(row, row)
+	if want == 0 || math.Abs(got-want) > 1e-5*math.Abs(want) {
+		t.Errorf("dVm(2)/dQload(2) = %.6g, finite difference %.6g", got, want)
+	}
+}

@@ -89,8 +89,9 @@ type Result struct {
 	// did not): Method then reports nr.
 	SweepFailure string
 
-	v  []complex128 // solved voltages by internal index
-	nw *network
+	v   []complex128 // solved voltages by internal index
+	nw  *network
+	typ []BusType // bus types at the solution (PV buses held at a reactive limit are PQ)
 }
 
 func (o Options) withDefaults() Options {
@@ -121,21 +122,17 @@ func Solve(c *Case, opt Options) (*Result, error) {
 	if opt.Method == Sweep && opt.EnforceQLimits {
 		return nil, fmt.Errorf("grid: reactive limits are enforced by Newton-Raphson only; use method nr or auto")
 	}
-	var v []complex128
-	var iters int
-	var limited []int
 	switch opt.Method {
 	case Sweep:
-		v, iters, err = sweep(nw, opt.Tolerance, sweepMaxIterations(opt))
+		v, iters, err := sweep(nw, opt.Tolerance, sweepMaxIterations(opt))
+		if err != nil {
+			return nil, err
+		}
+		return nw.result(v, Sweep, iters, nil), nil
 	case NewtonRaphson:
-		v, iters, limited, err = solveNewton(nw, opt)
-	default:
-		return nil, fmt.Errorf("grid: unknown method %v", opt.Method)
+		return solveNewtonResult(nw, opt)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return nw.result(v, opt.Method, iters, limited), nil
+	return nil, fmt.Errorf("grid: unknown method %v", opt.Method)
 }
 
 func sweepMaxIterations(opt Options) int {
@@ -158,15 +155,26 @@ func solveAuto(nw *network, opt Options) (*Result, error) {
 		}
 		failure = err.Error()
 	}
-	v, iters, limited, err := solveNewton(nw, opt)
+	r, err := solveNewtonResult(nw, opt)
 	if err != nil {
 		if failure != "" {
 			return nil, fmt.Errorf("%w (after the sweep failed: %s)", err, failure)
 		}
 		return nil, err
 	}
-	r := nw.result(v, NewtonRaphson, iters, limited)
 	r.SweepFailure = failure
+	return r, nil
+}
+
+// solveNewtonResult runs solveNewton and keeps the bus types it ended with in the result, so that the
+// sensitivities linearise the system that was solved.
+func solveNewtonResult(nw *network, opt Options) (*Result, error) {
+	v, iters, limited, typ, err := solveNewton(nw, opt)
+	if err != nil {
+		return nil, err
+	}
+	r := nw.result(v, NewtonRaphson, iters, limited)
+	r.typ = typ
 	return r, nil
 }
 
@@ -178,7 +186,7 @@ func isRadial(nw *network) bool {
 
 // solveNewton runs Newton-Raphson, and when reactive limits are enforced, repeats it with violating PV
 // buses fixed at their limits until no PV bus violates one.
-func solveNewton(nw *network, opt Options) ([]complex128, int, []int, error) {
+func solveNewton(nw *network, opt Options) ([]complex128, int, []int, []BusType, error) {
 	maxIter := opt.MaxIterations
 	if maxIter <= 0 {
 		maxIter = 20
@@ -187,7 +195,7 @@ func solveNewton(nw *network, opt Options) ([]complex128, int, []int, error) {
 	sbus := append([]complex128(nil), nw.sbus...)
 	v, total, err := newton(nw, typ, sbus, nw.v0, opt.Tolerance, maxIter)
 	if err != nil || !opt.EnforceQLimits {
-		return v, total, nil, err
+		return v, total, nil, typ, err
 	}
 	var limited []int
 	for round := 0; round < nw.n; round++ {
@@ -213,16 +221,16 @@ func solveNewton(nw *network, opt Options) ([]complex128, int, []int, error) {
 			changed = true
 		}
 		if !changed {
-			return v, total, limited, nil
+			return v, total, limited, typ, nil
 		}
 		var it int
 		v, it, err = newton(nw, typ, sbus, v, opt.Tolerance, maxIter)
 		total += it
 		if err != nil {
-			return nil, total, limited, err
+			return nil, total, limited, typ, err
 		}
 	}
-	return v, total, limited, nil
+	return v, total, limited, typ, nil
 }
 
 func loadQ(nw *network, i int) float64 { return nw.c.Buses[nw.caseBus[i]].Qd / nw.c.BaseMVA }
@@ -230,7 +238,7 @@ func loadQ(nw *network, i int) float64 { return nw.c.Buses[nw.caseBus[i]].Qd / n
 // result computes bus generation, branch flows and losses from the solved voltages.
 func (nw *network) result(v []complex128, method Method, iters int, limited []int) *Result {
 	base := nw.c.BaseMVA
-	r := &Result{Case: nw.c.Name, Method: method, Iterations: iters, BaseMVA: base, QLimited: limited, v: v, nw: nw}
+	r := &Result{Case: nw.c.Name, Method: method, Iterations: iters, BaseMVA: base, QLimited: limited, v: v, nw: nw, typ: nw.typ}
 	s := nw.injections(v)
 	for i := 0; i < nw.n; i++ {
 		b := nw.c.Buses[nw.caseBus[i]]
