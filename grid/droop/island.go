@@ -57,8 +57,6 @@ const (
 	MaxAdvance = 10 * time.Minute
 )
 
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-
 // Validate refuses a model that cannot be simulated: out-of-range constants, non-finite or unbounded
 // ratings, set-points, limits and loads.
 func (is Island) Validate() error {
