@@ -41,7 +41,8 @@ type request struct {
 }
 
 // PayRoute pays amount to the last of hops through the others, over hash-locked transfers, and
-// returns once the first hop has stored the unlocked proof. hops[0] must be a channel partner.
+// returns once the secret has come back from the target and the unlock to the first hop is on
+// disk. hops[0] must be a channel partner.
 func (n *Node) PayRoute(ctx context.Context, hops []channel.Address, amount, id uint64) error {
 	if len(hops) == 0 || len(hops) > channel.MaxHops {
 		return fmt.Errorf("ledger node: route of %d hops, want 1..%d", len(hops), channel.MaxHops)
@@ -192,7 +193,9 @@ func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
 		n.send(from, channel.EncodeUpdate(u))
 		cs.lastSend = n.now()
 		if r, ok := n.routes[h]; ok && r.first == from {
-			n.awaitAck(cs, u.Proof.Nonce, r.done)
+			// Paid once our unlock is on disk: the first hop holds the secret and could claim
+			// the lock on chain anyway, and it will receive the unlock (re-sent until acknowledged).
+			n.durable = append(n.durable, finish{done: r.done})
 			delete(n.routes, h)
 		}
 	}

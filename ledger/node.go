@@ -77,9 +77,11 @@ type Node struct {
 	committed  chan struct{}
 	out        []outFrame
 	finished   []finish
-	fatal      error
-	statsMu    sync.Mutex
-	stats      Stats
+	// durable answers wait for the next cut to be on disk; committing are those of the cut being written.
+	durable, committing []finish
+	fatal               error
+	statsMu             sync.Mutex
+	stats               Stats
 }
 
 // Stats counts what the node did (for tests and the bench).
@@ -346,6 +348,12 @@ func (n *Node) loop() {
 			events = append(events, e)
 		case err := <-n.commitDone:
 			busy = false
+			if err == nil {
+				for _, f := range n.committing {
+					f.done <- f.err
+				}
+				n.committing = nil
+			}
 			if err != nil {
 				n.fatal = err
 				n.failAll(err)
@@ -421,8 +429,14 @@ func (n *Node) finalCut(busy bool) {
 	if busy && <-n.commitDone != nil {
 		return
 	}
-	if n.cut() {
-		<-n.commitDone
+	for _, f := range n.committing {
+		f.done <- f.err
+	}
+	n.committing = nil
+	if n.cut() && <-n.commitDone == nil {
+		for _, f := range n.committing {
+			f.done <- f.err
+		}
 	}
 }
 
@@ -459,6 +473,7 @@ func (n *Node) cut() bool {
 	if c.batch.Empty() && len(c.out) == 0 {
 		return false
 	}
+	n.committing, n.durable = n.durable, nil
 	n.commits <- c // never blocks: the committer is idle and the channel has room for one
 	return true
 }
@@ -514,6 +529,9 @@ func (n *Node) complete(done chan error, err error) {
 
 func (n *Node) failAll(err error) {
 	for _, f := range n.finished {
+		f.done <- err
+	}
+	for _, f := range append(n.durable, n.committing...) {
 		f.done <- err
 	}
 	for _, cs := range n.channels {

@@ -28,7 +28,7 @@ func runLedgerBench(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	transfers := fs.Int("transfers", 10000, "number of payments (1..10000000)")
 	hops := fs.Int("hops", 1, "1: direct transfers between two nodes; 3: mediated A→B→C→D")
-	inFlight := fs.Int("inflight", 32, "payments outstanding at once (1..4096)")
+	inFlight := fs.Int("inflight", 32, "payments outstanding at once (1..4096; default 32 direct, 4 mediated)")
 	dir := fs.String("dir", "", "directory for the bbolt files (default: a fresh temporary directory)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
@@ -41,6 +41,16 @@ func runLedgerBench(args []string, stdout, stderr io.Writer) int {
 	case *hops != 1 && *hops != 3:
 		fmt.Fprintf(stderr, "fractals ledger bench: --hops %d, accepted 1 or 3\n", *hops)
 		return 2
+	}
+	inFlightSet := false
+	fs.Visit(func(f *flag.Flag) { inFlightSet = inFlightSet || f.Name == "inflight" })
+	if !inFlightSet {
+		*inFlight = 32
+		if *hops == 3 {
+			*inFlight = 4
+		}
+	}
+	switch {
 	case *inFlight < 1 || *inFlight > 4096:
 		fmt.Fprintf(stderr, "fractals ledger bench: --inflight %d out of range 1..4096\n", *inFlight)
 		return 2

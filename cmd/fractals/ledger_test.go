@@ -29,11 +29,22 @@ func TestLedgerBenchJSON(t *testing.T) {
 	}
 }
 
+func TestLedgerBenchMediated(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := dispatch([]string{"ledger", "bench", "--transfers", "30", "--hops", "3"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "30 transfers over 3 hop(s)") {
+		t.Fatalf("output %q", out.String())
+	}
+}
+
 func TestLedgerBenchRefusesBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"ledger", "bench", "--transfers", "0"},
 		{"ledger", "bench", "--hops", "2"},
 		{"ledger", "bench", "--inflight", "5000"},
+		{"ledger", "bench", "--inflight", "0", "--hops", "3"},
 		{"ledger"},
 		{"ledger", "frobnicate"},
 	} {
