@@ -7,32 +7,51 @@ import (
 )
 
 // The distributed method: ADMM in its exchange form (Boyd et al., "Distributed Optimization and
-// Statistical Learning via ADMM", §7.3.2). Every iteration,
+// Statistical Learning via ADMM", §7.3.2), with a penalty ρ_it per agent and period (ADMM in a weighted
+// norm). Every iteration,
 //
-//	agent i:      x_i ← argmin f_i(x) + ρ/2 ‖x − (x_i − x̄ − u)‖²      (its own problem only)
-//	coordinator:  x̄ ← mean of the x_i;  u ← u + x̄                      (prices move with the imbalance)
+//	coordinator:  c_t = α Σ_i x_it / Σ_i (1/ρ_it);  y_t ← y_t + c_t          (prices move with the imbalance)
+//	agent i:      z_it = α x_it + (1−α) z_it − c_t/ρ_it                        (its share of a balanced exchange)
+//	              x_i ← argmin f_i(x) + Σ_t y_t x_t + ρ_it/2 (x_t − z_it)²     (its own problem only)
 //
-// The price of period t is ρ·u_t per kW and period, ρ·u_t/h per kWh. An agent's step is a pure function
-// of its previous schedule and the broadcast Signal, and the coordinator's a pure function of the
-// schedules, so either can run on any unit once the mesh carries Signal and Response. ρ follows residual
-// balancing: when the imbalance dominates it grows, when the schedules still move it shrinks (u is
-// rescaled so the prices do not jump).
+// y_t is the price of period t per kW and period (y_t/h per kWh), α the over-relaxation. With one ρ for
+// everyone this is the textbook exchange: each agent takes 1/N of the imbalance and the price moves by
+// ρ/N of it, so when only a few agents are marginal (linear costs: most sit at a limit) both the balance
+// and the price crawl. Instead each agent picks its own ρ_it after every step: the base ρ while it is
+// between its limits (it can absorb imbalance), stiffness × ρ while a limit holds it. The imbalance then
+// goes to the agents that can take it and the price moves by about what makes them take it, a Newton
+// step on the market's supply and demand. "Held" is measured exactly: each agent reports ∂x_t/∂v_t of its
+// own proximal step (1 free, 0 at a limit, in between when its energy limits make periods trade off)
+// and takes ρ_it = ρ / max(sensitivity, 1/stiffness). The base ρ follows residual balancing on the
+// relative residuals (imbalance over traded energy, share movement over price), and the agents start
+// from the prices of a one-shot auction of their myopic bids (warmstart.go). Once the penalties stop
+// changing the method is ADMM in a fixed weighted norm, with its convergence guarantee; they are frozen
+// after adaptIterations so that guarantee always applies.
+//
+// An agent's step is a pure function of its own state and the broadcast Signal, and the coordinator's a
+// pure function of the responses, so each can run on its own unit once the mesh carries them.
 
 // ADMMOptions tunes the distributed method; the zero value picks the defaults.
 type ADMMOptions struct {
 	// MaxIterations stops a run that has not converged (default 300); it is reported as an error.
 	MaxIterations int
-	// Tolerance is the relative imbalance allowed in every period and the relative price movement
-	// (default 2e-4).
-	Tolerance float64
+	// ImbalanceTolerance is the imbalance allowed in every period relative to the energy traded in it
+	// (primal residual; default 5e-4).
+	ImbalanceTolerance float64
+	// MovementTolerance bounds the RMS movement of the agents' shares, in price units relative to the
+	// highest price (dual residual; default 3e-3).
+	MovementTolerance float64
 }
 
 func (o ADMMOptions) withDefaults() ADMMOptions {
 	if o.MaxIterations <= 0 {
 		o.MaxIterations = 300
 	}
-	if o.Tolerance <= 0 {
-		o.Tolerance = 2e-4
+	if o.ImbalanceTolerance <= 0 {
+		o.ImbalanceTolerance = 5e-4
+	}
+	if o.MovementTolerance <= 0 {
+		o.MovementTolerance = 3e-3
 	}
 	return o
 }
@@ -40,19 +59,23 @@ func (o ADMMOptions) withDefaults() ADMMOptions {
 // Signal is what the coordinator broadcasts each iteration.
 type Signal struct {
 	Iteration int
-	Rho       float64   // penalty, money per kW² per period
+	Rho       float64   // base penalty, money per kW² per period
 	Alpha     float64   // over-relaxation
-	Mean      []float64 // x̄: mean net power per period of the last responses, kW
-	Scaled    []float64 // u: scaled price per period, kW (the price is ρ·u per kW and period)
+	Price     []float64 // y: price per kW and period
+	Shift     []float64 // c: imbalance per unit of compliance, kW·(money per kW²)
+	Freeze    bool      // keep the penalties as they are
 }
 
-// AgentState is what an agent keeps between iterations: its last schedule and its share z of the
-// balanced exchange (Σ z = 0 over the agents).
+// AgentState is what an agent keeps between iterations.
 type AgentState struct {
-	Schedule []float64 // kW per period
-	Share    []float64
-	Cost     float64 // money, at Schedule
+	Schedule []float64 // x: kW per period
+	Share    []float64 // z
+	Penalty  []float64 // ρ_it for the next projection and step
+	Cost     float64   // money, at Schedule
 }
+
+// compliance is 1/ρ_it: how much of the imbalance the agent offers to take in period t.
+func (st AgentState) compliance(t int) float64 { return 1 / st.Penalty[t] }
 
 // Participant is one agent of the distributed market.
 type Participant struct {
@@ -64,36 +87,50 @@ func NewParticipant(a Agent, periods int, periodHours float64) Participant {
 	return Participant{solver: newProxer(a, periods, periodHours)}
 }
 
-// NewAgentState is an idle agent.
-func NewAgentState(periods int) AgentState {
-	return AgentState{Schedule: make([]float64, periods), Share: make([]float64, periods)}
+// NewAgentState is an idle agent at the base penalty.
+func NewAgentState(periods int, rho float64) AgentState {
+	st := AgentState{Schedule: make([]float64, periods), Share: make([]float64, periods), Penalty: make([]float64, periods)}
+	for t := range st.Penalty {
+		st.Penalty[t] = rho
+	}
+	return st
 }
 
-// Step is the agent's iteration, a function of its own state and the signal only: it moves its share
-// towards its last schedule (relaxed) and solves its own problem against the prices.
+// Step is the agent's iteration, a function of its own state and the signal only.
 func (p Participant) Step(st AgentState, s Signal) AgentState {
 	T := len(st.Schedule)
-	next := AgentState{Schedule: make([]float64, T), Share: make([]float64, T)}
+	next := AgentState{Schedule: make([]float64, T), Share: make([]float64, T), Penalty: make([]float64, T)}
 	v := make([]float64, T)
 	for t := range T {
-		next.Share[t] = s.Alpha*st.Schedule[t] + (1-s.Alpha)*st.Share[t] - s.Alpha*s.Mean[t]
-		v[t] = next.Share[t] - s.Scaled[t]
+		next.Share[t] = s.Alpha*st.Schedule[t] + (1-s.Alpha)*st.Share[t] - s.Shift[t]/st.Penalty[t]
+		v[t] = next.Share[t] - s.Price[t]/st.Penalty[t]
 	}
-	next.Cost = p.solver.prox(v, s.Rho, next.Schedule)
+	next.Cost = p.solver.prox(v, st.Penalty, next.Schedule)
+	sens := p.solver.sensitivity(next.Schedule)
+	for t := range T {
+		if s.Freeze {
+			next.Penalty[t] = st.Penalty[t]
+		} else {
+			next.Penalty[t] = s.Rho / math.Max(sens[t], 1/stiffness)
+		}
+	}
 	return next
 }
+
+// stiffness bounds the penalty of an agent held by its limits at this multiple of the base ρ.
+const stiffness = 30.0
 
 // Coordinator holds the price state of the distributed market.
 type Coordinator struct {
 	n, periods int
 	signal     Signal
-	tol        float64
+	opt        ADMMOptions
 }
 
-// NewCoordinator starts with every agent idle at the given penalty.
-func NewCoordinator(n, periods int, rho, alpha, tol float64) *Coordinator {
-	return &Coordinator{n: n, periods: periods, tol: tol,
-		signal: Signal{Rho: rho, Alpha: alpha, Mean: make([]float64, periods), Scaled: make([]float64, periods)}}
+// NewCoordinator starts at price zero with the given base penalty.
+func NewCoordinator(n, periods int, rho, alpha float64, opt ADMMOptions) *Coordinator {
+	return &Coordinator{n: n, periods: periods, opt: opt.withDefaults(),
+		signal: Signal{Rho: rho, Alpha: alpha, Price: make([]float64, periods), Shift: make([]float64, periods)}}
 }
 
 // Signal returns the current broadcast.
@@ -103,56 +140,38 @@ func (c *Coordinator) Signal() Signal { return c.signal }
 // the movement of the shares are under tolerance. It returns the imbalance per period (kW).
 func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbalance []float64) {
 	T := c.periods
-	mean := make([]float64, T)
+	imbalance = make([]float64, T)
 	traded := make([]float64, T)
+	compliance := make([]float64, T)
 	var moved float64
 	for i, st := range next {
 		for t, v := range st.Schedule {
-			mean[t] += v
+			imbalance[t] += v
 			traded[t] += math.Max(v, 0)
-			d := st.Share[t] - previous[i].Share[t]
+			compliance[t] += st.compliance(t)
+			d := previous[i].Penalty[t] * (st.Share[t] - previous[i].Share[t])
 			moved += d * d
 		}
 	}
-	imbalance = append([]float64(nil), mean...)
-	for t := range mean {
-		mean[t] /= float64(c.n)
-	}
-	rho, alpha := c.signal.Rho, c.signal.Alpha
-	primal := math.Sqrt(float64(c.n)) * norm(mean)
-	dual := rho * math.Sqrt(moved)
-	u := append([]float64(nil), c.signal.Scaled...)
-	var price float64
-	for t := range u {
-		u[t] += alpha * mean[t]
-		price = math.Max(price, math.Abs(rho*u[t]))
-	}
-	converged = dual <= c.tol*math.Sqrt(float64(c.n))*math.Max(price, 1e-9)
-	var rel float64
+	var price, rel float64
 	for t := range T {
+		c.signal.Shift[t] = c.signal.Alpha * imbalance[t] / compliance[t]
+		c.signal.Price[t] += c.signal.Shift[t]
+		price = math.Max(price, math.Abs(c.signal.Price[t]))
 		rel = math.Max(rel, math.Abs(imbalance[t])/math.Max(traded[t], 1e-12))
-		if math.Abs(imbalance[t]) > c.tol*traded[t] {
-			converged = false
-		}
 	}
-	if debugADMM && c.signal.Iteration%25 == 0 {
-		fmt.Println("relimb", rel, "reldual", dual/(math.Sqrt(float64(c.n))*math.Max(price, 1e-9)), primal, dual)
+	relDual := math.Sqrt(moved/float64(c.n)) / math.Max(price, 1e-12)
+	converged = rel <= c.opt.ImbalanceTolerance && relDual <= c.opt.MovementTolerance
+	// Residual balancing on the relative residuals, so the units of the two do not matter.
+	switch {
+	case c.signal.Freeze:
+	case rel > balanceRatio*relDual:
+		c.signal.Rho *= balanceStep
+	case relDual > balanceRatio*rel:
+		c.signal.Rho /= balanceStep
 	}
-	relDual := dual / (math.Sqrt(float64(c.n)) * math.Max(price, 1e-9))
-	if balanceResiduals {
-		switch {
-		case rel > balanceMu*relDual:
-			c.signal.Rho *= balanceTau
-		case relDual > balanceMu*rel:
-			c.signal.Rho /= balanceTau
-		}
-	}
-	for t := range u {
-		u[t] *= rho / c.signal.Rho
-	}
-	c.signal.Scaled = u
-	c.signal.Mean = mean
 	c.signal.Iteration++
+	c.signal.Freeze = c.signal.Iteration >= adaptIterations
 	return converged, imbalance
 }
 
@@ -193,13 +212,17 @@ func median(v []float64) float64 {
 func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 	opt = opt.withDefaults()
 	T, n := p.Periods, len(p.Agents)
+	rho := initialRho(p)
 	parts := make([]Participant, n)
 	states := make([]AgentState, n)
 	for i, a := range p.Agents {
 		parts[i] = NewParticipant(a, T, p.PeriodHours)
-		states[i] = NewAgentState(T)
+		states[i] = NewAgentState(T, rho)
 	}
-	coord := NewCoordinator(n, T, rhoScale*initialRho(p), relaxation, opt.Tolerance)
+	coord := NewCoordinator(n, T, rho, relaxation, opt)
+	for t, price := range startingPrices(p) {
+		coord.signal.Price[t] = price * p.PeriodHours
+	}
 	for it := 1; it <= opt.MaxIterations; it++ {
 		s := coord.Signal()
 		next := make([]AgentState, n)
@@ -208,13 +231,6 @@ func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 		}
 		converged, imbalance := coord.Update(states, next)
 		states = next
-		if debugADMM && it%25 == 0 {
-			var w float64
-			for _, st := range states {
-				w -= st.Cost
-			}
-			fmt.Println("  welfare", w, "imbalance", maxAbs(imbalance), "rho", coord.signal.Rho)
-		}
 		if converged {
 			return distributedSolution(p, states, coord, imbalance, it), nil
 		}
@@ -222,11 +238,11 @@ func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 	return Solution{}, fmt.Errorf("%w: distributed method after %d iterations", ErrNotConverged, opt.MaxIterations)
 }
 
-// distributedSolution reports the schedules and the prices of the last signal.
+// distributedSolution reports the schedules and the prices the agents answered to.
 func distributedSolution(p Problem, states []AgentState, c *Coordinator, imbalance []float64, it int) Solution {
 	sol := Solution{Iterations: it, Prices: make([]float64, p.Periods), Schedules: make(map[string][]float64, len(states))}
 	for t := range sol.Prices {
-		sol.Prices[t] = c.signal.Rho * c.signal.Scaled[t] / p.PeriodHours
+		sol.Prices[t] = (c.signal.Price[t] - c.signal.Shift[t]) / p.PeriodHours
 	}
 	for i, a := range p.Agents {
 		sol.Welfare -= states[i].Cost
@@ -240,11 +256,12 @@ func distributedSolution(p Problem, states []AgentState, c *Coordinator, imbalan
 	return sol
 }
 
-var (
-	debugADMM        = false
-	rhoScale         = 1.0
-	relaxation       = 1.0
-	balanceResiduals = true
-	balanceMu        = 10.0
-	balanceTau       = 2.0
+// Tuning, measured on random markets of 100 and 1,000 agents (see BenchmarkSolveDistributed).
+const (
+	relaxation   = 1.5 // over-relaxation α
+	balanceRatio = 5.0 // residual balancing: act when one relative residual is this many times the other
+	balanceStep  = 2.0 // and multiply or divide ρ by this
+	// adaptIterations ends the adaptation of ρ and of the agents' penalties: from there on the method
+	// is ADMM in a fixed weighted norm, which converges for any fixed positive weights.
+	adaptIterations = 1000
 )

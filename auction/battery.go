@@ -22,7 +22,9 @@ type batteryProx struct {
 	charge, discharge    float64 // kW
 	capacity, initial    float64 // kWh
 	x, dLow, dHigh, v    []float64
-	rho, nuStar, bound   float64
+	sens                 []float64
+	rho                  []float64
+	nuStar, bound        float64
 	inert                bool
 }
 
@@ -31,7 +33,7 @@ func newBatteryProx(a Agent, h float64) *batteryProx {
 		kappa: 1/float64(a.DischargeEfficiency) - float64(a.ChargeEfficiency), wear: float64(a.CostPerKWh) * h,
 		charge: float64(a.MaxChargeW) / 1000, discharge: float64(a.MaxDischargeW) / 1000,
 		capacity: float64(a.CapacityWh) / 1000, initial: float64(a.InitialWh) / 1000}
-	b.kappa = math.Max(0, b.kappa)
+	b.kappa = max(0, b.kappa)
 	b.inert = b.capacity <= 0 || (b.charge <= 0 && b.discharge <= 0)
 	b.nuStar = math.Inf(1)
 	if b.kappa > 0 {
@@ -43,22 +45,26 @@ func newBatteryProx(a Agent, h float64) *batteryProx {
 // respond solves period t at storage price ν: it sets x[t] and the range of d[t] (a range only at ν*),
 // and returns which piece of the response the period is on (the energy is affine in ν within a piece).
 func (b *batteryProx) respond(t int, nu float64, atJump bool) uint64 {
+	if atJump {
+		nu = b.nuStar
+	}
 	storage := nu * b.h * b.etaC // cost of x through the energy it stores
 	beta := b.wear - nu*b.h*b.kappa
 	var x float64
 	var piece uint64
 	switch {
 	case atJump:
-		x = math.Max(-b.discharge, math.Min(b.charge, b.v[t]-storage/b.rho))
+		x = max(-b.discharge, min(b.charge, b.v[t]-storage/b.rho[t]))
+		piece = 16
 	case beta > 0: // burn nothing: d = max(0, −x)
-		x, piece = minKinkedPiece(b.v[t], b.rho, storage-beta, storage, 0, -b.discharge, b.charge)
+		x, piece = minKinkedPiece(b.v[t], b.rho[t], storage-beta, storage, 0, -b.discharge, b.charge)
 	default: // burn all that fits: d = min(D, C − x)
-		x, piece = minKinkedPiece(b.v[t], b.rho, storage, storage-beta, b.charge-b.discharge, -b.discharge, b.charge)
+		x, piece = minKinkedPiece(b.v[t], b.rho[t], storage, storage-beta, b.charge-b.discharge, -b.discharge, b.charge)
 		piece += 8
 	}
 	b.x[t] = x
-	lo, hi := math.Max(0, -x), math.Min(b.discharge, b.charge-x)
-	hi = math.Max(lo, hi)
+	lo, hi := max(0, -x), min(b.discharge, b.charge-x)
+	hi = max(lo, hi)
 	switch {
 	case atJump:
 		b.dLow[t], b.dHigh[t] = lo, hi
@@ -89,6 +95,11 @@ func minKinkedPiece(v, rho, sL, sR, bp, lo, hi float64) (float64, uint64) {
 	return x, piece
 }
 
+// atJump says whether ν is ν*, up to the last bits a root search leaves: there the burn is free.
+func (b *batteryProx) atJump(nu float64) bool {
+	return b.kappa > 0 && math.Abs(nu-b.nuStar) <= 1e-9*max(1, math.Abs(b.nuStar))
+}
+
 func (b *batteryProx) energy(t int, d float64) float64 { return b.h * (b.etaC*b.x[t] - b.kappa*d) }
 
 // step is the energy period s adds at the last respond, burning the most or the least.
@@ -104,25 +115,36 @@ func (b *batteryProx) step(s int, most bool) float64 {
 func (b *batteryProx) path(a, t int, start, nu float64, most bool) (float64, uint64) {
 	e := start
 	var sig uint64
+	jump := b.atJump(nu)
 	for s := a; s < t; s++ {
-		sig = sig*31 + b.respond(s, nu, false)
+		sig = sig*31 + b.respond(s, nu, jump)
 		e += b.step(s, most)
 	}
 	return e, sig
 }
 
-func (b *batteryProx) prox(v []float64, rho float64, x []float64) float64 {
+// sensitivity is computed by fix, segment by segment: within a segment whose end energy is prescribed,
+// a change of v_t moves the other free periods through ν, and period t keeps 1 − a_t/Σa of it, with
+// a_s = (∂E_s/∂x_s)²/ρ_s; in the free last segment it keeps all of it; at a limit or kink none.
+func (b *batteryProx) sensitivity(x []float64) []float64 {
+	if b.inert {
+		return make([]float64, len(x))
+	}
+	return append([]float64(nil), b.sens...)
+}
+
+func (b *batteryProx) prox(v, rho []float64, x []float64) float64 {
 	T := len(v)
 	if b.inert {
 		clear(x)
 		return 0
 	}
 	if len(b.x) != T {
-		b.x, b.dLow, b.dHigh = make([]float64, T), make([]float64, T), make([]float64, T)
+		b.x, b.dLow, b.dHigh, b.sens = make([]float64, T), make([]float64, T), make([]float64, T), make([]float64, T)
 	}
 	b.v, b.rho = v, rho
-	scale := math.Min(b.etaC, 1/b.etaC+b.kappa) * b.h
-	b.bound = 2*math.Max((rho*(maxAbs(v)+b.charge+b.discharge)+b.wear)/scale, finiteOr(b.nuStar, 0)) + 1
+	scale := min(b.etaC, 1/b.etaC+b.kappa) * b.h
+	b.bound = 2*max((maxAbs(rho)*(maxAbs(v)+b.charge+b.discharge)+b.wear)/scale, finiteOr(b.nuStar, 0)) + 1
 	d := make([]float64, T)
 	start, e := 0, b.initial
 	for start < T {
@@ -155,10 +177,10 @@ func (b *batteryProx) segment(a int, ea float64) (int, float64, float64) {
 	tUpper, tLower := -1, -1
 	loMost, loLeast, hiMost, hiLeast := ea, ea, ea, ea
 	for t := a + 1; t <= T; t++ {
-		b.respond(t-1, hi, false)
+		b.respond(t-1, hi, b.atJump(hi))
 		hiMost += b.step(t-1, true)
 		hiLeast += b.step(t-1, false)
-		b.respond(t-1, lo, false)
+		b.respond(t-1, lo, b.atJump(lo))
 		loMost += b.step(t-1, true)
 		loLeast += b.step(t-1, false)
 		if hiMost > b.capacity {
@@ -250,12 +272,28 @@ func (b *batteryProx) root(a, t int, ea, lo, hi float64, upper bool) float64 {
 // fix sets periods a..end−1 at price ν and returns the energy at end. Near ν* the burn is chosen period by
 // period, as late as the capacity allows, so the path lands on target.
 func (b *batteryProx) fix(a, end int, ea, nu, target float64, x, d []float64) float64 {
-	atJump := b.kappa > 0 && math.Abs(nu-b.nuStar) <= 1e-9*math.Max(1, math.Abs(b.nuStar))
-	if atJump {
-		nu = b.nuStar
+	atJump := b.atJump(nu)
+	var total float64
+	for t := a; t < end; t++ {
+		piece := b.respond(t, nu, atJump)
+		b.sens[t] = 0
+		if !atJump && piece%8 < 2 { // on a sloped piece: neither at a limit nor at the kink
+			g := b.h * b.etaC
+			if (piece == 1) == (piece < 8) { // discharging side of either case
+				g = b.h / (b.etaC + b.kappa)
+			}
+			b.sens[t] = g * g / b.rho[t]
+			total += b.sens[t]
+		}
 	}
 	for t := a; t < end; t++ {
-		b.respond(t, nu, atJump)
+		if b.sens[t] > 0 {
+			if target == free {
+				b.sens[t] = 1
+			} else {
+				b.sens[t] = 1 - b.sens[t]/total
+			}
+		}
 	}
 	var room, need float64
 	e := ea
@@ -264,7 +302,7 @@ func (b *batteryProx) fix(a, end int, ea, nu, target float64, x, d []float64) fl
 		room += b.h * b.kappa * (b.dHigh[t] - b.dLow[t])
 	}
 	if target != free {
-		need = math.Max(0, math.Min(room, e-target))
+		need = max(0, min(room, e-target))
 	}
 	e = ea
 	var burnt float64
@@ -272,7 +310,7 @@ func (b *batteryProx) fix(a, end int, ea, nu, target float64, x, d []float64) fl
 		width := b.h * b.kappa * (b.dHigh[t] - b.dLow[t])
 		room -= width
 		over := e + b.energy(t, b.dLow[t]) - b.capacity // above the capacity without more burn
-		burn := math.Max(0, math.Min(width, math.Max(need-burnt-room, over)))
+		burn := max(0, min(width, max(need-burnt-room, over)))
 		dt := b.dLow[t]
 		if width > 0 {
 			dt += burn / (b.h * b.kappa)
@@ -281,5 +319,5 @@ func (b *batteryProx) fix(a, end int, ea, nu, target float64, x, d []float64) fl
 		burnt += burn
 		e += b.energy(t, dt)
 	}
-	return math.Max(0, math.Min(b.capacity, e))
+	return max(0, min(b.capacity, e))
 }

@@ -203,44 +203,34 @@ func gapPrice(a, b, nextBuy float64, hasNextBuy bool, nextSell float64, hasNextS
 // Clear clears one interval. It never panics on finite input; a non-finite price or quantity or an unknown
 // side is an error naming the bid.
 func (m Market) Clear(bids []Bid) (Result, error) {
-	for i := range bids {
-		if err := bids[i].Validate(i); err != nil {
-			return Result{}, err
-		}
-	}
 	cap := m.cap()
 	var s summary
-	s.scan(bids, cap)
-	var walkQ float64
-	var typ ClearingType
-	var price float64
-	if s.nBuy > 0 && s.nSell > 0 {
-		var ok bool
-		walkQ, typ, price, ok = clearBucketed(bids, cap, &s)
-		if !ok {
-			walkQ, typ, price = clearSorted(bids, cap)
-		}
+	if err := s.scan(bids, cap); err != nil {
+		return Result{}, err
 	}
-	return m.finish(bids, &s, walkQ, typ, price), nil
+	if s.nBuy == 0 || s.nSell == 0 {
+		return m.finish(bids, &s, 0, "", 0, nil), nil
+	}
+	q, typ, price, fast := clearBucketed(bids, cap, &s)
+	if fast == nil {
+		q, typ, price = clearSorted(bids, cap)
+	}
+	return m.finish(bids, &s, q, typ, price, fast), nil
 }
 
 // ClearReference clears by sorting every bid: the plain GridLAB-D walk, kept as the oracle for Clear.
 func (m Market) ClearReference(bids []Bid) (Result, error) {
-	for i := range bids {
-		if err := bids[i].Validate(i); err != nil {
-			return Result{}, err
-		}
-	}
 	cap := m.cap()
 	var s summary
-	s.scan(bids, cap)
-	var walkQ float64
-	var typ ClearingType
-	var price float64
-	if s.nBuy > 0 && s.nSell > 0 {
-		walkQ, typ, price = clearSorted(bids, cap)
+	if err := s.scan(bids, cap); err != nil {
+		return Result{}, err
 	}
-	return m.finish(bids, &s, walkQ, typ, price), nil
+	var q, price float64
+	var typ ClearingType
+	if s.nBuy > 0 && s.nSell > 0 {
+		q, typ, price = clearSorted(bids, cap)
+	}
+	return m.finish(bids, &s, q, typ, price, nil), nil
 }
 
 // summary is what one pass over the bids learns.
@@ -253,11 +243,16 @@ type summary struct {
 	totalBuy, totalSell float64
 }
 
-func (s *summary) scan(bids []Bid, cap float64) {
+// scan validates the bids and summarises them in one pass.
+func (s *summary) scan(bids []Bid, cap float64) error {
 	s.maxBuy, s.minSell = math.Inf(-1), math.Inf(1)
 	s.minPrice, s.maxPrice = math.Inf(1), math.Inf(-1)
 	for i := range bids {
-		side, q, p := bids[i].effective(cap)
+		b := &bids[i]
+		if (b.Side != Buy && b.Side != Sell) || !finite(b.Price) || !finite(b.Quantity) {
+			return b.Validate(i)
+		}
+		side, q, p := b.effective(cap)
 		if q == 0 {
 			continue
 		}
@@ -279,13 +274,17 @@ func (s *summary) scan(bids []Bid, cap float64) {
 			}
 		}
 	}
+	return nil
 }
 
+// finite is true for every float but NaN and ±Inf (x−x is NaN exactly for those).
+func finite(x float64) bool { return x-x == 0 }
+
 // split returns the buyers and sellers with a non-zero quantity, in merit order.
-func split(bids []Bid, cap float64, keep func(Side, float64) bool) (buyers, sellers []priced) {
+func split(bids []Bid, cap float64) (buyers, sellers []priced) {
 	for i := range bids {
 		side, q, p := bids[i].effective(cap)
-		if q == 0 || (keep != nil && !keep(side, p)) {
+		if q == 0 {
 			continue
 		}
 		if side == Buy {
@@ -300,7 +299,7 @@ func split(bids []Bid, cap float64, keep func(Side, float64) bool) (buyers, sell
 }
 
 func clearSorted(bids []Bid, cap float64) (float64, ClearingType, float64) {
-	buyers, sellers := split(bids, cap, nil)
+	buyers, sellers := split(bids, cap)
 	e := walk(buyers, sellers)
 	if !e.tradedSome || e.quantity == 0 {
 		return 0, Null, 0
@@ -310,8 +309,9 @@ func clearSorted(bids []Bid, cap float64) (float64, ClearingType, float64) {
 }
 
 // finish applies the null and failure rules, then allocates: every buyer above the price and every
-// seller below it in full, the rest of the cleared quantity pro rata among the bids at the price.
-func (m Market) finish(bids []Bid, s *summary, q float64, typ ClearingType, price float64) Result {
+// seller below it in full, the rest of the cleared quantity pro rata among the bids at the price. The
+// fast path, when given, knows the totals around the price without another pass over the bids.
+func (m Market) finish(bids []Bid, s *summary, q float64, typ ClearingType, price float64, fast *fastPath) Result {
 	cap := m.cap()
 	switch {
 	case q <= 0:
@@ -326,19 +326,9 @@ func (m Market) finish(bids []Bid, s *summary, q float64, typ ClearingType, pric
 	if q == 0 {
 		return r
 	}
-	var buyAbove, buyAt, sellBelow, sellAt float64
-	for i := range bids {
-		side, qty, p := bids[i].effective(cap)
-		switch {
-		case side == Buy && p > price:
-			buyAbove += qty
-		case side == Buy && p == price:
-			buyAt += qty
-		case side == Sell && p < price:
-			sellBelow += qty
-		case side == Sell && p == price:
-			sellAt += qty
-		}
+	buyAbove, buyAt, sellBelow, sellAt, ok := fast.totalsAt(price)
+	if !ok {
+		buyAbove, buyAt, sellBelow, sellAt = totalsAt(bids, cap, price)
 	}
 	buyShare := share(q-buyAbove, buyAt)
 	sellShare := share(q-sellBelow, sellAt)
@@ -365,6 +355,24 @@ func (m Market) finish(bids []Bid, s *summary, q float64, typ ClearingType, pric
 		}
 	}
 	return r
+}
+
+// totalsAt sums the quantities of the buyers above and at the price and of the sellers below and at it.
+func totalsAt(bids []Bid, cap, price float64) (buyAbove, buyAt, sellBelow, sellAt float64) {
+	for i := range bids {
+		side, qty, p := bids[i].effective(cap)
+		switch {
+		case side == Buy && p > price:
+			buyAbove += qty
+		case side == Buy && p == price:
+			buyAt += qty
+		case side == Sell && p < price:
+			sellBelow += qty
+		case side == Sell && p == price:
+			sellAt += qty
+		}
+	}
+	return buyAbove, buyAt, sellBelow, sellAt
 }
 
 // share is the fraction of the bids at the price that trades, limited to [0, 1] against rounding.

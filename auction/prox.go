@@ -11,8 +11,17 @@ import "math"
 
 // proxer is one agent's local solver.
 type proxer interface {
-	// prox writes argmin f(x) + ρ/2 ‖x − v‖² into x and returns f(x).
-	prox(v []float64, rho float64, x []float64) float64
+	// prox writes argmin f(x) + Σ_t ρ_t/2 (x_t − v_t)² into x and returns f(x).
+	prox(v, rho []float64, x []float64) float64
+	// sensitivity returns, per period, ∂x_t/∂v_t at the last prox (0 at a limit or kink, 1 when nothing
+	// else holds x_t, in between when the agent's own energy limits make periods trade off).
+	sensitivity(x []float64) []float64
+}
+
+// inside says whether x is strictly between lo and hi, beyond rounding.
+func inside(x, lo, hi float64) bool {
+	eps := 1e-9 * max(1, max(math.Abs(lo), math.Abs(hi)))
+	return x > lo+eps && x < hi-eps
 }
 
 // minKinked minimises ρ/2 (x−v)² + g(x) over [lo, hi], where g is continuous and piecewise linear with
@@ -25,7 +34,7 @@ func minKinked(v, rho, sL, sR, bp, lo, hi float64) float64 {
 			x = bp
 		}
 	}
-	return math.Max(lo, math.Min(hi, x))
+	return max(lo, min(hi, x))
 }
 
 // linearProx is an agent whose cost is linear in its power within per-period bounds: a load (negative
@@ -35,10 +44,25 @@ type linearProx struct {
 	lo, hi []float64
 }
 
-func (a *linearProx) prox(v []float64, rho float64, x []float64) float64 {
+func (a *linearProx) sensitivity(x []float64) []float64 {
+	f := make([]float64, len(x))
+	for t := range x {
+		f[t] = unit(inside(x[t], a.lo[t], a.hi[t]))
+	}
+	return f
+}
+
+func unit(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (a *linearProx) prox(v, rho []float64, x []float64) float64 {
 	var f float64
 	for t := range v {
-		x[t] = math.Max(a.lo[t], math.Min(a.hi[t], v[t]-a.slope[t]/rho))
+		x[t] = max(a.lo[t], min(a.hi[t], v[t]-a.slope[t]/rho[t]))
 		f += a.slope[t] * x[t]
 	}
 	return f
@@ -51,10 +75,22 @@ type gridProx struct {
 	maxImport, maxExport     float64
 }
 
-func (g *gridProx) prox(v []float64, rho float64, x []float64) float64 {
+func (g *gridProx) sensitivity(x []float64) []float64 {
+	f := make([]float64, len(x))
+	for t := range x {
+		if g.importSlope[t] == g.exportSlope[t] { // no kink at zero
+			f[t] = unit(inside(x[t], -g.maxImport, g.maxExport))
+		} else {
+			f[t] = unit(inside(x[t], -g.maxImport, 0) || inside(x[t], 0, g.maxExport))
+		}
+	}
+	return f
+}
+
+func (g *gridProx) prox(v, rho []float64, x []float64) float64 {
 	var f float64
 	for t := range v {
-		x[t] = minKinked(v[t], rho, g.importSlope[t], g.exportSlope[t], 0, -g.maxImport, g.maxExport)
+		x[t] = minKinked(v[t], rho[t], g.importSlope[t], g.exportSlope[t], 0, -g.maxImport, g.maxExport)
 		if x[t] < 0 {
 			f += g.importSlope[t] * x[t]
 		} else {
@@ -70,13 +106,38 @@ func (g *gridProx) prox(v []float64, rho float64, x []float64) float64 {
 type flexProx struct {
 	h, value, maxKW, energy float64
 	deadline                int
+	binding                 bool      // the budget held at the last prox
+	rho                     []float64 // the penalties of the last prox
 }
 
-func (a *flexProx) at(v []float64, rho, mu float64, x []float64) float64 {
+// sensitivity: with the budget binding, moving one period moves the others by a common multiplier, so a
+// free period keeps 1 − (1/ρ_t)/Σ_free(1/ρ_s) of a change.
+func (a *flexProx) sensitivity(x []float64) []float64 {
+	f := make([]float64, len(x))
+	var total float64
+	for t := range x {
+		if t < a.deadline && inside(x[t], 0, a.maxKW) {
+			f[t] = 1 / a.rho[t]
+			total += f[t]
+		}
+	}
+	for t := range f {
+		if f[t] > 0 {
+			if a.binding {
+				f[t] = 1 - f[t]/total
+			} else {
+				f[t] = 1
+			}
+		}
+	}
+	return f
+}
+
+func (a *flexProx) at(v, rho []float64, mu float64, x []float64) float64 {
 	var e float64
 	for t := range x {
 		if t < a.deadline {
-			x[t] = math.Max(0, math.Min(a.maxKW, v[t]+(a.value-mu*a.h)/rho))
+			x[t] = max(0, min(a.maxKW, v[t]+(a.value-mu*a.h)/rho[t]))
 		} else {
 			x[t] = 0
 		}
@@ -85,9 +146,11 @@ func (a *flexProx) at(v []float64, rho, mu float64, x []float64) float64 {
 	return e
 }
 
-func (a *flexProx) prox(v []float64, rho float64, x []float64) float64 {
-	if a.at(v, rho, 0, x) > a.energy {
-		lo, hi := 0.0, a.value/a.h+rho*(maxAbs(v)+a.maxKW)/a.h+1
+func (a *flexProx) prox(v, rho []float64, x []float64) float64 {
+	a.rho = rho
+	a.binding = a.at(v, rho, 0, x) > a.energy
+	if a.binding {
+		lo, hi := 0.0, a.value/a.h+maxAbs(rho)*(maxAbs(v)+a.maxKW)/a.h+1
 		for {
 			mid := lo + (hi-lo)/2
 			if mid <= lo || mid >= hi {

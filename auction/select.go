@@ -1,6 +1,9 @@
 package auction
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // The fast path of Clear. Sorting a million prices takes about 90 ms, but the walk only needs the exact
 // order near the point where the curves cross. So: one histogram pass puts every price into one of up
@@ -27,59 +30,114 @@ func (b buckets) of(p float64) int {
 	return k
 }
 
-// clearBucketed returns ok false when it cannot decide (all prices equal, or rounding left the exact walk
-// inside a stand-in bid); Clear then sorts everything.
-func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, float64, bool) {
+// fastPath is what the bucketed clearing knows after its passes: bucket totals and every bid of the
+// buckets around the crossing, exactly.
+type fastPath struct {
+	bk              buckets
+	buyQ, sellQ     []float64
+	bLow, bHigh     int
+	sLow, sHigh     int
+	buyers, sellers []priced // candidates, merit order, stand-ins first
+}
+
+// clearBucketed returns nil as its fast path when it cannot decide (all prices equal, or rounding left
+// the exact walk inside a stand-in bid); Clear then sorts everything.
+func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, float64, *fastPath) {
 	n := min(maxBuckets, max(16, (s.nBuy+s.nSell)/8))
 	width := s.maxPrice - s.minPrice
 	scale := float64(n) / width
 	if !(width > 0) || math.IsInf(scale, 0) {
-		return 0, "", 0, false
+		return 0, "", 0, nil
 	}
-	bk := buckets{lo: s.minPrice, scale: scale, n: n}
-	buyQ := make([]float64, n)
-	sellQ := make([]float64, n)
+	f := &fastPath{bk: buckets{lo: s.minPrice, scale: scale, n: n}, buyQ: make([]float64, n), sellQ: make([]float64, n)}
 	for i := range bids {
 		side, q, p := bids[i].effective(cap)
 		if side == Buy {
-			buyQ[bk.of(p)] += q
+			f.buyQ[f.bk.of(p)] += q
 		} else {
-			sellQ[bk.of(p)] += q
+			f.sellQ[f.bk.of(p)] += q
 		}
 	}
-	bLow, bHigh, sLow, sHigh := lumpedWalk(buyQ, sellQ)
+	f.bLow, f.bHigh, f.sLow, f.sHigh = lumpedWalk(f.buyQ, f.sellQ)
 	var buyPrefix, sellPrefix float64
-	for k := bHigh + 1; k < n; k++ {
-		buyPrefix += buyQ[k]
+	for k := f.bHigh + 1; k < n; k++ {
+		buyPrefix += f.buyQ[k]
 	}
-	for k := 0; k < sLow; k++ {
-		sellPrefix += sellQ[k]
+	for k := 0; k < f.sLow; k++ {
+		sellPrefix += f.sellQ[k]
 	}
-	buyers, sellers := split(bids, cap, func(side Side, p float64) bool {
-		k := bk.of(p)
-		if side == Buy {
-			return k >= bLow && k <= bHigh
-		}
-		return k >= sLow && k <= sHigh
-	})
 	if buyPrefix > 0 {
-		buyers = append([]priced{{math.Inf(1), buyPrefix, -1}}, buyers...)
+		f.buyers = append(f.buyers, priced{math.Inf(1), buyPrefix, -1})
 	}
 	if sellPrefix > 0 {
-		sellers = append([]priced{{math.Inf(-1), sellPrefix, -1}}, sellers...)
+		f.sellers = append(f.sellers, priced{math.Inf(-1), sellPrefix, -1})
 	}
-	e := walk(buyers, sellers)
+	for i := range bids {
+		side, q, p := bids[i].effective(cap)
+		if q == 0 {
+			continue
+		}
+		k := f.bk.of(p)
+		if side == Buy && k >= f.bLow && k <= f.bHigh {
+			f.buyers = append(f.buyers, priced{p, q, i})
+		} else if side == Sell && k >= f.sLow && k <= f.sHigh {
+			f.sellers = append(f.sellers, priced{p, q, i})
+		}
+	}
+	slices.SortFunc(f.buyers, byBuyOrder)
+	slices.SortFunc(f.sellers, bySellOrder)
+	e := walk(f.buyers, f.sellers)
 	if !e.tradedSome || e.quantity == 0 {
-		return 0, Null, 0, buyPrefix == 0 && sellPrefix == 0
+		if buyPrefix > 0 || sellPrefix > 0 {
+			return 0, "", 0, nil
+		}
+		return 0, Null, 0, f
 	}
 	if (buyPrefix > 0 && e.nextBuy == 0) || (sellPrefix > 0 && e.nextSell == 0) {
-		return 0, "", 0, false
+		return 0, "", 0, nil
 	}
-	typ, price := outcome(e, buyers, sellers, cap)
+	typ, price := outcome(e, f.buyers, f.sellers, cap)
 	if math.IsInf(price, 0) || math.IsInf(e.lastBuy, 0) || math.IsInf(e.lastSell, 0) {
-		return 0, "", 0, false
+		return 0, "", 0, nil
 	}
-	return e.quantity, typ, price, true
+	return e.quantity, typ, price, f
+}
+
+// totalsAt gives the totals finish needs when the price falls inside the exactly known buckets of both
+// sides: buckets above (below) them hold only higher (lower) prices, since the bucket map is monotone.
+func (f *fastPath) totalsAt(price float64) (buyAbove, buyAt, sellBelow, sellAt float64, ok bool) {
+	if f == nil {
+		return 0, 0, 0, 0, false
+	}
+	k := f.bk.of(price)
+	if k < f.bLow || k > f.bHigh || k < f.sLow || k > f.sHigh {
+		return 0, 0, 0, 0, false
+	}
+	for j := f.bHigh + 1; j < f.bk.n; j++ {
+		buyAbove += f.buyQ[j]
+	}
+	for j := 0; j < f.sLow; j++ {
+		sellBelow += f.sellQ[j]
+	}
+	for _, b := range f.buyers {
+		switch {
+		case b.index < 0: // the stand-in for the buckets above, already counted
+		case b.price > price:
+			buyAbove += b.qty
+		case b.price == price:
+			buyAt += b.qty
+		}
+	}
+	for _, b := range f.sellers {
+		switch {
+		case b.index < 0:
+		case b.price < price:
+			sellBelow += b.qty
+		case b.price == price:
+			sellAt += b.qty
+		}
+	}
+	return buyAbove, buyAt, sellBelow, sellAt, true
 }
 
 // lumpedWalk walks bucket totals while the buyer bucket is strictly above the seller bucket and returns

@@ -13,6 +13,11 @@ import (
 
 // randomProblem draws a microgrid of n agents over T periods: every kind, mixed parameters.
 func randomProblem(rng *rand.Rand, n, periods int, withGrid bool) Problem {
+	return randomMarket(rng, n, periods, withGrid, true)
+}
+
+// randomMarket is randomProblem with or without unresponsive loads (valued at the price cap).
+func randomMarket(rng *rand.Rand, n, periods int, withGrid, unresponsive bool) Problem {
 	p := Problem{Periods: periods, PeriodHours: []float64{1, 0.5, 0.25}[rng.IntN(3)]}
 	series := func(scale float64) []units.Watts {
 		s := make([]units.Watts, periods)
@@ -39,7 +44,11 @@ func randomProblem(rng *rand.Rand, n, periods int, withGrid bool) Problem {
 	}
 	for i := len(p.Agents); i < n; i++ {
 		id := fmt.Sprint("a", i)
-		switch rng.IntN(5) {
+		kinds := 5
+		if !unresponsive {
+			kinds = 4
+		}
+		switch rng.IntN(kinds) {
 		case 0:
 			p.Agents = append(p.Agents, Agent{ID: id, Kind: KindLoad, DemandW: series(2000),
 				ValuePerKWh: units.PricePerKWh(0.1 + rng.Float64())})

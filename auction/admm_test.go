@@ -1,0 +1,134 @@
+package auction
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestProxIsOptimal checks every agent's local solver against the interior-point LP: x* minimises
+// f(x) + Σ ρ_t/2 (x_t − v_t)² exactly when it minimises the linearisation f(x) + Σ g_t x_t with
+// g_t = ρ_t (x*_t − v_t) over the agent's own constraints. Equality of the two values (f(x*) + g·x* and
+// the LP optimum) also catches an infeasible x* that would look too good.
+func TestProxIsOptimal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const periods = 12
+	for trial := range 300 {
+		p := randomMarket(rng, 6, periods, true, false)
+		p.PeriodHours = []float64{1, 0.5}[trial%2]
+		for _, a := range p.Agents {
+			solver := newProxer(a, periods, p.PeriodHours)
+			v, rho := make([]float64, periods), make([]float64, periods)
+			for k := range v {
+				v[k] = (rng.Float64() - 0.5) * 12
+				rho[k] = math.Pow(10, -3+3*rng.Float64())
+			}
+			x := make([]float64, periods)
+			f := solver.prox(v, rho, x)
+			b := compile(a, periods, p.PeriodHours)
+			lin := f
+			for k := range x {
+				lin += rho[k] * (x[k] - v[k]) * x[k]
+			}
+			for j, k := range b.period {
+				if k >= 0 {
+					b.cost[j] += rho[k] * (x[k] - v[k]) * b.sign[j]
+					b.period[j] = -1
+				}
+			}
+			if len(b.cost) == 0 {
+				continue
+			}
+			r, err := solveBlockLP([]block{b}, periods)
+			if err != nil {
+				t.Fatalf("trial %d %s: %v", trial, a.Kind, err)
+			}
+			if math.Abs(r.objective-lin) > 1e-6*(1+math.Abs(lin)) {
+				t.Fatalf("trial %d %s %+v: prox value %.12g, LP optimum %.12g (v %v ρ %v x %v)", trial, a.Kind, a, lin, r.objective, v, rho, x)
+			}
+		}
+	}
+}
+
+func TestDistributedMatchesCentral(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for trial := range 4 {
+		p := randomMarket(rng, 40+rng.IntN(40), 24, true, false)
+		central, err := Solve(p, Central, ADMMOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dist, err := Solve(p, Distributed, ADMMOptions{MaxIterations: 2000})
+		if err != nil {
+			t.Fatalf("trial %d: %v", trial, err)
+		}
+		checkDistributed(t, p, central, dist)
+		checkSchedules(t, p, dist, 1e-6)
+	}
+}
+
+// checkDistributed asserts the criteria: welfare within 0.1 % of the central optimum and every
+// period's imbalance under 0.1 % of the energy traded in it.
+func checkDistributed(t testing.TB, p Problem, central, dist Solution) {
+	t.Helper()
+	if gap := math.Abs(dist.Welfare-central.Welfare) / math.Abs(central.Welfare); gap > 1e-3 {
+		t.Fatalf("welfare %g, central %g: gap %.2g", dist.Welfare, central.Welfare, gap)
+	}
+	for k := range p.Periods {
+		var net, traded float64
+		for _, s := range dist.Schedules {
+			net += s[k]
+			traded += math.Max(s[k], 0)
+		}
+		if math.Abs(net) > 1e-3*traded {
+			t.Fatalf("period %d: imbalance %g W of %g W traded", k, net, traded)
+		}
+	}
+}
+
+func TestDistributedStopsWhenOutOfIterations(t *testing.T) {
+	p := randomMarket(rand.New(rand.NewPCG(1, 1)), 30, 24, true, false)
+	if _, err := Solve(p, Distributed, ADMMOptions{MaxIterations: 3}); err == nil {
+		t.Fatal("3 iterations reported as converged")
+	}
+}
+
+func BenchmarkSolveDistributed(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		p := randomMarket(rand.New(rand.NewPCG(7, 8)), n, 24, true, false)
+		central, err := Solve(p, Central, ADMMOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
+			var sol Solution
+			for b.Loop() {
+				start := time.Now()
+				sol, err = Solve(p, Distributed, ADMMOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(sol.Iterations), "ms/iteration")
+			}
+			checkDistributed(b, p, central, sol)
+			b.ReportMetric(float64(sol.Iterations), "iterations")
+			b.ReportMetric(math.Abs(sol.Welfare-central.Welfare)/math.Abs(central.Welfare), "welfare-gap")
+		})
+	}
+}
+
+func BenchmarkSolveCentral(b *testing.B) {
+	p := randomMarket(rand.New(rand.NewPCG(7, 8)), 1000, 24, true, false)
+	b.Run("agents=1000", func(b *testing.B) {
+		var sol Solution
+		var err error
+		for b.Loop() {
+			if sol, err = Solve(p, Central, ADMMOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(sol.Iterations), "iterations")
+	})
+}
