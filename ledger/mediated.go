@@ -266,3 +266,50 @@ func (n *Node) expireLocks() {
 		}
 	}
 }
+
+// Claim is an incoming lock whose secret this unit knows but whose payer has not unlocked it. Near
+// its expiry the secret must be registered on chain and the channel closed, or the amount is lost.
+type Claim struct {
+	Domain  channel.Domain
+	Partner channel.Address
+	Lock    channel.Lock
+	Secret  channel.Hash
+	// Locks are all the partner's pending locks (the contract's unlock needs the full list).
+	Locks []channel.Lock
+	// PartnerProof is the partner's latest proof, to close the channel with.
+	PartnerProof channel.BalanceProof
+}
+
+type claimsEvent struct {
+	before uint64
+	reply  chan []Claim
+}
+
+// Claims lists the incoming locks with a known secret that expire before the given Unix time.
+func (n *Node) Claims(before uint64) []Claim {
+	reply := make(chan []Claim, 1)
+	if n.submit(&claimsEvent{before: before, reply: reply}) != nil {
+		return nil
+	}
+	select {
+	case c := <-reply:
+		return c
+	case <-n.done:
+		return nil
+	}
+}
+
+func (n *Node) claims(before uint64) []Claim {
+	var out []Claim
+	for partner, cs := range n.channels {
+		for _, l := range cs.ch.Partner.Locks {
+			secret, ok := n.secrets[l.SecretHash]
+			if !ok || l.Expiration > before {
+				continue
+			}
+			out = append(out, Claim{Domain: cs.ch.Domain, Partner: partner, Lock: l, Secret: secret,
+				Locks: append([]channel.Lock(nil), cs.ch.Partner.Locks...), PartnerProof: cs.ch.Partner.Proof})
+		}
+	}
+	return out
+}

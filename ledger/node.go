@@ -579,6 +579,8 @@ func (n *Node) handle(e event) {
 		n.handleWithdraw(e)
 	case *settleEvent:
 		n.handleSettle(e)
+	case *claimsEvent:
+		e.reply <- n.claims(e.before)
 	case *chainEvent:
 		e.done <- n.handleChainEvent(e)
 	case *queryEvent:

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/fractals-energy/fractals/internal/clock"
+	"github.com/fractals-energy/fractals/ledger"
+	"github.com/fractals-energy/fractals/ledger/channel"
 )
 
 // Keeper runs a unit's chain duties: poll the watcher, then drain the queue. With no chain
@@ -13,10 +15,20 @@ import (
 type Keeper struct {
 	Watcher *Watcher
 	Queue   *Queue
+	// Node, if set, is asked for incoming locks whose secret is known but which the payer has not
+	// unlocked; ClaimMargin before their expiry the keeper registers the secret on chain and closes
+	// the channel, so the lock is paid out by unlock after settlement.
+	Node        *ledger.Node
+	ClaimMargin time.Duration
+	Clock       clock.Clock
+	claimed     map[channel.Hash]bool
 }
 
 // Step does one round and reports whether the chain was reachable.
 func (k *Keeper) Step(ctx context.Context) (reachable bool, err error) {
+	if err := k.queueClaims(); err != nil {
+		return true, err
+	}
 	if err := k.Watcher.Poll(ctx); err != nil {
 		if errors.Is(err, ErrUnreachable) {
 			return false, nil
@@ -47,4 +59,37 @@ func (k *Keeper) Run(ctx context.Context, clk clock.Clock, every time.Duration, 
 		case <-t.C():
 		}
 	}
+}
+
+// queueClaims queues, once per lock, the registration of its secret and the close of its channel.
+func (k *Keeper) queueClaims() error {
+	if k.Node == nil {
+		return nil
+	}
+	if k.claimed == nil {
+		k.claimed = map[channel.Hash]bool{}
+	}
+	clk := k.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	before := uint64(clk.Now().Add(k.ClaimMargin).Unix())
+	closing := map[channel.Hash]bool{}
+	for _, c := range k.Node.Claims(before) {
+		if k.claimed[c.Lock.SecretHash] {
+			continue
+		}
+		k.claimed[c.Lock.SecretHash] = true
+		if err := k.Queue.Enqueue(Action{Kind: ActRegisterSecret, Domain: c.Domain, Secret: c.Secret}); err != nil {
+			return err
+		}
+		if closing[c.Domain.ChannelID] {
+			continue
+		}
+		closing[c.Domain.ChannelID] = true
+		if err := k.Queue.Enqueue(Action{Kind: ActClose, Domain: c.Domain, Proof: c.PartnerProof, Owner: c.Partner, Locks: c.Locks}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

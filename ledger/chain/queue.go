@@ -108,6 +108,12 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 				return done, err
 			}
 		}
+		if a.Kind == ActSettle && err == nil && len(a.Locks) > 0 {
+			// The partner's locks whose secrets we registered are paid out by unlock.
+			if err := q.enqueueLocked(Action{Kind: ActUnlock, Domain: a.Domain, Owner: a.Owner, Locks: a.Locks}); err != nil {
+				return done, err
+			}
+		}
 	}
 	return done, nil
 }
@@ -117,7 +123,7 @@ func (q *Queue) queueSettle(ctx context.Context, closed Action) error {
 	if err != nil {
 		return err
 	}
-	return q.enqueueLocked(Action{Kind: ActSettle, Domain: closed.Domain, NotBefore: st.SettleAfter + 1})
+	return q.enqueueLocked(Action{Kind: ActSettle, Domain: closed.Domain, Owner: closed.Owner, Locks: closed.Locks, NotBefore: st.SettleAfter + 1})
 }
 
 func (q *Queue) execute(ctx context.Context, a Action) (*types.Receipt, error) {
