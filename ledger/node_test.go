@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -205,5 +206,57 @@ func TestMediatedTransferThreeHops(t *testing.T) {
 	restarted := startHubNode(t, hub, mediator.seed, mediator.path)
 	if got := restarted.Channel(nodes[0].Address()).Received; got != 35 {
 		t.Fatalf("restarted mediator sees %d received, want 35", got)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestoredOldStoreRecoversInsteadOfReusingNonces: a unit whose disk is restored from an old
+// backup learns from its partner that it lost proofs, adopts its own latest signed proof back, and
+// goes on from there; nothing is paid twice and no nonce is signed twice.
+func TestRestoredOldStoreRecoversInsteadOfReusingNonces(t *testing.T) {
+	hub := transport.NewHub()
+	dir := t.TempDir()
+	a := startHubNode(t, hub, 1, filepath.Join(dir, "a.db"))
+	b := startHubNode(t, hub, 2, filepath.Join(dir, "b.db"))
+	link(t, a.Node, b.Node, 1000)
+	for i := uint64(1); i <= 3; i++ {
+		if err := a.Pay(ctxT(t), b.Address(), 10, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.stop()
+	backup := filepath.Join(dir, "a.backup")
+	copyFile(t, a.path, backup)
+	a = startHubNode(t, hub, 1, a.path)
+	for i := uint64(4); i <= 6; i++ {
+		if err := a.Pay(ctxT(t), b.Address(), 10, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.stop()
+	copyFile(t, backup, a.path) // the disk comes back from the old backup: nonces 4..6 forgotten
+	a = startHubNode(t, hub, 1, a.path)
+	if err := a.Pay(ctxT(t), b.Address(), 10, 7); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Stats().Recovered; got != 1 {
+		t.Fatalf("recoveries %d, want 1", got)
+	}
+	ia, ib := a.Channel(b.Address()), b.Channel(a.Address())
+	if ib.Received != 70 || ia.Sent != 70 || ia.OwnNonce != 7 || ib.Partner != ia.Own {
+		t.Fatalf("after recovery: a sent %d (nonce %d), b received %d; want 70 at nonce 7", ia.Sent, ia.OwnNonce, ib.Received)
+	}
+	if b.Stats().Refused != 0 {
+		t.Fatalf("b refused %d messages: a signed something conflicting", b.Stats().Refused)
 	}
 }
