@@ -125,11 +125,12 @@ type Coordinator struct {
 	n, periods int
 	signal     Signal
 	opt        ADMMOptions
+	rho0       float64
 }
 
 // NewCoordinator starts at price zero with the given base penalty.
 func NewCoordinator(n, periods int, rho, alpha float64, opt ADMMOptions) *Coordinator {
-	return &Coordinator{n: n, periods: periods, opt: opt.withDefaults(),
+	return &Coordinator{n: n, periods: periods, opt: opt.withDefaults(), rho0: rho,
 		signal: Signal{Rho: rho, Alpha: alpha, Price: make([]float64, periods), Shift: make([]float64, periods)}}
 }
 
@@ -164,10 +165,10 @@ func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbal
 	converged = rel <= c.opt.ImbalanceTolerance && relDual <= c.opt.MovementTolerance
 	// Residual balancing on the relative residuals, so the units of the two do not matter.
 	switch {
-	case c.signal.Freeze:
-	case rel > balanceRatio*relDual:
+	case c.signal.Freeze || c.signal.Iteration%balanceEvery != 0:
+	case rel > balanceRatio*relDual && c.signal.Rho < c.rho0*balanceRange:
 		c.signal.Rho *= balanceStep
-	case relDual > balanceRatio*rel:
+	case relDual > balanceRatio*rel && c.signal.Rho > c.rho0/balanceRange:
 		c.signal.Rho /= balanceStep
 	}
 	c.signal.Iteration++
@@ -231,6 +232,11 @@ func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 		}
 		converged, imbalance := coord.Update(states, next)
 		states = next
+		for _, y := range coord.signal.Price {
+			if !finite(y) {
+				return Solution{}, fmt.Errorf("%w: distributed method diverged at iteration %d", ErrNotConverged, it)
+			}
+		}
 		if converged {
 			return distributedSolution(p, states, coord, imbalance, it), nil
 		}
@@ -261,6 +267,8 @@ const (
 	relaxation   = 1.5 // over-relaxation α
 	balanceRatio = 5.0 // residual balancing: act when one relative residual is this many times the other
 	balanceStep  = 2.0 // and multiply or divide ρ by this
+	balanceRange = 64  // within this factor of the starting ρ either way
+	balanceEvery = 5  // every this many iterations, so the agents settle between changes
 	// adaptIterations ends the adaptation of ρ and of the agents' penalties: from there on the method
 	// is ADMM in a fixed weighted norm, which converges for any fixed positive weights.
 	adaptIterations = 1000
