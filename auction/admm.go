@@ -268,7 +268,7 @@ const (
 	balanceRatio = 5.0 // residual balancing: act when one relative residual is this many times the other
 	balanceStep  = 2.0 // and multiply or divide ρ by this
 	balanceRange = 64  // within this factor of the starting ρ either way
-	balanceEvery = 5  // every this many iterations, so the agents settle between changes
+	balanceEvery = 5   // every this many iterations, so the agents settle between changes
 	// adaptIterations ends the adaptation of ρ and of the agents' penalties: from there on the method
 	// is ADMM in a fixed weighted norm, which converges for any fixed positive weights.
 	adaptIterations = 1000
