@@ -319,3 +319,20 @@ func TestTruthEndpointAndSpeed(t *testing.T) {
 		t.Fatalf("history of %d samples, not in order", len(h))
 	}
 }
+
+// BenchmarkRigStep is one plant step with the inverter's registers and the MQTT telemetry updated:
+// its cost bounds how fast (--speed, --tick) the rig can run.
+func BenchmarkRigStep(b *testing.B) {
+	r, err := Start(Config{Plant: noonPlant(), Listen: "127.0.0.1:0", Tick: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(b, "publisher connected", r.mq.client.IsConnectionOpen)
+	at := r.start
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		at = at.Add(100 * time.Millisecond)
+		r.step(at)
+	}
+}
