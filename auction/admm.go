@@ -176,14 +176,6 @@ func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbal
 	return converged, imbalance
 }
 
-func norm(v []float64) float64 {
-	var s float64
-	for _, x := range v {
-		s += x * x
-	}
-	return math.Sqrt(s)
-}
-
 // initialRho balances a typical price (money per kW and period) against a typical power (kW).
 func initialRho(p Problem) float64 {
 	var prices, powers []float64
