@@ -256,19 +256,19 @@ func (s *summary) scan(bids []Bid, cap float64) error {
 		if q == 0 {
 			continue
 		}
-		s.minPrice = math.Min(s.minPrice, p)
-		s.maxPrice = math.Max(s.maxPrice, p)
+		s.minPrice = min(s.minPrice, p)
+		s.maxPrice = max(s.maxPrice, p)
 		if side == Buy {
 			s.nBuy++
 			s.totalBuy += q
-			s.maxBuy = math.Max(s.maxBuy, p)
+			s.maxBuy = max(s.maxBuy, p)
 			if p == cap {
 				s.unresponsiveDemand += q
 			}
 		} else {
 			s.nSell++
 			s.totalSell += q
-			s.minSell = math.Min(s.minSell, p)
+			s.minSell = min(s.minSell, p)
 			if p == -cap {
 				s.unresponsiveSupply += q
 			}

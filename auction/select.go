@@ -14,6 +14,11 @@ import (
 
 const maxBuckets = 1 << 16
 
+const (
+	buyCode = 1 << 16 // marks a buyer's bucket code
+	noCode  = 1 << 31 // a bid with no quantity: never a candidate
+)
+
 type buckets struct {
 	lo, scale float64
 	n         int
@@ -50,12 +55,20 @@ func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, 
 		return 0, "", 0, nil
 	}
 	f := &fastPath{bk: buckets{lo: s.minPrice, scale: scale, n: n}, buyQ: make([]float64, n), sellQ: make([]float64, n)}
+	// Each bid's bucket and side, so that finding the candidates reads 4 bytes per bid, not 40.
+	codes := make([]uint32, len(bids))
 	for i := range bids {
 		side, q, p := bids[i].effective(cap)
+		k := f.bk.of(p)
 		if side == Buy {
-			f.buyQ[f.bk.of(p)] += q
+			f.buyQ[k] += q
+			codes[i] = uint32(k) | buyCode
 		} else {
-			f.sellQ[f.bk.of(p)] += q
+			f.sellQ[k] += q
+			codes[i] = uint32(k)
+		}
+		if q == 0 {
+			codes[i] = noCode
 		}
 	}
 	f.bLow, f.bHigh, f.sLow, f.sHigh = lumpedWalk(f.buyQ, f.sellQ)
@@ -72,16 +85,16 @@ func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, 
 	if sellPrefix > 0 {
 		f.sellers = append(f.sellers, priced{math.Inf(-1), sellPrefix, -1})
 	}
-	for i := range bids {
-		side, q, p := bids[i].effective(cap)
-		if q == 0 {
-			continue
-		}
-		k := f.bk.of(p)
-		if side == Buy && k >= f.bLow && k <= f.bHigh {
-			f.buyers = append(f.buyers, priced{p, q, i})
-		} else if side == Sell && k >= f.sLow && k <= f.sHigh {
-			f.sellers = append(f.sellers, priced{p, q, i})
+	bLo, bHi := uint32(f.bLow)|buyCode, uint32(f.bHigh)|buyCode
+	sLo, sHi := uint32(f.sLow), uint32(f.sHigh)
+	for i, c := range codes {
+		if (c >= bLo && c <= bHi && f.bLow >= 0) || (c >= sLo && c <= sHi && f.sLow < n) {
+			_, q, p := bids[i].effective(cap)
+			if c&buyCode != 0 {
+				f.buyers = append(f.buyers, priced{p, q, i})
+			} else {
+				f.sellers = append(f.sellers, priced{p, q, i})
+			}
 		}
 	}
 	slices.SortFunc(f.buyers, byBuyOrder)
