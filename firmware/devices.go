@@ -120,7 +120,7 @@ func NewDeviceDaemon(u *config.Unit, clk clock.Clock, log *slog.Logger) (*Daemon
 	if err := cc.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("%s: site: %w", u.Name, err)
 	}
-	hw, err := OpenDevices(u, cc, clk)
+	hw, err := OpenDevices(u, cc, clk, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -207,17 +207,18 @@ type builder struct {
 	ctx      context.Context
 	// gridInput is the grid-present input, if any: it tells the meter whether the utility is there.
 	gridInput *gpio.Input
+	log       *slog.Logger
 }
 
 // OpenDevices connects a unit's devices (connections open lazily: a device that is down at boot is
 // read as stale, not fatal) and maps them to the controller's roles.
-func OpenDevices(u *config.Unit, cc fractals.Config, clk clock.Clock) (*Hardware, error) {
+func OpenDevices(u *config.Unit, cc fractals.Config, clk clock.Clock, log *slog.Logger) (*Hardware, error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &builder{u: u, cc: cc, clk: clk, hw: &Hardware{cancel: cancel}, gateways: map[string]*modbus.Gateway{},
-		mqtts: map[string]*mqtt.Device{}, relays: map[string]*gpio.Relay{}, ctx: ctx}
+		mqtts: map[string]*mqtt.Device{}, relays: map[string]*gpio.Relay{}, ctx: ctx, log: log}
 	if err := b.build(); err != nil {
 		b.hw.Close()
 		return nil, fmt.Errorf("%s: %w", u.Name, err)
@@ -468,21 +469,30 @@ func (b *builder) gpio(d *config.Device) error {
 	if err != nil {
 		return err
 	}
-	input, err := gpio.NewInput(gpio.InputConfig{Name: d.Name, Pin: pin, ActiveLow: in.ActiveLow, Debounce: d.Debounce, Clock: b.clk})
+	name, roles := d.Name, strings.Join(d.Roles, ",")
+	onChange := func(active bool) {
+		if b.log != nil {
+			// door and fault inputs are for the operator: logged, not acted on by the controller.
+			b.log.Info("input changed", "input", name, "roles", roles, "active", active)
+		}
+	}
+	input, err := gpio.NewInput(gpio.InputConfig{Name: d.Name, Pin: pin, ActiveLow: in.ActiveLow, Debounce: d.Debounce,
+		Clock: b.clk, OnChange: onChange})
 	if err != nil {
 		return err
 	}
-	if d.Debounce > 0 {
-		// Sample often enough to honour the debounce window even though the cycle is slower.
-		period := max(d.Debounce/4, 5*time.Millisecond)
-		b.hw.wg.Add(1)
-		go func() { defer b.hw.wg.Done(); input.Run(b.ctx, period) }()
+	// Sample often enough to honour the debounce window (and to see door and fault inputs change)
+	// although the cycle is slower.
+	period := max(d.Debounce/4, 5*time.Millisecond)
+	if d.Debounce == 0 {
+		period = b.cc.Cycle
 	}
+	b.hw.wg.Add(1)
+	go func() { defer b.hw.wg.Done(); input.Run(b.ctx, period) }()
 	for _, r := range d.Roles {
 		if r == "grid_present" {
 			b.gridInput = input
 		}
-		// door and fault inputs are read for the status page by later work; nothing acts on them yet.
 	}
 	return nil
 }

@@ -196,7 +196,10 @@ func TestDebouncerHoldsThroughBounces(t *testing.T) {
 func TestInputDebouncesWithRun(t *testing.T) {
 	clk := clock.NewSim(t0)
 	p := &gpiotest.Pin{N: "GRID_OK", L: gpio.Low}
-	in, err := NewInput(InputConfig{Name: "grid_present", Pin: p, ActiveLow: true, Debounce: 30 * time.Millisecond, Clock: clk})
+	var mu sync.Mutex
+	var changes []bool
+	in, err := NewInput(InputConfig{Name: "grid_present", Pin: p, ActiveLow: true, Debounce: 30 * time.Millisecond, Clock: clk,
+		OnChange: func(active bool) { mu.Lock(); changes = append(changes, active); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,6 +228,11 @@ func TestInputDebouncesWithRun(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 1 || changes[0] {
+		t.Fatalf("changes reported %v, want one change to inactive", changes)
+	}
 }
 
 type fixedMeter struct{ p, d units.Watts }

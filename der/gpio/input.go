@@ -49,6 +49,9 @@ type InputConfig struct {
 	Debounce  time.Duration // 0: no debouncing
 	Pull      gpio.Pull     // default PullNoChange (the board has its own resistors)
 	Clock     clock.Clock
+	// OnChange, if set, is called with the new stable state each time it changes (not for the
+	// first sample), outside the input's lock.
+	OnChange func(active bool)
 }
 
 // Input is a debounced digital input. Read samples it; Run samples it in the background so that the
@@ -81,12 +84,19 @@ func (in *Input) Name() string { return in.cfg.Name }
 func (in *Input) Sample() (bool, error) {
 	lvl, err := readLevel(in.cfg.Pin)
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	in.err = err
 	if err != nil {
-		return in.deb.Stable(), fmt.Errorf("gpio: input %s: %w", in.cfg.Name, err)
+		stable := in.deb.Stable()
+		in.mu.Unlock()
+		return stable, fmt.Errorf("gpio: input %s: %w", in.cfg.Name, err)
 	}
-	return in.deb.Update(in.cfg.Clock.Now(), active(lvl, in.cfg.ActiveLow)), nil
+	started, before := in.deb.started, in.deb.Stable()
+	now := in.deb.Update(in.cfg.Clock.Now(), active(lvl, in.cfg.ActiveLow))
+	in.mu.Unlock()
+	if started && now != before && in.cfg.OnChange != nil {
+		in.cfg.OnChange(now)
+	}
+	return now, nil
 }
 
 // Read samples the input and returns its debounced state (true: active).
