@@ -52,6 +52,9 @@ type BenchResult struct {
 	P99ms     float64 `json:"p99_ms"`
 	Durable   bool    `json:"durable"`
 	Commits   int     `json:"commits"`
+	// CommitMeanMs and CommitMaxMs are the group commits' cost (bbolt, two fdatasyncs each).
+	CommitMeanMs float64 `json:"commit_mean_ms"`
+	CommitMaxMs  float64 `json:"commit_max_ms"`
 	// SignVerifyUs is the cost of one signature plus one verification alone, in microseconds:
 	// the per-transfer floor of the whole path.
 	SignVerifyUs float64 `json:"sign_verify_us"`
@@ -193,14 +196,22 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	commits := 0
+	var commitTime, commitMax time.Duration
 	for _, n := range bn.nodes {
-		commits += n.Stats().Commits
+		st := n.Stats()
+		commits += st.Commits
+		commitTime += st.CommitTime
+		commitMax = max(commitMax, st.CommitMax)
+	}
+	commitMean := time.Duration(0)
+	if commits > 0 {
+		commitMean = commitTime / time.Duration(commits)
 	}
 	return BenchResult{
 		Transfers: cfg.Transfers, Hops: cfg.Hops, Seconds: elapsed.Seconds(),
 		TPS:   float64(cfg.Transfers) / elapsed.Seconds(),
 		P50ms: ms(latencies[len(latencies)/2]), P99ms: ms(latencies[len(latencies)*99/100]),
-		Durable: true, Commits: commits, SignVerifyUs: SignVerifyCost(2000).Seconds() * 1e6,
+		Durable: true, Commits: commits, CommitMeanMs: ms(commitMean), CommitMaxMs: ms(commitMax), SignVerifyUs: SignVerifyCost(2000).Seconds() * 1e6,
 	}, nil
 }
 

@@ -87,6 +87,8 @@ type Node struct {
 // Stats counts what the node did (for tests and the bench).
 type Stats struct {
 	Commits, Signed, Received, Refused, Resent, Recovered int
+	// CommitTime is the time spent in group commits (fsync included); CommitMax the longest one.
+	CommitTime, CommitMax time.Duration
 }
 
 type chanState struct {
@@ -494,10 +496,16 @@ func (n *Node) commitCut(c *cut) error {
 		if c.received {
 			n.hook(PointReceived)
 		}
+		start := n.cfg.Clock.Now()
 		if err := n.cfg.Store.Commit(&c.batch); err != nil {
 			return fmt.Errorf("ledger node: group commit: %w", err)
 		}
-		n.count(func(s *Stats) { s.Commits++ })
+		took := n.cfg.Clock.Since(start)
+		n.count(func(s *Stats) {
+			s.Commits++
+			s.CommitTime += took
+			s.CommitMax = max(s.CommitMax, took)
+		})
 		n.hook(PointCommitted)
 		if c.received {
 			n.hook(PointReceivedDone)
