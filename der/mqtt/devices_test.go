@@ -25,14 +25,17 @@ func TestChargerLoadMeterAndMeterPresent(t *testing.T) {
 	values := map[string]string{EVConnected: "1", EVPower: "3600", EVMaxPower: "7400", EVDelivered: "1200",
 		EVNeeded: "10000", EVDeadline: "1782043200", LoadPower: "35.5", LoadDemand: "40",
 		MeterPower: "-800", MeterVoltage: "230", MeterFrequency: "49.6", MeterPresent: "0"}
-	for p, v := range values {
-		if err := b.Publish("rig/"+p, []byte(v), false, 0); err != nil {
-			t.Fatal(err)
+	publish := func() {
+		for p, v := range values {
+			if err := b.Publish("rig/"+p, []byte(v), false, 0); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	ctx := context.Background()
 	ch := &Charger{Dev: dev}
-	waitFor(t, "EV values", func() bool { _, err := ch.ReadEV(ctx); return err == nil })
+	// Connected comes before the subscriptions are in place: publish until they arrive.
+	waitFor(t, "EV values", func() bool { publish(); _, err := ch.ReadEV(ctx); return err == nil })
 	ev, _ := ch.ReadEV(ctx)
 	if !ev.Connected || ev.Power != 3600 || ev.MaxPower != 7400 || ev.Delivered != 1200 || ev.Needed != 10000 ||
 		ev.Deadline.Unix() != 1782043200 {
