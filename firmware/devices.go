@@ -11,6 +11,7 @@ import (
 
 	pgpio "periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/host/v3"
 
 	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/der/gpio"
@@ -208,6 +209,7 @@ type builder struct {
 	// gridInput is the grid-present input, if any: it tells the meter whether the utility is there.
 	gridInput *gpio.Input
 	log       *slog.Logger
+	hostReady bool // periph's host drivers are registered
 }
 
 // OpenDevices connects a unit's devices (connections open lazily: a device that is down at boot is
@@ -420,6 +422,14 @@ func (b *builder) mqtt(d *config.Device) error {
 func (b *builder) pin(p config.Pin) (pgpio.PinIO, error) {
 	if b.hw.remote != nil {
 		return b.hw.remote.Pin(p.Name), nil
+	}
+	if !b.hostReady {
+		// Register the board's GPIO drivers once; on a host without GPIO none registers and the
+		// lookup below says which line is missing.
+		if _, err := host.Init(); err != nil {
+			return nil, fmt.Errorf("pin %s: GPIO drivers: %w", p.Name, err)
+		}
+		b.hostReady = true
 	}
 	if pin := gpioreg.ByName(p.Name); pin != nil {
 		return pin, nil
