@@ -3,7 +3,9 @@ package auction
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 )
 
 // The distributed method: ADMM in its exchange form (Boyd et al., "Distributed Optimization and
@@ -218,10 +220,7 @@ func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 	}
 	for it := 1; it <= opt.MaxIterations; it++ {
 		s := coord.Signal()
-		next := make([]AgentState, n)
-		for i := range parts {
-			next[i] = parts[i].Step(states[i], s)
-		}
+		next := stepAll(parts, states, s)
 		converged, imbalance := coord.Update(states, next)
 		states = next
 		for _, y := range coord.signal.Price {
@@ -234,6 +233,25 @@ func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 		}
 	}
 	return Solution{}, fmt.Errorf("%w: distributed method after %d iterations", ErrNotConverged, opt.MaxIterations)
+}
+
+// stepAll runs every agent's step, spread over the available cores as the units of a mesh would run
+// them side by side; each agent writes only its own slot, so the result does not depend on scheduling.
+func stepAll(parts []Participant, states []AgentState, s Signal) []AgentState {
+	next := make([]AgentState, len(parts))
+	workers := min(runtime.GOMAXPROCS(0), len(parts))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(parts); i += workers {
+				next[i] = parts[i].Step(states[i], s)
+			}
+		}()
+	}
+	wg.Wait()
+	return next
 }
 
 // distributedSolution reports the schedules and the prices the agents answered to.
