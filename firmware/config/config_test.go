@@ -96,6 +96,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("name: x\ndevices:\n  - {name: a, protocol: gpio, roles: [pcc], pins: {relay: GPIO1}}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("devices: [{unit: -1}]"))
+	f.Add([]byte("name: x\npin_server: {address: \"127.0.0.1:1\", timeout: 1s}\nsite: {soc_min: 0.1, reserve: .2, max_export_w: 0, reconnect_delay: 5s}\n" +
+		"mqtt: {broker: tcp://h:1}\ndevices:\n  - {name: m, protocol: mqtt, roles: [ev, load0_power], topics: {ev.power: a}}\n" +
+		"  - {name: l, protocol: gpio, roles: [load0], pins: {relay: R}, meter: m, nominal_w: 40}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		u, err := Parse("fuzz.yaml", strings.NewReader(string(data)))
 		if err != nil {
