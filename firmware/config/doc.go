@@ -1,7 +1,12 @@
 // Package config reads a unit's device configuration from YAML: the Modbus gateways, the MQTT
-// broker, and every device with its protocol, address or unit id, polling schedule, topic mapping
-// or pins, and the roles it plays for the controller (pv, battery, meter, pcc, loads). Every error
-// names the file, the line and the field, and says what is accepted.
+// broker, the pin server (for GPIO lines that live in another process, such as the HIL rig), the
+// site section (what the controller knows that devices do not report: battery ratings, SoC limits
+// and reserve, grid limits, nominal voltage and frequency, stale limit), and every device with its
+// protocol, address or unit id, polling schedule, topic mapping or pins, and the roles it plays for
+// the controller (pv, battery, meter, ev, pcc, load0..load2 and their load<k>_power meters,
+// grid_present, door, fault). Every error names the file, the line and the field, and says what is
+// accepted.
 //
-// It validates and describes; it must not open connections (wiring lives with the runtime).
+// It validates and describes; it must not open connections (wiring lives with the runtime,
+// firmware.OpenDevices).
 package config
