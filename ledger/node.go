@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -684,7 +686,10 @@ func (n *Node) awaitAck(cs *chanState, nonce uint64, done chan error) {
 		n.complete(done, nil)
 		return
 	}
-	cs.waiters = append(cs.waiters, waiter{nonce: nonce, done: done})
+	// Keep waiters ordered by nonce (a retried payment waits on an older one) so releaseAcked
+	// can answer a prefix.
+	i := sort.Search(len(cs.waiters), func(i int) bool { return cs.waiters[i].nonce > nonce })
+	cs.waiters = slices.Insert(cs.waiters, i, waiter{nonce: nonce, done: done})
 }
 
 // releaseAcked answers every caller whose proof the partner has stored.
