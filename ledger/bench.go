@@ -34,7 +34,7 @@ func DeterministicKey(seed uint64) *ecdsa.PrivateKey {
 // BenchConfig sets up RunBench.
 type BenchConfig struct {
 	Transfers int
-	// InFlight is how many payments are outstanding at once (pipelining). Default 64.
+	// InFlight is how many payments are outstanding at once (pipelining). Default 12.
 	InFlight int
 	// Hops: 1 is a direct transfer between two nodes; 3 is a mediated transfer A→B→C→D.
 	Hops int
@@ -134,7 +134,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		return BenchResult{}, fmt.Errorf("bench: transfers %d, want > 0", cfg.Transfers)
 	}
 	if cfg.InFlight <= 0 {
-		cfg.InFlight = 64
+		cfg.InFlight = 12
 	}
 	if cfg.Hops != 1 && cfg.Hops != 3 {
 		return BenchResult{}, fmt.Errorf("bench: hops %d, want 1 or 3", cfg.Hops)
