@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"github.com/fractals-energy/fractals/ledger/channel"
 	"testing"
 )
 
@@ -24,6 +25,17 @@ func FuzzDecodeSecretReveal(f *testing.F) {
 		m, err := DecodeSecretReveal(data)
 		if err == nil && !bytes.Equal(EncodeSecretReveal(m), data) {
 			t.Fatal("secret reveal does not round-trip")
+		}
+	})
+}
+
+func FuzzDecodeRoute(f *testing.F) {
+	f.Add(encodeRoute(&routed{target: channel.Address{1}, first: channel.Address{2}, amount: 3, id: 4, status: routePaid}))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := decodeRoute(data)
+		if err == nil && !bytes.Equal(encodeRoute(r), data) {
+			t.Fatal("route record does not round-trip")
 		}
 	})
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/fractals-energy/fractals/ledger/channel"
+	"github.com/fractals-energy/fractals/ledger/internal/wire"
 	"github.com/fractals-energy/fractals/ledger/store"
 )
 
@@ -25,13 +27,134 @@ type routeEvent struct {
 	done   chan error
 }
 
-// routed is a mediated payment this node initiated.
+// routed is a mediated payment this node initiated. Its record (without the callers) is kept on
+// disk, so after a restart the node can still answer the target's secret request, and a payment
+// retried with the same id is never paid twice.
 type routed struct {
 	secret channel.Hash
 	target channel.Address
 	first  channel.Address
 	amount uint64
-	done   chan error
+	id     uint64
+	status routeStatus
+	dones  []chan error
+}
+
+type routeStatus uint8
+
+const (
+	routePending routeStatus = iota
+	routePaid
+	routeExpired
+)
+
+const (
+	routePrefix   = "route/"
+	routeIDPrefix = "route-id/"
+)
+
+func routeKey(h channel.Hash) string { return routePrefix + hex.EncodeToString(h[:]) }
+
+func routeIDKey(target channel.Address, id uint64) string {
+	return fmt.Sprintf("%s%s/%d", routeIDPrefix, hex.EncodeToString(target[:]), id)
+}
+
+// encodeRoute: target, first hop, amount, id, status.
+func encodeRoute(r *routed) []byte {
+	w := &wire.Writer{}
+	w.Bytes(r.target[:])
+	w.Bytes(r.first[:])
+	w.U64(r.amount)
+	w.U64(r.id)
+	w.U8(uint8(r.status))
+	return w.Buf
+}
+
+func decodeRoute(b []byte) (*routed, error) {
+	r := wire.NewReader(b)
+	out := &routed{}
+	r.Fixed(out.target[:], "route target")
+	r.Fixed(out.first[:], "route first hop")
+	out.amount = r.U64("route amount")
+	out.id = r.U64("route id")
+	out.status = routeStatus(r.U8("route status"))
+	if r.Err() == nil && out.status > routeExpired {
+		r.Fail("route status %d, want 0..2", out.status)
+	}
+	if err := r.End("route record"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// saveRoute writes the record with the batch that changes it.
+func (n *Node) saveRoute(h channel.Hash, r *routed) {
+	n.batch.Meta = append(n.batch.Meta, store.KV{Key: routeKey(h), Value: encodeRoute(r)})
+}
+
+// loadRoutes brings back the pending mediated payments this node initiated.
+func (n *Node) loadRoutes() error {
+	kvs, err := n.cfg.Store.MetaPrefix(routePrefix)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		r, err := decodeRoute(kv.Value)
+		if err != nil {
+			return fmt.Errorf("stored %s: %w", kv.Key, err)
+		}
+		h := common.HexToHash(kv.Key[len(routePrefix):])
+		if r.status == routePending {
+			r.secret = n.secrets[h]
+			n.routes[h] = r
+		}
+	}
+	return nil
+}
+
+// finishRoute records the outcome and answers every caller once it is on disk.
+func (n *Node) finishRoute(h channel.Hash, r *routed, status routeStatus, err error) {
+	r.status = status
+	n.saveRoute(h, r)
+	for _, d := range r.dones {
+		n.durable = append(n.durable, finish{done: d, err: err})
+	}
+	delete(n.routes, h)
+}
+
+// resumeRoute answers a PayRoute retried with an id already used.
+func (n *Node) resumeRoute(e *routeEvent, target channel.Address) bool {
+	if e.id == 0 {
+		return false
+	}
+	v, err := n.cfg.Store.Meta(routeIDKey(target, e.id))
+	if err != nil || len(v) != 32 {
+		if pending, ok := n.routeIDs[routeIDKey(target, e.id)]; ok {
+			v = pending[:]
+		} else {
+			return false
+		}
+	}
+	h := channel.Hash(v)
+	if r, ok := n.routes[h]; ok {
+		r.dones = append(r.dones, e.done)
+		return true
+	}
+	rec, err := n.cfg.Store.Meta(routeKey(h))
+	if err != nil || rec == nil {
+		n.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: record lost", e.id, target))
+		return true
+	}
+	r, err := decodeRoute(rec)
+	switch {
+	case err != nil:
+		n.complete(e.done, err)
+	case r.status == routePaid:
+		n.complete(e.done, nil)
+	default:
+		n.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: %w", e.id, target, errLockExpired))
+	}
+	return true
 }
 
 // request is an outstanding secret request of a target (kept in memory; repeated on the tick).
@@ -76,6 +199,9 @@ func (n *Node) loadSecrets() error {
 }
 
 func (n *Node) handleRoute(e *routeEvent) {
+	if n.resumeRoute(e, e.hops[len(e.hops)-1]) {
+		return
+	}
 	cs, ok := n.channels[e.hops[0]]
 	if !ok || !cs.synced {
 		n.complete(e.done, fmt.Errorf("ledger node: no synced channel with first hop %s", e.hops[0]))
@@ -96,7 +222,13 @@ func (n *Node) handleRoute(e *routeEvent) {
 	}
 	n.count(func(s *Stats) { s.Signed++ })
 	n.rememberSecret(h, secret)
-	n.routes[h] = &routed{secret: secret, target: route.Target, first: e.hops[0], amount: e.amount, done: e.done}
+	r := &routed{secret: secret, target: route.Target, first: e.hops[0], amount: e.amount, id: e.id, dones: []chan error{e.done}}
+	n.routes[h] = r
+	n.saveRoute(h, r)
+	if e.id != 0 {
+		n.routeIDs[routeIDKey(route.Target, e.id)] = h
+		n.batch.Meta = append(n.batch.Meta, store.KV{Key: routeIDKey(route.Target, e.id), Value: append([]byte(nil), h[:]...)})
+	}
 	cs.dirty = true
 	n.send(e.hops[0], channel.EncodeUpdate(u))
 	cs.lastSend = n.now()
@@ -195,8 +327,7 @@ func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
 		if r, ok := n.routes[h]; ok && r.first == from {
 			// Paid once our unlock is on disk: the first hop holds the secret and could claim
 			// the lock on chain anyway, and it will receive the unlock (re-sent until acknowledged).
-			n.durable = append(n.durable, finish{done: r.done})
-			delete(n.routes, h)
+			n.finishRoute(h, r, routePaid, nil)
 		}
 	}
 	// Tell our own payers, so they unlock towards us. A mediator need not wait for its disk: if it
@@ -260,8 +391,7 @@ func (n *Node) expireLocks() {
 			n.send(partner, channel.EncodeUpdate(u))
 			cs.lastSend = n.now()
 			if r, ok := n.routes[l.SecretHash]; ok {
-				n.complete(r.done, fmt.Errorf("ledger node: lock %x: %w", l.SecretHash[:4], errLockExpired))
-				delete(n.routes, l.SecretHash)
+				n.finishRoute(l.SecretHash, r, routeExpired, fmt.Errorf("ledger node: lock %x: %w", l.SecretHash[:4], errLockExpired))
 			}
 		}
 	}

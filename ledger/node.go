@@ -72,6 +72,7 @@ type Node struct {
 	paid       map[payKey]uint64
 	secrets    map[channel.Hash]channel.Hash
 	routes     map[channel.Hash]*routed
+	routeIDs   map[string]channel.Hash // ids of routes started since the last restart (also on disk)
 	requests   map[channel.Hash]request
 	batch      store.Batch
 	commits    chan *cut
@@ -198,7 +199,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, self: cfg.Signer.Address(), inbox: make(chan event, 8192), quit: make(chan struct{}),
 		done: make(chan struct{}), channels: map[channel.Address]*chanState{}, paid: map[payKey]uint64{},
-		secrets: map[channel.Hash]channel.Hash{}, routes: map[channel.Hash]*routed{},
+		secrets: map[channel.Hash]channel.Hash{}, routes: map[channel.Hash]*routed{}, routeIDs: map[string]channel.Hash{},
 		requests: map[channel.Hash]request{},
 		commits:  make(chan *cut, 1), commitDone: make(chan error, 1), committed: make(chan struct{})}
 	stored, err := cfg.Store.Channels()
@@ -212,6 +213,9 @@ func NewNode(cfg Config) (*Node, error) {
 		n.channels[c.Partner.Address] = &chanState{ch: c}
 	}
 	if err := n.loadSecrets(); err != nil {
+		return nil, fmt.Errorf("ledger node: %w", err)
+	}
+	if err := n.loadRoutes(); err != nil {
 		return nil, fmt.Errorf("ledger node: %w", err)
 	}
 	cfg.Transport.SetHandler(n.deliver)
@@ -559,8 +563,8 @@ func (n *Node) failAll(err error) {
 		}
 	}
 	for _, r := range n.routes {
-		if r.done != nil {
-			r.done <- err
+		for _, d := range r.dones {
+			d <- err
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -258,5 +259,45 @@ func TestRestoredOldStoreRecoversInsteadOfReusingNonces(t *testing.T) {
 	}
 	if b.Stats().Refused != 0 {
 		t.Fatalf("b refused %d messages: a signed something conflicting", b.Stats().Refused)
+	}
+}
+
+// TestMediatedPaymentSurvivesInitiatorRestart: the initiator restarts while its lock is on the
+// way; it still answers the target's secret request from its stored route, the payment
+// completes once, and retrying its id pays nothing more.
+func TestMediatedPaymentSurvivesInitiatorRestart(t *testing.T) {
+	hub := transport.NewHub()
+	dir := t.TempDir()
+	var nodes []*hubNode
+	for i := uint64(1); i <= 3; i++ {
+		nodes = append(nodes, startHubNode(t, hub, i, filepath.Join(dir, fmt.Sprintf("n%d.db", i))))
+	}
+	link(t, nodes[0].Node, nodes[1].Node, 1000)
+	link(t, nodes[1].Node, nodes[2].Node, 1000)
+	a, target := nodes[0], nodes[2]
+	route := []channel.Address{nodes[1].Address(), target.Address()}
+	hub.SetLink(a.Address(), target.Address(), false) // the target's request cannot reach a yet
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	if err := a.PayRoute(ctx, route, 9, 42); err == nil {
+		t.Fatal("payment completed although the target could not reach the initiator")
+	}
+	cancel()
+	a.stop()
+	hub.SetLink(a.Address(), target.Address(), true)
+	a = startHubNode(t, hub, 1, a.path)
+	for i := 0; i < 2; i++ { // the first call waits for the stored route, the second finds it paid
+		if err := a.PayRoute(ctxT(t), route, 9, 42); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for target.Channel(nodes[1].Address()).Received != 9 {
+		if time.Now().After(deadline) {
+			t.Fatalf("target received %d, want 9", target.Channel(nodes[1].Address()).Received)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := a.Channel(nodes[1].Address()).Sent; got != 9 {
+		t.Fatalf("initiator sent %d, want 9 (paid once)", got)
 	}
 }
