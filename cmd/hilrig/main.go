@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	start := fs.String("start", cfg.Plant.Start.Format(time.RFC3339), "plant start (local solar time, RFC 3339)")
 	fs.Uint64Var(&cfg.Plant.Seed, "seed", cfg.Plant.Seed, "random seed of the plant")
 	fs.Float64Var(&cfg.Plant.Latitude, "latitude", cfg.Plant.Latitude, "latitude of the plant, [-66, 66]")
+	outages := fs.String("outage", "", "utility outages in plant time since start, FROM-TO[,FROM-TO...] (e.g. 30s-50s)")
 	unitYAML := fs.String("write-config", "", "write a unit configuration for fractalsd --config pointing at this rig to this file")
 	cycle := fs.Duration("cycle", time.Second, "the daemon's control cycle written with --write-config, [100ms, 10s]")
 	if ok, help := cli.Parse(fs, args, 0, stderr); !ok {
@@ -54,6 +55,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Errorf(stderr, fs, "--start %q: want RFC 3339 such as 2026-06-21T12:00:00Z", *start)
 	}
 	cfg.Plant.Start = t
+	if cfg.Plant.Grid.Outages, err = parseOutages(*outages); err != nil {
+		return cli.Errorf(stderr, fs, "--outage %q: %v", *outages, err)
+	}
 	switch {
 	case !(cfg.Speed > 0 && cfg.Speed <= 3600):
 		return cli.Errorf(stderr, fs, "--speed %g out of range (0, 3600]", cfg.Speed)
@@ -108,4 +112,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
 	return 0
+}
+
+// parseOutages reads FROM-TO[,FROM-TO...] windows of plant time.
+func parseOutages(s string) ([]hil.Outage, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []hil.Outage
+	for _, w := range strings.Split(s, ",") {
+		from, to, ok := strings.Cut(w, "-")
+		if !ok {
+			return nil, fmt.Errorf("window %q: want FROM-TO such as 30s-50s", w)
+		}
+		f, err1 := time.ParseDuration(from)
+		t, err2 := time.ParseDuration(to)
+		if err1 != nil || err2 != nil || f < 0 || t <= f {
+			return nil, fmt.Errorf("window %q: want 0 ≤ FROM < TO, as durations", w)
+		}
+		out = append(out, hil.Outage{From: f, To: t})
+	}
+	return out, nil
 }

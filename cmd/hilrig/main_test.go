@@ -19,7 +19,7 @@ import (
 
 func TestBadFlagsExitTwoWithOneLine(t *testing.T) {
 	for _, args := range [][]string{{"--speed", "0"}, {"--tick", "1h"}, {"--start", "noon"}, {"--broker", "mqtt.example:1883"},
-		{"--latitude", "80"}, {"--cycle", "1ms"}, {"stray"}} {
+		{"--latitude", "80"}, {"--outage", "50s-30s"}, {"--outage", "soon"}, {"--cycle", "1ms"}, {"stray"}} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), args, io.Discard, &stderr); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)

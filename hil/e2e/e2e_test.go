@@ -27,12 +27,16 @@ type params struct {
 	offline  time.Duration // how long the inverter stays silent
 	recovery time.Duration // bound on coming back after it answers again
 	revert   bool          // check that the inverter's own revert timer idled the battery
+	// outage is a utility outage in plant time (hilrig --outage): the controller must island (open
+	// the PCC through the GPIO pin server) while the battery forms the grid.
+	outage    string
+	reconnect bool // the controller closes the PCC again within the healthy phase
 }
 
 // TestEndToEnd is the short variant that runs with every `go test`: about 20 s of wall time.
 func TestEndToEnd(t *testing.T) {
-	run(t, params{cycle: 500 * time.Millisecond, speed: 10, healthy: 6 * time.Second, offline: 5 * time.Second,
-		recovery: 6 * time.Second})
+	run(t, params{cycle: 500 * time.Millisecond, speed: 10, healthy: 7 * time.Second, offline: 5 * time.Second,
+		recovery: 6 * time.Second, outage: "30s-50s"})
 }
 
 var (
@@ -188,7 +192,8 @@ type status struct {
 		EVPower      float64 `json:"ev_power"`
 	} `json:"commands"`
 	State struct {
-		Safe bool `json:"safe"`
+		Safe bool   `json:"safe"`
+		Mode string `json:"mode"`
 	} `json:"state"`
 }
 
@@ -196,8 +201,10 @@ func run(t *testing.T, p params) {
 	hilrigBin, fractalsdBin := binaries(t)
 	dir := t.TempDir()
 	unitFile := filepath.Join(dir, "unit.yaml")
+	// Evening: the PV fades, the car is plugged in, an islanded battery discharges (so the island's
+	// frequency droops and is worth comparing).
 	rp := start(t, hilrigBin, "--listen", "127.0.0.1:0", "--speed", fmt.Sprint(p.speed), "--write-config", unitFile,
-		"--cycle", p.cycle.String())
+		"--cycle", p.cycle.String(), "--start", "2026-06-21T18:30:00Z", "--outage", p.outage)
 	var rigURL string
 	rp.waitLine(t, "rig ready", func(l string) bool {
 		var d rig.DeviceInfo
@@ -220,7 +227,8 @@ func run(t *testing.T, p params) {
 
 	// Healthy: every cycle the controller's view matches the plant within one cycle.
 	var st status
-	commanded := false
+	commanded, islanded, reconnected := false, false, false
+	minFreq := 1e9
 	matched := 0
 	deadline := time.Now().Add(p.healthy)
 	for time.Now().Before(deadline) {
@@ -251,6 +259,13 @@ func run(t *testing.T, p params) {
 		}
 		matched++
 		tr := hist[len(hist)-1]
+		if st.State.Mode == "islanded" && !tr.PCCClosed && tr.GridForming {
+			islanded = true
+		}
+		if islanded && st.State.Mode == "connected" && tr.PCCClosed {
+			reconnected = true
+		}
+		minFreq = min(minFreq, s.GridFrequency.Value)
 		if tr.BatteryHeld && st.Commands.BatteryPower != 0 && abs(float64(tr.BatterySetpoint)-st.Commands.BatteryPower) <= 0.5 {
 			commanded = true
 		}
@@ -261,7 +276,14 @@ func run(t *testing.T, p params) {
 	if !commanded {
 		t.Errorf("the controller's battery command never reached the plant (last command %v W)", st.Commands.BatteryPower)
 	}
-	t.Logf("%d cycles matched the plant; battery command %v W held by the inverter", matched, st.Commands.BatteryPower)
+	if p.outage != "" && !islanded {
+		t.Errorf("utility outage %s: the controller never islanded the unit (PCC open, battery forming)", p.outage)
+	}
+	if p.reconnect && !reconnected {
+		t.Errorf("the controller did not close the PCC again after the outage")
+	}
+	t.Logf("%d cycles matched the plant; battery command %v W held by the inverter; islanded %v (lowest frequency %.3f Hz), reconnected %v",
+		matched, st.Commands.BatteryPower, islanded, minFreq, reconnected)
 
 	// The inverter goes silent: stale within two cycles, then safe set-points.
 	inject(t, rigURL, rig.Fault{Device: "inverter", Kind: "offline", On: true})

@@ -37,6 +37,9 @@ func (r *Rig) UnitYAML(cycle time.Duration) string {
 	w("  max_export_w: %g", float64(pc.Grid.MaxExport))
 	w("  nominal_voltage: %g", float64(pc.Grid.NominalVoltage))
 	w("  nominal_frequency: %g", float64(pc.Grid.NominalFrequency))
+	// The rig's plant may run many times faster than the daemon: a 300 s enter-service delay would
+	// keep the unit islanded for hours of plant time after a short outage.
+	w("  reconnect_delay: %v", 10*cycle)
 	w("devices:")
 	w("  - name: inverter")
 	w("    protocol: sunspec")
