@@ -113,6 +113,9 @@ func BenchmarkSolveDistributed(b *testing.B) {
 				b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(sol.Iterations), "ms/iteration")
 			}
 			checkDistributed(b, p, central, sol)
+			if sol.Iterations > 300 {
+				b.Errorf("%d iterations, target at most 300", sol.Iterations)
+			}
 			b.ReportMetric(float64(sol.Iterations), "iterations")
 			b.ReportMetric(math.Abs(sol.Welfare-central.Welfare)/math.Abs(central.Welfare), "welfare-gap")
 		})

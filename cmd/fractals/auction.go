@@ -77,7 +77,7 @@ func auctionSolve(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	in := fs.String("in", "", "JSON input file (default stdin)")
 	method := fs.String("method", "central", "central (interior point) or distributed (ADMM exchange)")
-	maxIter := fs.Int("max-iterations", 300, "distributed: iteration limit, 1..100000")
+	maxIter := fs.Int("max-iterations", 1000, "distributed: iteration limit, 1..100000")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
