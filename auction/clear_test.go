@@ -234,7 +234,16 @@ func le64(b []byte) uint64 {
 }
 
 func BenchmarkClear(b *testing.B) {
-	for _, n := range []int{1000, 10000, 100000, 1000000} {
+	benchmarkClear(b, Market.Clear, []int{1000, 10000, 100000, 1000000})
+}
+
+// BenchmarkClearReference is the full-sort oracle, for comparison.
+func BenchmarkClearReference(b *testing.B) {
+	benchmarkClear(b, Market.ClearReference, []int{1000000})
+}
+
+func benchmarkClear(b *testing.B, clear func(Market, []Bid) (Result, error), sizes []int) {
+	for _, n := range sizes {
 		rng := rand.New(rand.NewPCG(5, 6))
 		bids := make([]Bid, n)
 		for i := range bids {
@@ -246,7 +255,7 @@ func BenchmarkClear(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("bids=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := (Market{}).Clear(bids); err != nil {
+				if _, err := clear(Market{}, bids); err != nil {
 					b.Fatal(err)
 				}
 			}
