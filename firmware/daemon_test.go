@@ -43,6 +43,7 @@ func TestStatusAPIServesSnapshotCommandsAndEnergy(t *testing.T) {
 		Cycles   uint64                     `json:"cycles"`
 		Snapshot map[string]json.RawMessage `json:"snapshot"`
 		Commands map[string]json.RawMessage `json:"commands"`
+		Desired  map[string]json.RawMessage `json:"desired"`
 		Energy   map[string]float64         `json:"energy_wh"`
 		State    struct{ Mode string }      `json:"state"`
 	}
@@ -58,6 +59,9 @@ func TestStatusAPIServesSnapshotCommandsAndEnergy(t *testing.T) {
 	for _, k := range []string{"pv_limit", "battery_power", "ev_power", "load_on", "pcc_closed"} {
 		if _, ok := st.Commands[k]; !ok {
 			t.Errorf("commands lack %s", k)
+		}
+		if _, ok := st.Desired[k]; !ok {
+			t.Errorf("desired commands lack %s", k)
 		}
 	}
 	if st.Energy["load"] <= 0 || st.State.Mode != "connected" {

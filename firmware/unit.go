@@ -11,11 +11,13 @@ import (
 	"github.com/fractals-energy/fractals/internal/clock"
 )
 
-// Status is what a unit shows of itself: the last snapshot, the commands as written, the controller's
-// state and its energy counters.
+// Status is what a unit shows of itself: the last snapshot, the commands the controller decided and
+// those the devices hold (they differ while a device refuses writes, inside dead-bands and ramps), the
+// controller's state and its energy counters.
 type Status struct {
 	Cycles   uint64            `json:"cycles"`
 	Snapshot fractals.Snapshot `json:"snapshot"`
+	Desired  fractals.Commands `json:"desired"`
 	Commands fractals.Commands `json:"commands"`
 	State    fractals.State    `json:"state"`
 	Energy   fractals.Energy   `json:"energy_wh"`
@@ -57,7 +59,7 @@ func (u *Unit) Cycle(ctx context.Context) error {
 	snap, readErrs := fractals.Read(ctx, &u.devices, now, &prev, u.cfg.StaleLimit)
 	next, cmds, events := fractals.Step(&u.cfg, u.state, &snap)
 	written, writeErrs := u.writer.Write(ctx, &u.devices, cmds, now)
-	u.record(now, snap, next, written, events)
+	u.record(now, snap, next, cmds, written, events)
 	err := errors.Join(append(readErrs, writeErrs...)...)
 	if u.log != nil {
 		u.logCycle(snap, written, next, events, err)
@@ -65,7 +67,7 @@ func (u *Unit) Cycle(ctx context.Context) error {
 	return err
 }
 
-func (u *Unit) record(now time.Time, snap fractals.Snapshot, next fractals.State, written fractals.Commands, events []fractals.Event) {
+func (u *Unit) record(now time.Time, snap fractals.Snapshot, next fractals.State, desired, written fractals.Commands, events []fractals.Event) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if !u.lastAt.IsZero() {
@@ -74,7 +76,7 @@ func (u *Unit) record(now time.Time, snap fractals.Snapshot, next fractals.State
 	u.lastAt = now
 	u.state = next
 	u.status.Cycles++
-	u.status.Snapshot, u.status.Commands, u.status.State = snap, written, next
+	u.status.Snapshot, u.status.Desired, u.status.Commands, u.status.State = snap, desired, written, next
 	if len(events) > 0 {
 		ev := append(u.status.Events, events...)
 		if len(ev) > maxRecentEvents {

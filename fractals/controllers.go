@@ -30,11 +30,13 @@ func protect(p *plan) {
 
 // gridOK reports whether the utility is present and inside the continuous-operation window of
 // IEEE 1547-2018 (0.88–1.10 p.u., nominal ± 2 %: 58.8–61.2 Hz at 60 Hz). known is false while the
-// meter is stale, so that a communication hiccup neither islands nor reconnects the unit.
+// meter is stale, so that a communication hiccup neither islands nor reconnects the unit, and while it
+// has never been read at all (a unit booting before its meter answers must not island itself and then
+// wait out the reconnect delay). A meter lost for longer than the stale limit counts as no utility.
 func gridOK(cfg *Config, s *Snapshot) (ok, known bool) {
 	switch s.GridPresent.Quality {
 	case Missing:
-		return false, true
+		return false, !s.GridPresent.At.IsZero()
 	case Stale:
 		return false, false
 	}

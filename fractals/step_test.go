@@ -211,6 +211,22 @@ func TestStaleMeterNeitherIslandsNorReconnects(t *testing.T) {
 	}
 }
 
+func TestBootWithoutMeterNeitherIslandsNorRuns(t *testing.T) {
+	cfg := DefaultConfig()
+	s := snap()
+	s.GridPresent = Reading[bool]{} // never read
+	st, c, _ := step(t, cfg, State{}, s)
+	if st.Mode != Connected || !c.PCCClosed || !st.Safe || c.BatteryPower != 0 {
+		t.Fatalf("meter not read yet: stay connected in safe mode, got %+v %+v", st, c)
+	}
+	// Lost for longer than the stale limit after having been read: no utility to trust, island.
+	s.GridPresent = Reading[bool]{Quality: Missing, At: s.At.Add(-time.Minute)}
+	st, c, _ = step(t, cfg, State{}, s)
+	if st.Mode != Islanded || c.PCCClosed {
+		t.Fatalf("meter lost: want islanded, got %+v %+v", st, c)
+	}
+}
+
 func TestSafeModeWhenSoCMissing(t *testing.T) {
 	s := withEV(snap(), 10000, 0, 7400, t0.Add(time.Hour))
 	s.SoC = Reading[units.Fraction]{}
