@@ -171,6 +171,8 @@ type Info struct {
 	Synced                   bool
 	Own, Partner             channel.BalanceProof
 	OwnLocks, PartnerLocks   []channel.Lock
+	// PartnerLockSecrets are the secrets this unit knows of the partner's pending locks.
+	PartnerLockSecrets []channel.Hash
 }
 
 // NewNode loads the channels from the store and starts the loop. Channels loaded from disk are
@@ -638,7 +640,18 @@ func (n *Node) info(partner channel.Address) Info {
 		Acked: c.Acked, Sent: c.Own.Proof.Transferred, Received: c.Partner.Proof.Transferred,
 		OwnBalance: c.OwnBalance(), PartnerBal: c.PartnerBalance(), OwnLocked: c.Own.Proof.Locked,
 		PartnerLocked: c.Partner.Proof.Locked, Synced: cs.synced, Own: c.Own.Proof, Partner: c.Partner.Proof,
-		OwnLocks: append([]channel.Lock(nil), c.Own.Locks...), PartnerLocks: append([]channel.Lock(nil), c.Partner.Locks...)}
+		OwnLocks: append([]channel.Lock(nil), c.Own.Locks...), PartnerLocks: append([]channel.Lock(nil), c.Partner.Locks...),
+		PartnerLockSecrets: n.knownSecrets(c.Partner.Locks)}
+}
+
+func (n *Node) knownSecrets(locks []channel.Lock) []channel.Hash {
+	var out []channel.Hash
+	for _, l := range locks {
+		if s, ok := n.secrets[l.SecretHash]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (n *Node) handlePay(e *payEvent) {

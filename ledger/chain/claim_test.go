@@ -18,12 +18,25 @@ import (
 // target asks, and then never unlocks. The target's keeper registers the secret on chain, closes,
 // settles and unlocks, and is paid the locked amount.
 func TestKeeperClaimsALockThePayerNeverUnlocks(t *testing.T) {
+	claimLockedAmount(t, false)
+}
+
+// TestWatcherClaimsLocksWhenThePayerClosesEarly: the payer closes the channel long before its
+// lock expires; the target's watcher submits the payer's proof with the lock, registers the
+// secret, settles and unlocks.
+func TestWatcherClaimsLocksWhenThePayerClosesEarly(t *testing.T) {
+	claimLockedAmount(t, true)
+}
+
+func claimLockedAmount(t *testing.T, payerCloses bool) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	hub := transport.NewHub()
 	b := startUnit(t, hub, c.sb, c.b, filepath.Join(t.TempDir(), "b.db"))
-	b.keeper.Node = b.node
-	b.keeper.ClaimMargin = 1000 * time.Hour
+	if !payerCloses {
+		b.keeper.Node = b.node
+		b.keeper.ClaimMargin = 1000 * time.Hour
+	}
 	d, r, err := c.a.Open(ctx, c.sb.Address(), native, 600, 1000)
 	c.must(t, "open")(r, err)
 	b.step(t)
@@ -68,7 +81,10 @@ func TestKeeperClaimsALockThePayerNeverUnlocks(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	b.step(t) // registers the secret, closes
+	if payerCloses {
+		c.must(t, "close by payer")(c.a.Close(ctx, d, channel.BalanceProof{}))
+	}
+	b.step(t) // registers the secret, closes (or answers the payer's close)
 	c.pass(t, 601*time.Second)
 	b.step(t) // settles
 	b.step(t) // unlocks

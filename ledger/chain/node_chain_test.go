@@ -36,10 +36,7 @@ func startUnit(t *testing.T, hub *transport.Hub, s *channel.KeySigner, ad *Adapt
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := NewWatcher(ad, q, func(id channel.Hash) (channel.BalanceProof, bool) {
-		i := n.ChannelByID(id)
-		return i.Partner, i.Found
-	}, 0)
+	w := NewWatcher(ad, q, NodeProofs(n), 0)
 	w.Listener = NodeListener{Node: n}
 	return &unit{node: n, queue: q, keeper: &Keeper{Watcher: w, Queue: q}}
 }

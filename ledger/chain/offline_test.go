@@ -127,10 +127,7 @@ func TestOfflineTransfersThenSettle(t *testing.T) {
 		t.Fatal(err)
 	}
 	head, _ := part.HeaderByNumber(ctx, nil)
-	watchB := NewWatcher(adB, queueB, func(id channel.Hash) (channel.BalanceProof, bool) {
-		i := nodeB.ChannelByID(id)
-		return i.Partner, i.Found
-	}, head.Number.Uint64())
+	watchB := NewWatcher(adB, queueB, NodeProofs(nodeB), head.Number.Uint64())
 
 	part.down.Store(true) // no chain from here on
 	var sentA, sentB atomic.Uint64

@@ -7,13 +7,29 @@ import (
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/fractals-energy/fractals/ledger"
 	"github.com/fractals-energy/fractals/ledger/channel"
 	"github.com/fractals-energy/fractals/ledger/contracts/bindings"
 )
 
-// ProofSource returns the latest proof this unit holds from the partner in channel id (the proof
-// the partner signed); ok is false if the unit has no such channel.
-type ProofSource func(id channel.Hash) (partnerProof channel.BalanceProof, ok bool)
+// Holding is what a unit holds from its partner in one channel: the partner's latest proof, its
+// pending locks, and the secrets the unit knows of some of them.
+type Holding struct {
+	Proof   channel.BalanceProof
+	Locks   []channel.Lock
+	Secrets []channel.Hash
+}
+
+// ProofSource returns the unit's Holding in channel id; ok is false if it has no such channel.
+type ProofSource func(id channel.Hash) (h Holding, ok bool)
+
+// NodeProofs is the ProofSource of a ledger node.
+func NodeProofs(n *ledger.Node) ProofSource {
+	return func(id channel.Hash) (Holding, bool) {
+		i := n.ChannelByID(id)
+		return Holding{Proof: i.Partner, Locks: i.PartnerLocks, Secrets: i.PartnerLockSecrets}, i.Found
+	}
+}
 
 // Delegation lets a watchtower answer a stale close for a neighbour: the closer's proof the
 // neighbour holds, and the neighbour's signature over channel.DelegateDigest of it.
@@ -161,15 +177,17 @@ func (w *Watcher) answer(ctx context.Context, id channel.Hash, closer channel.Ad
 	self := w.adapter.self
 	var proof channel.BalanceProof
 	var sig []byte
+	var held Holding
 	switch {
 	case closer == self:
 		return nil
 	case st.A == self || st.B == self:
-		p, ok := w.proofs(id)
+		h, ok := w.proofs(id)
 		if !ok {
 			return nil
 		}
-		proof = p
+		proof, held = h.Proof, h
+
 	default:
 		d, ok := w.delegations[id]
 		if !ok || d.Domain.Epoch != st.Epoch {
@@ -191,5 +209,16 @@ func (w *Watcher) answer(ctx context.Context, id channel.Hash, closer channel.Ad
 		}
 		w.Answered++
 	}
-	return w.queue.Enqueue(Action{Kind: ActSettle, Domain: d, NotBefore: st.SettleAfter + 1})
+	settle := Action{Kind: ActSettle, Domain: d, NotBefore: st.SettleAfter + 1}
+	if len(held.Secrets) > 0 {
+		// Locks of the closer we can claim: register their secrets now (before they expire), and
+		// unlock after settlement.
+		for _, secret := range held.Secrets {
+			if err := w.queue.Enqueue(Action{Kind: ActRegisterSecret, Domain: d, Secret: secret}); err != nil {
+				return err
+			}
+		}
+		settle.Owner, settle.Locks = closer, held.Locks
+	}
+	return w.queue.Enqueue(settle)
 }
