@@ -597,6 +597,8 @@ func (n *Node) handle(e event) {
 		n.handleSettle(e)
 	case *claimsEvent:
 		e.reply <- n.claims(e.before)
+	case *expiredWithdrawalsEvent:
+		e.reply <- n.expiredWithdrawals()
 	case *chainEvent:
 		e.done <- n.handleChainEvent(e)
 	case *queryEvent:

@@ -164,3 +164,43 @@ func channelDeposit(c *channel.Channel, who channel.Address) uint64 {
 	}
 	return c.Partner.Deposit
 }
+
+// ExpiredWithdrawal is a withdrawal both sides agreed to whose expiry has passed without the
+// chain reporting it: once the chain confirms it never executed, the reservation is released.
+type ExpiredWithdrawal struct {
+	Domain  channel.Domain
+	Partner channel.Address
+	Who     channel.Address
+}
+
+type expiredWithdrawalsEvent struct {
+	reply chan []ExpiredWithdrawal
+}
+
+// ExpiredWithdrawals lists the agreed withdrawals past their expiry that the chain has not
+// reported; feed the chain's totals back with ChainWithdrawn to release them.
+func (n *Node) ExpiredWithdrawals() []ExpiredWithdrawal {
+	reply := make(chan []ExpiredWithdrawal, 1)
+	if n.submit(&expiredWithdrawalsEvent{reply: reply}) != nil {
+		return nil
+	}
+	select {
+	case r := <-reply:
+		return r
+	case <-n.done:
+		return nil
+	}
+}
+
+func (n *Node) expiredWithdrawals() []ExpiredWithdrawal {
+	now := n.unixNow()
+	var out []ExpiredWithdrawal
+	for partner, cs := range n.channels {
+		for _, s := range []*channel.Side{&cs.ch.Own, &cs.ch.Partner} {
+			if s.Withdrawn != s.ChainWithdrawn && now > s.WithdrawExpiry {
+				out = append(out, ExpiredWithdrawal{Domain: cs.ch.Domain, Partner: partner, Who: s.Address})
+			}
+		}
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package chain
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/fractals-energy/fractals/internal/clock"
@@ -30,6 +31,12 @@ func (k *Keeper) Step(ctx context.Context) (reachable bool, err error) {
 		return true, err
 	}
 	if err := k.Watcher.Poll(ctx); err != nil {
+		if errors.Is(err, ErrUnreachable) {
+			return false, nil
+		}
+		return true, err
+	}
+	if err := k.releaseExpiredWithdrawals(ctx); err != nil {
 		if errors.Is(err, ErrUnreachable) {
 			return false, nil
 		}
@@ -88,6 +95,27 @@ func (k *Keeper) queueClaims() error {
 		}
 		closing[c.Domain.ChannelID] = true
 		if err := k.Queue.Enqueue(Action{Kind: ActClose, Domain: c.Domain, Proof: c.PartnerProof, Owner: c.Partner, Locks: c.Locks}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseExpiredWithdrawals reads the chain's withdrawn total for every agreed withdrawal past
+// its expiry; the node releases the reservation when the chain shows it never executed.
+func (k *Keeper) releaseExpiredWithdrawals(ctx context.Context) error {
+	if k.Node == nil {
+		return nil
+	}
+	for _, w := range k.Node.ExpiredWithdrawals() {
+		p, err := k.Queue.adapter.Participant(ctx, w.Domain.ChannelID, w.Who)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrUnreachable, err)
+		}
+		if !p.Withdrawn.IsUint64() {
+			return fmt.Errorf("chain: channel %x: withdrawn %s exceeds 64 bits", w.Domain.ChannelID[:4], p.Withdrawn)
+		}
+		if err := k.Node.ChainWithdrawn(w.Partner, w.Who, p.Withdrawn.Uint64()); err != nil {
 			return err
 		}
 	}

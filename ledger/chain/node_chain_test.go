@@ -22,12 +22,17 @@ type unit struct {
 
 func startUnit(t *testing.T, hub *transport.Hub, s *channel.KeySigner, ad *Adapter, path string) *unit {
 	t.Helper()
+	return startUnitClock(t, hub, s, ad, path, clock.Real{})
+}
+
+func startUnitClock(t *testing.T, hub *transport.Hub, s *channel.KeySigner, ad *Adapter, path string, clk clock.Clock) *unit {
+	t.Helper()
 	st, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ep := hub.Join(s.Address())
-	n, err := ledger.NewNode(ledger.Config{Signer: s, Store: st, Transport: ep, Clock: clock.Real{}})
+	n, err := ledger.NewNode(ledger.Config{Signer: s, Store: st, Transport: ep, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +43,7 @@ func startUnit(t *testing.T, hub *transport.Hub, s *channel.KeySigner, ad *Adapt
 	}
 	w := NewWatcher(ad, q, NodeProofs(n), 0)
 	w.Listener = NodeListener{Node: n}
-	return &unit{node: n, queue: q, keeper: &Keeper{Watcher: w, Queue: q}}
+	return &unit{node: n, queue: q, keeper: &Keeper{Watcher: w, Queue: q, Node: n, Clock: clk}}
 }
 
 func (u *unit) step(t *testing.T) {
@@ -144,4 +149,40 @@ func TestNodesSettleCooperatively(t *testing.T) {
 	}
 	t.Logf("gas cooperative settle (queued) %d", a.queue.Gas[ActCooperativeSettle])
 	c.expectPayout(t, settledLog(t, c.sim.Client(), c), 800, 500)
+}
+
+// TestExpiredWithdrawalIsReleased: a withdrawal agreed off chain but never sent to the chain
+// stops reserving the funds once it has expired and the chain shows it did not execute.
+func TestExpiredWithdrawalIsReleased(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	hub := transport.NewHub()
+	dir := t.TempDir()
+	clk := clock.NewSim(time.Now())
+	a := startUnitClock(t, hub, c.sa, c.a, filepath.Join(dir, "a.db"), clk)
+	b := startUnitClock(t, hub, c.sb, c.b, filepath.Join(dir, "b.db"), clk)
+	_, r, err := c.a.Open(ctx, c.sb.Address(), native, 600, 1000)
+	c.must(t, "open")(r, err)
+	a.step(t)
+	b.step(t)
+	if err := a.node.Pay(ctx, c.sb.Address(), 200, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.node.Withdraw(ctx, c.sb.Address(), 100, uint64(clk.Now().Add(time.Minute).Unix())); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.node.Channel(c.sb.Address()).OwnBalance; got != 700 {
+		t.Fatalf("balance while the withdrawal is reserved: %d, want 700", got)
+	}
+	a.step(t)
+	b.step(t)
+	if got := a.node.Channel(c.sb.Address()).OwnBalance; got != 700 {
+		t.Fatalf("released before expiry: %d", got)
+	}
+	clk.Advance(2 * time.Minute)
+	a.step(t)
+	b.step(t)
+	if ia, ib := a.node.Channel(c.sb.Address()), b.node.Channel(c.sa.Address()); ia.OwnBalance != 800 || ib.PartnerBal != 800 {
+		t.Fatalf("after expiry: a %d, b sees %d; want 800", ia.OwnBalance, ib.PartnerBal)
+	}
 }
