@@ -39,8 +39,11 @@ func (b *Block) Number(path string) (float64, bool) {
 const maxRepeats = 1000
 
 // Decode decodes the registers of one model instance (starting with its ID and L registers, read
-// at addr). Points beyond the definition (a newer revision of the model) are ignored; a block
-// shorter than the definition is an error.
+// at addr). Points beyond the definition (a newer revision of the model) are ignored. A block of a
+// fixed-length model that is shorter than the definition is accepted when every point it lacks (in
+// whole or in part) is optional or padding: real devices end model 1 before its trailing pad
+// (L = 65) and leave out optional points at the end; those points decode as missing. A block that
+// lacks a mandatory point is an error.
 func Decode(def *ModelDef, addr uint16, regs []uint16) (*Block, error) {
 	if len(regs) < 2 {
 		return nil, fmt.Errorf("sunspec: model %d at %d: %d registers, need at least ID and L", def.ID, addr, len(regs))
@@ -52,6 +55,13 @@ func Decode(def *ModelDef, addr uint16, regs []uint16) (*Block, error) {
 		return nil, fmt.Errorf("sunspec: model %d at %d: length %d, but %d registers follow ID and L", def.ID, addr, regs[1], len(regs)-2)
 	}
 	b := &Block{ID: def.ID, Addr: addr, Length: regs[1], Def: def, index: map[string]int{}}
+	if n, fixed := def.FixedLength(); fixed && int(regs[1]) < n {
+		full, err := fillOptionalTail(def, addr, regs, n)
+		if err != nil {
+			return nil, err
+		}
+		regs = full
+	}
 	d := decoder{block: b, regs: regs, addr: addr}
 	end, err := d.group(&def.Group, 0, "", nil)
 	if err != nil {
@@ -59,6 +69,46 @@ func Decode(def *ModelDef, addr uint16, regs []uint16) (*Block, error) {
 	}
 	_ = end
 	return b, nil
+}
+
+// fillOptionalTail extends the registers of a fixed-length model that the device ended early
+// (length L < n) with the "not implemented" value of every point it lacks, after checking that none
+// of them is mandatory. A point cut in the middle counts as lacking.
+func fillOptionalTail(def *ModelDef, addr uint16, regs []uint16, n int) ([]uint16, error) {
+	have := len(regs) // registers the device gave, ID and L included
+	full := append(make([]uint16, 0, n+2), regs...)
+	var missingMandatory []string
+	var walk func(g *GroupDef, off int, prefix string) int
+	walk = func(g *GroupDef, off int, prefix string) int {
+		for i := range g.Points {
+			p := &g.Points[i]
+			start := off + p.Offset
+			if start+p.Size <= have {
+				continue
+			}
+			if p.Mandatory && p.Type != Pad {
+				missingMandatory = append(missingMandatory, prefix+p.Name)
+			}
+			full = append(full[:start], notImplementedRegs(p)...)
+		}
+		off += g.Size
+		for gi := range g.Groups {
+			sub := &g.Groups[gi]
+			for k := 0; k < sub.Count.Fixed; k++ {
+				off = walk(sub, off, prefix+sub.Name+"["+strconv.Itoa(k)+"].")
+			}
+		}
+		return off
+	}
+	walk(&def.Group, 0, "")
+	if len(missingMandatory) > 0 {
+		return nil, fmt.Errorf("sunspec: model %d at %d: length %d, want %d: mandatory points %v missing",
+			def.ID, addr, regs[1], n, missingMandatory)
+	}
+	if len(full) != n+2 {
+		return nil, fmt.Errorf("sunspec: model %d at %d: definition lays out %d registers, want %d", def.ID, addr, len(full)-2, n)
+	}
+	return full, nil
 }
 
 type decoder struct {

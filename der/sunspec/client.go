@@ -71,11 +71,9 @@ func Discover(ctx context.Context, r Registers) (base uint16, models []Header, e
 		if hdr[0] == 0 {
 			return base, models, fmt.Errorf("sunspec: model header at %d: ID 0 is not a model", addr)
 		}
-		if def, ok := Model(hdr[0]); ok {
-			if n, fixed := def.FixedLength(); fixed && int(hdr[1]) < n {
-				return base, models, fmt.Errorf("sunspec: model %d at %d: length %d, want %d", hdr[0], addr, hdr[1], n)
-			}
-		}
+		// A length that differs from the definition is not the walk's business: L says where the
+		// next model starts, whatever the model holds. Decoding the model judges whether the
+		// device's length is acceptable (see Decode) and reports it for that model alone.
 		models = append(models, Header{ID: hdr[0], Addr: uint16(addr), Length: hdr[1]})
 		addr += 2 + int(hdr[1])
 	}
@@ -164,6 +162,12 @@ func Write(ctx context.Context, r Registers, h Header, sets ...Set) error {
 			return fmt.Errorf("sunspec: model %d: %w", h.ID, err)
 		}
 		plan = append(plan, planned{v.Addr, regs, s.Path})
+	}
+	end := int(h.Addr) + int(h.Length) + 2
+	for _, p := range plan {
+		if int(p.addr)+len(p.regs) > end {
+			return fmt.Errorf("sunspec: model %d point %s: the device's model ends at %d (length %d), before the point", h.ID, p.path, end, h.Length)
+		}
 	}
 	for _, p := range plan {
 		if err := r.WriteMultipleRegisters(ctx, p.addr, p.regs); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -265,10 +266,10 @@ func (ignoringWrites) WriteMultipleRegisters(context.Context, uint16, []uint16) 
 
 func TestDecodeRefusesWrongLength(t *testing.T) {
 	def, _ := Model(103)
-	regs := make([]uint16, 50)
-	regs[0], regs[1] = 103, 48
-	if _, err := Decode(def, 40070, regs); err == nil {
-		t.Fatal("short model decoded")
+	regs := make([]uint16, 22)
+	regs[0], regs[1] = 103, 20 // ends before WH, a mandatory point
+	if _, err := Decode(def, 40070, regs); err == nil || !strings.Contains(err.Error(), "mandatory points [WH") {
+		t.Fatalf("model without its mandatory points decoded (err %v)", err)
 	}
 	if _, err := Decode(def, 40070, []uint16{103}); err == nil {
 		t.Fatal("one register decoded")
