@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fractals-energy/fractals/der/modbus"
 	"github.com/fractals-energy/fractals/der/sunspec"
@@ -78,5 +79,45 @@ func TestSunSpecScanUsage(t *testing.T) {
 	// Nothing listens on port 1 of loopback: the scan fails at run time (exit 1), not as usage.
 	if code := dispatch([]string{"sunspec", "scan", "--addr", "127.0.0.1:1", "--timeout", "200ms"}, nil, &out, &errOut); code != 1 {
 		t.Errorf("unreachable device: exit %d, %s", code, errOut.String())
+	}
+}
+
+// silentAbove40000 does not answer for registers at or above 40000 (it holds each such reply
+// longer than the scan's timeout), as devices do that serve their SunSpec map at 0 only.
+type silentAbove40000 struct{ *sunspec.Map }
+
+func (s silentAbove40000) ReadRegisters(addr, n uint16) ([]uint16, error) {
+	if addr >= 40000 {
+		time.Sleep(300 * time.Millisecond)
+		return nil, sunspec.ErrIllegalAddress
+	}
+	return s.Map.ReadRegisters(addr, n)
+}
+
+func TestSunSpecScanFindsMapAtZeroAfterTimeoutAt40000(t *testing.T) {
+	m, err := sunspec.NewMap(0, sunspec.ModelSpec{ID: 1}, sunspec.ModelSpec{ID: 103})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := modbus.NewServer(map[byte]modbus.Bank{1: silentAbove40000{m}}, 1)
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	var out, errOut bytes.Buffer
+	if code := dispatch([]string{"sunspec", "scan", "--addr", srv.Addr(), "--timeout", "100ms", "--json"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var res struct {
+		Base   int `json:"base"`
+		Models []struct {
+			ID int `json:"id"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if res.Base != 0 || len(res.Models) != 2 || res.Models[1].ID != 103 {
+		t.Errorf("scan found %+v, want models 1 and 103 at base 0", res)
 	}
 }

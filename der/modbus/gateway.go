@@ -278,8 +278,30 @@ func (u *Unit) ReadHoldingRegisters(ctx context.Context, addr, n uint16) ([]uint
 	if err := u.before(ctx, true); err != nil {
 		return nil, err
 	}
+	return u.read(ctx, addr, n, true)
+}
+
+// Ready fails at once (wrapping der.ErrStale) while the unit is in back-off, and otherwise waits
+// out the delay after a write; a caller that then probes with Probe starts from here.
+func (u *Unit) Ready(ctx context.Context) error { return u.before(ctx, true) }
+
+// Probe reads n registers from addr without consulting or feeding the back-off: discovery tries
+// several base addresses and a device that times out at one of them (many answer only where their
+// map is) must still be asked at the others. The caller reports the outcome of all its probes with
+// NoteProbes.
+func (u *Unit) Probe(ctx context.Context, addr, n uint16) ([]uint16, error) {
+	return u.read(ctx, addr, n, false)
+}
+
+// NoteProbes records the outcome of a round of probes as one request: err nil or an exception
+// reply (the device answered somewhere) clears the back-off, any other error starts or extends it.
+func (u *Unit) NoteProbes(err error) { u.after(err, false) }
+
+func (u *Unit) read(ctx context.Context, addr, n uint16, record bool) ([]uint16, error) {
 	b, err := u.g.do(ctx, u.id, func(c gb.Client) ([]byte, error) { return c.ReadHoldingRegisters(addr, n) })
-	u.after(err, false)
+	if record {
+		u.after(err, false)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("modbus: unit %d at %s: read %d registers at %d: %w", u.id, u.g.cfg.Address, n, addr, err)
 	}

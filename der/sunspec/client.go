@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/fractals-energy/fractals/der/modbus"
 )
 
 // Registers is a Modbus unit as the SunSpec client sees it: holding registers to read and write.
@@ -31,19 +33,39 @@ type Header struct {
 	Length uint16 // L
 }
 
-// Discover finds the "SunS" marker and walks the model chain to the end marker.
+// prober is a Registers with a failure back-off (der/modbus.Unit): discovery probes it without
+// letting one probe's timeout cut off the next ones, and reports the round as one outcome.
+type prober interface {
+	Ready(ctx context.Context) error
+	Probe(ctx context.Context, addr, n uint16) ([]uint16, error)
+	NoteProbes(err error)
+}
+
+// Discover finds the "SunS" marker and walks the model chain to the end marker. A device that does
+// not answer at one base address (a timeout) is still asked at the others; it goes into back-off
+// only when none of them answered.
 func Discover(ctx context.Context, r Registers) (base uint16, models []Header, err error) {
 	var errs []error
-	found := false
+	found, answered := false, false // answered: some probe got a reply, if not the marker
+	read := r.ReadHoldingRegisters
+	p, probing := r.(prober)
+	if probing {
+		if err := p.Ready(ctx); err != nil {
+			return 0, nil, fmt.Errorf("sunspec: no SunS marker: %w", err)
+		}
+		read = p.Probe
+	}
 	for _, b := range BaseAddresses {
-		regs, err := r.ReadHoldingRegisters(ctx, b, 2)
+		regs, err := read(ctx, b, 2)
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, nil, ctx.Err()
 			}
+			answered = answered || modbus.IsException(err)
 			errs = append(errs, fmt.Errorf("at %d: %w", b, err))
 			continue
 		}
+		answered = true
 		if len(regs) == 2 && regs[0] == Marker[0] && regs[1] == Marker[1] {
 			base, found = b, true
 			break
@@ -51,7 +73,16 @@ func Discover(ctx context.Context, r Registers) (base uint16, models []Header, e
 		errs = append(errs, fmt.Errorf("at %d: %04x %04x is not \"SunS\"", b, regs[0], regs[1]))
 	}
 	if !found {
-		return 0, nil, fmt.Errorf("sunspec: no SunS marker: %w", errors.Join(errs...))
+		err := errors.Join(errs...)
+		if probing && answered {
+			p.NoteProbes(nil) // the device is there, its map is not where SunSpec puts it
+		} else if probing {
+			p.NoteProbes(err)
+		}
+		return 0, nil, fmt.Errorf("sunspec: no SunS marker: %w", err)
+	}
+	if probing {
+		p.NoteProbes(nil)
 	}
 	addr := int(base) + 2
 	for len(models) < maxModels {

@@ -2,9 +2,11 @@ package sunspec
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/der/modbus"
 )
 
@@ -67,5 +69,103 @@ func TestOverModbusTCP(t *testing.T) {
 	// A unit id the gateway does not serve answers with an exception, not a timeout.
 	if _, _, err := Discover(ctx, g.Unit(9)); !modbus.IsException(err) || modbus.ExceptionCode(err) != 11 {
 		t.Errorf("unknown unit: %v", err)
+	}
+}
+
+// silentAbove is a bank that does not answer for registers at or above from (it holds the
+// reply longer than the client waits), as devices do that serve their map at 0 only.
+type silentAbove struct {
+	*Map
+	from uint16
+	hold time.Duration
+}
+
+func (s silentAbove) ReadRegisters(addr, n uint16) ([]uint16, error) {
+	if addr >= s.from {
+		time.Sleep(s.hold)
+		return nil, ErrIllegalAddress
+	}
+	return s.Map.ReadRegisters(addr, n)
+}
+
+// mapAtZero serves models 1 and 103 with "SunS" at register 0.
+func mapAtZero(t testing.TB) *Map {
+	t.Helper()
+	m, err := NewMap(0, ModelSpec{ID: 1}, ModelSpec{ID: 103})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(103, "W_SF", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(103, "W", 1234); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A timeout at 40000 must not put the unit in back-off before 0 and 50000 are tried: the poller
+// (the daemon's path) and a scan both find a map at 0.
+func TestDiscoverAfterATimeoutAt40000(t *testing.T) {
+	srv := modbus.NewServer(map[byte]modbus.Bank{1: silentAbove{mapAtZero(t), 40000, 400 * time.Millisecond}}, 1)
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	g, err := modbus.NewGateway(modbus.Config{Address: srv.Addr(), Timeout: 150 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u := g.Unit(1)
+	dev := NewDevice("pv", u, Schedule{}, nil, time.Minute)
+	if err := dev.Poll(ctx); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+	b, err := dev.Block(103)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, ok := b.Number("W"); !ok || w != 1234 {
+		t.Errorf("W %v %v", w, ok)
+	}
+	if failing, _ := u.Failing(); failing {
+		t.Error("unit left in back-off although its map was found")
+	}
+	res, err := Scan(ctx, g.Unit(1))
+	if err != nil || res.Base != 0 || len(res.Models) != 2 {
+		t.Fatalf("scan %+v, %v", res, err)
+	}
+}
+
+// A unit that answers at none of the base addresses goes into back-off once all were tried.
+func TestDiscoverBacksOffWhenNoBaseAnswers(t *testing.T) {
+	srv := modbus.NewServer(map[byte]modbus.Bank{1: mapAtZero(t)}, 1)
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	srv.SetFault(1, modbus.Fault{Silent: true})
+	g, err := modbus.NewGateway(modbus.Config{Address: srv.Addr(), Timeout: 50 * time.Millisecond, BackoffMin: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx := context.Background()
+	u := g.Unit(1)
+	start := time.Now()
+	if _, _, err := Discover(ctx, u); err == nil {
+		t.Fatal("silent unit discovered")
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("discovery gave up after %v: not all three addresses were probed", took)
+	}
+	if failing, n := u.Failing(); !failing || n != 1 {
+		t.Errorf("failing %v after %d failures, want one failure for the round", failing, n)
+	}
+	if _, _, err := Discover(ctx, u); !errors.Is(err, der.ErrStale) {
+		t.Errorf("second discovery during back-off: %v, want ErrStale at once", err)
 	}
 }
