@@ -202,8 +202,8 @@ func (n *Node) handleRoute(e *routeEvent) {
 	if n.resumeRoute(e, e.hops[len(e.hops)-1]) {
 		return
 	}
-	cs, ok := n.channels[e.hops[0]]
-	if !ok || !cs.synced {
+	cs := n.partnerChannel(e.hops[0])
+	if cs == nil || !cs.synced {
 		n.complete(e.done, fmt.Errorf("ledger node: no synced channel with first hop %s", e.hops[0]))
 		return
 	}
@@ -273,9 +273,9 @@ func (n *Node) onLocksChanged(cs *chanState, u channel.Update, r channel.Receive
 
 func (n *Node) forward(in channel.Lock, rt channel.RouteInfo) {
 	next := rt.Hops[0]
-	out, ok := n.channels[next]
+	out := n.partnerChannel(next)
 	margin := uint64(n.cfg.RevealMargin.Seconds())
-	if !ok || !out.synced || in.Expiration <= margin {
+	if out == nil || !out.synced || in.Expiration <= margin {
 		return // the incoming lock simply expires
 	}
 	lock := channel.Lock{Expiration: in.Expiration - margin, Amount: in.Amount, SecretHash: in.SecretHash}
@@ -314,7 +314,7 @@ func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
 	delete(n.requests, h)
 	// The payee knows the secret, so pay it: it could claim the lock on chain anyway.
 	mediator := false
-	if cs, ok := n.channels[from]; ok && hasLock(cs.ch.Own.Locks, h) && cs.synced {
+	if cs := n.lockedTowards(from, h); cs != nil && cs.synced {
 		mediator = true
 		u, err := cs.ch.Unlock(m.Secret, n.cfg.Signer)
 		if err != nil {
@@ -333,13 +333,23 @@ func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
 	// Tell our own payers, so they unlock towards us. A mediator need not wait for its disk: if it
 	// crashes before the secret is stored, its own unlock is not sent either, so the payee
 	// downstream keeps revealing it (repeatSecrets). The target waits: nobody would tell it again.
-	for partner, cs := range n.channels {
-		if partner != from && hasLock(cs.ch.Partner.Locks, h) {
+	for _, cs := range n.channels {
+		if partner := cs.ch.Partner.Address; partner != from && hasLock(cs.ch.Partner.Locks, h) {
 			if mediator {
 				n.sendNow(partner, EncodeSecretReveal(m))
 			} else {
 				n.send(partner, EncodeSecretReveal(m))
 			}
+		}
+	}
+	return nil
+}
+
+// lockedTowards is the channel with partner holding an own lock under h (nil if none).
+func (n *Node) lockedTowards(partner channel.Address, h channel.Hash) *chanState {
+	for _, id := range n.byPartner[partner] {
+		if cs := n.channels[id]; hasLock(cs.ch.Own.Locks, h) {
+			return cs
 		}
 	}
 	return nil
@@ -360,10 +370,10 @@ func (n *Node) repeatSecrets() {
 	for _, r := range n.requests {
 		n.sendNow(r.initiator, EncodeSecretRequest(r.msg))
 	}
-	for partner, cs := range n.channels {
+	for _, cs := range n.channels {
 		for _, l := range cs.ch.Partner.Locks {
 			if secret, ok := n.secrets[l.SecretHash]; ok {
-				n.send(partner, EncodeSecretReveal(SecretReveal{Secret: secret}))
+				n.send(cs.ch.Partner.Address, EncodeSecretReveal(SecretReveal{Secret: secret}))
 			}
 		}
 	}
@@ -375,7 +385,8 @@ var errLockExpired = errors.New("mediated payment expired before the secret came
 // expireLocks takes back own locks whose expiry has passed.
 func (n *Node) expireLocks() {
 	now := n.unixNow()
-	for partner, cs := range n.channels {
+	for _, cs := range n.channels {
+		partner := cs.ch.Partner.Address
 		if !cs.synced {
 			continue
 		}
@@ -431,7 +442,8 @@ func (n *Node) Claims(before uint64) []Claim {
 
 func (n *Node) claims(before uint64) []Claim {
 	var out []Claim
-	for partner, cs := range n.channels {
+	for _, cs := range n.channels {
+		partner := cs.ch.Partner.Address
 		for _, l := range cs.ch.Partner.Locks {
 			secret, ok := n.secrets[l.SecretHash]
 			if !ok || l.Expiration > before {

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/fractals-energy/fractals/internal/clock"
 	"github.com/fractals-energy/fractals/ledger/channel"
 	"github.com/fractals-energy/fractals/ledger/store"
@@ -68,7 +70,10 @@ type Node struct {
 	once  sync.Once
 
 	// Owned by the loop goroutine:
-	channels   map[channel.Address]*chanState
+	// channels are keyed by on-chain channel id: a unit may hold several channels with one
+	// partner (one per token), so nothing that arrives for one of them may touch another.
+	channels   map[channel.Hash]*chanState
+	byPartner  map[channel.Address][]channel.Hash // in the order the channels were added
 	paid       map[payKey]uint64
 	secrets    map[channel.Hash]channel.Hash
 	routes     map[channel.Hash]*routed
@@ -96,6 +101,8 @@ type Stats struct {
 
 type chanState struct {
 	ch *channel.Channel
+	// token is the channel's on-chain token (zero: native coin), as the chain reported it.
+	token channel.Address
 	// withdraw is the own withdrawal being negotiated (re-sent by the tick until confirmed).
 	withdraw *withdrawEvent
 	// settle is the own cooperative settle being negotiated (re-sent by the tick).
@@ -147,8 +154,11 @@ type frameEvent struct {
 }
 
 type addChannelEvent struct {
-	domain                  channel.Domain
-	partner                 channel.Address
+	domain  channel.Domain
+	partner channel.Address
+	token   channel.Address
+	// opened: reported by the chain, deposits follow separately (an opening seen again keeps them).
+	opened                  bool
 	ownDeposit, partDeposit uint64
 	done                    chan error
 }
@@ -161,8 +171,10 @@ type queryEvent struct {
 
 // Info is a snapshot of one channel.
 type Info struct {
-	Found                    bool
-	Domain                   channel.Domain
+	Found  bool
+	Domain channel.Domain
+	// PartnerAddress is the other participant; Token the channel's token (zero: native coin).
+	PartnerAddress, Token    channel.Address
 	OwnNonce, PartnerNonce   uint64
 	Acked                    uint64
 	Sent, Received           uint64
@@ -200,7 +212,7 @@ func NewNode(cfg Config) (*Node, error) {
 		cfg.MaxBatch = 4096
 	}
 	n := &Node{cfg: cfg, self: cfg.Signer.Address(), inbox: make(chan event, 8192), quit: make(chan struct{}),
-		done: make(chan struct{}), channels: map[channel.Address]*chanState{}, paid: map[payKey]uint64{},
+		done: make(chan struct{}), channels: map[channel.Hash]*chanState{}, byPartner: map[channel.Address][]channel.Hash{}, paid: map[payKey]uint64{},
 		secrets: map[channel.Hash]channel.Hash{}, routes: map[channel.Hash]*routed{}, routeIDs: map[string]channel.Hash{},
 		requests: map[channel.Hash]request{},
 		commits:  make(chan *cut, 1), commitDone: make(chan error, 1), committed: make(chan struct{})}
@@ -212,7 +224,10 @@ func NewNode(cfg Config) (*Node, error) {
 		if c.Own.Address != n.self {
 			return nil, fmt.Errorf("ledger node: stored channel %x belongs to %s, not %s", c.Domain.ChannelID[:4], c.Own.Address, n.self)
 		}
-		n.channels[c.Partner.Address] = &chanState{ch: c}
+		n.putChannel(&chanState{ch: c})
+	}
+	if err := n.loadTokens(); err != nil {
+		return nil, fmt.Errorf("ledger node: %w", err)
 	}
 	if err := n.loadSecrets(); err != nil {
 		return nil, fmt.Errorf("ledger node: %w", err)
@@ -262,6 +277,49 @@ func (n *Node) AddChannel(d channel.Domain, partner channel.Address, ownDeposit,
 	return n.wait(context.Background(), done)
 }
 
+// Opening is a channel the chain reports opened with this unit.
+type Opening struct {
+	Domain  channel.Domain
+	Partner channel.Address
+	// Token is the channel's token (zero: native coin); SettleTimeout its settle timeout in seconds.
+	Token         channel.Address
+	SettleTimeout uint64
+}
+
+// ChannelOpened registers a channel the chain reports opened (deposits follow with
+// ChainDeposited). Reporting the same opening again is harmless.
+func (n *Node) ChannelOpened(o Opening) error {
+	done := make(chan error, 1)
+	if err := n.submit(&addChannelEvent{domain: o.Domain, partner: o.Partner, token: o.Token, opened: true, done: done}); err != nil {
+		return err
+	}
+	return n.wait(context.Background(), done)
+}
+
+type settledEvent struct {
+	domain channel.Domain
+	done   chan error
+}
+
+// ChainSettled tells the node the chain settled the channel: it is forgotten (memory and disk), so
+// the same pair of participants can open a new epoch of it.
+func (n *Node) ChainSettled(d channel.Domain) error {
+	done := make(chan error, 1)
+	if err := n.submit(&settledEvent{domain: d, done: done}); err != nil {
+		return err
+	}
+	return n.wait(context.Background(), done)
+}
+
+func (n *Node) handleSettled(d channel.Domain) error {
+	cs, ok := n.channels[d.ChannelID]
+	if !ok || cs.ch.Domain.Epoch > d.Epoch {
+		return nil
+	}
+	n.dropChannel(cs, fmt.Errorf("ledger node: channel %x epoch %d settled on chain", d.ChannelID[:4], cs.ch.Domain.Epoch))
+	return nil
+}
+
 // Pay transfers amount directly to partner and returns once the partner has stored the signed
 // proof durably. A non-zero id makes the payment idempotent: paying the same id again (after a
 // timeout or a restart) never pays twice, it waits for the first one. If ctx ends first the
@@ -274,7 +332,8 @@ func (n *Node) Pay(ctx context.Context, partner channel.Address, amount, id uint
 	return n.wait(ctx, done)
 }
 
-// Channel returns a snapshot of the channel with partner.
+// Channel returns a snapshot of the channel with partner (the first one added that is not being
+// settled, when there are several; ChannelByID names one exactly).
 func (n *Node) Channel(partner channel.Address) Info {
 	return n.query(&queryEvent{partner: partner, reply: make(chan Info, 1)})
 }
@@ -551,24 +610,32 @@ func (n *Node) failAll(err error) {
 		f.done <- err
 	}
 	for _, cs := range n.channels {
-		if cs.withdraw != nil {
-			cs.withdraw.done <- withdrawResult{err: err}
-		}
-		if cs.settle != nil {
-			cs.settle.done <- settleResult{err: err}
-		}
-		for _, w := range cs.waiters {
-			w.done <- err
-		}
-		for _, p := range cs.waiting {
-			p.done <- err
-		}
+		n.failChannel(cs, err)
 	}
 	for _, r := range n.routes {
 		for _, d := range r.dones {
 			d <- err
 		}
 	}
+}
+
+// failChannel answers every caller waiting on cs with err.
+func (n *Node) failChannel(cs *chanState, err error) {
+	if cs.withdraw != nil {
+		cs.withdraw.done <- withdrawResult{err: err}
+		cs.withdraw = nil
+	}
+	if cs.settle != nil {
+		cs.settle.done <- settleResult{err: err}
+		cs.settle = nil
+	}
+	for _, w := range cs.waiters {
+		w.done <- err
+	}
+	for _, p := range cs.waiting {
+		p.done <- err
+	}
+	cs.waiters, cs.waiting = nil, nil
 }
 
 func (n *Node) now() time.Time { return n.cfg.Clock.Now() }
@@ -602,43 +669,136 @@ func (n *Node) handle(e event) {
 	case *chainEvent:
 		e.done <- n.handleChainEvent(e)
 	case *queryEvent:
-		partner := e.partner
-		if partner == (channel.Address{}) {
-			for p, cs := range n.channels {
-				if cs.ch.Domain.ChannelID == e.id {
-					partner = p
-				}
-			}
+		cs := n.channels[e.id]
+		if e.partner != (channel.Address{}) {
+			cs = n.partnerChannel(e.partner)
 		}
-		e.reply <- n.info(partner)
+		e.reply <- n.info(cs)
+	case *settledEvent:
+		e.done <- n.handleSettled(e.domain)
 	}
 }
 
-func (n *Node) addChannel(e *addChannelEvent) error {
-	cs, ok := n.channels[e.partner]
+// putChannel registers cs under its id and its partner.
+func (n *Node) putChannel(cs *chanState) {
+	id, p := cs.ch.Domain.ChannelID, cs.ch.Partner.Address
+	if _, ok := n.channels[id]; !ok {
+		n.byPartner[p] = append(n.byPartner[p], id)
+	}
+	n.channels[id] = cs
+}
+
+// dropChannel forgets a channel (settled on chain or replaced by a newer epoch): its callers
+// hear err, and its record leaves the disk with the next cut.
+func (n *Node) dropChannel(cs *chanState, err error) {
+	id, p := cs.ch.Domain.ChannelID, cs.ch.Partner.Address
+	n.failChannel(cs, err)
+	delete(n.channels, id)
+	ids := slices.DeleteFunc(n.byPartner[p], func(x channel.Hash) bool { return x == id })
+	if len(ids) == 0 {
+		delete(n.byPartner, p)
+	} else {
+		n.byPartner[p] = ids
+	}
+	n.batch.DeleteChannels = append(n.batch.DeleteChannels, id)
+	n.batch.Meta = append(n.batch.Meta, store.KV{Key: tokenKey(id)})
+}
+
+// partnerChannel is the channel partner-addressed calls use: the first one added that is not
+// being settled, else the first one (nil if there is none).
+func (n *Node) partnerChannel(partner channel.Address) *chanState {
+	var first *chanState
+	for _, id := range n.byPartner[partner] {
+		cs := n.channels[id]
+		if !cs.ch.Closing {
+			return cs
+		}
+		if first == nil {
+			first = cs
+		}
+	}
+	return first
+}
+
+// frameChannel is the channel a partner's frame is about, or nil if it names none of ours with
+// that partner: a message can only ever touch the channel it names.
+func (n *Node) frameChannel(from channel.Address, frame []byte) *chanState {
+	id, ok := channel.FrameChannelID(frame)
 	if !ok {
-		cs = &chanState{ch: channel.New(e.domain, n.self, e.partner), synced: true}
-	} else if cs.ch.Domain != e.domain {
-		return fmt.Errorf("ledger node: channel with %s already open as %x epoch %d", e.partner, cs.ch.Domain.ChannelID[:4], cs.ch.Domain.Epoch)
+		return nil
 	}
-	if err := cs.ch.SetDeposit(n.self, e.ownDeposit); err != nil {
+	cs := n.channels[id]
+	if cs == nil || cs.ch.Partner.Address != from {
+		return nil
+	}
+	return cs
+}
+
+func (n *Node) addChannel(e *addChannelEvent) error {
+	cs, ok := n.channels[e.domain.ChannelID]
+	switch {
+	case ok && cs.ch.Partner.Address != e.partner:
+		return fmt.Errorf("ledger node: channel %x belongs to %s, not %s", e.domain.ChannelID[:4], cs.ch.Partner.Address, e.partner)
+	case ok && cs.ch.Domain.Epoch < e.domain.Epoch:
+		// The contract opens a new epoch only after the old one settled.
+		n.dropChannel(cs, fmt.Errorf("ledger node: channel %x epoch %d settled", e.domain.ChannelID[:4], cs.ch.Domain.Epoch))
+		ok = false
+	case ok && cs.ch.Domain != e.domain:
+		return fmt.Errorf("ledger node: channel %x is open as epoch %d, not %d", e.domain.ChannelID[:4], cs.ch.Domain.Epoch, e.domain.Epoch)
+	case ok && e.opened:
+		return nil
+	}
+	next := channel.New(e.domain, n.self, e.partner)
+	if ok {
+		c := *cs.ch
+		next = &c
+	}
+	if err := next.SetDeposit(n.self, e.ownDeposit); err != nil {
 		return err
 	}
-	if err := cs.ch.SetDeposit(e.partner, e.partDeposit); err != nil {
+	if err := next.SetDeposit(e.partner, e.partDeposit); err != nil {
 		return err
 	}
-	n.channels[e.partner] = cs
+	if !ok {
+		cs = &chanState{ch: next, synced: true, token: e.token}
+		n.putChannel(cs)
+		if e.token != (channel.Address{}) {
+			n.batch.Meta = append(n.batch.Meta, store.KV{Key: tokenKey(e.domain.ChannelID), Value: append([]byte(nil), e.token[:]...)})
+		}
+	}
+	cs.ch = next
 	cs.dirty = true
 	return nil
 }
 
-func (n *Node) info(partner channel.Address) Info {
-	cs, ok := n.channels[partner]
-	if !ok {
+const tokenPrefix = "token/"
+
+func tokenKey(id channel.Hash) string { return tokenPrefix + hex.EncodeToString(id[:]) }
+
+// loadTokens restores the token of every channel that is not native coin.
+func (n *Node) loadTokens() error {
+	kvs, err := n.cfg.Store.MetaPrefix(tokenPrefix)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		if len(kv.Value) != 20 {
+			return fmt.Errorf("stored %s: %d bytes, want 20", kv.Key, len(kv.Value))
+		}
+		id := common.HexToHash(kv.Key[len(tokenPrefix):])
+		if cs, ok := n.channels[id]; ok {
+			cs.token = channel.Address(kv.Value)
+		}
+	}
+	return nil
+}
+
+func (n *Node) info(cs *chanState) Info {
+	if cs == nil {
 		return Info{}
 	}
 	c := cs.ch
-	return Info{Found: true, Domain: c.Domain, OwnNonce: c.Own.Proof.Nonce, PartnerNonce: c.Partner.Proof.Nonce,
+	return Info{Found: true, Domain: c.Domain, PartnerAddress: c.Partner.Address, Token: cs.token, OwnNonce: c.Own.Proof.Nonce, PartnerNonce: c.Partner.Proof.Nonce,
 		Acked: c.Acked, Sent: c.Own.Proof.Transferred, Received: c.Partner.Proof.Transferred,
 		OwnBalance: c.OwnBalance(), PartnerBal: c.PartnerBalance(), OwnLocked: c.Own.Proof.Locked,
 		PartnerLocked: c.Partner.Proof.Locked, Synced: cs.synced, Own: c.Own.Proof, Partner: c.Partner.Proof,
@@ -657,8 +817,8 @@ func (n *Node) knownSecrets(locks []channel.Lock) []channel.Hash {
 }
 
 func (n *Node) handlePay(e *payEvent) {
-	cs, ok := n.channels[e.partner]
-	if !ok {
+	cs := n.partnerChannel(e.partner)
+	if cs == nil {
 		n.complete(e.done, fmt.Errorf("ledger node: no channel with %s", e.partner))
 		return
 	}
@@ -729,7 +889,7 @@ func (n *Node) handleFrame(e *frameEvent) {
 		n.count(func(s *Stats) { s.Refused++ })
 		return
 	}
-	cs := n.channels[from]
+	cs := n.frameChannel(from, frame)
 	var err error
 	switch channel.Kind(frame[0]) {
 	case channel.KindUpdate:
@@ -851,7 +1011,8 @@ func (n *Node) handleSync(cs *chanState, from channel.Address, frame []byte) err
 // expired locks.
 func (n *Node) tick() {
 	now := n.now()
-	for partner, cs := range n.channels {
+	for _, cs := range n.channels {
+		partner := cs.ch.Partner.Address
 		if !cs.synced {
 			n.send(partner, channel.EncodeSync(cs.ch.SyncMessage(true)))
 			continue

@@ -45,9 +45,9 @@ func (n *Node) CooperativeSettle(ctx context.Context, partner channel.Address) (
 }
 
 func (n *Node) handleSettle(e *settleEvent) {
-	cs, ok := n.channels[e.partner]
+	cs := n.partnerChannel(e.partner)
 	switch {
-	case !ok:
+	case cs == nil:
 		e.done <- settleResult{err: fmt.Errorf("ledger node: no channel with %s", e.partner)}
 		return
 	case !cs.synced || cs.ch.Unacked():

@@ -32,7 +32,7 @@ type withdrawResult struct {
 // chainEvent is a deposit or withdrawal total the contract reports.
 type chainEvent struct {
 	deposit bool
-	partner channel.Address
+	id      channel.Hash
 	who     channel.Address
 	total   uint64
 	done    chan error
@@ -57,16 +57,16 @@ func (n *Node) Withdraw(ctx context.Context, partner channel.Address, total, exp
 	}
 }
 
-// ChainWithdrawn tells the node what the contract has paid out to who in the channel with
-// partner (from the chain's Withdrawn events or a read of the contract). An expired withdrawal
-// that never executed is released here.
-func (n *Node) ChainWithdrawn(partner, who channel.Address, total uint64) error {
-	return n.chainEvent(&chainEvent{partner: partner, who: who, total: total})
+// ChainWithdrawn tells the node what the contract has paid out to who in channel id (from the
+// chain's Withdrawn events or a read of the contract). An expired withdrawal that never executed
+// is released here.
+func (n *Node) ChainWithdrawn(id channel.Hash, who channel.Address, total uint64) error {
+	return n.chainEvent(&chainEvent{id: id, who: who, total: total})
 }
 
-// ChainDeposited tells the node a participant's total deposit in the channel with partner.
-func (n *Node) ChainDeposited(partner, who channel.Address, total uint64) error {
-	return n.chainEvent(&chainEvent{deposit: true, partner: partner, who: who, total: total})
+// ChainDeposited tells the node a participant's total deposit in channel id.
+func (n *Node) ChainDeposited(id channel.Hash, who channel.Address, total uint64) error {
+	return n.chainEvent(&chainEvent{deposit: true, id: id, who: who, total: total})
 }
 
 func (n *Node) chainEvent(e *chainEvent) error {
@@ -78,9 +78,9 @@ func (n *Node) chainEvent(e *chainEvent) error {
 }
 
 func (n *Node) handleWithdraw(e *withdrawEvent) {
-	cs, ok := n.channels[e.partner]
+	cs := n.partnerChannel(e.partner)
 	switch {
-	case !ok:
+	case cs == nil:
 		e.done <- withdrawResult{err: fmt.Errorf("ledger node: no channel with %s", e.partner)}
 		return
 	case !cs.synced:
@@ -137,9 +137,9 @@ func (n *Node) handleWithdrawConfirm(cs *chanState, from channel.Address, frame 
 }
 
 func (n *Node) handleChainEvent(e *chainEvent) error {
-	cs, ok := n.channels[e.partner]
+	cs, ok := n.channels[e.id]
 	if !ok {
-		return fmt.Errorf("ledger node: no channel with %s", e.partner)
+		return fmt.Errorf("ledger node: no channel %x", e.id[:4])
 	}
 	if e.deposit {
 		if e.total == channelDeposit(cs.ch, e.who) {
@@ -195,7 +195,8 @@ func (n *Node) ExpiredWithdrawals() []ExpiredWithdrawal {
 func (n *Node) expiredWithdrawals() []ExpiredWithdrawal {
 	now := n.unixNow()
 	var out []ExpiredWithdrawal
-	for partner, cs := range n.channels {
+	for _, cs := range n.channels {
+		partner := cs.ch.Partner.Address
 		for _, s := range []*channel.Side{&cs.ch.Own, &cs.ch.Partner} {
 			if s.Withdrawn != s.ChainWithdrawn && now > s.WithdrawExpiry {
 				out = append(out, ExpiredWithdrawal{Domain: cs.ch.Domain, Partner: partner, Who: s.Address})

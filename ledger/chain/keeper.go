@@ -115,7 +115,7 @@ func (k *Keeper) releaseExpiredWithdrawals(ctx context.Context) error {
 		if !p.Withdrawn.IsUint64() {
 			return fmt.Errorf("chain: channel %x: withdrawn %s exceeds 64 bits", w.Domain.ChannelID[:4], p.Withdrawn)
 		}
-		if err := k.Node.ChainWithdrawn(w.Partner, w.Who, p.Withdrawn.Uint64()); err != nil {
+		if err := k.Node.ChainWithdrawn(w.Domain.ChannelID, w.Who, p.Withdrawn.Uint64()); err != nil {
 			return err
 		}
 	}

@@ -6,23 +6,22 @@ import (
 )
 
 // NodeListener feeds a unit's chain events to its ledger node: a channel opened on chain appears
-// in the node, and deposits and withdrawals update its balances.
+// in the node, deposits and withdrawals update its balances (of that channel only, by id), and a
+// settled channel leaves it.
 type NodeListener struct{ Node *ledger.Node }
 
 // ChannelOpened registers the channel (with no deposits yet; Deposited follows).
-func (l NodeListener) ChannelOpened(d channel.Domain, partner channel.Address) error {
-	if i := l.Node.ChannelByID(d.ChannelID); i.Found && i.Domain == d {
-		return nil
-	}
-	return l.Node.AddChannel(d, partner, 0, 0)
-}
+func (l NodeListener) ChannelOpened(o ledger.Opening) error { return l.Node.ChannelOpened(o) }
 
 // Deposited updates a participant's deposit.
-func (l NodeListener) Deposited(_ channel.Domain, partner, who channel.Address, total uint64) error {
-	return l.Node.ChainDeposited(partner, who, total)
+func (l NodeListener) Deposited(d channel.Domain, who channel.Address, total uint64) error {
+	return l.Node.ChainDeposited(d.ChannelID, who, total)
 }
 
 // Withdrawn records an executed withdrawal.
-func (l NodeListener) Withdrawn(_ channel.Domain, partner, who channel.Address, total uint64) error {
-	return l.Node.ChainWithdrawn(partner, who, total)
+func (l NodeListener) Withdrawn(d channel.Domain, who channel.Address, total uint64) error {
+	return l.Node.ChainWithdrawn(d.ChannelID, who, total)
 }
+
+// Settled drops the channel from the node.
+func (l NodeListener) Settled(d channel.Domain) error { return l.Node.ChainSettled(d) }

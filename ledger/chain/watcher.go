@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -50,24 +51,38 @@ type Watcher struct {
 	proofs      ProofSource
 	next        uint64
 	delegations map[channel.Hash]Delegation
+	// handled are the logs of blocks next..head already dealt with, when a poll stopped early
+	// for lack of a chain, so the next poll does not queue their answers twice.
+	handled map[logKey]bool
 	// Answered counts the stale closes answered.
 	Answered int
+	// Failures are the most recent logs the watcher could not act on (a node refusing a
+	// channel, say); each was skipped, since one bad log must never stop the watcher.
+	Failures []error
+}
+
+// maxFailures bounds Watcher.Failures (the oldest are dropped).
+const maxFailures = 64
+
+type logKey struct {
+	block uint64
+	index uint
 }
 
 // NewWatcher watches from block from on.
 func NewWatcher(a *Adapter, q *Queue, proofs ProofSource, from uint64) *Watcher {
-	return &Watcher{adapter: a, queue: q, proofs: proofs, next: from, delegations: map[channel.Hash]Delegation{}}
+	return &Watcher{adapter: a, queue: q, proofs: proofs, next: from, delegations: map[channel.Hash]Delegation{}, handled: map[logKey]bool{}}
 }
 
 // eventTopics are the log topics the watcher follows, taken from the committed ABI.
-func eventTopics() ([4]channel.Hash, error) {
-	var out [4]channel.Hash
+func eventTopics() ([5]channel.Hash, error) {
+	var out [5]channel.Hash
 	parsed, err := bindings.FractalsChannelsMetaData.ParseABI()
 	if err != nil {
 		return out, err
 	}
 	for i, name := range []string{bindings.FractalsChannelsChannelClosedEventName, bindings.FractalsChannelsChannelOpenedEventName,
-		bindings.FractalsChannelsDepositedEventName, bindings.FractalsChannelsWithdrawnEventName} {
+		bindings.FractalsChannelsDepositedEventName, bindings.FractalsChannelsWithdrawnEventName, bindings.FractalsChannelsSettledEventName} {
 		ev, ok := parsed.Events[name]
 		if !ok {
 			return out, fmt.Errorf("chain: the ABI has no %s event", name)
@@ -81,7 +96,9 @@ func eventTopics() ([4]channel.Hash, error) {
 func (w *Watcher) Delegate(d Delegation) { w.delegations[d.Domain.ChannelID] = d }
 
 // Poll reads the events since the last poll and queues the answers. It returns ErrUnreachable
-// when no chain answers.
+// when no chain answers (the unhandled logs are read again next time). Closes are handled
+// before anything else, and a log that cannot be acted on is recorded in Failures and skipped:
+// a partner must not be able to stall the answer to its stale close with a strange event.
 func (w *Watcher) Poll(ctx context.Context) error {
 	head, err := w.adapter.backend.HeaderByNumber(ctx, nil)
 	if err != nil {
@@ -102,20 +119,72 @@ func (w *Watcher) Poll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
-	for i := range logs {
-		if err := w.dispatch(ctx, &logs[i]); err != nil {
-			return err
+	closes, others := splitCloses(logs, topics[0])
+	for _, l := range append(closes, others...) {
+		key := logKey{l.BlockNumber, l.Index}
+		if w.handled[key] {
+			continue
 		}
+		err := w.dispatch(ctx, l)
+		if errors.Is(err, ErrUnreachable) || errors.Is(err, errQueue) {
+			return err // retried from this log on
+		}
+		if err != nil {
+			w.fail(fmt.Errorf("chain: log %d of block %d: %w", l.Index, l.BlockNumber, err))
+		}
+		w.handled[key] = true
 	}
 	w.next = last + 1
+	clear(w.handled)
 	return nil
 }
 
+// splitCloses puts the ChannelClosed logs first, each group in chain order.
+func splitCloses(logs []types.Log, closed channel.Hash) (closes, others []*types.Log) {
+	for i := range logs {
+		if len(logs[i].Topics) > 0 && logs[i].Topics[0] == closed {
+			closes = append(closes, &logs[i])
+		} else {
+			others = append(others, &logs[i])
+		}
+	}
+	return closes, others
+}
+
+func (w *Watcher) fail(err error) {
+	if len(w.Failures) == maxFailures {
+		w.Failures = append(w.Failures[:0], w.Failures[1:]...)
+	}
+	w.Failures = append(w.Failures, err)
+}
+
+// errQueue marks a failure to store an answer in the queue (the local disk): the log is retried.
+var errQueue = errors.New("queue")
+
+func (w *Watcher) enqueue(a Action) error {
+	if err := w.queue.Enqueue(a); err != nil {
+		return fmt.Errorf("%w: %s: %v", errQueue, a.Kind, err)
+	}
+	return nil
+}
+
+// readChannel reads the contract's record; a failure means the chain did not answer.
+func (w *Watcher) readChannel(ctx context.Context, id channel.Hash) (ChannelState, error) {
+	st, err := w.adapter.Channel(ctx, id)
+	if err != nil {
+		return st, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	return st, nil
+}
+
 // Listener hears the chain events of this unit's channels; NodeListener feeds them to a Node.
+// An error refuses that one event (it is recorded in Watcher.Failures); it never stops the
+// watcher.
 type Listener interface {
-	ChannelOpened(d channel.Domain, partner channel.Address) error
-	Deposited(d channel.Domain, partner, who channel.Address, total uint64) error
-	Withdrawn(d channel.Domain, partner, who channel.Address, total uint64) error
+	ChannelOpened(o ledger.Opening) error
+	Deposited(d channel.Domain, who channel.Address, total uint64) error
+	Withdrawn(d channel.Domain, who channel.Address, total uint64) error
+	Settled(d channel.Domain) error
 }
 
 func (w *Watcher) dispatch(ctx context.Context, l *types.Log) error {
@@ -131,13 +200,19 @@ func (w *Watcher) dispatch(ctx context.Context, l *types.Log) error {
 		return channel.Domain{ChainID: w.adapter.ChainID(), Contract: w.adapter.addr, ChannelID: id, Epoch: epoch}
 	}
 	if ev, err := abi.UnpackChannelOpenedEvent(l); err == nil {
+		o := ledger.Opening{Domain: domain(ev.Id, ev.Epoch), Token: ev.Token, SettleTimeout: ev.SettleTimeout}
 		switch self {
 		case ev.A:
-			return w.Listener.ChannelOpened(domain(ev.Id, ev.Epoch), ev.B)
+			o.Partner = ev.B
 		case ev.B:
-			return w.Listener.ChannelOpened(domain(ev.Id, ev.Epoch), ev.A)
+			o.Partner = ev.A
+		default:
+			return nil
 		}
-		return nil
+		return w.Listener.ChannelOpened(o)
+	}
+	if ev, err := abi.UnpackSettledEvent(l); err == nil {
+		return w.Listener.Settled(domain(ev.Id, ev.Epoch))
 	}
 	var id channel.Hash
 	var who channel.Address
@@ -150,29 +225,29 @@ func (w *Watcher) dispatch(ctx context.Context, l *types.Log) error {
 	} else {
 		return nil
 	}
-	st, err := w.adapter.Channel(ctx, id)
+	st, err := w.readChannel(ctx, id)
 	if err != nil {
 		return err
 	}
-	partner := st.B
-	if st.B == self {
-		partner = st.A
-	} else if st.A != self {
-		return nil
+	if st.A != self && st.B != self {
+		return nil // not ours, or settled since (its epoch is gone)
 	}
 	if !total.IsUint64() {
 		return fmt.Errorf("chain: channel %x: total %s exceeds 64 bits", id[:4], total)
 	}
 	if deposit {
-		return w.Listener.Deposited(domain(id, st.Epoch), partner, who, total.Uint64())
+		return w.Listener.Deposited(domain(id, st.Epoch), who, total.Uint64())
 	}
-	return w.Listener.Withdrawn(domain(id, st.Epoch), partner, who, total.Uint64())
+	return w.Listener.Withdrawn(domain(id, st.Epoch), who, total.Uint64())
 }
 
 func (w *Watcher) answer(ctx context.Context, id channel.Hash, closer channel.Address) error {
-	st, err := w.adapter.Channel(ctx, id)
+	st, err := w.readChannel(ctx, id)
 	if err != nil {
 		return err
+	}
+	if st.State != stateClosed {
+		return nil // settled since: nothing left to answer
 	}
 	self := w.adapter.self
 	var proof channel.BalanceProof
@@ -201,10 +276,10 @@ func (w *Watcher) answer(ctx context.Context, id channel.Hash, closer channel.Ad
 	}
 	onChain, err := w.adapter.Participant(ctx, id, closer)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	if proof.Nonce > onChain.Nonce.Uint64() {
-		if err := w.queue.Enqueue(Action{Kind: ActUpdateProof, Domain: d, Proof: proof, DelegateSig: sig}); err != nil {
+		if err := w.enqueue(Action{Kind: ActUpdateProof, Domain: d, Proof: proof, DelegateSig: sig}); err != nil {
 			return err
 		}
 		w.Answered++
@@ -214,11 +289,14 @@ func (w *Watcher) answer(ctx context.Context, id channel.Hash, closer channel.Ad
 		// Locks of the closer we can claim: register their secrets now (before they expire), and
 		// unlock after settlement.
 		for _, secret := range held.Secrets {
-			if err := w.queue.Enqueue(Action{Kind: ActRegisterSecret, Domain: d, Secret: secret}); err != nil {
+			if err := w.enqueue(Action{Kind: ActRegisterSecret, Domain: d, Secret: secret}); err != nil {
 				return err
 			}
 		}
 		settle.Owner, settle.Locks = closer, held.Locks
 	}
-	return w.queue.Enqueue(settle)
+	return w.enqueue(settle)
 }
+
+// stateClosed is the contract's STATE_CLOSED.
+const stateClosed = 2

@@ -103,6 +103,28 @@ func DecodeSync(b []byte) (Sync, error) {
 	return s, nil
 }
 
+// FrameChannelID reads the channel id a channel message (kinds below 16) names, without decoding
+// the rest; ok is false for other kinds or a frame too short to hold it.
+func FrameChannelID(frame []byte) (id Hash, ok bool) {
+	if len(frame) == 0 {
+		return id, false
+	}
+	var off int
+	switch Kind(frame[0]) {
+	case KindAck, KindSync:
+		off = 1 // kind, channel id
+	case KindUpdate, KindWithdrawRequest, KindWithdrawConfirm, KindSettleRequest, KindSettleConfirm:
+		off = 1 + 8 + 20 // kind, chain id, contract, channel id
+	default:
+		return id, false
+	}
+	if len(frame) < off+len(id) {
+		return id, false
+	}
+	copy(id[:], frame[off:])
+	return id, true
+}
+
 func expectKind(r *wire.Reader, k Kind) {
 	if got := Kind(r.U8("message kind")); r.Err() == nil && got != k {
 		r.Fail("message kind %d, want %d", got, k)

@@ -63,14 +63,16 @@ type PendingAction struct {
 
 // Batch is everything one group commit writes.
 type Batch struct {
-	Channels    []ChannelRecord
-	Payments    []Payment
-	Pending     []PendingAction
-	DonePending []string
-	Meta        []KV
+	// DeleteChannels go first, so a channel replaced in the same batch is written afresh.
+	DeleteChannels []channel.Hash
+	Channels       []ChannelRecord
+	Payments       []Payment
+	Pending        []PendingAction
+	DonePending    []string
+	Meta           []KV
 }
 
-// KV is one small named value (secrets of hash locks, for example).
+// KV is one small named value (secrets of hash locks, for example); a nil Value deletes it.
 type KV struct {
 	Key   string
 	Value []byte
@@ -91,7 +93,7 @@ func Record(c *channel.Channel) (ChannelRecord, error) {
 
 // Empty reports whether the batch writes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Channels) == 0 && len(b.Payments) == 0 && len(b.Pending) == 0 && len(b.DonePending) == 0 && len(b.Meta) == 0
+	return len(b.DeleteChannels) == 0 && len(b.Channels) == 0 && len(b.Payments) == 0 && len(b.Pending) == 0 && len(b.DonePending) == 0 && len(b.Meta) == 0
 }
 
 // Commit writes the batch in one transaction; when it returns nil everything is on disk.
@@ -101,6 +103,11 @@ func (s *Store) Commit(b *Batch) error {
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		chans := tx.Bucket(bucketChannels)
+		for _, id := range b.DeleteChannels {
+			if err := chans.Delete(id[:]); err != nil {
+				return fmt.Errorf("delete channel %x: %w", id[:4], err)
+			}
+		}
 		for _, c := range b.Channels {
 			if err := chans.Put(c.ID[:], c.State); err != nil {
 				return fmt.Errorf("store channel %x: %w", c.ID[:4], err)
@@ -128,6 +135,12 @@ func (s *Store) Commit(b *Batch) error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		for _, kv := range b.Meta {
+			if kv.Value == nil {
+				if err := meta.Delete([]byte(kv.Key)); err != nil {
+					return fmt.Errorf("delete meta %q: %w", kv.Key, err)
+				}
+				continue
+			}
 			if err := meta.Put([]byte(kv.Key), kv.Value); err != nil {
 				return fmt.Errorf("store meta %q: %w", kv.Key, err)
 			}

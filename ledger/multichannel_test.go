@@ -1,0 +1,71 @@
+package ledger
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/fractals-energy/fractals/ledger/channel"
+	"github.com/fractals-energy/fractals/ledger/transport"
+)
+
+// TestSeveralChannelsWithOnePartner: a second channel with the same partner (another token) is
+// held beside the first, a deposit reported for one never touches the other, messages are
+// routed by channel id, and a settled channel is dropped (also from disk) so a new epoch of it
+// can be added.
+func TestSeveralChannelsWithOnePartner(t *testing.T) {
+	dir := t.TempDir()
+	hub := transport.NewHub()
+	a := startHubNode(t, hub, 1, filepath.Join(dir, "a.db"))
+	b := startHubNode(t, hub, 2, filepath.Join(dir, "b.db"))
+	d1 := link(t, a.Node, b.Node, 1000)
+	d2 := d1
+	d2.ChannelID = channel.Hash{0x02}
+	token := channel.Address{0x70}
+	for _, n := range []*hubNode{a, b} {
+		partner := b.Address()
+		if n == b {
+			partner = a.Address()
+		}
+		if err := n.ChannelOpened(Opening{Domain: d2, Partner: partner, Token: token, SettleTimeout: 3600}); err != nil {
+			t.Fatalf("second channel refused: %v", err)
+		}
+	}
+	if err := b.ChainDeposited(d2.ChannelID, a.Address(), 50); err != nil {
+		t.Fatal(err)
+	}
+	if i := b.ChannelByID(d1.ChannelID); i.PartnerBal != 1000 {
+		t.Fatalf("a deposit into the second channel changed the first: partner balance %d", i.PartnerBal)
+	}
+	if i := b.ChannelByID(d2.ChannelID); !i.Found || i.PartnerBal != 50 || i.Token != token || i.PartnerAddress != a.Address() {
+		t.Fatalf("second channel: %+v", i)
+	}
+	if err := a.Pay(ctxT(t), b.Address(), 200, 1); err != nil {
+		t.Fatal(err)
+	}
+	if i := b.ChannelByID(d1.ChannelID); i.Received != 200 {
+		t.Fatalf("payment landed elsewhere: first channel received %d", i.Received)
+	}
+	if i := b.ChannelByID(d2.ChannelID); i.Received != 0 {
+		t.Fatalf("second channel received %d", i.Received)
+	}
+
+	if err := b.ChainSettled(d1); err != nil {
+		t.Fatal(err)
+	}
+	if i := b.ChannelByID(d1.ChannelID); i.Found {
+		t.Fatal("settled channel still held")
+	}
+	next := d1
+	next.Epoch = 2
+	if err := b.ChannelOpened(Opening{Domain: next, Partner: a.Address()}); err != nil {
+		t.Fatalf("new epoch refused: %v", err)
+	}
+	b.stop()
+	b = startHubNode(t, hub, 2, filepath.Join(dir, "b.db"))
+	if i := b.ChannelByID(d1.ChannelID); !i.Found || i.Domain.Epoch != 2 || i.Received != 0 {
+		t.Fatalf("after restart the channel is %+v, want epoch 2 with no history", i)
+	}
+	if i := b.ChannelByID(d2.ChannelID); !i.Found || i.Token != token {
+		t.Fatalf("after restart the second channel is %+v", i)
+	}
+}
