@@ -401,7 +401,7 @@ func (b *builder) mqtt(d *config.Device) error {
 	}
 	b.mqtts[d.Name] = dev
 	b.hw.mqtts = append(b.hw.mqtts, dev)
-	inv := &mqtt.Inverter{Dev: dev, Capacity: b.cc.BatteryCapacity, MaxCharge: b.cc.BatteryMaxCharge,
+	inv := &mqtt.Inverter{Dev: dev, PVRated: units.Watts(d.PVRated), Capacity: b.cc.BatteryCapacity, MaxCharge: b.cc.BatteryMaxCharge,
 		MaxDischarge: b.cc.BatteryMaxDischarge, NominalVoltage: b.cc.NominalVoltage, NominalFrequency: b.cc.NominalFrequency}
 	for _, r := range d.Roles {
 		switch r {

@@ -9,6 +9,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/fractals-energy/fractals/der"
+	"github.com/fractals-energy/fractals/der/mqtt"
 	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/fractals"
 	"github.com/fractals-energy/fractals/hil"
@@ -165,4 +167,37 @@ func BenchmarkDeviceCycleAgainstRig(b *testing.B) {
 		b.Fatalf("readings not good at the end: SoC %v, grid present %v", s.SoC.Quality, s.GridPresent.Quality)
 	}
 	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(cycle)*100, "%cycle@100ms")
+}
+
+// An OpenDTU PV inverter from YAML reports its configured rating, never 0 W (which the controller
+// would take as "curtail PV to 0").
+func TestMQTTPVInverterReportsConfiguredRating(t *testing.T) {
+	broker, err := mqtt.StartBroker("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	u, err := config.Parse("u.yaml", strings.NewReader(`name: u
+cycle: 500ms
+mqtt: {broker: "`+broker.URL()+`"}
+devices:
+  - {name: dtu, protocol: mqtt, roles: [pv], preset: opendtu, serial: "114182912345", pv_rated_w: 800}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hw.Close()
+	var pv der.PVStatus
+	waitUntil(t, 5*time.Second, "PV power read", func() bool {
+		_ = broker.Publish("solar/114182912345/0/power", []byte("312.5"), false, 0)
+		pv, err = hw.Devices.PV.ReadPV(context.Background())
+		return err == nil
+	})
+	if pv.Power != 312.5 || pv.Rated != 800 {
+		t.Errorf("PV %+v, want 312.5 W of a 800 W inverter", pv)
+	}
 }

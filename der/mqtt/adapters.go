@@ -31,7 +31,17 @@ var (
 	_ der.Meter      = (*Inverter)(nil)
 )
 
-// ReadPV reports PV power; available power is unknown unless the mapping has pv.available.
+// ErrRatingUnknown is returned by ReadPV when neither the device (pv.rated) nor the configuration
+// gives the inverter's rating.
+var ErrRatingUnknown = errors.New("mqtt: PV rating unknown (no pv.rated value and no configured rating)")
+
+// ReadPV reports PV power; available power is unknown (-1) unless the mapping has pv.available.
+// The rating is the device's pv.rated value while it is fresh, else PVRated from the
+// configuration. A rating that neither gives is not reported as 0, which the controller would take
+// as "cap PV at 0 W": the reading fails with ErrRatingUnknown (wrapping der.ErrStale) instead, so
+// the controller treats the whole PV reading as missing until the rating is known. The
+// configuration refuses a pv device with neither, so this only happens while a mapped pv.rated
+// topic has not been heard yet.
 func (a *Inverter) ReadPV(context.Context) (der.PVStatus, error) {
 	st := der.PVStatus{Available: -1, Rated: a.PVRated}
 	w, err := a.Dev.Value(PVPower)
@@ -42,9 +52,12 @@ func (a *Inverter) ReadPV(context.Context) (der.PVStatus, error) {
 		}
 	}
 	if a.Dev.HasPoint(PVRated) {
-		if v, e := a.Dev.Value(PVRated); e == nil {
+		if v, e := a.Dev.Value(PVRated); e == nil && v > 0 {
 			st.Rated = units.Watts(v)
 		}
+	}
+	if st.Rated <= 0 && err == nil {
+		err = fmt.Errorf("mqtt: device %s: %w: %w", a.Dev.Name(), ErrRatingUnknown, der.ErrStale)
 	}
 	return st, err
 }

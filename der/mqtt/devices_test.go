@@ -2,6 +2,9 @@ package mqtt
 
 import (
 	"context"
+	"errors"
+
+	"github.com/fractals-energy/fractals/der"
 	"testing"
 	"time"
 )
@@ -60,5 +63,28 @@ func TestChargerLoadMeterAndMeterPresent(t *testing.T) {
 	}
 	if err := ch.SetEVPower(ctx, -1); err == nil {
 		t.Fatal("negative EV power accepted")
+	}
+}
+
+// A PV inverter whose rating is known neither from the device nor from the configuration must not
+// report a rating of 0 W as a good reading.
+func TestPVRatingUnknownIsNotZero(t *testing.T) {
+	dev, err := New(Config{Name: "dtu", Broker: "tcp://127.0.0.1:1", Mapping: Mapping{Points: map[string]Binding{
+		PVPower: {Topic: "dtu/power"}, PVRated: {Topic: "dtu/rated"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.handle("dtu/power", []byte("250"), false)
+	inv := &Inverter{Dev: dev}
+	if st, err := inv.ReadPV(context.Background()); !errors.Is(err, ErrRatingUnknown) || !errors.Is(err, der.ErrStale) {
+		t.Fatalf("reading %+v, %v: want ErrRatingUnknown while the rating is unknown", st, err)
+	}
+	inv.PVRated = 600
+	if st, err := inv.ReadPV(context.Background()); err != nil || st.Rated != 600 || st.Power != 250 {
+		t.Fatalf("configured rating: %+v, %v", st, err)
+	}
+	dev.handle("dtu/rated", []byte("700"), false)
+	if st, err := inv.ReadPV(context.Background()); err != nil || st.Rated != 700 {
+		t.Fatalf("published rating: %+v, %v", st, err)
 	}
 }

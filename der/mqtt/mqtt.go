@@ -155,6 +155,9 @@ func (d *Device) Close() {
 	d.client.Disconnect(250)
 }
 
+// Name is the device's configured name.
+func (d *Device) Name() string { return d.cfg.Name }
+
 // Connected reports whether the client is connected to the broker now.
 func (d *Device) Connected() bool { return d.client.IsConnectionOpen() }
 

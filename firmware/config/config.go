@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,6 +104,10 @@ type Device struct {
 	Topics   map[string]string `yaml:"topics"`    // point -> topic
 	Fields   map[string]string `yaml:"fields"`    // point -> JSON field in the payload
 	Commands map[string]string `yaml:"commands"`  // command -> topic
+	// PVRated is the PV inverter's AC rating in W. Required for an mqtt device with role pv unless
+	// its topics map pv.rated: the controller caps PV at the rating, so a rating left at 0 would
+	// curtail the inverter to 0 W.
+	PVRated float64 `yaml:"pv_rated_w"`
 
 	// gpio
 	Pins      map[string]Pin `yaml:"pins"` // relay, feedback, input ...
@@ -294,6 +299,7 @@ const (
 	minCycle, maxCycle     = 100 * time.Millisecond, 10 * time.Second
 	minTimeout, maxTimeout = 10 * time.Millisecond, time.Minute
 	maxUnitID              = 247
+	maxPVRated             = 10e6 // W
 )
 
 var roles = map[string]map[string]bool{
@@ -515,6 +521,11 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		}
 		if d.Preset == "opendtu" && d.Serial == "" {
 			v.fail(p("devices", i, "serial"), "missing: the inverter serial number")
+		}
+		if d.PVRated < 0 || d.PVRated > maxPVRated {
+			v.fail(p("devices", i, "pv_rated_w"), "%g outside 0..%g", d.PVRated, float64(maxPVRated))
+		} else if slices.Contains(d.Roles, "pv") && d.PVRated == 0 && (d.Preset != "" || d.Topics["pv.rated"] == "") {
+			v.fail(p("devices", i, "pv_rated_w"), "missing: the PV inverter's rating in W (or a pv.rated topic)")
 		}
 		if d.Preset == "" && len(d.Topics) == 0 {
 			v.fail(p("devices", i, "topics"), "missing: a device without preset needs its topic mapping")

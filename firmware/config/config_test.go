@@ -134,3 +134,27 @@ devices:
 		}
 	}
 }
+
+// A PV inverter over MQTT needs its rating: from pv_rated_w or a pv.rated topic.
+func TestMQTTPVNeedsItsRating(t *testing.T) {
+	const head = "name: u\nmqtt: {broker: tcp://127.0.0.1:1883}\ndevices:\n"
+	for _, c := range []struct {
+		dev  string
+		want string // "" when accepted
+	}{
+		{"  - {name: dtu, protocol: mqtt, roles: [pv], preset: opendtu, serial: '1141'}\n", "u.yaml:4: devices[0].pv_rated_w: missing"},
+		{"  - {name: dtu, protocol: mqtt, roles: [pv], preset: opendtu, serial: '1141', pv_rated_w: 800}\n", ""},
+		{"  - {name: dtu, protocol: mqtt, roles: [pv], preset: opendtu, serial: '1141', pv_rated_w: -5}\n", "devices[0].pv_rated_w: -5 outside"},
+		{"  - {name: inv, protocol: mqtt, roles: [pv], topics: {pv.power: a/p}}\n", "devices[0].pv_rated_w: missing"},
+		{"  - {name: inv, protocol: mqtt, roles: [pv], topics: {pv.power: a/p, pv.rated: a/r}}\n", ""},
+		{"  - {name: venus, protocol: mqtt, roles: [meter], preset: victron, portal_id: c0}\n", ""},
+	} {
+		_, err := Parse("u.yaml", strings.NewReader(head+c.dev))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.dev, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %s", c.dev, err, c.want)
+		}
+	}
+}
