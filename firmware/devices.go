@@ -284,6 +284,16 @@ func (b *builder) staleAfter(d *config.Device) time.Duration {
 	return b.cc.Cycle * 3 / 2
 }
 
+// mqttStaleAfter is the stale limit of an MQTT device: the file's stale_after, else its preset's
+// (from the device's publishing rhythm, which is slower than the control cycle), else the cycle
+// rule of the polled devices.
+func (b *builder) mqttStaleAfter(d *config.Device, m mqtt.Mapping) time.Duration {
+	if d.StaleAfter == 0 && m.StaleAfter > 0 {
+		return m.StaleAfter
+	}
+	return b.staleAfter(d)
+}
+
 func (b *builder) sunspec(d *config.Device) error {
 	gw := b.gateways[d.Gateway]
 	sched := sunspec.Schedule{SlowEvery: slowEvery}
@@ -378,8 +388,14 @@ func (b *builder) mqtt(d *config.Device) error {
 	switch d.Preset {
 	case "victron":
 		m = mqtt.Victron(d.PortalID, 276)
+		if d.Keepalive > 0 {
+			m.Keepalive.Every, m.StaleAfter = d.Keepalive, mqtt.VictronStaleAfter(d.Keepalive)
+		}
 	case "opendtu":
 		m = mqtt.OpenDTU(d.Prefix, d.Serial)
+		if d.PublishInterval > 0 {
+			m.StaleAfter = mqtt.OpenDTUStaleAfter(d.PublishInterval)
+		}
 	default:
 		m = mqtt.Mapping{Points: map[string]mqtt.Binding{}, Commands: map[string]mqtt.Binding{}}
 		for point, topic := range d.Topics {
@@ -394,7 +410,7 @@ func (b *builder) mqtt(d *config.Device) error {
 		clientID = b.u.MQTT.ClientID + "-" + d.Name
 	}
 	dev, err := mqtt.New(mqtt.Config{Name: d.Name, Broker: b.u.MQTT.Broker, ClientID: clientID,
-		Username: b.u.MQTT.Username, Password: b.u.MQTT.Password, Mapping: m, StaleAfter: b.staleAfter(d),
+		Username: b.u.MQTT.Username, Password: b.u.MQTT.Password, Mapping: m, StaleAfter: b.mqttStaleAfter(d, m),
 		MaxReconnect: 2 * time.Second, Clock: b.clk})
 	if err != nil {
 		return err

@@ -201,3 +201,35 @@ devices:
 		t.Errorf("PV %+v, want 312.5 W of a 800 W inverter", pv)
 	}
 }
+
+// MQTT presets get their stale limit from the device's publishing rhythm, not from the cycle;
+// the file can change the rhythm or set the limit outright.
+func TestMQTTPresetStaleLimits(t *testing.T) {
+	u, err := config.Parse("u.yaml", strings.NewReader(`name: u
+cycle: 1s
+mqtt: {broker: "tcp://127.0.0.1:1"}
+devices:
+  - {name: venus, protocol: mqtt, roles: [battery], preset: victron, portal_id: c0}
+  - {name: venus20, protocol: mqtt, roles: [meter], preset: victron, portal_id: c1, keepalive: 20s}
+  - {name: dtu, protocol: mqtt, roles: [pv], preset: opendtu, serial: '1141', pv_rated_w: 800}
+  - {name: dtu2, protocol: mqtt, roles: [ev], preset: opendtu, serial: '1142', publish_interval: 10s}
+  - {name: dtu3, protocol: mqtt, roles: [load0_power], preset: opendtu, serial: '1143', stale_after: 7s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hw.Close()
+	want := []time.Duration{60 * time.Second, 40 * time.Second, 15 * time.Second, 30 * time.Second, 7 * time.Second}
+	if len(hw.mqtts) != len(want) {
+		t.Fatalf("%d mqtt devices", len(hw.mqtts))
+	}
+	for i, d := range hw.mqtts {
+		if d.StaleAfter() != want[i] {
+			t.Errorf("%s: stale after %v, want %v", d.Name(), d.StaleAfter(), want[i])
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/fractals-energy/fractals/der"
+	"github.com/fractals-energy/fractals/internal/clock"
 	"testing"
 	"time"
 )
@@ -86,5 +87,38 @@ func TestPVRatingUnknownIsNotZero(t *testing.T) {
 	dev.handle("dtu/rated", []byte("700"), false)
 	if st, err := inv.ReadPV(context.Background()); err != nil || st.Rated != 700 {
 		t.Fatalf("published rating: %+v, %v", st, err)
+	}
+}
+
+// Venus OS publishes a value only when it changes plus a full republish per keepalive (30 s), and
+// OpenDTU every 5 s: a steady value must stay fresh between two republishes, whatever the cycle.
+func TestPresetValuesStayFreshBetweenRepublishes(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		m             Mapping
+		point, topic  string
+		fresh, staleT time.Duration
+	}{
+		{"victron", Victron("c0", 276), BatterySoC, "N/c0/system/0/Dc/Battery/Soc", 55 * time.Second, 61 * time.Second},
+		{"opendtu", OpenDTU("solar/", "1141"), PVPower, "solar/1141/0/power", 14 * time.Second, 16 * time.Second},
+	} {
+		clk := clock.NewSim(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		dev, err := New(Config{Name: c.name, Broker: "tcp://127.0.0.1:1", Mapping: c.m, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload := []byte("42")
+		if c.name == "victron" {
+			payload = []byte(`{"value": 42}`)
+		}
+		dev.handle(c.topic, payload, false)
+		clk.Advance(c.fresh)
+		if v, err := dev.Value(c.point); err != nil || v != 42 {
+			t.Errorf("%s: %v after the last message: %v, %v; want still fresh", c.name, c.fresh, v, err)
+		}
+		clk.Advance(c.staleT - c.fresh)
+		if _, err := dev.Value(c.point); !errors.Is(err, der.ErrStale) {
+			t.Errorf("%s: %v after the last message: %v, want stale", c.name, c.staleT, err)
+		}
 	}
 }

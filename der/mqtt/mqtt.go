@@ -50,6 +50,11 @@ type Mapping struct {
 	// may be hours old) is kept but reads as stale until a live message arrives.
 	TrustRetained bool
 	Keepalive     *Keepalive
+	// StaleAfter is how long a value may go without a new message before it reads as stale, when
+	// Config.StaleAfter does not say: devices that publish only on change and republish
+	// everything on a keepalive or a timer need it longer than the control cycle, or a steady
+	// value goes stale between two republishes. The presets set it from their rhythm.
+	StaleAfter time.Duration
 }
 
 // Point and command names the der adapters use.
@@ -71,13 +76,15 @@ const (
 
 // Config is one MQTT device.
 type Config struct {
-	Name       string
-	Broker     string // tcp://host:port
-	ClientID   string
-	Username   string
-	Password   string
-	Mapping    Mapping
-	StaleAfter time.Duration // a point not updated for this long reads as stale; default 10 s
+	Name     string
+	Broker   string // tcp://host:port
+	ClientID string
+	Username string
+	Password string
+	Mapping  Mapping
+	// StaleAfter: a point not updated for this long reads as stale; default Mapping.StaleAfter,
+	// else 10 s.
+	StaleAfter time.Duration
 	// MaxReconnect caps the reconnect back-off (which starts at 1 s and doubles); default 10 s.
 	MaxReconnect time.Duration
 	Clock        clock.Clock
@@ -110,6 +117,9 @@ func New(cfg Config) (*Device, error) {
 	}
 	if len(cfg.Mapping.Points) == 0 && len(cfg.Mapping.Commands) == 0 {
 		return nil, fmt.Errorf("mqtt: device %s maps no points and no commands", cfg.Name)
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = cfg.Mapping.StaleAfter
 	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 10 * time.Second
@@ -154,6 +164,9 @@ func (d *Device) Close() {
 	d.wg.Wait()
 	d.client.Disconnect(250)
 }
+
+// StaleAfter is how long a value lasts without a new message.
+func (d *Device) StaleAfter() time.Duration { return d.cfg.StaleAfter }
 
 // Name is the device's configured name.
 func (d *Device) Name() string { return d.cfg.Name }

@@ -25,9 +25,27 @@ func Victron(portalID string, vebus int) Mapping {
 		Commands: map[string]Binding{
 			CmdBatterySetting: {Topic: fmt.Sprintf("W/%s/vebus/%d/Hub4/L1/AcPowerSetpoint", portalID, vebus), Field: "value"},
 		},
-		Keepalive: &Keepalive{Topic: fmt.Sprintf("R/%s/keepalive", portalID), Every: 30 * time.Second},
+		Keepalive:  &Keepalive{Topic: fmt.Sprintf("R/%s/keepalive", portalID), Every: VictronKeepalive},
+		StaleAfter: VictronStaleAfter(VictronKeepalive),
 	}
 }
+
+// VictronKeepalive is how often the Victron preset sends its keepalive (Venus OS stops publishing
+// a minute after the last one); each keepalive makes Venus OS republish every N/ topic.
+const VictronKeepalive = 30 * time.Second
+
+// VictronStaleAfter is how long a Venus OS value lasts: Venus OS publishes a value only when it
+// changes, plus a full republish on every keepalive, so a steady value is renewed once per
+// keepalive; two intervals allow one republish to be late.
+func VictronStaleAfter(keepalive time.Duration) time.Duration { return 2 * keepalive }
+
+// OpenDTUPublishInterval is OpenDTU's default MQTT publish interval.
+const OpenDTUPublishInterval = 5 * time.Second
+
+// OpenDTUStaleAfter is how long an OpenDTU value lasts: OpenDTU republishes every value each
+// publish interval, and three intervals allow two to be missed (the inverter's radio link to the
+// DTU drops polls now and then).
+func OpenDTUStaleAfter(publishInterval time.Duration) time.Duration { return 3 * publishInterval }
 
 // OpenDTU is the mapping of one Hoymiles micro-inverter behind OpenDTU: bare-number payloads under
 // <prefix><serial>/, channel 0 is the AC side, and the non-persistent absolute limit (W) is the
@@ -48,5 +66,6 @@ func OpenDTU(prefix, serial string) Mapping {
 			CmdPVLimit: t("cmd/limit_nonpersistent_absolute"),
 		},
 		TrustRetained: true,
+		StaleAfter:    OpenDTUStaleAfter(OpenDTUPublishInterval),
 	}
 }

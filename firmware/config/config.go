@@ -104,6 +104,11 @@ type Device struct {
 	Topics   map[string]string `yaml:"topics"`    // point -> topic
 	Fields   map[string]string `yaml:"fields"`    // point -> JSON field in the payload
 	Commands map[string]string `yaml:"commands"`  // command -> topic
+	// Keepalive (victron) is how often the keepalive is sent, default 30s (Venus OS stops
+	// publishing a minute after the last one); values last two keepalives.
+	Keepalive time.Duration `yaml:"keepalive"`
+	// PublishInterval (opendtu) is OpenDTU's MQTT publish interval, default 5s; values last three.
+	PublishInterval time.Duration `yaml:"publish_interval"`
 	// PVRated is the PV inverter's AC rating in W. Required for an mqtt device with role pv unless
 	// its topics map pv.rated: the controller caps PV at the rating, so a rating left at 0 would
 	// curtail the inverter to 0 W.
@@ -521,6 +526,12 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		}
 		if d.Preset == "opendtu" && d.Serial == "" {
 			v.fail(p("devices", i, "serial"), "missing: the inverter serial number")
+		}
+		if d.Keepalive != 0 && (d.Preset != "victron" || d.Keepalive < time.Second || d.Keepalive > 55*time.Second) {
+			v.fail(p("devices", i, "keepalive"), "%v: accepted 1s..55s, with preset victron only", d.Keepalive)
+		}
+		if d.PublishInterval != 0 && (d.Preset != "opendtu" || d.PublishInterval < time.Second || d.PublishInterval > 10*time.Minute) {
+			v.fail(p("devices", i, "publish_interval"), "%v: accepted 1s..10m, with preset opendtu only", d.PublishInterval)
 		}
 		if d.PVRated < 0 || d.PVRated > maxPVRated {
 			v.fail(p("devices", i, "pv_rated_w"), "%g outside 0..%g", d.PVRated, float64(maxPVRated))

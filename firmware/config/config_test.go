@@ -148,6 +148,10 @@ func TestMQTTPVNeedsItsRating(t *testing.T) {
 		{"  - {name: inv, protocol: mqtt, roles: [pv], topics: {pv.power: a/p}}\n", "devices[0].pv_rated_w: missing"},
 		{"  - {name: inv, protocol: mqtt, roles: [pv], topics: {pv.power: a/p, pv.rated: a/r}}\n", ""},
 		{"  - {name: venus, protocol: mqtt, roles: [meter], preset: victron, portal_id: c0}\n", ""},
+		{"  - {name: venus, protocol: mqtt, roles: [meter], preset: victron, portal_id: c0, keepalive: 20s}\n", ""},
+		{"  - {name: venus, protocol: mqtt, roles: [meter], preset: victron, portal_id: c0, keepalive: 90s}\n", "devices[0].keepalive: 1m30s: accepted 1s..55s"},
+		{"  - {name: dtu, protocol: mqtt, roles: [meter], preset: opendtu, serial: '1', keepalive: 20s}\n", "devices[0].keepalive"},
+		{"  - {name: dtu, protocol: mqtt, roles: [meter], preset: opendtu, serial: '1', publish_interval: 0.5s}\n", "devices[0].publish_interval"},
 	} {
 		_, err := Parse("u.yaml", strings.NewReader(head+c.dev))
 		switch {
