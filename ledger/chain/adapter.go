@@ -218,6 +218,18 @@ func (a *Adapter) Participant(ctx context.Context, id channel.Hash, who common.A
 	return bind.Call(a.contract, &bind.CallOpts{Context: ctx}, a.abi.PackParticipant(id, who), a.abi.UnpackParticipant)
 }
 
+// SecretRegisteredAt is the chain time at which a secret with hash h was registered (0: never).
+func (a *Adapter) SecretRegisteredAt(ctx context.Context, h channel.Hash) (uint64, error) {
+	at, err := bind.Call(a.contract, &bind.CallOpts{Context: ctx}, a.abi.PackSecretRegisteredAt(h), a.abi.UnpackSecretRegisteredAt)
+	if err != nil {
+		return 0, fmt.Errorf("chain: read secret %x: %w", h[:4], err)
+	}
+	if !at.IsUint64() {
+		return 0, fmt.Errorf("chain: secret %x registered at %s", h[:4], at)
+	}
+	return at.Uint64(), nil
+}
+
 // Balance is an account's native balance.
 func (a *Adapter) Balance(ctx context.Context, who common.Address) (*big.Int, error) {
 	return a.backend.BalanceAt(ctx, who, nil)

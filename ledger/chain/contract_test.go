@@ -3,6 +3,7 @@ package chain
 import (
 	"context"
 	"errors"
+	"github.com/ethereum/go-ethereum/core/types"
 	"testing"
 	"time"
 
@@ -100,6 +101,9 @@ func TestStaleCloseAnsweredByDelegate(t *testing.T) {
 	c.expectPayout(t, r, 900, 100)
 }
 
+// TestUnlockPaysRegisteredSecretsAndReturnsExpired: after settlement, a lock whose secret was
+// registered before its expiry goes to the receiver, and one that expired unrevealed goes back to
+// its owner (unlock waits until it has expired).
 func TestUnlockPaysRegisteredSecretsAndReturnsExpired(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
@@ -125,11 +129,50 @@ func TestUnlockPaysRegisteredSecretsAndReturnsExpired(t *testing.T) {
 	c.pass(t, 601*time.Second)
 	r = c.must(t, "settle")(c.b.Settle(ctx, d))
 	c.expectPayout(t, r, 1000-100-70, 100)
+	c.pass(t, 3600*time.Second) // the unrevealed lock expires
 	r = c.must(t, "unlock")(c.b.Unlock(ctx, d, c.sa.Address(), cb.Partner.Locks))
+	expectUnlocked(t, c, r, 40, 30)
+}
+
+// TestUnlockWaitsForUnregisteredLocksToExpire is the mediator attack of the security review: the
+// lock's owner settles and calls unlock before the lock expires and before the receiver (a
+// mediator that learns the secret later) registers the secret. Unlock must refuse until the lock
+// has expired, so the receiver still has time to register the secret and be paid.
+func TestUnlockWaitsForUnregisteredLocksToExpire(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	d, r, err := c.a.Open(ctx, c.sb.Address(), native, 600, 1000)
+	c.must(t, "open")(r, err)
+	ca, cb := c.channels(d, 1000, 0)
+	now := uint64(time.Now().Unix())
+	secret := channel.Hash{9}
+	lock := channel.Lock{Expiration: now + 3600, Amount: 40, SecretHash: crypto.Keccak256Hash(secret[:])}
+	u, err := ca.AddLock(lock, channel.RouteInfo{}, now, c.sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Receive(u, now); err != nil {
+		t.Fatal(err)
+	}
+	c.must(t, "close")(c.b.Close(ctx, d, cb.Partner.Proof))
+	c.pass(t, 601*time.Second)
+	c.must(t, "settle")(c.a.Settle(ctx, d))
+	if r, err := c.a.Unlock(ctx, d, c.sa.Address(), cb.Partner.Locks); err == nil {
+		expectUnlocked(t, c, r, 0, 40)
+		t.Fatal("unlock before expiry returned the unrevealed lock to its owner")
+	}
+	c.must(t, "register secret late")(c.b.RegisterSecret(ctx, secret))
+	c.pass(t, 3600*time.Second)
+	r = c.must(t, "unlock")(c.a.Unlock(ctx, d, c.sa.Address(), cb.Partner.Locks))
+	expectUnlocked(t, c, r, 40, 0)
+}
+
+func expectUnlocked(t *testing.T, c *simChain, r *types.Receipt, paid, returned uint64) {
+	t.Helper()
 	for _, l := range r.Logs {
 		if ev, err := c.contract.abi.UnpackUnlockedEvent(l); err == nil {
-			if ev.Paid.Uint64() != 40 || ev.Returned.Uint64() != 30 {
-				t.Fatalf("unlock paid %d returned %d, want 40 and 30", ev.Paid, ev.Returned)
+			if ev.Paid.Uint64() != paid || ev.Returned.Uint64() != returned {
+				t.Fatalf("unlock paid %d returned %d, want %d and %d", ev.Paid, ev.Returned, paid, returned)
 			}
 			return
 		}

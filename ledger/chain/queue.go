@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/fractals-energy/fractals/ledger/channel"
 	"github.com/fractals-energy/fractals/ledger/store"
 )
 
@@ -90,6 +91,15 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 		if a.NotBefore > head.Time {
 			continue
 		}
+		if a.Kind == ActUnlock {
+			ready, err := q.unlockReadyAt(ctx, a.Locks)
+			if err != nil {
+				return done, fmt.Errorf("%w: %v", ErrUnreachable, err)
+			}
+			if ready > head.Time {
+				continue
+			}
+		}
 		r, err := q.execute(ctx, a)
 		switch {
 		case err == nil:
@@ -116,6 +126,22 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 		}
 	}
 	return done, nil
+}
+
+// unlockReadyAt is the first chain time at which the contract takes the unlock: it refuses while
+// a lock of the list is unexpired and its secret unregistered.
+func (q *Queue) unlockReadyAt(ctx context.Context, locks []channel.Lock) (uint64, error) {
+	var t uint64
+	for _, l := range locks {
+		at, err := q.adapter.SecretRegisteredAt(ctx, l.SecretHash)
+		if err != nil {
+			return 0, err
+		}
+		if at == 0 {
+			t = max(t, l.Expiration+1)
+		}
+	}
+	return t, nil
 }
 
 func (q *Queue) queueSettle(ctx context.Context, closed Action) error {

@@ -231,7 +231,9 @@ contract FractalsChannels {
 
     /// After settlement, splits the locked amount of `owner`: locks whose secret was registered at or
     /// before their expiration go to the receiver, the rest back to the owner. `locks` is the packed
-    /// list (expiration, amount, secrethash) whose keccak is the owner's locksroot.
+    /// list (expiration, amount, secrethash) whose keccak is the owner's locksroot. While a lock is
+    /// unexpired and its secret unregistered, unlock refuses (TooEarly): the receiver may still
+    /// register the secret, and returning the lock early would take its claim away.
     function unlock(bytes32 id, uint64 epoch, address owner, bytes calldata locks) external {
         bytes32 key = keccak256(abi.encode(id, epoch, owner));
         PendingLocks memory pl = pendingLocks[key];
@@ -244,6 +246,7 @@ contract FractalsChannels {
             uint256 amount = uint256(bytes32(locks[off + 32:off + 64]));
             bytes32 h = bytes32(locks[off + 64:off + 96]);
             uint256 at = secretRegisteredAt[h];
+            if (at == 0 && block.timestamp <= expiration) revert TooEarly();
             if (at != 0 && at <= expiration) paid += amount;
         }
         if (paid > pl.amount) paid = pl.amount;
