@@ -60,6 +60,8 @@ const (
 	// DefaultRevert is the revert timer written with SunSpec controls: well above the writer's 15 s
 	// refresh, so a live controller never lets it lapse and a dead one is undone within a minute.
 	DefaultRevert = time.Minute
+	// DefaultVebusInstance is the VE.Bus instance of a Victron Multi when the file does not say.
+	DefaultVebusInstance = 276
 	// slowEvery is how often (in polls) slow SunSpec models are read when the configuration says not.
 	slowEvery = 60
 )
@@ -387,7 +389,11 @@ func (b *builder) mqtt(d *config.Device) error {
 	var m mqtt.Mapping
 	switch d.Preset {
 	case "victron":
-		m = mqtt.Victron(d.PortalID, 276)
+		vebus := d.VebusInstance
+		if vebus == 0 {
+			vebus = DefaultVebusInstance
+		}
+		m = mqtt.Victron(d.PortalID, vebus)
 		if d.Keepalive > 0 {
 			m.Keepalive.Every, m.StaleAfter = d.Keepalive, mqtt.VictronStaleAfter(d.Keepalive)
 		}

@@ -233,3 +233,26 @@ devices:
 		}
 	}
 }
+
+// The Victron VE.Bus instance comes from the file (276 when it does not say).
+func TestVictronVebusInstance(t *testing.T) {
+	u, err := config.Parse("u.yaml", strings.NewReader(`name: u
+mqtt: {broker: "tcp://127.0.0.1:1"}
+devices:
+  - {name: a, protocol: mqtt, roles: [battery], preset: victron, portal_id: c0, vebus_instance: 227}
+  - {name: b, protocol: mqtt, roles: [meter], preset: victron, portal_id: c1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hw.Close()
+	for i, want := range []string{"W/c0/vebus/227/Hub4/L1/AcPowerSetpoint", "W/c1/vebus/276/Hub4/L1/AcPowerSetpoint"} {
+		if got := hw.mqtts[i].Mapping().Commands[mqtt.CmdACInSetpoint].Topic; got != want {
+			t.Errorf("%s: set-point topic %q, want %q", hw.mqtts[i].Name(), got, want)
+		}
+	}
+}

@@ -11,7 +11,8 @@ import (
 )
 
 // Inverter adapts an MQTT device to the der interfaces its mapping supports: der.PVInverter
-// (pv.power, pv.limit), der.Battery (battery.soc, battery.power, battery.setpoint) and der.Meter
+// (pv.power, pv.limit), der.Battery (battery.soc, battery.power, and battery.setpoint or
+// acin.setpoint with acout.power) and der.Meter
 // (meter.power, meter.voltage, meter.frequency). Ratings the device does not publish come from
 // the configuration.
 type Inverter struct {
@@ -80,9 +81,43 @@ func (a *Inverter) ReadBattery(context.Context) (der.BatteryStatus, error) {
 	return st, errors.Join(err1, err2)
 }
 
-// SetBatteryPower publishes the set-point, positive to charge.
+// SetBatteryPower sets the battery power, positive to charge. A device with a battery set-point
+// command gets p as it is. A device that only takes an AC-input set-point (Victron ESS mode 3)
+// gets the AC-input power that makes the battery take p now: p + AC-out consumption − DC PV
+// (the Multi's power balance, losses left to the next cycle's correction). The conversion needs
+// fresh AC-out and DC PV values; without them nothing is written and the error says why. A known
+// ESS mode other than 3 is refused, since Venus OS would ignore the set-point.
 func (a *Inverter) SetBatteryPower(ctx context.Context, p units.Watts) error {
-	return a.Dev.Command(ctx, CmdBatterySetting, float64(p))
+	if _, ok := a.Dev.cfg.Mapping.Commands[CmdBatterySetting]; ok {
+		return a.Dev.Command(ctx, CmdBatterySetting, float64(p))
+	}
+	target, err := a.ACInTarget(p)
+	if err != nil {
+		return err
+	}
+	return a.Dev.Command(ctx, CmdACInSetpoint, float64(target))
+}
+
+// ACInTarget is the AC-input set-point that makes the battery take p (positive charging) at the
+// present AC-out consumption and DC PV power.
+func (a *Inverter) ACInTarget(p units.Watts) (units.Watts, error) {
+	name := a.Dev.Name()
+	if a.Dev.HasPoint(ESSMode) {
+		if mode, err := a.Dev.Value(ESSMode); err == nil && mode != 3 {
+			return 0, fmt.Errorf("mqtt: device %s: ESS mode %v, the AC-input set-point needs mode 3 (external control)", name, mode)
+		}
+	}
+	out, err := a.Dev.Value(ACOutPower)
+	if err != nil {
+		return 0, fmt.Errorf("mqtt: device %s: battery set-point %v W needs the AC-out consumption: %w", name, float64(p), err)
+	}
+	pv := 0.0
+	if a.Dev.HasPoint(PVPower) {
+		if pv, err = a.Dev.Value(PVPower); err != nil {
+			return 0, fmt.Errorf("mqtt: device %s: battery set-point %v W needs the DC PV power: %w", name, float64(p), err)
+		}
+	}
+	return p + units.Watts(out) - units.Watts(math.Max(pv, 0)), nil
 }
 
 // ReadMeter reports the grid side.

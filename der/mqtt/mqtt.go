@@ -72,6 +72,14 @@ const (
 	MeterFrequency    = "meter.frequency"
 	CmdPVLimit        = "pv.limit"
 	CmdBatterySetting = "battery.setpoint"
+	// CmdACInSetpoint is the power the inverter/charger is to draw at its AC input (positive
+	// imports), as Victron's ESS mode 3 takes it (Hub4/L1/AcPowerSetpoint): it is not the battery
+	// power. Inverter.SetBatteryPower converts a battery target into it (see there).
+	CmdACInSetpoint = "acin.setpoint"
+	// ACOutPower is the consumption on the inverter's AC output (critical loads), positive drawn.
+	ACOutPower = "acout.power"
+	// ESSMode is the Venus OS ESS (Hub4) mode; the AC-input set-point is obeyed in mode 3 only.
+	ESSMode = "ess.mode"
 )
 
 // Config is one MQTT device.
@@ -167,6 +175,9 @@ func (d *Device) Close() {
 
 // StaleAfter is how long a value lasts without a new message.
 func (d *Device) StaleAfter() time.Duration { return d.cfg.StaleAfter }
+
+// Mapping is the device's topic mapping.
+func (d *Device) Mapping() Mapping { return d.cfg.Mapping }
 
 // Name is the device's configured name.
 func (d *Device) Name() string { return d.cfg.Name }

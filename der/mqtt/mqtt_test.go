@@ -115,13 +115,24 @@ func TestVictronOverEmbeddedBroker(t *testing.T) {
 	pub("system/0/Dc/Battery/Soc", `{"value": null}`, false)
 	waitFor(t, "null SoC", func() bool { _, err := dev.Value(BatterySoC); return errors.Is(err, ErrMissing) })
 
+	// The battery set-point becomes the Multi's AC-input set-point (ESS mode 3): the battery's
+	// 1500 W plus the 800 W the AC-out loads take minus the 300 W the DC PV gives.
+	if err := inv.SetBatteryPower(ctx, 1500); err == nil {
+		t.Error("set-point written without the AC-out consumption")
+	}
+	pub("settings/0/Settings/CGwacs/Hub4Mode", `{"value": 1}`, false)
+	pub("system/0/Ac/ConsumptionOnOutput/L1/Power", `{"value": 800}`, false)
+	pub("system/0/Dc/Pv/Power", `{"value": 300}`, false)
+	waitFor(t, "AC-out and PV values", func() bool { _, err := inv.ACInTarget(0); return err != nil && strings.Contains(err.Error(), "mode 1") })
+	pub("settings/0/Settings/CGwacs/Hub4Mode", `{"value": 3}`, false)
+	waitFor(t, "ESS mode 3", func() bool { _, err := inv.ACInTarget(0); return err == nil })
 	// Commands: QoS 1, not retained, {"value": x}.
 	if err := inv.SetBatteryPower(ctx, 1500); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "set-point", func() bool { return len(writes.got()) == 1 })
 	w := writes.got()[0]
-	if w.Topic() != "W/c0619ab1/vebus/276/Hub4/L1/AcPowerSetpoint" || string(w.Payload()) != `{"value":1500}` || w.Retained() {
+	if w.Topic() != "W/c0619ab1/vebus/276/Hub4/L1/AcPowerSetpoint" || string(w.Payload()) != `{"value":2000}` || w.Retained() {
 		t.Errorf("command %s %s retained=%v", w.Topic(), w.Payload(), w.Retained())
 	}
 
@@ -161,7 +172,7 @@ func TestRetainedAndReconnect(t *testing.T) {
 	// resubscribes by itself.
 	b.Close()
 	waitFor(t, "disconnect", func() bool { return !dev.Connected() })
-	if err := dev.Command(context.Background(), CmdBatterySetting, 100); !errors.Is(err, der.ErrStale) {
+	if err := dev.Command(context.Background(), CmdACInSetpoint, 100); !errors.Is(err, der.ErrStale) {
 		t.Errorf("command while the broker is down: %v", err)
 	}
 	b2 := startBroker(t, addr)

@@ -5,10 +5,18 @@ import (
 	"time"
 )
 
-// Victron is the mapping of a Victron Venus OS (GX device) system in ESS mode: N/ topics carry
-// {"value": ...} payloads, W/ topics take writes, and R/<portal>/keepalive must be sent at least
-// every minute for N/ topics to keep coming. The battery set-point is the ESS mode-3 set-point of
-// the Multi (Hub4 L1 AcPowerSetpoint, positive charges); vebus is its instance (often 276).
+// Victron is the mapping of a Victron Venus OS (GX device) system in ESS mode 3 (external
+// control): N/ topics carry {"value": ...} payloads, W/ topics take writes, and
+// R/<portal>/keepalive must be sent at least every minute for N/ topics to keep coming. vebus is
+// the Multi's VE.Bus instance (276 on many systems, but it differs: the unit file's
+// vebus_instance).
+//
+// The only power command of ESS mode 3, Hub4/L1/AcPowerSetpoint, is the power at the Multi's AC
+// input (positive imports), not the battery's: AC-in = battery charge + AC-out consumption − DC
+// PV. The mapping therefore gives it as CmdACInSetpoint with the points needed to convert a
+// battery target into it (AC-out consumption, DC PV, the ESS mode); Inverter.SetBatteryPower does
+// the conversion. AC-coupled PV on the Multi's output is not accounted for (a system with a PV
+// inverter on AC-out needs it in the consumption figure, which Venus OS does not do).
 func Victron(portalID string, vebus int) Mapping {
 	n := func(path string) Binding {
 		return Binding{Topic: fmt.Sprintf("N/%s/%s", portalID, path), Field: "value"}
@@ -18,12 +26,14 @@ func Victron(portalID string, vebus int) Mapping {
 			BatterySoC:     n("system/0/Dc/Battery/Soc"),
 			BatteryPower:   n("system/0/Dc/Battery/Power"),
 			PVPower:        n("system/0/Dc/Pv/Power"),
+			ACOutPower:     n("system/0/Ac/ConsumptionOnOutput/L1/Power"),
+			ESSMode:        n("settings/0/Settings/CGwacs/Hub4Mode"),
 			MeterPower:     n("system/0/Ac/Grid/L1/Power"),
 			MeterVoltage:   n(fmt.Sprintf("vebus/%d/Ac/ActiveIn/L1/V", vebus)),
 			MeterFrequency: n(fmt.Sprintf("vebus/%d/Ac/ActiveIn/L1/F", vebus)),
 		},
 		Commands: map[string]Binding{
-			CmdBatterySetting: {Topic: fmt.Sprintf("W/%s/vebus/%d/Hub4/L1/AcPowerSetpoint", portalID, vebus), Field: "value"},
+			CmdACInSetpoint: {Topic: fmt.Sprintf("W/%s/vebus/%d/Hub4/L1/AcPowerSetpoint", portalID, vebus), Field: "value"},
 		},
 		Keepalive:  &Keepalive{Topic: fmt.Sprintf("R/%s/keepalive", portalID), Every: VictronKeepalive},
 		StaleAfter: VictronStaleAfter(VictronKeepalive),

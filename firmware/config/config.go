@@ -104,6 +104,8 @@ type Device struct {
 	Topics   map[string]string `yaml:"topics"`    // point -> topic
 	Fields   map[string]string `yaml:"fields"`    // point -> JSON field in the payload
 	Commands map[string]string `yaml:"commands"`  // command -> topic
+	// VebusInstance (victron) is the VE.Bus instance of the Multi, default 276.
+	VebusInstance int `yaml:"vebus_instance"`
 	// Keepalive (victron) is how often the keepalive is sent, default 30s (Venus OS stops
 	// publishing a minute after the last one); values last two keepalives.
 	Keepalive time.Duration `yaml:"keepalive"`
@@ -526,6 +528,9 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		}
 		if d.Preset == "opendtu" && d.Serial == "" {
 			v.fail(p("devices", i, "serial"), "missing: the inverter serial number")
+		}
+		if d.VebusInstance != 0 && (d.Preset != "victron" || d.VebusInstance < 0 || d.VebusInstance > 65535) {
+			v.fail(p("devices", i, "vebus_instance"), "%d: accepted 0..65535, with preset victron only", d.VebusInstance)
 		}
 		if d.Keepalive != 0 && (d.Preset != "victron" || d.Keepalive < time.Second || d.Keepalive > 55*time.Second) {
 			v.fail(p("devices", i, "keepalive"), "%v: accepted 1s..55s, with preset victron only", d.Keepalive)
