@@ -155,6 +155,53 @@ func TestInterlockRefusesToCloseButNeverToOpen(t *testing.T) {
 	if err := pccRelay.SetSwitch(ctx, true); err != nil {
 		t.Fatalf("closing with the interlock open: %v", err)
 	}
+	pcc.follow()
+	if err := pccRelay.SetSwitch(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	pcc.follow()
+
+	// A partner commanded closed a moment ago, its contact not moved yet, counts as closed.
+	if err := genRelay.SetSwitch(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if on, _ := genRelay.ReadSwitch(ctx); on {
+		t.Fatal("fixture: the generator's contact moved before follow")
+	}
+	if err := pccRelay.SetSwitch(ctx, true); !errors.Is(err, ErrInterlock) {
+		t.Fatalf("closing the PCC while the generator is commanded closed = %v, want ErrInterlock", err)
+	}
+	if pcc.coil.Read() != gpio.Low {
+		t.Fatal("the PCC coil was driven while the generator was closing")
+	}
+	if err := genRelay.SetSwitch(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	gen.follow()
+
+	// Two relays interlocked with each other, asked to close at the same moment: one closes.
+	a, b := newContactor("A"), newContactor("B")
+	aRelay, _ := NewRelay(RelayConfig{Name: "a", Coil: a.coil, Feedback: a.fb})
+	bRelay, _ := NewRelay(RelayConfig{Name: "b", Coil: b.coil, Feedback: b.fb})
+	aRelay.AddInterlock(bRelay)
+	bRelay.AddInterlock(aRelay)
+	for round := 0; round < 200; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, r := range []*Relay{aRelay, bRelay} {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = r.SetSwitch(ctx, true) }()
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("round %d: both or neither closed: %v, %v", round, errs[0], errs[1])
+		}
+		if a.coil.Read() == gpio.High && b.coil.Read() == gpio.High {
+			t.Fatalf("round %d: both coils driven closed", round)
+		}
+		_ = aRelay.SetSwitch(ctx, false)
+		_ = bRelay.SetSwitch(ctx, false)
+	}
 }
 
 func TestRelayWithoutFeedbackReportsCommand(t *testing.T) {

@@ -49,6 +49,60 @@ type Relay struct {
 	commanded   bool
 	known       bool // a command was given
 	commandedAt time.Time
+	group       *interlockGroup // shared with the relays it is interlocked with; nil alone
+}
+
+// interlockGroup serialises closing among relays interlocked with each other: without it two
+// relays asked to close at once both read the other open and both close.
+type interlockGroup struct {
+	closing sync.Mutex
+	members []*Relay
+}
+
+// groupMu guards the group pointers of all relays while groups are joined.
+var groupMu sync.Mutex
+
+// join puts a and b in one interlock group, merging the groups they are in.
+func join(a, b *Relay) {
+	groupMu.Lock()
+	defer groupMu.Unlock()
+	ga, gb := a.groupOf(), b.groupOf()
+	switch {
+	case ga == nil && gb == nil:
+		g := &interlockGroup{members: []*Relay{a, b}}
+		a.setGroup(g)
+		b.setGroup(g)
+	case ga == nil:
+		gb.members = append(gb.members, a)
+		a.setGroup(gb)
+	case gb == nil:
+		ga.members = append(ga.members, b)
+		b.setGroup(ga)
+	case ga != gb:
+		for _, m := range gb.members {
+			ga.members = append(ga.members, m)
+			m.setGroup(ga)
+		}
+	}
+}
+
+func (r *Relay) groupOf() *interlockGroup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.group
+}
+
+func (r *Relay) setGroup(g *interlockGroup) {
+	r.mu.Lock()
+	r.group = g
+	r.mu.Unlock()
+}
+
+// commandedClosed reports whether the coil was last commanded closed.
+func (r *Relay) commandedClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.known && r.commanded
 }
 
 var _ der.Switch = (*Relay)(nil)
@@ -70,15 +124,24 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 			return nil, fmt.Errorf("gpio: relay %s: feedback %s as input: %w", cfg.Name, cfg.Feedback.Name(), err)
 		}
 	}
-	return &Relay{cfg: cfg}, nil
+	r := &Relay{cfg: cfg}
+	for _, il := range cfg.Interlocks {
+		if other, ok := il.(*Relay); ok {
+			join(r, other)
+		}
+	}
+	return r, nil
 }
 
 // AddInterlock adds a switch that must read open before this relay closes (relays are built first
 // and interlocked afterwards, so that two relays may lock each other).
 func (r *Relay) AddInterlock(s der.Switch) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.cfg.Interlocks = append(r.cfg.Interlocks, s)
+	r.mu.Unlock()
+	if other, ok := s.(*Relay); ok {
+		join(r, other)
+	}
 }
 
 // Name is the relay's name.
@@ -119,23 +182,43 @@ func (r *Relay) Fault(ctx context.Context) error {
 	return nil
 }
 
-// SetSwitch drives the coil. Closing is refused while an interlock is closed or unreadable.
+// SetSwitch drives the coil. Closing is refused while an interlock is closed or unreadable; a
+// relay interlock counts as closed when its coil is commanded closed even if its contact has not
+// moved yet (a contactor takes tens of milliseconds), and closings within an interlock group run
+// one at a time, so two interlocked relays never both close. Opening is never refused or delayed.
 // Re-sending the state it already holds (the controller's periodic refresh) reports a stuck relay.
 func (r *Relay) SetSwitch(ctx context.Context, closed bool) error {
+	if !closed {
+		return r.drive(ctx, false)
+	}
 	r.mu.Lock()
-	interlocks := r.cfg.Interlocks
+	interlocks, g := r.cfg.Interlocks, r.group
 	r.mu.Unlock()
-	if closed {
-		for i, il := range interlocks {
-			c, err := il.ReadSwitch(ctx)
-			if err != nil {
-				return fmt.Errorf("gpio: relay %s: interlock %d unreadable (%v): %w", r.cfg.Name, i, err, ErrInterlock)
-			}
-			if c {
-				return fmt.Errorf("gpio: relay %s: interlock %d is closed: %w", r.cfg.Name, i, ErrInterlock)
+	if g != nil {
+		g.closing.Lock()
+		defer g.closing.Unlock()
+	}
+	for i, il := range interlocks {
+		name := fmt.Sprint(i)
+		if other, ok := il.(*Relay); ok {
+			name = other.Name()
+			if other.commandedClosed() {
+				return fmt.Errorf("gpio: relay %s: interlock %s is commanded closed: %w", r.cfg.Name, name, ErrInterlock)
 			}
 		}
+		c, err := il.ReadSwitch(ctx)
+		if err != nil {
+			return fmt.Errorf("gpio: relay %s: interlock %s unreadable (%v): %w", r.cfg.Name, name, err, ErrInterlock)
+		}
+		if c {
+			return fmt.Errorf("gpio: relay %s: interlock %s is closed: %w", r.cfg.Name, name, ErrInterlock)
+		}
 	}
+	return r.drive(ctx, true)
+}
+
+// drive sets the coil and records the command.
+func (r *Relay) drive(ctx context.Context, closed bool) error {
 	r.mu.Lock()
 	same := r.known && r.commanded == closed
 	r.mu.Unlock()
