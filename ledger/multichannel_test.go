@@ -3,8 +3,11 @@ package ledger
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/fractals-energy/fractals/ledger/channel"
+	"github.com/fractals-energy/fractals/ledger/store"
 	"github.com/fractals-energy/fractals/ledger/transport"
 )
 
@@ -20,7 +23,7 @@ func TestSeveralChannelsWithOnePartner(t *testing.T) {
 	d1 := link(t, a.Node, b.Node, 1000)
 	d2 := d1
 	d2.ChannelID = channel.Hash{0x02}
-	token := channel.Address{0x70}
+	token := testToken
 	for _, n := range []*hubNode{a, b} {
 		partner := b.Address()
 		if n == b {
@@ -57,7 +60,7 @@ func TestSeveralChannelsWithOnePartner(t *testing.T) {
 	}
 	next := d1
 	next.Epoch = 2
-	if err := b.ChannelOpened(Opening{Domain: next, Partner: a.Address()}); err != nil {
+	if err := b.ChannelOpened(Opening{Domain: next, Partner: a.Address(), SettleTimeout: 3600}); err != nil {
 		t.Fatalf("new epoch refused: %v", err)
 	}
 	b.stop()
@@ -67,5 +70,41 @@ func TestSeveralChannelsWithOnePartner(t *testing.T) {
 	}
 	if i := b.ChannelByID(d2.ChannelID); !i.Found || i.Token != token {
 		t.Fatalf("after restart the second channel is %+v", i)
+	}
+}
+
+// TestNodeChecksItsTimeouts: a node whose locks could outlive the shortest settle timeout it
+// accepts is refused at start, and channels outside its range or token list are refused.
+func TestNodeChecksItsTimeouts(t *testing.T) {
+	hub := transport.NewHub()
+	st, err := store.Open(filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	key := DeterministicKey(5)
+	ep := hub.Join(crypto.PubkeyToAddress(key.PublicKey))
+	_, err = NewNode(Config{Signer: channel.NewKeySigner(key), Store: st, Transport: ep,
+		MinSettleTimeout: 10 * time.Minute, LockTimeout: 10 * time.Minute})
+	if err == nil {
+		t.Fatal("a lock timeout beyond the minimum settle timeout was accepted")
+	}
+	n, err := NewNode(Config{Signer: channel.NewKeySigner(key), Store: st, Transport: ep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	d := channel.Domain{ChainID: 1, ChannelID: channel.Hash{1}, Epoch: 1}
+	for _, o := range []Opening{
+		{Domain: d, Partner: channel.Address{2}, SettleTimeout: 60},
+		{Domain: d, Partner: channel.Address{2}, SettleTimeout: 1 << 40},
+		{Domain: d, Partner: channel.Address{2}, SettleTimeout: 7200, Token: channel.Address{9}},
+	} {
+		if err := n.ChannelOpened(o); err == nil {
+			t.Errorf("opening %+v accepted", o)
+		}
+	}
+	if err := n.ChannelOpened(Opening{Domain: d, Partner: channel.Address{2}, SettleTimeout: 7200}); err != nil {
+		t.Fatal(err)
 	}
 }

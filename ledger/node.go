@@ -35,6 +35,14 @@ type Config struct {
 	// RevealMargin is how much earlier each hop's lock expires than the one it was paid with, so
 	// a mediator always has time to claim its incoming lock. Default 1 min.
 	RevealMargin time.Duration
+	// MinSettleTimeout and MaxSettleTimeout bound the settle timeout of a channel the node takes:
+	// shorter, a partner could close and settle before the watcher notices; longer, funds stay
+	// frozen. Defaults 1 h and 30 days. LockTimeout + RevealMargin must be below the minimum, so
+	// a lock can be claimed on chain within a channel's settle timeout.
+	MinSettleTimeout, MaxSettleTimeout time.Duration
+	// Tokens are the tokens the node takes channels in; the zero address is native coin.
+	// Default: native coin only.
+	Tokens []channel.Address
 	// Rand supplies the secrets of mediated transfers. Default crypto/rand.
 	Rand io.Reader
 	// MaxBatch bounds how many events one group commit gathers. Default 4096.
@@ -205,6 +213,21 @@ func NewNode(cfg Config) (*Node, error) {
 	if cfg.RevealMargin <= 0 {
 		cfg.RevealMargin = time.Minute
 	}
+	if cfg.MinSettleTimeout <= 0 {
+		cfg.MinSettleTimeout = time.Hour
+	}
+	if cfg.MaxSettleTimeout <= 0 {
+		cfg.MaxSettleTimeout = 30 * 24 * time.Hour
+	}
+	if cfg.MaxSettleTimeout < cfg.MinSettleTimeout {
+		return nil, fmt.Errorf("ledger node: MaxSettleTimeout %v below MinSettleTimeout %v", cfg.MaxSettleTimeout, cfg.MinSettleTimeout)
+	}
+	if cfg.LockTimeout+cfg.RevealMargin >= cfg.MinSettleTimeout {
+		return nil, fmt.Errorf("ledger node: LockTimeout %v + RevealMargin %v must be below MinSettleTimeout %v", cfg.LockTimeout, cfg.RevealMargin, cfg.MinSettleTimeout)
+	}
+	if cfg.Tokens == nil {
+		cfg.Tokens = []channel.Address{{}}
+	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
@@ -289,6 +312,13 @@ type Opening struct {
 // ChannelOpened registers a channel the chain reports opened (deposits follow with
 // ChainDeposited). Reporting the same opening again is harmless.
 func (n *Node) ChannelOpened(o Opening) error {
+	if !slices.Contains(n.cfg.Tokens, o.Token) {
+		return fmt.Errorf("ledger node: channel %x with %s: token %s not accepted", o.Domain.ChannelID[:4], o.Partner, o.Token)
+	}
+	lo, hi := uint64(n.cfg.MinSettleTimeout.Seconds()), uint64(n.cfg.MaxSettleTimeout.Seconds())
+	if o.SettleTimeout < lo || o.SettleTimeout > hi {
+		return fmt.Errorf("ledger node: channel %x with %s: settle timeout %d s outside %d..%d s", o.Domain.ChannelID[:4], o.Partner, o.SettleTimeout, lo, hi)
+	}
 	done := make(chan error, 1)
 	if err := n.submit(&addChannelEvent{domain: o.Domain, partner: o.Partner, token: o.Token, opened: true, done: done}); err != nil {
 		return err

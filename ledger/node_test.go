@@ -33,7 +33,8 @@ func startHubNode(t *testing.T, hub *transport.Hub, seed uint64, path string) *h
 		t.Fatal(err)
 	}
 	ep := hub.Join(crypto.PubkeyToAddress(key.PublicKey))
-	n, err := NewNode(Config{Signer: channel.NewKeySigner(key), Store: st, Transport: ep, Clock: clock.Real{}, Resend: 40 * time.Millisecond})
+	n, err := NewNode(Config{Signer: channel.NewKeySigner(key), Store: st, Transport: ep, Clock: clock.Real{}, Resend: 40 * time.Millisecond,
+		Tokens: []channel.Address{{}, testToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +48,9 @@ func (h *hubNode) stop() {
 	h.ep.Close()
 	h.st.Close()
 }
+
+// testToken is a token the hub nodes take channels in, beside native coin.
+var testToken = channel.Address{0x70}
 
 func link(t *testing.T, a, b *Node, deposit uint64) channel.Domain {
 	t.Helper()

@@ -240,3 +240,9 @@ func (a *Adapter) Reachable(ctx context.Context) bool {
 	_, err := a.backend.HeaderByNumber(ctx, nil)
 	return err == nil
 }
+
+// The contract's bounds of a settle timeout in seconds (MIN_SETTLE_TIMEOUT, MAX_SETTLE_TIMEOUT).
+const (
+	MinSettleTimeout = 10 * 60
+	MaxSettleTimeout = 365 * 24 * 3600
+)

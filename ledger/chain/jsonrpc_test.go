@@ -64,7 +64,7 @@ func TestOverJSONRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _, err := a.Open(ctx, b.Self(), native, 60, 500)
+	d, _, err := a.Open(ctx, b.Self(), native, 600, 500)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestOverJSONRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ {
-		if err := sim.AdjustTime(61 * time.Second); err == nil {
+		if err := sim.AdjustTime(601 * time.Second); err == nil {
 			break
 		} else if i > 200 {
 			t.Fatal(err)

@@ -32,7 +32,9 @@ func startUnitClock(t *testing.T, hub *transport.Hub, s *channel.KeySigner, ad *
 		t.Fatal(err)
 	}
 	ep := hub.Join(s.Address())
-	n, err := ledger.NewNode(ledger.Config{Signer: s, Store: st, Transport: ep, Clock: clk})
+	// The tests open channels with the contract's shortest settle timeout (10 min).
+	n, err := ledger.NewNode(ledger.Config{Signer: s, Store: st, Transport: ep, Clock: clk,
+		MinSettleTimeout: MinSettleTimeout * time.Second, LockTimeout: 5 * time.Minute, RevealMargin: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

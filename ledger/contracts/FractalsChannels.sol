@@ -19,6 +19,12 @@ contract FractalsChannels {
     uint8 public constant TYPE_COOPERATIVE_SETTLE = 3;
     uint8 public constant TYPE_DELEGATE_UPDATE = 4;
 
+    /// Bounds of a channel's settle timeout: long enough for the non-closer (or its watchtower)
+    /// to notice a stale close and answer it, short enough that settleAfter cannot overflow and
+    /// funds are not frozen for ever.
+    uint64 public constant MIN_SETTLE_TIMEOUT = 10 minutes;
+    uint64 public constant MAX_SETTLE_TIMEOUT = 365 days;
+
     uint8 constant STATE_NONE = 0;
     uint8 constant STATE_OPEN = 1;
     uint8 constant STATE_CLOSED = 2;
@@ -87,6 +93,7 @@ contract FractalsChannels {
     error TooEarly();
     error TooLate();
     error TransferFailed();
+    error BadSettleTimeout(uint64 settleTimeout);
 
     function channelId(address x, address y, address token) public pure returns (bytes32) {
         (address lo, address hi) = x < y ? (x, y) : (y, x);
@@ -99,7 +106,8 @@ contract FractalsChannels {
 
     /// Opens a channel between msg.sender and partner, depositing `amount` (msg.value for native coin).
     function open(address partner, address token, uint64 settleTimeout, uint256 amount) external payable returns (bytes32 id) {
-        if (partner == msg.sender || partner == address(0) || settleTimeout == 0) revert BadAmount();
+        if (partner == msg.sender || partner == address(0)) revert BadAmount();
+        if (settleTimeout < MIN_SETTLE_TIMEOUT || settleTimeout > MAX_SETTLE_TIMEOUT) revert BadSettleTimeout(settleTimeout);
         id = channelId(msg.sender, partner, token);
         Channel storage c = channels[id];
         if (c.state != STATE_NONE) revert BadState(c.state);
