@@ -30,31 +30,32 @@ import (
 // changing the method is ADMM in a fixed weighted norm, with its convergence guarantee; they are frozen
 // after adaptIterations so that guarantee always applies.
 //
+// The method stops on a certificate rather than on residuals alone (restore.go): every iteration the
+// coordinator closes each period's imbalance with the agents' cheapest single-period offers, which gives
+// a balanced schedule of known welfare, and the agents' dual values bound the optimum from above; it
+// stops when the best balanced schedule is within GapTolerance of the best bound. Residuals still steer
+// the penalty.
+//
 // An agent's step is a pure function of its own state and the broadcast Signal, and the coordinator's a
 // pure function of the responses, so each can run on its own unit once the mesh carries them.
 
 // ADMMOptions tunes the distributed method; the zero value picks the defaults.
 type ADMMOptions struct {
 	// MaxIterations stops a run that has not converged (default 1000; random markets of 1,000 agents
-	// take 190–370); it is reported as an error.
+	// take about 60–110); it is reported as an error.
 	MaxIterations int
-	// ImbalanceTolerance is the imbalance allowed in every period relative to the energy traded in it
-	// (primal residual; default 9e-4, inside the market's 0.1 % rule).
-	ImbalanceTolerance float64
-	// MovementTolerance bounds the RMS movement of the agents' shares, in price units relative to the
-	// highest price (dual residual; default 3e-3).
-	MovementTolerance float64
+	// GapTolerance is the certified distance from the optimum at which the method stops: the welfare of
+	// the balanced schedule relative to the agents' upper bound (default 9e-4, inside the market's
+	// 0.1 % rule).
+	GapTolerance float64
 }
 
 func (o ADMMOptions) withDefaults() ADMMOptions {
 	if o.MaxIterations <= 0 {
 		o.MaxIterations = 1000
 	}
-	if o.ImbalanceTolerance <= 0 {
-		o.ImbalanceTolerance = 9e-4
-	}
-	if o.MovementTolerance <= 0 {
-		o.MovementTolerance = 3e-3
+	if o.GapTolerance <= 0 {
+		o.GapTolerance = 9e-4
 	}
 	return o
 }
@@ -75,6 +76,8 @@ type AgentState struct {
 	Share    []float64 // z
 	Penalty  []float64 // ρ_it for the next projection and step
 	Cost     float64   // money, at Schedule
+	Dual     float64   // min over its constraints of cost + Price·x, money: its share of the bound
+	Offers   []Offer   // its single-period moves from Schedule, for the restoration of balance
 }
 
 // compliance is 1/ρ_it: how much of the imbalance the agent offers to take in period t.
@@ -109,6 +112,8 @@ func (p Participant) Step(st AgentState, s Signal) AgentState {
 		v[t] = next.Share[t] - s.Price[t]/st.Penalty[t]
 	}
 	next.Cost = p.solver.prox(v, st.Penalty, next.Schedule)
+	next.Dual = p.solver.dual(s.Price)
+	next.Offers = p.solver.offers(nil, next.Schedule)
 	sens := p.solver.sensitivity(next.Schedule)
 	for t := range T {
 		if s.Freeze {
@@ -120,6 +125,14 @@ func (p Participant) Step(st AgentState, s Signal) AgentState {
 	return next
 }
 
+// Settle is the agent's final schedule in kW: its last one, moved by the offers the coordinator's
+// restoration took.
+func (p Participant) Settle(st AgentState, r Restoration) []float64 {
+	x := append([]float64(nil), st.Schedule...)
+	r.apply(x, st.Offers)
+	return x
+}
+
 // stiffness bounds the penalty of an agent held by its limits at this multiple of the base ρ.
 const stiffness = 30.0
 
@@ -129,26 +142,48 @@ type Coordinator struct {
 	signal     Signal
 	opt        ADMMOptions
 	rho0       float64
+	best       certificate
+}
+
+// certificate is the best balanced schedule met so far and the lowest upper bound on the welfare.
+type certificate struct {
+	iteration   int
+	states      []AgentState // the agents' states the balanced schedule was restored from
+	restoration Restoration
+	welfare     float64 // of the balanced schedule
+	bound       float64 // no schedule does better
+}
+
+// gap is the certified relative distance of the best balanced schedule from the optimum.
+func (c certificate) gap() float64 {
+	if c.states == nil {
+		return math.Inf(1)
+	}
+	return (c.bound - c.welfare) / math.Max(math.Abs(c.welfare), 1e-12)
 }
 
 // NewCoordinator starts at price zero with the given base penalty.
 func NewCoordinator(n, periods int, rho, alpha float64, opt ADMMOptions) *Coordinator {
 	return &Coordinator{n: n, periods: periods, opt: opt.withDefaults(), rho0: rho,
+		best:   certificate{welfare: math.Inf(-1), bound: math.Inf(1)},
 		signal: Signal{Rho: rho, Alpha: alpha, Price: make([]float64, periods), Shift: make([]float64, periods)}}
 }
 
 // Signal returns the current broadcast.
 func (c *Coordinator) Signal() Signal { return c.signal }
 
-// Update takes every agent's previous and new state, moves the prices and says whether the imbalance and
-// the movement of the shares are under tolerance. It returns the imbalance per period (kW).
+// Update takes every agent's previous and new state, moves the prices and says whether the best balanced
+// schedule is certified within tolerance of the optimum. It returns the imbalance per period (kW) of
+// the agents' schedules before restoration.
 func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbalance []float64) {
 	T := c.periods
 	imbalance = make([]float64, T)
 	traded := make([]float64, T)
 	compliance := make([]float64, T)
-	var moved float64
+	var moved, cost, dual float64
 	for i, st := range next {
+		cost += st.Cost
+		dual += st.Dual
 		for t, v := range st.Schedule {
 			imbalance[t] += v
 			traded[t] += math.Max(v, 0)
@@ -165,7 +200,8 @@ func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbal
 		rel = math.Max(rel, math.Abs(imbalance[t])/math.Max(traded[t], 1e-12))
 	}
 	relDual := math.Sqrt(moved/float64(c.n)) / math.Max(price, 1e-12)
-	converged = rel <= c.opt.ImbalanceTolerance && relDual <= c.opt.MovementTolerance
+	c.certify(next, imbalance, cost, dual)
+	converged = c.best.gap() <= c.opt.GapTolerance
 	// Residual balancing on the relative residuals, so the units of the two do not matter.
 	switch {
 	case c.signal.Freeze || c.signal.Iteration%balanceEvery != 0:
@@ -177,6 +213,27 @@ func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbal
 	c.signal.Iteration++
 	c.signal.Freeze = c.signal.Iteration >= adaptIterations
 	return converged, imbalance
+}
+
+// certify restores the balance of the agents' schedules, keeps the result if it is the best so far, and
+// lowers the bound to the agents' dual values at the prices they answered to (every price vector gives
+// a bound: weak duality).
+func (c *Coordinator) certify(next []AgentState, imbalance []float64, cost, dual float64) {
+	c.best.bound = math.Min(c.best.bound, -dual)
+	var offers []Offer
+	for _, st := range next {
+		offers = append(offers, st.Offers...)
+	}
+	r, extra, ok := restore(imbalance, offers)
+	if w := -(cost + extra); ok && w > c.best.welfare {
+		c.best.iteration, c.best.states, c.best.restoration, c.best.welfare = c.signal.Iteration, next, r, w
+	}
+}
+
+// Best returns the agents' states behind the best balanced schedule, the restoration that balances them
+// and its certified gap.
+func (c *Coordinator) Best() ([]AgentState, Restoration, float64) {
+	return c.best.states, c.best.restoration, c.best.gap()
 }
 
 // initialRho balances a typical price (money per kW and period) against a typical power (kW).
@@ -222,7 +279,7 @@ func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 	for it := 1; it <= opt.MaxIterations; it++ {
 		s := coord.Signal()
 		next := stepAll(parts, states, s)
-		converged, imbalance := coord.Update(states, next)
+		converged, _ := coord.Update(states, next)
 		states = next
 		for _, y := range coord.signal.Price {
 			if !finite(y) {
@@ -230,7 +287,7 @@ func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 			}
 		}
 		if converged {
-			return distributedSolution(p, states, coord, imbalance, it), nil
+			return distributedSolution(p, parts, coord, it), nil
 		}
 	}
 	return Solution{}, fmt.Errorf("%w: distributed method after %d iterations", ErrNotConverged, opt.MaxIterations)
@@ -255,21 +312,26 @@ func stepAll(parts []Participant, states []AgentState, s Signal) []AgentState {
 	return next
 }
 
-// distributedSolution reports the schedules and the prices the agents answered to.
-func distributedSolution(p Problem, states []AgentState, c *Coordinator, imbalance []float64, it int) Solution {
-	sol := Solution{Iterations: it, Prices: make([]float64, p.Periods), Schedules: make(map[string][]float64, len(states))}
+// distributedSolution reports the certified balanced schedules, their welfare and the prices the agents
+// answered to.
+func distributedSolution(p Problem, parts []Participant, c *Coordinator, it int) Solution {
+	states, r, _ := c.Best()
+	sol := Solution{Iterations: it, Prices: make([]float64, p.Periods), Schedules: make(map[string][]float64, len(states)),
+		Welfare: c.best.welfare}
 	for t := range sol.Prices {
 		sol.Prices[t] = (c.signal.Price[t] - c.signal.Shift[t]) / p.PeriodHours
 	}
+	net := make([]float64, p.Periods)
 	for i, a := range p.Agents {
-		sol.Welfare -= states[i].Cost
+		x := parts[i].Settle(states[i], r)
 		w := make([]float64, p.Periods)
 		for t := range w {
-			w[t] = states[i].Schedule[t] * 1000
+			net[t] += x[t]
+			w[t] = x[t] * 1000
 		}
 		sol.Schedules[a.ID] = w
 	}
-	sol.MaxImbalanceW = maxAbs(imbalance) * 1000
+	sol.MaxImbalanceW = maxAbs(net) * 1000
 	return sol
 }
 

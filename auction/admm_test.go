@@ -88,6 +88,46 @@ func checkDistributed(t testing.TB, p Problem, central, dist Solution) {
 	}
 }
 
+// TestDistributedIterationsOverSeeds holds the distributed method to its iteration budget on ten random
+// markets of the benchmark's generator, each checked against the central optimum. At 300 agents the
+// method takes 50–90 iterations; the bound leaves room for the machine's rounding, not for a regression
+// to the 150–300 the residual-only stop took.
+func TestDistributedIterationsOverSeeds(t *testing.T) {
+	checkIterationsOverSeeds(t, 300, 10, 150)
+}
+
+// TestDistributedTargetAtScale is the target on ten random markets of 1,000 agents × 24 periods
+// (measured 110–225 iterations). It takes about two minutes on one core, so -short leaves it out:
+// go test -run TestDistributedTargetAtScale ./auction/
+func TestDistributedTargetAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two minutes; run without -short")
+	}
+	checkIterationsOverSeeds(t, 1000, 10, 300)
+}
+
+func checkIterationsOverSeeds(t *testing.T, agents, seeds, limit int) {
+	worst := 0
+	for seed := range uint64(seeds) {
+		p := randomMarket(rand.New(rand.NewPCG(seed+1, seed+2)), agents, 24, true, false)
+		central, err := Solve(p, Central, ADMMOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dist, err := Solve(p, Distributed, ADMMOptions{})
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed+1, err)
+		}
+		checkDistributed(t, p, central, dist)
+		checkSchedules(t, p, dist, 1e-6)
+		if dist.Iterations > limit {
+			t.Errorf("seed %d: %d iterations, want at most %d", seed+1, dist.Iterations, limit)
+		}
+		worst = max(worst, dist.Iterations)
+	}
+	t.Logf("%d agents: at most %d iterations over %d seeds", agents, worst, seeds)
+}
+
 func TestDistributedStopsWhenOutOfIterations(t *testing.T) {
 	p := randomMarket(rand.New(rand.NewPCG(1, 1)), 30, 24, true, false)
 	if _, err := Solve(p, Distributed, ADMMOptions{MaxIterations: 3}); err == nil {
@@ -110,7 +150,9 @@ func BenchmarkSolveDistributed(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(sol.Iterations), "ms/iteration")
+				elapsed := time.Since(start)
+				b.ReportMetric(float64(elapsed.Milliseconds())/float64(sol.Iterations), "ms/iteration")
+				b.ReportMetric(elapsed.Seconds(), "s/solve")
 			}
 			checkDistributed(b, p, central, sol)
 			if sol.Iterations > 300 {
@@ -134,4 +176,83 @@ func BenchmarkSolveCentral(b *testing.B) {
 		}
 		b.ReportMetric(float64(sol.Iterations), "iterations")
 	})
+}
+
+// TestDualIsTheAgentsOptimum checks each agent's dual value, which the stopping certificate adds up,
+// against the interior-point LP of the agent alone at the same prices: it must be a lower bound and
+// (up to the bound's ε) the optimum.
+func TestDualIsTheAgentsOptimum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	const periods = 12
+	for trial := range 100 {
+		p := randomMarket(rng, 6, periods, true, false)
+		p.PeriodHours = []float64{1, 0.5}[trial%2]
+		for _, a := range p.Agents {
+			y := make([]float64, periods)
+			for k := range y {
+				y[k] = (rng.Float64() - 0.3) * p.PeriodHours
+			}
+			d := newProxer(a, periods, p.PeriodHours).dual(y)
+			b := compile(a, periods, p.PeriodHours)
+			for j, k := range b.period {
+				if k >= 0 {
+					b.cost[j] += y[k] * b.sign[j]
+					b.period[j] = -1
+				}
+			}
+			want := 0.0
+			if len(b.cost) > 0 {
+				r, err := solveBlockLP([]block{b}, periods)
+				if err != nil {
+					t.Fatalf("trial %d %s: %v", trial, a.Kind, err)
+				}
+				want = r.objective
+			}
+			if d > want+1e-7*(1+math.Abs(want)) || d < want-1e-6*(1+math.Abs(want)) {
+				t.Fatalf("trial %d %s: dual %.12g, LP optimum %.12g", trial, a.Kind, d, want)
+			}
+		}
+	}
+}
+
+// TestRestoreClosesImbalanceCheapestFirst: the cheapest offers in the needed direction are taken whole,
+// those at the margin pro rata, and the moves cancel the imbalance exactly.
+func TestRestoreClosesImbalanceCheapestFirst(t *testing.T) {
+	offers := [][]Offer{
+		{{Period: 0, Down: true, Room: 2, Cost: 0.5}, {Period: 1, Room: 3, Cost: 0.1}},
+		{{Period: 0, Down: true, Room: 4, Cost: 0.2}, {Period: 1, Room: 1, Cost: 0.1}},
+		{{Period: 0, Down: true, Room: 2, Cost: 0.5}, {Period: 0, Room: 9, Cost: 0}},
+	}
+	var all []Offer
+	for _, o := range offers {
+		all = append(all, o...)
+	}
+	imbalance := []float64{6, -2}
+	r, cost, ok := restore(imbalance, all)
+	if !ok {
+		t.Fatal("restoration failed with enough room")
+	}
+	if want := 4*0.2 + 2*0.5 + 2*0.1; math.Abs(cost-want) > 1e-12 {
+		t.Fatalf("cost %g, want %g", cost, want)
+	}
+	moved := make([]float64, 2)
+	wantMoves := [][]float64{{-1, 1.5}, {-4, 0.5}, {-1, 0}}
+	for i, o := range offers {
+		x := make([]float64, 2)
+		r.apply(x, o)
+		for k := range x {
+			moved[k] += x[k]
+			if math.Abs(x[k]-wantMoves[i][k]) > 1e-12 {
+				t.Fatalf("agent %d period %d moved %g, want %g", i, k, x[k], wantMoves[i][k])
+			}
+		}
+	}
+	for k := range moved {
+		if math.Abs(moved[k]+imbalance[k]) > 1e-12 {
+			t.Fatalf("period %d: moves %g leave imbalance %g", k, moved[k], imbalance[k]+moved[k])
+		}
+	}
+	if _, _, ok := restore([]float64{100, 0}, all); ok {
+		t.Fatal("restoration beyond the offered room reported as done")
+	}
 }

@@ -16,6 +16,10 @@ type proxer interface {
 	// sensitivity returns, per period, ∂x_t/∂v_t at the last prox (0 at a limit or kink, 1 when nothing
 	// else holds x_t, in between when the agent's own energy limits make periods trade off).
 	sensitivity(x []float64) []float64
+	// offers appends the moves the agent can make in one period alone from x (restore.go).
+	offers(sink offerSink, x []float64) offerSink
+	// dual returns min f(x) + y·x over the agent's constraints, or a lower bound within rounding.
+	dual(y []float64) float64
 }
 
 // inside says whether x is strictly between lo and hi, beyond rounding.
