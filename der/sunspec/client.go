@@ -151,6 +151,9 @@ type Set struct {
 	Value  float64
 	Text   string
 	IsText bool
+	// Pulse marks a command register the device clears once it has acted on it (802 AlmRst):
+	// it is written but not compared on read-back.
+	Pulse bool
 }
 
 // ErrVerify is returned when a point read back after a write differs from what was written.
@@ -166,9 +169,10 @@ func Write(ctx context.Context, r Registers, h Header, sets ...Set) error {
 		return err
 	}
 	type planned struct {
-		addr uint16
-		regs []uint16
-		path string
+		addr  uint16
+		regs  []uint16
+		path  string
+		pulse bool
 	}
 	plan := make([]planned, 0, len(sets))
 	for _, s := range sets {
@@ -192,7 +196,7 @@ func Write(ctx context.Context, r Registers, h Header, sets ...Set) error {
 		if err != nil {
 			return fmt.Errorf("sunspec: model %d: %w", h.ID, err)
 		}
-		plan = append(plan, planned{v.Addr, regs, s.Path})
+		plan = append(plan, planned{v.Addr, regs, s.Path, s.Pulse})
 	}
 	end := int(h.Addr) + int(h.Length) + 2
 	for _, p := range plan {
@@ -210,6 +214,9 @@ func Write(ctx context.Context, r Registers, h Header, sets ...Set) error {
 		return fmt.Errorf("sunspec: reading back model %d: %w", h.ID, err)
 	}
 	for _, p := range plan {
+		if p.pulse {
+			continue
+		}
 		off := int(p.addr) - int(h.Addr)
 		for k, want := range p.regs {
 			if got := back[off+k]; got != want {
