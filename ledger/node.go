@@ -695,7 +695,7 @@ func (n *Node) handle(e event) {
 	case *claimsEvent:
 		e.reply <- n.claims(e.before)
 	case *expiredWithdrawalsEvent:
-		e.reply <- n.expiredWithdrawals()
+		e.reply <- n.expiredWithdrawals(e.chainNow)
 	case *chainEvent:
 		e.done <- n.handleChainEvent(e)
 	case *queryEvent:

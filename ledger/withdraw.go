@@ -32,10 +32,11 @@ type withdrawResult struct {
 // chainEvent is a deposit or withdrawal total the contract reports.
 type chainEvent struct {
 	deposit bool
-	id      channel.Hash
-	who     channel.Address
-	total   uint64
-	done    chan error
+	id       channel.Hash
+	who      channel.Address
+	total    uint64
+	chainNow uint64
+	done     chan error
 }
 
 // Withdraw negotiates a withdrawal of total (cumulative) from the channel with partner, valid
@@ -58,10 +59,11 @@ func (n *Node) Withdraw(ctx context.Context, partner channel.Address, total, exp
 }
 
 // ChainWithdrawn tells the node what the contract has paid out to who in channel id (from the
-// chain's Withdrawn events or a read of the contract). An expired withdrawal that never executed
-// is released here.
-func (n *Node) ChainWithdrawn(id channel.Hash, who channel.Address, total uint64) error {
-	return n.chainEvent(&chainEvent{id: id, who: who, total: total})
+// chain's Withdrawn events or a read of the contract) as of chain time chainNow (the head's
+// timestamp, Unix seconds). An agreed withdrawal that never executed is released here once
+// chainNow is past its expiry: only the chain's clock says it can no longer execute.
+func (n *Node) ChainWithdrawn(id channel.Hash, who channel.Address, total, chainNow uint64) error {
+	return n.chainEvent(&chainEvent{id: id, who: who, total: total, chainNow: chainNow})
 }
 
 // ChainDeposited tells the node a participant's total deposit in channel id.
@@ -151,7 +153,7 @@ func (n *Node) handleChainEvent(e *chainEvent) error {
 	if err := cs.ch.SetWithdrawn(e.who, e.total); err != nil {
 		return err
 	}
-	if _, err := cs.ch.ReleaseExpiredWithdraw(e.who, n.unixNow()); err != nil {
+	if _, err := cs.ch.ReleaseExpiredWithdraw(e.who, e.chainNow); err != nil {
 		return err
 	}
 	cs.dirty = true
@@ -174,14 +176,16 @@ type ExpiredWithdrawal struct {
 }
 
 type expiredWithdrawalsEvent struct {
-	reply chan []ExpiredWithdrawal
+	chainNow uint64
+	reply    chan []ExpiredWithdrawal
 }
 
-// ExpiredWithdrawals lists the agreed withdrawals past their expiry that the chain has not
-// reported; feed the chain's totals back with ChainWithdrawn to release them.
-func (n *Node) ExpiredWithdrawals() []ExpiredWithdrawal {
+// ExpiredWithdrawals lists the agreed withdrawals the chain has not reported whose expiry is
+// before chain time chainNow (the head's timestamp); feed the chain's totals back with
+// ChainWithdrawn to release them.
+func (n *Node) ExpiredWithdrawals(chainNow uint64) []ExpiredWithdrawal {
 	reply := make(chan []ExpiredWithdrawal, 1)
-	if n.submit(&expiredWithdrawalsEvent{reply: reply}) != nil {
+	if n.submit(&expiredWithdrawalsEvent{chainNow: chainNow, reply: reply}) != nil {
 		return nil
 	}
 	select {
@@ -192,8 +196,7 @@ func (n *Node) ExpiredWithdrawals() []ExpiredWithdrawal {
 	}
 }
 
-func (n *Node) expiredWithdrawals() []ExpiredWithdrawal {
-	now := n.unixNow()
+func (n *Node) expiredWithdrawals(now uint64) []ExpiredWithdrawal {
 	var out []ExpiredWithdrawal
 	for _, cs := range n.channels {
 		partner := cs.ch.Partner.Address

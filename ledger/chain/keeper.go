@@ -101,13 +101,19 @@ func (k *Keeper) queueClaims() error {
 	return nil
 }
 
-// releaseExpiredWithdrawals reads the chain's withdrawn total for every agreed withdrawal past
-// its expiry; the node releases the reservation when the chain shows it never executed.
+// releaseExpiredWithdrawals reads the chain's withdrawn total for every agreed withdrawal whose
+// expiry the chain's head has passed (never the local clock: a unit running ahead would release
+// a withdrawal the chain can still execute); the node releases the reservation when the chain
+// shows it never executed.
 func (k *Keeper) releaseExpiredWithdrawals(ctx context.Context) error {
 	if k.Node == nil {
 		return nil
 	}
-	for _, w := range k.Node.ExpiredWithdrawals() {
+	head, err := k.Queue.adapter.backend.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	for _, w := range k.Node.ExpiredWithdrawals(head.Time) {
 		p, err := k.Queue.adapter.Participant(ctx, w.Domain.ChannelID, w.Who)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrUnreachable, err)
@@ -115,7 +121,7 @@ func (k *Keeper) releaseExpiredWithdrawals(ctx context.Context) error {
 		if !p.Withdrawn.IsUint64() {
 			return fmt.Errorf("chain: channel %x: withdrawn %s exceeds 64 bits", w.Domain.ChannelID[:4], p.Withdrawn)
 		}
-		if err := k.Node.ChainWithdrawn(w.Domain.ChannelID, w.Who, p.Withdrawn.Uint64()); err != nil {
+		if err := k.Node.ChainWithdrawn(w.Domain.ChannelID, w.Who, p.Withdrawn.Uint64(), head.Time); err != nil {
 			return err
 		}
 	}

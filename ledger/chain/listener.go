@@ -18,9 +18,9 @@ func (l NodeListener) Deposited(d channel.Domain, who channel.Address, total uin
 	return l.Node.ChainDeposited(d.ChannelID, who, total)
 }
 
-// Withdrawn records an executed withdrawal.
-func (l NodeListener) Withdrawn(d channel.Domain, who channel.Address, total uint64) error {
-	return l.Node.ChainWithdrawn(d.ChannelID, who, total)
+// Withdrawn records an executed withdrawal (chainNow: the head's timestamp).
+func (l NodeListener) Withdrawn(d channel.Domain, who channel.Address, total, chainNow uint64) error {
+	return l.Node.ChainWithdrawn(d.ChannelID, who, total, chainNow)
 }
 
 // Settled drops the channel from the node.

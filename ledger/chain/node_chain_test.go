@@ -153,38 +153,38 @@ func TestNodesSettleCooperatively(t *testing.T) {
 	c.expectPayout(t, settledLog(t, c.sim.Client(), c), 800, 500)
 }
 
-// TestExpiredWithdrawalIsReleased: a withdrawal agreed off chain but never sent to the chain
-// stops reserving the funds once it has expired and the chain shows it did not execute.
-func TestExpiredWithdrawalIsReleased(t *testing.T) {
+// TestWithdrawalReleasedByChainTimeOnly: an agreed withdrawal that never reached the chain stops
+// reserving the funds once the chain's time is past its expiry, and only then: a unit whose clock
+// runs ahead must not release it while the chain could still execute it.
+func TestWithdrawalReleasedByChainTimeOnly(t *testing.T) {
 	c := newSimChain(t)
 	ctx := context.Background()
 	hub := transport.NewHub()
 	dir := t.TempDir()
-	clk := clock.NewSim(time.Now())
+	head, err := c.sim.Client().HeaderByNumber(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewSim(time.Unix(int64(head.Time), 0))
 	a := startUnitClock(t, hub, c.sa, c.a, filepath.Join(dir, "a.db"), clk)
 	b := startUnitClock(t, hub, c.sb, c.b, filepath.Join(dir, "b.db"), clk)
 	_, r, err := c.a.Open(ctx, c.sb.Address(), native, 600, 1000)
 	c.must(t, "open")(r, err)
 	a.step(t)
 	b.step(t)
-	if err := a.node.Pay(ctx, c.sb.Address(), 200, 1); err != nil {
+	if _, err := a.node.Withdraw(ctx, c.sb.Address(), 100, head.Time+60); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.node.Withdraw(ctx, c.sb.Address(), 100, uint64(clk.Now().Add(time.Minute).Unix())); err != nil {
-		t.Fatal(err)
-	}
-	if got := a.node.Channel(c.sb.Address()).OwnBalance; got != 700 {
-		t.Fatalf("balance while the withdrawal is reserved: %d, want 700", got)
-	}
+	clk.Advance(time.Hour) // the units' clocks run ahead; the chain's has not moved
 	a.step(t)
 	b.step(t)
-	if got := a.node.Channel(c.sb.Address()).OwnBalance; got != 700 {
-		t.Fatalf("released before expiry: %d", got)
+	if ia, ib := a.node.Channel(c.sb.Address()), b.node.Channel(c.sa.Address()); ia.OwnBalance != 900 || ib.PartnerBal != 900 {
+		t.Fatalf("released by the local clock: a %d, b sees %d; want 900 (still reserved)", ia.OwnBalance, ib.PartnerBal)
 	}
-	clk.Advance(2 * time.Minute)
+	c.pass(t, 2*time.Minute)
 	a.step(t)
 	b.step(t)
-	if ia, ib := a.node.Channel(c.sb.Address()), b.node.Channel(c.sa.Address()); ia.OwnBalance != 800 || ib.PartnerBal != 800 {
-		t.Fatalf("after expiry: a %d, b sees %d; want 800", ia.OwnBalance, ib.PartnerBal)
+	if ia, ib := a.node.Channel(c.sb.Address()), b.node.Channel(c.sa.Address()); ia.OwnBalance != 1000 || ib.PartnerBal != 1000 {
+		t.Fatalf("after the chain passed the expiry: a %d, b sees %d; want 1000", ia.OwnBalance, ib.PartnerBal)
 	}
 }

@@ -54,6 +54,8 @@ type Watcher struct {
 	// handled are the logs of blocks next..head already dealt with, when a poll stopped early
 	// for lack of a chain, so the next poll does not queue their answers twice.
 	handled map[logKey]bool
+	// headTime is the timestamp of the head read by the current poll.
+	headTime uint64
 	// Answered counts the stale closes answered.
 	Answered int
 	// Failures are the most recent logs the watcher could not act on (a node refusing a
@@ -105,6 +107,7 @@ func (w *Watcher) Poll(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	last := head.Number.Uint64()
+	w.headTime = head.Time
 	if last < w.next {
 		return nil
 	}
@@ -183,7 +186,8 @@ func (w *Watcher) readChannel(ctx context.Context, id channel.Hash) (ChannelStat
 type Listener interface {
 	ChannelOpened(o ledger.Opening) error
 	Deposited(d channel.Domain, who channel.Address, total uint64) error
-	Withdrawn(d channel.Domain, who channel.Address, total uint64) error
+	// Withdrawn reports chainNow, the timestamp of the chain's head at the poll.
+	Withdrawn(d channel.Domain, who channel.Address, total, chainNow uint64) error
 	Settled(d channel.Domain) error
 }
 
@@ -238,7 +242,7 @@ func (w *Watcher) dispatch(ctx context.Context, l *types.Log) error {
 	if deposit {
 		return w.Listener.Deposited(domain(id, st.Epoch), who, total.Uint64())
 	}
-	return w.Listener.Withdrawn(domain(id, st.Epoch), who, total.Uint64())
+	return w.Listener.Withdrawn(domain(id, st.Epoch), who, total.Uint64(), w.headTime)
 }
 
 func (w *Watcher) answer(ctx context.Context, id channel.Hash, closer channel.Address) error {

@@ -113,8 +113,9 @@ func (c *Channel) CheckWithdrawConfirm(conf WithdrawConfirm) error {
 }
 
 // ReleaseExpiredWithdraw gives back a reserved withdrawal that expired without reaching the
-// chain. Call it only with the chain's current ChainWithdrawn recorded (SetWithdrawn), since an
-// expired withdrawal can no longer execute.
+// chain. Call it only with the chain's current ChainWithdrawn recorded (SetWithdrawn), and with
+// now the chain's time (its head's timestamp), never a local clock: only once the chain's time is
+// past the expiry can the withdrawal no longer execute.
 func (c *Channel) ReleaseExpiredWithdraw(who Address, now uint64) (bool, error) {
 	s, err := c.side(who)
 	if err != nil {
