@@ -31,7 +31,7 @@ type withdrawResult struct {
 
 // chainEvent is a deposit or withdrawal total the contract reports.
 type chainEvent struct {
-	deposit bool
+	deposit  bool
 	id       channel.Hash
 	who      channel.Address
 	total    uint64
