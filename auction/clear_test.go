@@ -194,6 +194,51 @@ func welfareLP(t *testing.T, bids []Bid) float64 {
 	return -opt
 }
 
+// TestClearTiesStayOnTheFastPath: markets where many bids share a price (all equal, a handful of
+// distinct prices) clear on the bucket path, not the full sort, and agree with the reference.
+func TestClearTiesStayOnTheFastPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for trial := range 400 {
+		n := 2 + rng.IntN(3000)
+		distinct := 1 + trial%5
+		levels := make([]float64, distinct)
+		for k := range levels {
+			levels[k] = math.Round(rng.Float64()*100) - 20
+		}
+		bids := make([]Bid, n)
+		for i := range bids {
+			side := Buy
+			if rng.IntN(2) == 0 {
+				side = Sell
+			}
+			q := float64(1 + rng.IntN(9))
+			if trial%3 == 0 {
+				q = 1 + rng.Float64()*9
+			}
+			bids[i] = Bid{ID: fmt.Sprint(i), Side: side, Price: levels[rng.IntN(distinct)], Quantity: q}
+		}
+		var s summary
+		if err := s.scan(bids, DefaultPriceCap); err != nil {
+			t.Fatal(err)
+		}
+		if s.nBuy == 0 || s.nSell == 0 {
+			continue
+		}
+		if _, _, _, fast := clearBucketed(bids, DefaultPriceCap, &s); fast == nil {
+			t.Fatalf("trial %d (%d bids, %d prices): fell back to the full sort", trial, n, distinct)
+		}
+		got, err := Market{}.Clear(bids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := Market{}.ClearReference(bids)
+		if got.Type != ref.Type || got.Price != ref.Price || !near(got.Quantity, ref.Quantity) || !near(got.Welfare, ref.Welfare) {
+			t.Fatalf("trial %d: fast %v, reference %v", trial, got, ref)
+		}
+		checkFeasible(t, bids, got, DefaultPriceCap)
+	}
+}
+
 func TestClearRejectsNonFinite(t *testing.T) {
 	for _, b := range []Bid{buy("x", math.NaN(), 1), sell("y", 1, math.Inf(1)), {ID: "z", Side: 7, Price: 1, Quantity: 1}} {
 		if _, err := (Market{}).Clear([]Bid{b}); err == nil {
@@ -235,6 +280,28 @@ func le64(b []byte) uint64 {
 
 func BenchmarkClear(b *testing.B) {
 	benchmarkClear(b, Market.Clear, []int{1000, 10000, 100000, 1000000})
+}
+
+// BenchmarkClearTies is the worst shape for a sort-free walk: every price equal, or five prices only.
+func BenchmarkClearTies(b *testing.B) {
+	for _, distinct := range []int{1, 5} {
+		rng := rand.New(rand.NewPCG(5, 6))
+		bids := make([]Bid, 1000000)
+		for i := range bids {
+			side := Buy
+			if i%2 == 1 {
+				side = Sell
+			}
+			bids[i] = Bid{Side: side, Price: float64(40 + 10*rng.IntN(distinct)), Quantity: 1 + rng.Float64()*9}
+		}
+		b.Run(fmt.Sprintf("prices=%d/bids=%d", distinct, len(bids)), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := (Market{}).Clear(bids); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkClearReference is the full-sort oracle, for comparison.

@@ -11,6 +11,9 @@ import (
 // the bucket totals trades every unit whose buyer bucket is strictly above its seller bucket, which the
 // exact walk would trade too; only the few buckets around where that lumped walk stopped are sorted and
 // walked exactly, with the fully traded buckets before them standing in as one bid at ±∞ per side.
+// Ties cost nothing: the candidates are sorted by price alone (pattern-defeating quicksort is linear
+// on runs of equal keys) and the bids at one price walk as one, since the allocation shares the margin
+// pro rata and needs no order among them. All prices equal is the extreme case: one bucket.
 
 const maxBuckets = 1 << 16
 
@@ -45,14 +48,14 @@ type fastPath struct {
 	buyers, sellers []priced // candidates, merit order, stand-ins first
 }
 
-// clearBucketed returns nil as its fast path when it cannot decide (all prices equal, or rounding left
-// the exact walk inside a stand-in bid); Clear then sorts everything.
+// clearBucketed returns nil as its fast path when it cannot decide (rounding left the exact walk inside a
+// stand-in bid); Clear then sorts everything.
 func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, float64, *fastPath) {
 	n := min(maxBuckets, max(16, (s.nBuy+s.nSell)/8))
 	width := s.maxPrice - s.minPrice
 	scale := float64(n) / width
-	if !(width > 0) || math.IsInf(scale, 0) {
-		return 0, "", 0, nil
+	if !(width > 0) || math.IsInf(scale, 0) || math.IsNaN(scale) {
+		n, scale = 1, 0 // every price in one bucket
 	}
 	f := &fastPath{bk: buckets{lo: s.minPrice, scale: scale, n: n}, buyQ: make([]float64, n), sellQ: make([]float64, n)}
 	// Each bid's bucket and side, so that finding the candidates reads 4 bytes per bid, not 40.
@@ -97,8 +100,8 @@ func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, 
 			}
 		}
 	}
-	slices.SortFunc(f.buyers, byBuyOrder)
-	slices.SortFunc(f.sellers, bySellOrder)
+	f.buyers = groupByPrice(f.buyers, byDescendingPrice)
+	f.sellers = groupByPrice(f.sellers, byAscendingPrice)
 	e := walk(f.buyers, f.sellers)
 	if !e.tradedSome || e.quantity == 0 {
 		if buyPrefix > 0 || sellPrefix > 0 {
@@ -114,6 +117,25 @@ func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, 
 		return 0, "", 0, nil
 	}
 	return e.quantity, typ, price, f
+}
+
+func byDescendingPrice(a, b priced) int { return cmpFloat(b.price, a.price) }
+func byAscendingPrice(a, b priced) int  { return cmpFloat(a.price, b.price) }
+
+// groupByPrice sorts the candidates into merit order and merges the bids of one price into one, which
+// keeps the smallest input position of its members.
+func groupByPrice(c []priced, order func(a, b priced) int) []priced {
+	slices.SortFunc(c, order)
+	out := c[:0]
+	for _, b := range c {
+		if k := len(out) - 1; k >= 0 && out[k].price == b.price {
+			out[k].qty += b.qty
+			out[k].index = min(out[k].index, b.index)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // totalsAt gives the totals finish needs when the price falls inside the exactly known buckets of both
