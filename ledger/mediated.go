@@ -310,25 +310,17 @@ func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
 		return err
 	}
 	h := crypto.Keccak256Hash(m.Secret[:])
+	if !n.usesSecret(h) {
+		return fmt.Errorf("secret reveal from %s for %x: no lock of ours uses it", from, h[:4])
+	}
 	n.rememberSecret(h, m.Secret)
 	delete(n.requests, h)
-	// The payee knows the secret, so pay it: it could claim the lock on chain anyway.
+	// The payee knows the secret, so pay it (it could claim the lock on chain anyway), unless the
+	// lock has expired: then our own incoming lock has expired too and nobody would pay us back.
 	mediator := false
+	var refused error
 	if cs := n.lockedTowards(from, h); cs != nil && cs.synced {
-		mediator = true
-		u, err := cs.ch.Unlock(m.Secret, n.cfg.Signer)
-		if err != nil {
-			return err
-		}
-		n.count(func(s *Stats) { s.Signed++ })
-		cs.dirty = true
-		n.send(from, channel.EncodeUpdate(u))
-		cs.lastSend = n.now()
-		if r, ok := n.routes[h]; ok && r.first == from {
-			// Paid once our unlock is on disk: the first hop holds the secret and could claim
-			// the lock on chain anyway, and it will receive the unlock (re-sent until acknowledged).
-			n.finishRoute(h, r, routePaid, nil)
-		}
+		mediator, refused = n.payUnlock(cs, from, h, m.Secret)
 	}
 	// Tell our own payers, so they unlock towards us. A mediator need not wait for its disk: if it
 	// crashes before the secret is stored, its own unlock is not sent either, so the payee
@@ -342,7 +334,39 @@ func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
 			}
 		}
 	}
-	return nil
+	return refused
+}
+
+// payUnlock pays the lock under h towards from, and reports whether it did.
+func (n *Node) payUnlock(cs *chanState, from channel.Address, h, secret channel.Hash) (bool, error) {
+	u, err := cs.ch.Unlock(secret, n.unixNow(), n.cfg.Signer)
+	if err != nil {
+		return false, err
+	}
+	n.count(func(s *Stats) { s.Signed++ })
+	cs.dirty = true
+	n.send(from, channel.EncodeUpdate(u))
+	cs.lastSend = n.now()
+	if r, ok := n.routes[h]; ok && r.first == from {
+		// Paid once our unlock is on disk: the first hop holds the secret and could claim the
+		// lock on chain anyway, and it will receive the unlock (re-sent until acknowledged).
+		n.finishRoute(h, r, routePaid, nil)
+	}
+	return true, nil
+}
+
+// usesSecret reports whether a pending lock (either direction) or a route of ours is under h, so
+// a peer cannot make the node store secrets nobody needs.
+func (n *Node) usesSecret(h channel.Hash) bool {
+	if _, ok := n.routes[h]; ok {
+		return true
+	}
+	for _, cs := range n.channels {
+		if hasLock(cs.ch.Own.Locks, h) || hasLock(cs.ch.Partner.Locks, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // lockedTowards is the channel with partner holding an own lock under h (nil if none).

@@ -19,6 +19,7 @@ var (
 	ErrUnknownLock   = errors.New("unknown lock")
 	ErrPartnerAhead  = errors.New("partner holds a newer proof of ours than our store")
 	ErrInvalidAmount = errors.New("invalid amount")
+	ErrLockExpired   = errors.New("lock expired")
 )
 
 // Side is one direction of the channel: a participant, its on-chain funds and the latest balance
@@ -227,12 +228,17 @@ func (c *Channel) AddLock(l Lock, route RouteInfo, now uint64, s Signer) (Update
 }
 
 // Unlock pays the lock whose secret is now known: the lock leaves the set and its amount joins
-// the transferred total.
-func (c *Channel) Unlock(secret Hash, s Signer) (Update, error) {
+// the transferred total. It refuses once the lock has expired at now (Unix seconds): the payer's
+// own incoming lock upstream expired before it, so nobody would pay the payer back, and the
+// payee would count the amount as a plain transfer.
+func (c *Channel) Unlock(secret Hash, now uint64, s Signer) (Update, error) {
 	h := crypto.Keccak256Hash(secret[:])
 	i := findLock(c.Own.Locks, h)
 	if i < 0 {
 		return Update{}, fmt.Errorf("unlock %x: %w", h[:4], ErrUnknownLock)
+	}
+	if exp := c.Own.Locks[i].Expiration; now >= exp {
+		return Update{}, fmt.Errorf("unlock %x: expired at %d, now %d: %w", h[:4], exp, now, ErrLockExpired)
 	}
 	t, carry := bits.Add64(c.Own.Proof.Transferred, c.Own.Locks[i].Amount, 0)
 	if carry != 0 {

@@ -134,10 +134,10 @@ func TestLockUnlockAndExpiry(t *testing.T) {
 	if _, err := b.Receive(cheat, 20); !errors.Is(err, ErrInvalidLocks) {
 		t.Fatalf("unpaid removal of an unexpired lock: %v", err)
 	}
-	if _, err := a.Unlock(Hash{1}, sa); !errors.Is(err, ErrUnknownLock) {
+	if _, err := a.Unlock(Hash{1}, 20, sa); !errors.Is(err, ErrUnknownLock) {
 		t.Fatalf("unlock with a wrong secret: %v", err)
 	}
-	u, err = a.Unlock(secret, sa)
+	u, err = a.Unlock(secret, 20, sa)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,5 +215,31 @@ func TestSyncRecoversProofsTheStoreLost(t *testing.T) {
 	res, err = b.HandleSync(restored.SyncMessage(false))
 	if err != nil || res.Resend || res.Recovered {
 		t.Fatalf("sync after recovery: %+v %v", res, err)
+	}
+}
+
+// TestUnlockRefusesAnExpiredLock: once a lock has expired the payer must not pay it any more (its
+// own incoming lock upstream has expired before it, so nobody would pay the payer back).
+func TestUnlockRefusesAnExpiredLock(t *testing.T) {
+	a, b, sa, _ := pair(t, 100)
+	secret := Hash{3}
+	lock := Lock{Expiration: 50, Amount: 40, SecretHash: crypto.Keccak256Hash(secret[:])}
+	u, err := a.AddLock(lock, RouteInfo{}, 10, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Receive(u, 10); err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []uint64{50, 51, 1000} {
+		if _, err := a.Unlock(secret, now, sa); !errors.Is(err, ErrLockExpired) {
+			t.Fatalf("unlock at %d of a lock expiring at 50: %v, want ErrLockExpired", now, err)
+		}
+	}
+	if a.Own.Proof.Transferred != 0 || len(a.Own.Locks) != 1 {
+		t.Fatalf("a refused unlock changed the channel: %+v", a.Own.Proof)
+	}
+	if _, err := a.Unlock(secret, 49, sa); err != nil {
+		t.Fatalf("unlock before expiry: %v", err)
 	}
 }

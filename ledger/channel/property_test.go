@@ -117,7 +117,7 @@ func runInterleaving(t *testing.T, seed uint64, steps int) {
 			if len(p.ch.Own.Locks) > 0 {
 				l := p.ch.Own.Locks[rng.IntN(len(p.ch.Own.Locks))]
 				if now < l.Expiration {
-					u, err = p.ch.Unlock(p.secrets[l.SecretHash], p.signer)
+					u, err = p.ch.Unlock(p.secrets[l.SecretHash], now, p.signer)
 					if err != nil {
 						t.Fatal(err)
 					}
