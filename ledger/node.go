@@ -853,7 +853,13 @@ func (n *Node) handlePay(e *payEvent) {
 		return
 	}
 	if e.id != 0 {
-		if nonce, found := n.lookupPayment(e.partner, e.id); found {
+		nonce, found, err := n.lookupPayment(e.partner, e.id)
+		if err != nil {
+			// Paying again could pay twice: refuse until the record is understood.
+			n.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: %w", e.id, e.partner, err))
+			return
+		}
+		if found {
 			n.awaitAck(cs, nonce, e.done)
 			return
 		}
@@ -878,16 +884,21 @@ func (n *Node) handlePay(e *payEvent) {
 	n.awaitAck(cs, u.Proof.Nonce, e.done)
 }
 
-func (n *Node) lookupPayment(partner channel.Address, id uint64) (uint64, bool) {
+// lookupPayment finds the nonce that carried payment id to partner. Only a record known to be
+// absent (store.ErrNotFound) means the payment was never made; any other failure is an error.
+func (n *Node) lookupPayment(partner channel.Address, id uint64) (nonce uint64, found bool, err error) {
 	if nonce, ok := n.paid[payKey{partner, id}]; ok {
-		return nonce, true
+		return nonce, true, nil
 	}
 	p, err := n.cfg.Store.LookupPayment(partner, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, false, nil
+	}
 	if err != nil {
-		return 0, false
+		return 0, false, err
 	}
 	n.paid[payKey{partner, id}] = p.Nonce
-	return p.Nonce, true
+	return p.Nonce, true, nil
 }
 
 func (n *Node) awaitAck(cs *chanState, nonce uint64, done chan error) {
