@@ -82,6 +82,10 @@ const (
 	ESSMode = "ess.mode"
 )
 
+// connectTimeout bounds one connection attempt: the broker is on the LAN (or the unit itself), so
+// an attempt that takes longer has failed and the next one should start.
+const connectTimeout = 2 * time.Second
+
 // Config is one MQTT device.
 type Config struct {
 	Name     string
@@ -149,7 +153,7 @@ func New(cfg Config) (*Device, error) {
 		SetUsername(cfg.Username).SetPassword(cfg.Password).
 		SetAutoReconnect(true).SetConnectRetry(true).
 		SetConnectRetryInterval(500 * time.Millisecond).SetMaxReconnectInterval(cfg.MaxReconnect).
-		SetConnectTimeout(5 * time.Second).SetKeepAlive(15 * time.Second).SetCleanSession(true).
+		SetConnectTimeout(connectTimeout).SetKeepAlive(15 * time.Second).SetCleanSession(true).
 		SetOrderMatters(false).
 		SetOnConnectHandler(d.subscribe)
 	d.client = paho.NewClient(opts)

@@ -21,9 +21,10 @@ type mqttDevices struct {
 	broker   string
 	clientID string
 	evHold   time.Duration
-	// client and lastUp belong to the rig's step loop (and to start/close around it).
+	// client belongs to the rig's step loop (and to start/close around it). paho's own reconnect
+	// brings it back after a broker restart: the broker closes its socket before dropping clients
+	// (der/mqtt.Broker.Close), so a redial never lands on a socket that is never served.
 	client paho.Client
-	lastUp time.Time
 
 	mu      sync.Mutex
 	offline map[string]bool
@@ -72,26 +73,7 @@ func (d *mqttDevices) newClient() paho.Client {
 }
 
 func (d *mqttDevices) start() {
-	d.lastUp = d.now()
 	d.client.Connect()
-}
-
-// reconnectAfter is how long the rig's publisher may stay disconnected before it is replaced: paho's
-// automatic reconnect has been seen to stall when a broker restarts under a steady publish load.
-const reconnectAfter = 2 * time.Second
-
-// watch replaces a publisher that has been disconnected for too long.
-func (d *mqttDevices) watch(now time.Time) {
-	if d.client.IsConnectionOpen() {
-		d.lastUp = now
-		return
-	}
-	if now.Sub(d.lastUp) < reconnectAfter {
-		return
-	}
-	d.client.Disconnect(0)
-	d.client = d.newClient()
-	d.start()
 }
 
 func (d *mqttDevices) close() { d.client.Disconnect(250) }
@@ -145,7 +127,6 @@ func (d *mqttDevices) evSetpoint() (units.Watts, bool) {
 
 // publish sends every device's values once (QoS 0, not retained: live telemetry).
 func (d *mqttDevices) publish() {
-	d.watch(d.now())
 	if !d.client.IsConnectionOpen() {
 		return
 	}
