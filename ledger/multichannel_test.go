@@ -108,3 +108,31 @@ func TestNodeChecksItsTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestForgedAckDoesNotReleaseOrStopTheChannel: an ack that names the partner as sender but is
+// not signed by it (a spoofed transport sender) neither answers a waiting Pay nor stops the
+// channel as if our store had lost proofs.
+func TestForgedAckDoesNotReleaseOrStopTheChannel(t *testing.T) {
+	dir := t.TempDir()
+	hub := transport.NewHub()
+	a := startHubNode(t, hub, 1, filepath.Join(dir, "a.db"))
+	b := startHubNode(t, hub, 2, filepath.Join(dir, "b.db"))
+	d := link(t, a.Node, b.Node, 1000)
+	b.stop() // the partner is away: nothing acknowledges a's proof
+	paid := make(chan error, 1)
+	go func() { paid <- a.Pay(ctxT(t), b.Address(), 10, 1) }()
+	for a.Channel(b.Address()).OwnNonce == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for _, nonce := range []uint64{1, 1000} {
+		a.deliver(b.Address(), channel.EncodeAck(channel.Ack{ChannelID: d.ChannelID, Epoch: d.Epoch, Nonce: nonce}))
+	}
+	select {
+	case err := <-paid:
+		t.Fatalf("a forged ack answered the payment: %v", err)
+	case <-time.After(150 * time.Millisecond):
+	}
+	if i := a.Channel(b.Address()); !i.Synced || i.Acked != 0 {
+		t.Fatalf("after forged acks: synced %v, acked %d", i.Synced, i.Acked)
+	}
+}

@@ -563,7 +563,9 @@ func (n *Node) cut() bool {
 		}
 		if cs.ackDue {
 			c.received = true
-			n.send(cs.ch.Partner.Address, channel.EncodeAck(cs.ch.AckFor()))
+			if a, err := cs.ch.AckFor(n.cfg.Signer); err == nil {
+				n.send(cs.ch.Partner.Address, channel.EncodeAck(a))
+			} // else: the partner re-sends its proof and the next cut acknowledges it
 			cs.ackDue = false
 		}
 	}

@@ -84,11 +84,14 @@ type Update struct {
 	Route *RouteInfo
 }
 
-// Ack confirms that the sender stored the partner's proofs up to Nonce durably.
+// Ack confirms that the sender stored the partner's proofs up to Nonce durably. It is signed
+// (AckDigest): an ack releases payers' callers and one claiming too high a nonce stops the
+// channel, so nobody but the partner may make one.
 type Ack struct {
 	ChannelID Hash
 	Epoch     uint64
 	Nonce     uint64
+	Signature [65]byte
 }
 
 // Balance is what participant s may still spend: deposit − withdrawn + received − sent − locked.
@@ -389,11 +392,14 @@ func (c *Channel) checkProofRecovered(u Update, signer Address, recovered *Addre
 	return nil
 }
 
-// HandleAck records the partner's confirmation. A nonce above our latest means our store lost
-// proofs we signed; the caller must re-establish (Sync) before signing anything new.
+// HandleAck records the partner's signed confirmation. A nonce above our latest means our store
+// lost proofs we signed; the caller must re-establish (Sync) before signing anything new.
 func (c *Channel) HandleAck(a Ack) error {
 	if a.ChannelID != c.Domain.ChannelID || a.Epoch != c.Domain.Epoch {
 		return fmt.Errorf("ack for channel %x epoch %d: %w", a.ChannelID[:4], a.Epoch, ErrWrongDomain)
+	}
+	if who, err := Recover(AckDigest(c.Domain, a.Nonce), a.Signature); err != nil || who != c.Partner.Address {
+		return fmt.Errorf("ack of nonce %d not signed by the partner %s: %w", a.Nonce, c.Partner.Address, ErrBadSignature)
 	}
 	if a.Nonce > c.Own.Proof.Nonce {
 		return fmt.Errorf("ack of nonce %d, own latest %d: %w", a.Nonce, c.Own.Proof.Nonce, ErrPartnerAhead)
@@ -404,9 +410,15 @@ func (c *Channel) HandleAck(a Ack) error {
 	return nil
 }
 
-// AckFor is the acknowledgement of everything received from the partner so far.
-func (c *Channel) AckFor() Ack {
-	return Ack{ChannelID: c.Domain.ChannelID, Epoch: c.Domain.Epoch, Nonce: c.Partner.Proof.Nonce}
+// AckFor is the signed acknowledgement of everything received from the partner so far.
+func (c *Channel) AckFor(s Signer) (Ack, error) {
+	a := Ack{ChannelID: c.Domain.ChannelID, Epoch: c.Domain.Epoch, Nonce: c.Partner.Proof.Nonce}
+	sig, err := s.Sign(AckDigest(c.Domain, a.Nonce))
+	if err != nil {
+		return Ack{}, fmt.Errorf("sign ack of nonce %d: %w", a.Nonce, err)
+	}
+	a.Signature = sig
+	return a, nil
 }
 
 func checkLocks(locks []Lock) error {

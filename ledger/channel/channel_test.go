@@ -176,7 +176,7 @@ func TestLockUnlockAndExpiry(t *testing.T) {
 }
 
 func TestSyncRecoversProofsTheStoreLost(t *testing.T) {
-	a, b, sa, _ := pair(t, 100)
+	a, b, sa, sb := pair(t, 100)
 	lost, _ := a.MarshalBinary()
 	for i := 0; i < 3; i++ {
 		u, err := a.Direct(5, sa)
@@ -187,7 +187,7 @@ func TestSyncRecoversProofsTheStoreLost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.HandleAck(b.AckFor()); err != nil {
+	if err := a.HandleAck(mustAck(t, b, sb)); err != nil {
 		t.Fatal(err)
 	}
 	// A's disk is restored from an old backup: it forgot nonces 1..3.
@@ -195,7 +195,7 @@ func TestSyncRecoversProofsTheStoreLost(t *testing.T) {
 	if err := restored.UnmarshalBinary(lost); err != nil {
 		t.Fatal(err)
 	}
-	if err := restored.HandleAck(b.AckFor()); !errors.Is(err, ErrPartnerAhead) {
+	if err := restored.HandleAck(mustAck(t, b, sb)); !errors.Is(err, ErrPartnerAhead) {
 		t.Fatalf("ack beyond the store: %v, want partner-ahead", err)
 	}
 	res, err := restored.HandleSync(b.SyncMessage(false))
@@ -241,5 +241,41 @@ func TestUnlockRefusesAnExpiredLock(t *testing.T) {
 	}
 	if _, err := a.Unlock(secret, 49, sa); err != nil {
 		t.Fatalf("unlock before expiry: %v", err)
+	}
+}
+
+func mustAck(t testing.TB, c *Channel, s Signer) Ack {
+	t.Helper()
+	a, err := c.AckFor(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestForgedAckIsRefused: an ack not signed by the partner (a spoofed sender on the transport)
+// neither confirms our proofs nor claims the partner is ahead of our store.
+func TestForgedAckIsRefused(t *testing.T) {
+	a, _, sa, sb := pair(t, 100)
+	if _, err := a.Direct(5, sa); err != nil {
+		t.Fatal(err)
+	}
+	mallory := NewKeySigner(testKey(t, 3))
+	for _, nonce := range []uint64{1, 1000} {
+		forged := Ack{ChannelID: a.Domain.ChannelID, Epoch: a.Domain.Epoch, Nonce: nonce}
+		if err := a.HandleAck(forged); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("unsigned ack of %d: %v, want a bad signature", nonce, err)
+		}
+		forged.Signature, _ = mallory.Sign(AckDigest(a.Domain, nonce))
+		if err := a.HandleAck(forged); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("ack of %d signed by a stranger: %v, want a bad signature", nonce, err)
+		}
+		forged.Signature, _ = sb.Sign(AckDigest(Domain{ChainID: 99}, nonce))
+		if err := a.HandleAck(forged); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("ack of %d signed for another domain: %v, want a bad signature", nonce, err)
+		}
+	}
+	if a.Acked != 0 {
+		t.Fatalf("forged acks moved Acked to %d", a.Acked)
 	}
 }

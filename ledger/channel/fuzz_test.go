@@ -6,12 +6,12 @@ import (
 )
 
 func seedMessages(t testing.TB) [][]byte {
-	a, b, sa, _ := pair(t, 100)
+	a, b, sa, sb := pair(t, 100)
 	d, _ := a.Direct(5, sa)
 	l, _ := a.AddLock(Lock{Expiration: 9, Amount: 3, SecretHash: Hash{1}}, RouteInfo{PaymentID: 1, Target: Address{9}, Hops: []Address{{8}, {9}}}, 1, sa)
 	_, _ = b.Receive(l, 1)
 	state, _ := a.MarshalBinary()
-	return [][]byte{EncodeUpdate(d), EncodeUpdate(l), EncodeAck(b.AckFor()), EncodeSync(b.SyncMessage(false)), state, {}, {1}, {3, 0}}
+	return [][]byte{EncodeUpdate(d), EncodeUpdate(l), EncodeAck(mustAck(t, b, sb)), EncodeSync(b.SyncMessage(false)), state, {}, {1}, {3, 0}}
 }
 
 // FuzzDecodeUpdate: any input either decodes to an update that re-encodes to the same bytes, or

@@ -28,6 +28,9 @@ const (
 	TypeWithdraw MessageType = 2
 	// TypeCooperativeSettle is both parties' agreement on final balances.
 	TypeCooperativeSettle MessageType = 3
+	// TypeAck is a participant's acknowledgement that it stored the partner's proofs up to a
+	// nonce (off chain only: the contract accepts no statement of this type).
+	TypeAck MessageType = 16
 )
 
 // domainTag is hashed into every signed digest so signatures made for FRACTALS channels cannot be
@@ -158,6 +161,14 @@ func WithdrawDigest(d Domain, who Address, total, expiry uint64) Hash {
 	buf = appendAddress(buf, who)
 	buf = appendWord(buf, total)
 	buf = appendWord(buf, expiry)
+	return crypto.Keccak256Hash(buf)
+}
+
+// AckDigest is what a participant signs to acknowledge the partner's proofs up to nonce.
+func AckDigest(d Domain, nonce uint64) Hash {
+	buf := append(make([]byte, 0, 32*7), domainTag[:]...)
+	buf = appendDomain(buf, d, TypeAck)
+	buf = appendWord(buf, nonce)
 	return crypto.Keccak256Hash(buf)
 }
 

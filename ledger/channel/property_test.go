@@ -74,7 +74,7 @@ func runInterleaving(t *testing.T, seed uint64, steps int) {
 				}
 			}
 			p.persist(t) // durable before acknowledged
-			send(1-to, EncodeAck(p.ch.AckFor()))
+			send(1-to, EncodeAck(mustAck(t, p.ch, p.signer)))
 		case KindAck:
 			ack, err := DecodeAck(msg)
 			if err != nil {

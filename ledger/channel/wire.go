@@ -43,11 +43,12 @@ func DecodeUpdate(b []byte) (Update, error) {
 
 // EncodeAck is the wire form of an acknowledgement.
 func EncodeAck(a Ack) []byte {
-	w := &wire.Writer{Buf: make([]byte, 0, 49)}
+	w := &wire.Writer{Buf: make([]byte, 0, 49+65)}
 	w.U8(uint8(KindAck))
 	w.Bytes(a.ChannelID[:])
 	w.U64(a.Epoch)
 	w.U64(a.Nonce)
+	w.Bytes(a.Signature[:])
 	return w.Buf
 }
 
@@ -59,6 +60,7 @@ func DecodeAck(b []byte) (Ack, error) {
 	r.Fixed(a.ChannelID[:], "ack channel id")
 	a.Epoch = r.U64("ack epoch")
 	a.Nonce = r.U64("ack nonce")
+	r.Fixed(a.Signature[:], "ack signature")
 	if err := r.End("ack"); err != nil {
 		return Ack{}, err
 	}
