@@ -42,7 +42,7 @@ import (
 // ADMMOptions tunes the distributed method; the zero value picks the defaults.
 type ADMMOptions struct {
 	// MaxIterations stops a run that has not converged (default 1000; random markets of 1,000 agents
-	// take about 60–110); it is reported as an error.
+	// take 110–225); it is reported as an error.
 	MaxIterations int
 	// GapTolerance is the certified distance from the optimum at which the method stops: the welfare of
 	// the balanced schedule relative to the agents' upper bound (default 9e-4, inside the market's
