@@ -203,6 +203,10 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		commitTime += st.CommitTime
 		commitMax = max(commitMax, st.CommitMax)
 	}
+	durable := true
+	for _, st := range bn.stores {
+		durable = durable && st.Durable()
+	}
 	commitMean := time.Duration(0)
 	if commits > 0 {
 		commitMean = commitTime / time.Duration(commits)
@@ -211,7 +215,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		Transfers: cfg.Transfers, Hops: cfg.Hops, Seconds: elapsed.Seconds(),
 		TPS:   float64(cfg.Transfers) / elapsed.Seconds(),
 		P50ms: ms(latencies[len(latencies)/2]), P99ms: ms(latencies[len(latencies)*99/100]),
-		Durable: true, Commits: commits, CommitMeanMs: ms(commitMean), CommitMaxMs: ms(commitMax), SignVerifyUs: SignVerifyCost(2000).Seconds() * 1e6,
+		Durable: durable, Commits: commits, CommitMeanMs: ms(commitMean), CommitMaxMs: ms(commitMax), SignVerifyUs: SignVerifyCost(2000).Seconds() * 1e6,
 	}, nil
 }
 

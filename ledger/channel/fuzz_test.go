@@ -84,3 +84,26 @@ func FuzzUnmarshalChannel(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeUpdateFormatsNothing: decoding an update with many locks allocates only the lock
+// list, never the field names its errors would use.
+func TestDecodeUpdateFormatsNothing(t *testing.T) {
+	a, _, sa, _ := pair(t, 1000)
+	var u Update
+	for i := 0; i < 16; i++ {
+		var err error
+		u, err = a.AddLock(Lock{Expiration: 100, Amount: 1, SecretHash: Hash{byte(i + 1)}}, RouteInfo{}, 1, sa)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	frame := EncodeUpdate(u)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := DecodeUpdate(frame); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Fatalf("decoding an update with %d locks allocates %.0f times, want at most 2", len(u.Locks), allocs)
+	}
+}

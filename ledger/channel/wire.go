@@ -175,12 +175,22 @@ func readLocks(r *wire.Reader) []Lock {
 	}
 	locks := make([]Lock, n)
 	for i := range locks {
-		locks[i].Expiration = r.U64(fmt.Sprintf("lock %d expiration", i))
-		locks[i].Amount = r.U64(fmt.Sprintf("lock %d amount", i))
-		r.Fixed(locks[i].SecretHash[:], fmt.Sprintf("lock %d secret hash", i))
+		names := &lockFieldNames[i]
+		locks[i].Expiration = r.U64(names[0])
+		locks[i].Amount = r.U64(names[1])
+		r.Fixed(locks[i].SecretHash[:], names[2])
 	}
 	return locks
 }
+
+// lockFieldNames are the names decode errors give each lock's fields, built once so decoding
+// (on the receive path of every update) formats nothing.
+var lockFieldNames = func() (out [MaxLocks][3]string) {
+	for i := range out {
+		out[i] = [3]string{fmt.Sprintf("lock %d expiration", i), fmt.Sprintf("lock %d amount", i), fmt.Sprintf("lock %d secret hash", i)}
+	}
+	return out
+}()
 
 func writeUpdate(w *wire.Writer, u Update) {
 	writeProof(w, &u.Proof)

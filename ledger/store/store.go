@@ -44,6 +44,10 @@ func Open(path string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// Durable reports whether a commit is on disk when it returns (bbolt fsyncs every commit unless
+// in NoSync mode).
+func (s *Store) Durable() bool { return !s.db.NoSync }
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -57,3 +57,21 @@ func TestCommitSurvivesReopen(t *testing.T) {
 		t.Fatalf("meta %v, %v", v, err)
 	}
 }
+
+// TestDurableFollowsTheSyncSetting: Durable reports bbolt's sync setting, so the bench's "durable"
+// field is measured, not assumed.
+func TestDurableFollowsTheSyncSetting(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if !st.Durable() {
+		t.Fatal("a store opened normally reports not durable")
+	}
+	st.db.NoSync = true
+	if st.Durable() {
+		t.Fatal("a store in NoSync mode reports durable")
+	}
+	st.db.NoSync = false
+}

@@ -1,6 +1,3 @@
-// Package wire holds the byte-level reader and writer shared by the ledger's message codecs:
-// fixed-width big-endian integers and byte arrays, with errors that name the field and offset.
-// It must not know any message layout.
 package wire
 
 import (
