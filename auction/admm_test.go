@@ -96,16 +96,6 @@ func TestDistributedIterationsOverSeeds(t *testing.T) {
 	checkIterationsOverSeeds(t, 300, 10, 150)
 }
 
-// TestDistributedTargetAtScale is the target on ten random markets of 1,000 agents × 24 periods
-// (measured 110–225 iterations). It takes about two minutes on one core, so -short leaves it out:
-// go test -run TestDistributedTargetAtScale ./auction/
-func TestDistributedTargetAtScale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("two minutes; run without -short")
-	}
-	checkIterationsOverSeeds(t, 1000, 10, 300)
-}
-
 func checkIterationsOverSeeds(t *testing.T, agents, seeds, limit int) {
 	worst := 0
 	for seed := range uint64(seeds) {
