@@ -170,9 +170,13 @@ func (h *Hybrid) SetBatteryPower(ctx context.Context, p units.Watts) error {
 		return fmt.Errorf("sunspec: device %s: model 124 WChaMax not implemented or not positive", h.Dev.Name)
 	}
 	pct := float64(p) / wcha * 100
-	if math.IsNaN(pct) || math.Abs(pct) > 100 {
-		return fmt.Errorf("sunspec: device %s: battery power %v W outside ±WChaMax %v W", h.Dev.Name, float64(p), wcha)
+	if math.IsNaN(pct) {
+		return fmt.Errorf("sunspec: device %s: battery power %v W is not a number", h.Dev.Name, float64(p))
 	}
+	// A request beyond the device's maximum gets the maximum: the controller's limits come from
+	// the site configuration and may exceed what this inverter reports, and refusing would leave
+	// the previous set-point in place.
+	pct = math.Max(-100, math.Min(100, pct))
 	return h.Dev.Write(ctx, 124, Set{Path: "InWRte", Value: pct}, Set{Path: "OutWRte", Value: -pct},
 		Set{Path: "InOutWRte_RvrtTms", Value: h.revertSeconds()}, Set{Path: "StorCtl_Mod", Value: 3})
 }

@@ -86,8 +86,15 @@ func TestPollAndHybridAdapter(t *testing.T) {
 	if in.Number != -25 || out.Number != 25 {
 		t.Errorf("InWRte %v OutWRte %v, want -25 and 25", in.Number, out.Number)
 	}
-	if err := h.SetBatteryPower(ctx, 9000); err == nil {
-		t.Error("battery power beyond WChaMax accepted")
+	// A request beyond the inverter's maximum is clamped to it, not refused (which would leave
+	// the previous set-point in place).
+	if err := h.SetBatteryPower(ctx, 9000); err != nil {
+		t.Errorf("battery power beyond WChaMax: %v, want clamped", err)
+	}
+	in, _ = m.Get(124, "InWRte")
+	out, _ = m.Get(124, "OutWRte")
+	if in.Number != 100 || out.Number != -100 {
+		t.Errorf("9000 W beyond WChaMax: InWRte %v OutWRte %v, want 100 and -100", in.Number, out.Number)
 	}
 	if err := h.SetPVLimit(ctx, units.Watts(8000)); err != nil {
 		t.Fatal(err)
