@@ -411,7 +411,9 @@ func (b *builder) mqtt(d *config.Device) error {
 			m.Commands[cmd] = mqtt.Binding{Topic: d.Prefix + topic, Field: d.Fields[cmd]}
 		}
 	}
-	clientID := d.Name
+	// Client ids must be unique on the broker, which kicks the older of two clients with one id:
+	// two units with a device of the same name ("meter") would kick each other for ever.
+	clientID := b.u.Name + "-" + d.Name
 	if b.u.MQTT.ClientID != "" {
 		clientID = b.u.MQTT.ClientID + "-" + d.Name
 	}

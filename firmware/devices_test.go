@@ -231,6 +231,10 @@ devices:
 		if d.StaleAfter() != want[i] {
 			t.Errorf("%s: stale after %v, want %v", d.Name(), d.StaleAfter(), want[i])
 		}
+		// Without mqtt.client_id the client id is unit-device, unique across units on one broker.
+		if d.ClientID() != "u-"+d.Name() {
+			t.Errorf("%s: client id %q, want %q", d.Name(), d.ClientID(), "u-"+d.Name())
+		}
 	}
 }
 

@@ -180,6 +180,9 @@ func (d *Device) Close() {
 // StaleAfter is how long a value lasts without a new message.
 func (d *Device) StaleAfter() time.Duration { return d.cfg.StaleAfter }
 
+// ClientID is the MQTT client id the device connects with.
+func (d *Device) ClientID() string { return d.cfg.ClientID }
+
 // Mapping is the device's topic mapping.
 func (d *Device) Mapping() Mapping { return d.cfg.Mapping }
 
