@@ -11,10 +11,13 @@ import (
 	"github.com/fractals-energy/fractals/internal/units"
 )
 
+// inverterModules is how many MPPT inputs (model 160 modules) the rig's inverter has.
+const inverterModules = 2
+
 // InverterModels is the model chain the rig's hybrid inverter serves, in order after "SunS".
 var InverterModels = []sunspec.ModelSpec{
 	{ID: 1}, {ID: 103}, {ID: 120}, {ID: 121}, {ID: 122}, {ID: 123}, {ID: 124},
-	{ID: 160, Repeats: map[string]int{"module": 2}}, {ID: 802},
+	{ID: 160, Repeats: map[string]int{"module": inverterModules}}, {ID: 802},
 	{ID: 701}, {ID: 702}, {ID: 703}, {ID: 704},
 }
 
@@ -121,6 +124,9 @@ func (inv *inverter) nameplate(serial string) error {
 	s.set(124, "StorCtl_Mod", 0)
 	s.set(124, "ChaState_SF", -2)
 	s.set(160, "DCW_SF", 0)
+	// N is the number of module blocks the map holds: the map lays them out from the length, but a
+	// client that trusts N (as SunSpec allows) must see the same two.
+	s.set(160, "N", inverterModules)
 	s.set(802, "WHRtg_SF", 0)
 	s.set(802, "WHRtg", float64(b.Capacity))
 	s.set(802, "WChaDisChaMax_SF", 0)

@@ -88,6 +88,13 @@ func TestInverterRegistersFollowThePlantAndControlsDriveIt(t *testing.T) {
 			t.Errorf("model %d missing from %v", want, ids)
 		}
 	}
+	if b, err := h.Dev.Block(160); err != nil {
+		t.Error(err)
+	} else if n, ok := b.Number("N"); !ok || n != 2 {
+		t.Errorf("model 160 N = %v %v, want the 2 modules it holds", n, ok)
+	} else if _, ok := b.Get("module[1].DCW"); !ok {
+		t.Error("model 160 without its second module")
+	}
 	pv, err := h.ReadPV(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -334,5 +341,33 @@ func BenchmarkRigStep(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		at = at.Add(100 * time.Millisecond)
 		r.step(at)
+	}
+}
+
+// The controller stamps its snapshot at the start of the cycle and reads the devices after: a
+// set-point landing during the reads shows in the plant after the stamp and must still match.
+func TestMatchesAcceptsSamplesDuringTheReads(t *testing.T) {
+	t0 := time.Date(2026, 6, 21, 12, 0, 0, 0, time.UTC)
+	hist := []Truth{
+		{At: t0.Add(-150 * time.Millisecond), BatteryPower: -766},
+		{At: t0.Add(-50 * time.Millisecond), BatteryPower: -766},
+		{At: t0.Add(40 * time.Millisecond), BatteryPower: 1200}, // the new set-point, during the reads
+		{At: t0.Add(300 * time.Millisecond), BatteryPower: 900},
+	}
+	bat := func(tr Truth) float64 { return float64(tr.BatteryPower) }
+	const cycle = 100 * time.Millisecond
+	for _, c := range []struct {
+		value float64
+		want  bool
+	}{{-766, true}, {1200, true}, {900, false}, {0, false}} {
+		if got := Matches(hist, t0, cycle, bat, c.value, 1); got != c.want {
+			t.Errorf("Matches %v W: %v, want %v", c.value, got, c.want)
+		}
+	}
+	if !MatchesBetween(hist, t0.Add(-cycle), t0.Add(time.Second), bat, 900, 1) {
+		t.Error("a sample before the status fetch did not match")
+	}
+	if MatchesBetween(hist, t0.Add(-cycle), t0.Add(200*time.Millisecond), bat, 900, 1) {
+		t.Error("a sample after the status fetch matched")
 	}
 }
