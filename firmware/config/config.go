@@ -376,10 +376,20 @@ func (v *validator) unit(u *Unit) {
 			taken[r] = d.Name
 		}
 	}
+	relays := map[string]bool{}
+	for _, d := range u.Devices {
+		if d.Protocol == "gpio" && d.Pins["relay"].Name != "" {
+			relays[d.Name] = true
+		}
+	}
 	for i := range u.Devices {
 		d := &u.Devices[i]
 		if il := d.Interlock; il != "" && !names[il] {
 			v.fail(p("devices", i, "interlock"), "no device %q", il)
+		} else if il != "" && !relays[il] {
+			v.fail(p("devices", i, "interlock"), "%q is not a gpio relay (a device with a relay pin)", il)
+		} else if il != "" && !relays[d.Name] {
+			v.fail(p("devices", i, "interlock"), "only a gpio relay (a device with a relay pin) can be interlocked")
 		}
 		if d.Meter != "" && !names[d.Meter] {
 			v.fail(p("devices", i, "meter"), "no device %q", d.Meter)
@@ -566,6 +576,13 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 			}
 			if !gpioPinName.MatchString(pin.Name) {
 				v.fail(p("devices", i, "pins", role), "pin name %q: want a line name such as GPIO17", pin.Name)
+			}
+		}
+		if d.Pins["relay"].Name == "" {
+			for k, r := range d.Roles {
+				if r == "pcc" || strings.HasPrefix(r, "load") {
+					v.fail(p("devices", i, "roles", k), "role %q switches a circuit: it needs a relay pin", r)
+				}
 			}
 		}
 		if d.Debounce < 0 || d.Debounce > 10*time.Second {

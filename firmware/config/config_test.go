@@ -162,3 +162,28 @@ func TestMQTTPVNeedsItsRating(t *testing.T) {
 		}
 	}
 }
+
+// A switched circuit needs a relay, and interlocks join relays only.
+func TestGPIORolesAndInterlocksNeedRelays(t *testing.T) {
+	const head = "name: u\ndevices:\n"
+	for _, c := range []struct {
+		devs string
+		want string // "" when accepted
+	}{
+		{"  - {name: pcc, protocol: gpio, roles: [pcc], pins: {input: GPIO5}}\n", "u.yaml:3: devices[0].roles[0]: role \"pcc\" switches a circuit: it needs a relay pin"},
+		{"  - {name: l1, protocol: gpio, roles: [load1], pins: {input: GPIO5}}\n", "devices[0].roles[0]: role \"load1\""},
+		{"  - {name: grid, protocol: gpio, roles: [grid_present], pins: {input: GPIO5}}\n" +
+			"  - {name: pcc, protocol: gpio, roles: [pcc], pins: {relay: GPIO6}, interlock: grid}\n",
+			"u.yaml:4: devices[1].interlock: \"grid\" is not a gpio relay"},
+		{"  - {name: gen, protocol: gpio, roles: [load0], pins: {relay: GPIO7}}\n" +
+			"  - {name: pcc, protocol: gpio, roles: [pcc], pins: {relay: GPIO6}, interlock: gen}\n", ""},
+	} {
+		_, err := Parse("u.yaml", strings.NewReader(head+c.devs))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.devs, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %s", c.devs, err, c.want)
+		}
+	}
+}
