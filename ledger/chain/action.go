@@ -18,6 +18,8 @@ const (
 	ActUnlock
 	ActWithdraw
 	ActCooperativeSettle
+	// ActCollect withdraws what the contract credited to the unit in Token (pull payments).
+	ActCollect
 )
 
 func (k ActionKind) String() string {
@@ -36,6 +38,8 @@ func (k ActionKind) String() string {
 		return "withdraw"
 	case ActCooperativeSettle:
 		return "cooperative settle"
+	case ActCollect:
+		return "collect"
 	}
 	return fmt.Sprintf("action %d", uint8(k))
 }
@@ -59,9 +63,11 @@ type Action struct {
 	OwnerSig, PartnerSig [65]byte
 	// NotBefore is the chain time (Unix seconds) before which the action cannot succeed.
 	NotBefore uint64
+	// Token is the channel's token (settle, unlock, collect; zero: native coin or not known yet).
+	Token channel.Address
 }
 
-const actionVersion = 3
+const actionVersion = 4
 
 // EncodeAction is the durable form of an action.
 func EncodeAction(a Action) []byte {
@@ -95,6 +101,7 @@ func EncodeAction(a Action) []byte {
 	w.Bytes(a.OwnerSig[:])
 	w.Bytes(a.PartnerSig[:])
 	w.U64(a.NotBefore)
+	w.Bytes(a.Token[:])
 	return w.Buf
 }
 
@@ -106,8 +113,8 @@ func DecodeAction(b []byte) (Action, error) {
 	}
 	var a Action
 	a.Kind = ActionKind(r.U8("action kind"))
-	if r.Err() == nil && (a.Kind < ActClose || a.Kind > ActCooperativeSettle) {
-		r.Fail("action kind %d, want 1..%d", a.Kind, ActCooperativeSettle)
+	if r.Err() == nil && (a.Kind < ActClose || a.Kind > ActCollect) {
+		r.Fail("action kind %d, want 1..%d", a.Kind, ActCollect)
 	}
 	a.Domain.ChainID = r.U64("chain id")
 	r.Fixed(a.Domain.Contract[:], "contract")
@@ -140,6 +147,7 @@ func DecodeAction(b []byte) (Action, error) {
 	r.Fixed(a.OwnerSig[:], "owner signature")
 	r.Fixed(a.PartnerSig[:], "partner signature")
 	a.NotBefore = r.U64("not before")
+	r.Fixed(a.Token[:], "token")
 	if err := r.End("action"); err != nil {
 		return Action{}, err
 	}

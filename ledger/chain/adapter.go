@@ -197,6 +197,7 @@ func (a *Adapter) Unlock(ctx context.Context, d channel.Domain, owner common.Add
 
 // ChannelState is the contract's view of a channel.
 type ChannelState struct {
+	Token       common.Address
 	A, B        common.Address
 	State       uint8
 	Epoch       uint64
@@ -210,12 +211,27 @@ func (a *Adapter) Channel(ctx context.Context, id channel.Hash) (ChannelState, e
 	if err != nil {
 		return ChannelState{}, fmt.Errorf("chain: read channel %x: %w", id[:4], err)
 	}
-	return ChannelState{A: out.A, B: out.B, State: out.State, Epoch: out.Epoch, SettleAfter: out.SettleAfter, Closer: out.Closer}, nil
+	return ChannelState{Token: out.Token, A: out.A, B: out.B, State: out.State, Epoch: out.Epoch, SettleAfter: out.SettleAfter, Closer: out.Closer}, nil
 }
 
 // Participant reads a participant's record (deposit, withdrawn, submitted proof).
 func (a *Adapter) Participant(ctx context.Context, id channel.Hash, who common.Address) (bindings.FractalsChannelsParticipant, error) {
 	return bind.Call(a.contract, &bind.CallOpts{Context: ctx}, a.abi.PackParticipant(id, who), a.abi.UnpackParticipant)
+}
+
+// WithdrawBalance collects what settle and unlock credited to the unit in token (zero: native
+// coin): the contract pays out by pull, so a receiver refusing a transfer blocks nobody else.
+func (a *Adapter) WithdrawBalance(ctx context.Context, token common.Address) (*types.Receipt, error) {
+	return a.transact(ctx, "withdraw balance", nil, a.abi.PackWithdrawBalance(token))
+}
+
+// Owed is what the contract holds for who in token, waiting for WithdrawBalance.
+func (a *Adapter) Owed(ctx context.Context, token, who common.Address) (*big.Int, error) {
+	v, err := bind.Call(a.contract, &bind.CallOpts{Context: ctx}, a.abi.PackOwed(token, who), a.abi.UnpackOwed)
+	if err != nil {
+		return nil, fmt.Errorf("chain: read owed: %w", err)
+	}
+	return v, nil
 }
 
 // SecretRegisteredAt is the chain time at which a secret with hash h was registered (0: never).

@@ -151,6 +151,10 @@ func TestNodesSettleCooperatively(t *testing.T) {
 	}
 	t.Logf("gas cooperative settle (queued) %d", a.queue.Gas[ActCooperativeSettle])
 	c.expectPayout(t, settledLog(t, c.sim.Client(), c), 800, 500)
+	a.step(t) // collects the payout credited to a
+	if owed, err := c.a.Owed(ctx, native, c.sa.Address()); err != nil || owed.Sign() != 0 || a.queue.Gas[ActCollect] == 0 {
+		t.Fatalf("after the keeper's collect: owed %v (%v), gas %d", owed, err, a.queue.Gas[ActCollect])
+	}
 }
 
 // TestWithdrawalReleasedByChainTimeOnly: an agreed withdrawal that never reached the chain stops

@@ -100,6 +100,14 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 				continue
 			}
 		}
+		if pays(a.Kind) && a.Kind != ActUnlock {
+			// The payout is credited in the channel's token, which the contract forgets at settle.
+			st, err := q.adapter.Channel(ctx, a.Domain.ChannelID)
+			if err != nil {
+				return done, fmt.Errorf("%w: %v", ErrUnreachable, err)
+			}
+			a.Token = st.Token
+		}
 		r, err := q.execute(ctx, a)
 		switch {
 		case err == nil:
@@ -120,7 +128,12 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 		}
 		if a.Kind == ActSettle && err == nil && len(a.Locks) > 0 {
 			// The partner's locks whose secrets we registered are paid out by unlock.
-			if err := q.enqueueLocked(Action{Kind: ActUnlock, Domain: a.Domain, Owner: a.Owner, Locks: a.Locks}); err != nil {
+			if err := q.enqueueLocked(Action{Kind: ActUnlock, Domain: a.Domain, Owner: a.Owner, Locks: a.Locks, Token: a.Token}); err != nil {
+				return done, err
+			}
+		}
+		if pays(a.Kind) && err == nil {
+			if err := q.enqueueLocked(Action{Kind: ActCollect, Domain: a.Domain, Token: a.Token}); err != nil {
 				return done, err
 			}
 		}
@@ -152,8 +165,27 @@ func (q *Queue) queueSettle(ctx context.Context, closed Action) error {
 	return q.enqueueLocked(Action{Kind: ActSettle, Domain: closed.Domain, Owner: closed.Owner, Locks: closed.Locks, NotBefore: st.SettleAfter + 1})
 }
 
+// pays reports whether an action credits payouts that the unit then collects.
+func pays(k ActionKind) bool {
+	return k == ActSettle || k == ActCooperativeSettle || k == ActUnlock
+}
+
+// collect withdraws what the contract owes the unit in token; with nothing owed it sends nothing.
+func (q *Queue) collect(ctx context.Context, token channel.Address) (*types.Receipt, error) {
+	owed, err := q.adapter.Owed(ctx, token, q.adapter.self)
+	if err != nil {
+		return nil, err
+	}
+	if owed.Sign() == 0 {
+		return &types.Receipt{}, nil
+	}
+	return q.adapter.WithdrawBalance(ctx, token)
+}
+
 func (q *Queue) execute(ctx context.Context, a Action) (*types.Receipt, error) {
 	switch a.Kind {
+	case ActCollect:
+		return q.collect(ctx, a.Token)
 	case ActClose:
 		return q.adapter.Close(ctx, a.Domain, a.Proof)
 	case ActUpdateProof:

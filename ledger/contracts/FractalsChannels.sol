@@ -76,6 +76,9 @@ contract FractalsChannels {
     mapping(bytes32 => PendingLocks) public pendingLocks;
     /// Time (block.timestamp) at which a secret was registered, by its hash.
     mapping(bytes32 => uint256) public secretRegisteredAt;
+    /// What settle and unlock paid out and the receiver has not collected yet, by token and
+    /// account (pull payments: a receiver that refuses a transfer cannot block the other one).
+    mapping(address => mapping(address => uint256)) public owed;
 
     event ChannelOpened(bytes32 indexed id, uint64 epoch, address a, address b, address token, uint64 settleTimeout);
     event Deposited(bytes32 indexed id, address participant, uint256 total);
@@ -85,6 +88,8 @@ contract FractalsChannels {
     event Settled(bytes32 indexed id, uint64 epoch, uint256 amountA, uint256 amountB);
     event SecretRegistered(bytes32 indexed secrethash, uint256 at);
     event Unlocked(bytes32 indexed id, address owner, uint256 paid, uint256 returned);
+    event Credited(address indexed token, address indexed to, uint256 amount);
+    event Collected(address indexed token, address indexed to, uint256 amount);
 
     error NotParticipant();
     error BadState(uint8 state);
@@ -134,7 +139,7 @@ contract FractalsChannels {
             if (msg.value != amount || amount == 0) revert BadAmount();
         } else {
             if (msg.value != 0 || amount == 0) revert BadAmount();
-            if (!IERC20(c.token).transferFrom(who, address(this), amount)) revert TransferFailed();
+            _callToken(c.token, abi.encodeCall(IERC20.transferFrom, (who, address(this), amount)));
         }
         Participant storage p = participants[id][who];
         p.deposit += amount;
@@ -157,7 +162,8 @@ contract FractalsChannels {
         if (totalWithdraw + q.withdrawn > p.deposit + q.deposit) revert BadAmount();
         p.withdrawn = totalWithdraw;
         emit Withdrawn(id, who, totalWithdraw);
-        _pay(c.token, who, amount);
+        // Paid at once: only `who` can be hurt if it refuses the transfer.
+        _transferOut(c.token, who, amount);
     }
 
     /// Settles at once at balances both participants signed.
@@ -315,12 +321,36 @@ contract FractalsChannels {
         return signer;
     }
 
+    /// Sends msg.sender everything settle and unlock credited to it in `token` (zero: native coin).
+    function withdrawBalance(address token) external {
+        uint256 amount = owed[token][msg.sender];
+        if (amount == 0) revert BadAmount();
+        owed[token][msg.sender] = 0;
+        emit Collected(token, msg.sender, amount);
+        _transferOut(token, msg.sender, amount);
+    }
+
+    /// Credits a payout; the receiver collects it with withdrawBalance.
     function _pay(address token, address to, uint256 amount) internal {
+        owed[token][to] += amount;
+        emit Credited(token, to, amount);
+    }
+
+    function _transferOut(address token, address to, uint256 amount) internal {
         if (token == address(0)) {
             (bool ok, ) = to.call{value: amount}("");
             if (!ok) revert TransferFailed();
-        } else if (!IERC20(token).transfer(to, amount)) {
-            revert TransferFailed();
+        } else {
+            _callToken(token, abi.encodeCall(IERC20.transfer, (to, amount)));
         }
+    }
+
+    /// Calls an ERC-20 transfer or transferFrom and accepts both tokens that return true and
+    /// tokens that return nothing; a revert, a false or a token with no code is a failure.
+    function _callToken(address token, bytes memory data) internal {
+        if (token.code.length == 0) revert TransferFailed();
+        (bool ok, bytes memory ret) = token.call(data);
+        if (!ok) revert TransferFailed();
+        if (ret.length != 0 && (ret.length != 32 || abi.decode(ret, (uint256)) != 1)) revert TransferFailed();
     }
 }

@@ -18,9 +18,9 @@ var update = flag.Bool("update", false, "record the current sources and artefact
 
 // sources are the inputs of the build; artefacts its committed outputs.
 var (
-	sources   = []string{"FractalsChannels.sol", "TestToken.sol", "build.js", "package.json", "package-lock.json"}
-	artefacts = []string{"build/FractalsChannels.abi", "build/FractalsChannels.bin", "build/TestToken.abi", "build/TestToken.bin",
-		"bindings/fractals_channels.go", "bindings/test_token.go"}
+	sources   = []string{"FractalsChannels.sol", "TestToken.sol", "TestRejector.sol", "build.js", "package.json", "package-lock.json"}
+	artefacts = []string{"build/FractalsChannels.abi", "build/FractalsChannels.bin", "build/TestToken.abi", "build/TestToken.bin", "build/TestRejector.abi", "build/TestRejector.bin",
+		"bindings/fractals_channels.go", "bindings/test_token.go", "bindings/test_rejector.go"}
 )
 
 const recordPath = "build/SOURCES.sha256"

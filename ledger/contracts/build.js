@@ -5,7 +5,7 @@ const fs = require('fs');
 const path = require('path');
 const solc = require('solc');
 
-const names = ['FractalsChannels', 'TestToken'];
+const names = ['FractalsChannels', 'TestToken', 'TestRejector'];
 const sources = {};
 for (const n of names) {
   sources[n + '.sol'] = { content: fs.readFileSync(path.join(__dirname, n + '.sol'), 'utf8') };

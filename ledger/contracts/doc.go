@@ -1,4 +1,5 @@
-// Package contracts holds the settlement contract (FractalsChannels.sol), a test ERC-20 token, the
+// Package contracts holds the settlement contract (FractalsChannels.sol), a test ERC-20 token and a
+// test participant contract that refuses native coin (TestRejector.sol), the
 // pinned compiler (package.json, package-lock.json: solc from the npm registry, run by build.js)
 // and the committed artefacts: build/*.abi, build/*.bin and the abigen bindings in bindings/.
 //
@@ -12,4 +13,5 @@ package contracts
 //go:generate node build.js
 //go:generate go run github.com/ethereum/go-ethereum/cmd/abigen@v1.16.9 --v2 --abi build/FractalsChannels.abi --bin build/FractalsChannels.bin --pkg bindings --type FractalsChannels --out bindings/fractals_channels.go
 //go:generate go run github.com/ethereum/go-ethereum/cmd/abigen@v1.16.9 --v2 --abi build/TestToken.abi --bin build/TestToken.bin --pkg bindings --type TestToken --out bindings/test_token.go
+//go:generate go run github.com/ethereum/go-ethereum/cmd/abigen@v1.16.9 --v2 --abi build/TestRejector.abi --bin build/TestRejector.bin --pkg bindings --type TestRejector --out bindings/test_rejector.go
 //go:generate go test . -run TestArtefactsMatchSources -args -update
