@@ -299,11 +299,21 @@ func (r *Rig) History() []Truth {
 	return append(out, r.history[:r.next]...)
 }
 
-// Matches reports whether some truth sample taken within window before at (and not after it) is
-// within tol of value: what a controller read at "at" may lag the plant by up to one cycle.
+// Matches reports whether some truth sample within window of at is within tol of value, for a
+// controller reading stamped at: the controller stamps its process image at the start of the
+// cycle and reads the devices after that, so a value it reports may be the plant's up to one cycle
+// before the stamp (a device's registers lag the plant) or any time during the reads, which end
+// within the cycle. A caller that knows when the reads ended (the next cycle's stamp, the time it
+// fetched the status) bounds the window with MatchesBetween instead.
 func Matches(history []Truth, at time.Time, window time.Duration, field func(Truth) float64, value, tol float64) bool {
+	return MatchesBetween(history, at.Add(-window), at.Add(window), field, value, tol)
+}
+
+// MatchesBetween reports whether some truth sample taken between from and to (inclusive) is
+// within tol of value.
+func MatchesBetween(history []Truth, from, to time.Time, field func(Truth) float64, value, tol float64) bool {
 	for _, tr := range history {
-		if tr.At.After(at) || at.Sub(tr.At) > window {
+		if tr.At.Before(from) || tr.At.After(to) {
 			continue
 		}
 		if d := field(tr) - value; d <= tol && d >= -tol {
