@@ -4,7 +4,9 @@
 // and reserve, grid limits, nominal voltage and frequency, stale limit), and every device with its
 // protocol, address or unit id, polling schedule, topic mapping or pins, and the roles it plays for
 // the controller (pv, battery, meter, ev, pcc, load0..load2 and their load<k>_power meters,
-// grid_present, door, fault). Every error names the file, the line and the field, and says what is
+// grid_present, door, fault). MQTT devices add pv_rated_w (required for role pv unless a pv.rated
+// topic is mapped), vebus_instance and keepalive (victron) and publish_interval (opendtu), from
+// which the presets' stale limits follow. Every error names the file, the line and the field, and says what is
 // accepted.
 //
 // It validates and describes; it must not open connections (wiring lives with the runtime,
