@@ -355,6 +355,38 @@ func (n *Node) payUnlock(cs *chanState, from channel.Address, h, secret channel.
 	return true, nil
 }
 
+// pendingLockHashes are the hashes of every pending lock, in either direction.
+func (n *Node) pendingLockHashes() map[channel.Hash]bool {
+	out := map[channel.Hash]bool{}
+	for _, cs := range n.channels {
+		for _, l := range cs.ch.Own.Locks {
+			out[l.SecretHash] = true
+		}
+		for _, l := range cs.ch.Partner.Locks {
+			out[l.SecretHash] = true
+		}
+	}
+	return out
+}
+
+// pruneSecretsAbove is how many secrets the node keeps before it forgets unneeded ones.
+const pruneSecretsAbove = 256
+
+// pruneSecrets forgets (in memory and on disk) the secrets no pending lock and no pending route
+// of ours uses any more: an unlocked or expired lock needs its secret neither off nor on chain.
+func (n *Node) pruneSecrets(pending map[channel.Hash]bool) {
+	if len(n.secrets) <= pruneSecretsAbove {
+		return
+	}
+	for h := range n.secrets {
+		if _, routed := n.routes[h]; routed || pending[h] {
+			continue
+		}
+		delete(n.secrets, h)
+		n.batch.Meta = append(n.batch.Meta, store.KV{Key: secretKey(h)})
+	}
+}
+
 // usesSecret reports whether a pending lock (either direction) or a route of ours is under h, so
 // a peer cannot make the node store secrets nobody needs.
 func (n *Node) usesSecret(h channel.Hash) bool {
@@ -391,9 +423,15 @@ func hasLock(locks []channel.Lock, h channel.Hash) bool {
 // repeatSecrets re-sends what a lossy link may have dropped: secret requests of a target, and
 // reveals to payers whose locks towards us are still pending although we know the secret.
 func (n *Node) repeatSecrets() {
-	for _, r := range n.requests {
+	pending := n.pendingLockHashes()
+	for h, r := range n.requests {
+		if !pending[h] {
+			delete(n.requests, h) // the lock expired or was settled: nobody will answer any more
+			continue
+		}
 		n.sendNow(r.initiator, EncodeSecretRequest(r.msg))
 	}
+	n.pruneSecrets(pending)
 	for _, cs := range n.channels {
 		for _, l := range cs.ch.Partner.Locks {
 			if secret, ok := n.secrets[l.SecretHash]; ok {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -134,5 +135,38 @@ func TestForgedAckDoesNotReleaseOrStopTheChannel(t *testing.T) {
 	}
 	if i := a.Channel(b.Address()); !i.Synced || i.Acked != 0 {
 		t.Fatalf("after forged acks: synced %v, acked %d", i.Synced, i.Acked)
+	}
+}
+
+// TestPaymentsWaitingForSyncAreBounded: while a restarted node waits for a partner that never
+// answers its Sync, payments queue up to maxWaiting and further ones are refused with ErrBusy.
+func TestPaymentsWaitingForSyncAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	hub := transport.NewHub()
+	a := startHubNode(t, hub, 1, filepath.Join(dir, "a.db"))
+	b := startHubNode(t, hub, 2, filepath.Join(dir, "b.db"))
+	link(t, a.Node, b.Node, 1_000_000)
+	b.stop()
+	a.stop()
+	a = startHubNode(t, hub, 1, a.path) // unsynced until b answers, which it never does
+	dones := make([]chan error, maxWaiting+1)
+	for i := range dones {
+		dones[i] = make(chan error, 1)
+		if err := a.submit(&payEvent{partner: b.Address(), amount: 1, done: dones[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-dones[maxWaiting]:
+		if !errors.Is(err, ErrBusy) {
+			t.Fatalf("payment beyond the bound: %v, want ErrBusy", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the payment beyond the bound was queued too")
+	}
+	select {
+	case err := <-dones[0]:
+		t.Fatalf("a payment within the bound was answered before the partner synced: %v", err)
+	default:
 	}
 }

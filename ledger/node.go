@@ -66,6 +66,13 @@ const (
 // ErrClosed is returned by calls on a stopped node.
 var ErrClosed = errors.New("ledger node closed")
 
+// ErrBusy is returned by Pay when maxWaiting payments already wait for a partner that has not
+// answered our Sync yet: they cannot be signed before it does, and memory must stay bounded.
+var ErrBusy = errors.New("too many payments waiting for the partner to re-establish the channel")
+
+// maxWaiting bounds the payments queued on one unsynced channel.
+const maxWaiting = 4096
+
 // Node is one unit's ledger: its channels, the group-commit loop that signs, persists and sends
 // their updates, and the handling of the partner's messages. All channel state is owned by the
 // loop goroutine; the exported methods talk to it through the inbox.
@@ -867,6 +874,10 @@ func (n *Node) handlePay(e *payEvent) {
 		}
 	}
 	if !cs.synced {
+		if len(cs.waiting) >= maxWaiting {
+			n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, ErrBusy))
+			return
+		}
 		cs.waiting = append(cs.waiting, e)
 		return
 	}

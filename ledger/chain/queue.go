@@ -18,7 +18,8 @@ type Queue struct {
 	adapter *Adapter
 	store   *store.Store
 	seq     uint64
-	// Failed lists actions the chain refused (reverted); they are dropped from the queue.
+	// Failed lists the most recent actions the chain refused (reverted; at most maxFailures,
+	// oldest dropped); they are dropped from the queue.
 	Failed []error
 	// Gas records the gas of every executed action by kind (for reports).
 	Gas map[ActionKind]uint64
@@ -82,7 +83,7 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 	for _, p := range pending {
 		a, err := DecodeAction(p.Data)
 		if err != nil {
-			q.Failed = append(q.Failed, fmt.Errorf("queued action %s: %w", p.Key, err))
+			q.fail(fmt.Errorf("queued action %s: %w", p.Key, err))
 			if err := q.store.Commit(&store.Batch{DonePending: []string{p.Key}}); err != nil {
 				return done, err
 			}
@@ -114,7 +115,7 @@ func (q *Queue) Drain(ctx context.Context) (int, error) {
 			q.Gas[a.Kind] = r.GasUsed
 			done++
 		case errors.Is(err, ErrReverted):
-			q.Failed = append(q.Failed, err)
+			q.fail(err)
 		default:
 			return done, fmt.Errorf("%w: %v", ErrUnreachable, err)
 		}
@@ -163,6 +164,13 @@ func (q *Queue) queueSettle(ctx context.Context, closed Action) error {
 		return err
 	}
 	return q.enqueueLocked(Action{Kind: ActSettle, Domain: closed.Domain, Owner: closed.Owner, Locks: closed.Locks, NotBefore: st.SettleAfter + 1})
+}
+
+func (q *Queue) fail(err error) {
+	if len(q.Failed) == maxFailures {
+		q.Failed = append(q.Failed[:0], q.Failed[1:]...)
+	}
+	q.Failed = append(q.Failed, err)
 }
 
 // pays reports whether an action credits payouts that the unit then collects.

@@ -16,6 +16,18 @@ import (
 // MaxFrame bounds one frame on the wire.
 const MaxFrame = 1 << 20
 
+// Defaults of the outgoing links: how many frames wait for one peer at most (beyond that Send
+// refuses with ErrQueueFull and the ledger re-sends later), and how long one batch write may block
+// before the connection is dropped and dialled again.
+const (
+	DefaultMaxQueued    = 1 << 14
+	DefaultWriteTimeout = 5 * time.Second
+)
+
+// ErrQueueFull is returned by Send when a peer's link already holds its maximum of frames (the
+// peer reads too slowly or not at all).
+var ErrQueueFull = errors.New("tcp transport: peer queue full")
+
 var helloMagic = [4]byte{'F', 'L', 'G', '1'}
 
 // TCP is a transport over plain TCP: one outgoing connection per peer (dialled on demand and
@@ -30,6 +42,9 @@ type TCP struct {
 	closed   bool
 	wg       sync.WaitGroup
 	dialWait time.Duration
+	// maxQueued and writeTimeout bound each link (DefaultMaxQueued, DefaultWriteTimeout).
+	maxQueued    int
+	writeTimeout time.Duration
 }
 
 // ListenTCP listens on addr (for example "127.0.0.1:0") as unit self.
@@ -38,7 +53,8 @@ func ListenTCP(self common.Address, addr string) (*TCP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tcp transport: listen %s: %w", addr, err)
 	}
-	t := &TCP{self: self, ln: ln, peers: map[common.Address]*link{}, conns: map[net.Conn]struct{}{}, dialWait: 50 * time.Millisecond}
+	t := &TCP{self: self, ln: ln, peers: map[common.Address]*link{}, conns: map[net.Conn]struct{}{}, dialWait: 50 * time.Millisecond,
+		maxQueued: DefaultMaxQueued, writeTimeout: DefaultWriteTimeout}
 	t.wg.Add(1)
 	go t.accept()
 	return t, nil
@@ -87,6 +103,10 @@ func (t *TCP) Send(to common.Address, frame []byte) error {
 		return fmt.Errorf("tcp transport: unknown peer %s", to)
 	}
 	l.mu.Lock()
+	if len(l.queue) >= l.t.maxQueued {
+		l.mu.Unlock()
+		return fmt.Errorf("%w: %d frames for %s", ErrQueueFull, l.t.maxQueued, to)
+	}
 	l.queue = append(l.queue, frame)
 	l.mu.Unlock()
 	l.cond.Signal()
@@ -235,6 +255,8 @@ func (l *link) run() {
 			}
 			w = bufio.NewWriterSize(conn, 64<<10)
 		}
+		// A peer that stops reading must not hold this link (and its queue) for ever.
+		_ = conn.SetWriteDeadline(time.Now().Add(l.t.writeTimeout))
 		if err := writeFrames(w, batch); err != nil {
 			conn.Close()
 			l.mu.Lock()

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -142,4 +144,65 @@ func FuzzReadFrames(f *testing.F) {
 			t.Fatalf("frames of %d bytes from a %d-byte stream", total, len(data))
 		}
 	})
+}
+
+// TestStalledPeerBoundsTheQueue: towards a peer that accepts the connection but never reads, the
+// link's queue stops growing (Send reports ErrQueueFull) and the blocked write gives up at its
+// deadline, so the connection is dropped and re-dialled rather than hanging for ever.
+func TestStalledPeerBoundsTheQueue(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // never read
+		}
+	}()
+	tr, err := ListenTCP(common.Address{1}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	tr.maxQueued = 64
+	tr.writeTimeout = 200 * time.Millisecond
+	peer := common.Address{2}
+	tr.AddPeer(peer, ln.Addr().String())
+	frame := make([]byte, MaxFrame)
+	full := false
+	for i := 0; i < 10_000 && !full; i++ {
+		err := tr.Send(peer, frame)
+		full = errors.Is(err, ErrQueueFull)
+		if err != nil && !full {
+			t.Fatal(err)
+		}
+	}
+	if !full {
+		t.Fatal("the queue towards a stalled peer never filled")
+	}
+	select {
+	case <-accepted:
+	case <-time.After(2 * time.Second):
+		t.Fatal("never connected")
+	}
+	// The write deadline drops the stalled connection and empties the queue: the next frame is
+	// taken and dialled afresh.
+	deadline := time.Now().Add(5 * time.Second)
+	for tr.Send(peer, []byte{1}) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the queue never drained")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the blocked write never gave up")
+	}
 }
