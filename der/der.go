@@ -21,7 +21,7 @@ var ErrStale = errors.New("der: reading is stale")
 type PVStatus struct {
 	Power     units.Watts // AC output now (≥ 0)
 	Available units.Watts // AC output it could give without a limit; negative when unknown
-	Rated     units.Watts // nameplate AC power
+	Rated     units.Watts // nameplate AC power; zero or negative when unknown
 }
 
 // PVInverter is a PV inverter whose active power can be limited.

@@ -193,3 +193,26 @@ func TestReadTurnsNonFiniteValuesIntoAFailedRead(t *testing.T) {
 		t.Fatal("a NaN reading reached the energy counters")
 	}
 }
+
+// unratedPV does not know its nameplate.
+type unratedPV struct{}
+
+func (unratedPV) ReadPV(context.Context) (der.PVStatus, error) {
+	return der.PVStatus{Power: 800, Available: -1}, nil
+}
+func (unratedPV) SetPVLimit(context.Context, units.Watts) error { return nil }
+
+func TestUnknownPVRatingSetsNoLimitInsteadOfZero(t *testing.T) {
+	d := Devices{PV: unratedPV{}}
+	s, errs := Read(context.Background(), &d, t0, &Snapshot{}, 10*time.Second)
+	if len(errs) != 0 || s.PVRated.Quality != Missing || !s.PVPower.Good() || s.PVAvailable.Quality != Missing {
+		t.Fatalf("unknown rating and availability must read missing, power good: %+v %+v %+v", s.PVRated, s.PVPower, s.PVAvailable)
+	}
+	full := snap()
+	full.PVRated, full.PVPower, full.PVAvailable = s.PVRated, s.PVPower, s.PVAvailable
+	cfg := DefaultConfig()
+	_, c, _ := Step(&cfg, State{}, &full)
+	if c.PVLimit < 800 {
+		t.Fatalf("an unknown rating limited PV to %v", c.PVLimit)
+	}
+}

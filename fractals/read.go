@@ -51,7 +51,12 @@ func readPV(ctx context.Context, dev der.PVInverter, s, prev *Snapshot, limit ti
 		s.PVRated = degrade(prev.PVRated, s.At, limit)
 		return
 	}
-	s.PVPower, s.PVRated = good(st.Power, s.At), good(st.Rated, s.At)
+	s.PVPower = good(st.Power, s.At)
+	// A rating of zero or less is a device that does not know its own nameplate: leave it missing (the
+	// controller then sets no limit) rather than let it cap PV at 0 W.
+	if st.Rated > 0 {
+		s.PVRated = good(st.Rated, s.At)
+	}
 	if st.Available >= 0 {
 		s.PVAvailable = good(st.Available, s.At)
 	}
