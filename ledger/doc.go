@@ -14,11 +14,15 @@
 //   - this package: Node, which owns the channels of one unit. Node.Pay(ctx, partner, amount, id) is a
 //     direct transfer that returns once the partner has stored the signed proof; a non-zero id makes a
 //     retried payment (after a timeout or a restart) never pay twice. Node.PayRoute pays over a chain of
-//     channels with hash locks. One goroutine owns all channel state; a committer goroutine writes each
+//     channels with hash locks. Channels are keyed by channel id (a partner may have several, one
+//     per token); every message, deposit and withdrawal touches only the channel it names, and
+//     partner-addressed calls use the first channel with that partner that is not being settled. One goroutine owns all channel state; a committer goroutine writes each
 //     batch with one fsync (group commit) and only then sends it.
 //
-// This package must not talk to a chain itself (chain does, and only reports) and must not trust a
-// peer: every update is checked by the state machine before it touches the disk.
+// This package must not talk to a chain itself (chain does, and only reports, with the chain's own
+// time for anything that expires on chain) and must not trust a peer: every update and every
+// acknowledgement is signed and checked by the state machine before it touches the disk. The
+// contract pays settle and unlock out by pull (withdrawBalance; the keeper collects).
 //
 // The checks beyond `go test ./ledger/...`: `go test -bench . ./ledger/...` (throughput and latency
 // against the 5,000 transfers/s, p99 5 ms and 3-hop p99 20 ms targets, next to the sign+verify cost),
