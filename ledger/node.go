@@ -47,6 +47,10 @@ type Config struct {
 	Rand io.Reader
 	// MaxBatch bounds how many events one group commit gathers. Default 4096.
 	MaxBatch int
+	// PaidMemory bounds how many ids of durable payments the node keeps in memory to answer a
+	// retried Pay without a disk read; older ones are answered from their record on disk.
+	// Default 4096.
+	PaidMemory int
 	// Hooks (tests only) are called at named points of the transfer path; see CrashPoint.
 	Hook func(point CrashPoint)
 }
@@ -105,6 +109,11 @@ type Node struct {
 	fatal               error
 	statsMu             sync.Mutex
 	stats               Stats
+
+	// paidDurable lists, oldest first, the ids in paid whose record is on disk: only those are
+	// forgotten beyond cfg.PaidMemory, since the store answers a retry of them. Ids still on their
+	// way to disk (paidCommitting, or in batch) must stay: the store would not find them yet.
+	paidDurable, paidCommitting []payKey
 }
 
 // Stats counts what the node did (for tests and the bench).
@@ -240,6 +249,9 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 4096
+	}
+	if cfg.PaidMemory <= 0 {
+		cfg.PaidMemory = 4096
 	}
 	n := &Node{cfg: cfg, self: cfg.Signer.Address(), inbox: make(chan event, 8192), quit: make(chan struct{}),
 		done: make(chan struct{}), channels: map[channel.Hash]*chanState{}, byPartner: map[channel.Address][]channel.Hash{}, paid: map[payKey]uint64{},
@@ -459,6 +471,8 @@ func (n *Node) loop() {
 					f.done <- f.err
 				}
 				n.committing = nil
+				n.rememberDurable(n.paidCommitting...)
+				n.paidCommitting = nil
 			}
 			if err != nil {
 				n.fatal = err
@@ -582,6 +596,10 @@ func (n *Node) cut() bool {
 		return false
 	}
 	n.committing, n.durable = n.durable, nil
+	n.paidCommitting = n.paidCommitting[:0]
+	for _, p := range c.batch.Payments {
+		n.paidCommitting = append(n.paidCommitting, payKey{p.Partner, p.ID})
+	}
 	n.commits <- c // never blocks: the committer is idle and the channel has room for one
 	return true
 }
@@ -911,7 +929,22 @@ func (n *Node) lookupPayment(partner channel.Address, id uint64) (nonce uint64, 
 		return 0, false, err
 	}
 	n.paid[payKey{partner, id}] = p.Nonce
+	n.rememberDurable(payKey{partner, id})
 	return p.Nonce, true, nil
+}
+
+// rememberDurable notes that the records of keys are on disk and forgets the oldest durable ids
+// beyond cfg.PaidMemory, so the map stays bounded however many payments a long-lived node makes.
+func (n *Node) rememberDurable(keys ...payKey) {
+	n.paidDurable = append(n.paidDurable, keys...)
+	if extra := len(n.paidDurable) - n.cfg.PaidMemory; extra > 0 {
+		for _, k := range n.paidDurable[:extra] {
+			delete(n.paid, k)
+		}
+		// Slicing off the front keeps the backing array; append copies only the live part
+		// when it grows, so the list stays within about twice the limit.
+		n.paidDurable = n.paidDurable[extra:]
+	}
 }
 
 func (n *Node) awaitAck(cs *chanState, nonce uint64, done chan error) {
