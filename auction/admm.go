@@ -142,6 +142,7 @@ type Coordinator struct {
 	signal     Signal
 	opt        ADMMOptions
 	rho0       float64
+	rhoHigh    float64 // residual balancing raises ρ no further
 	best       certificate
 }
 
@@ -164,9 +165,21 @@ func (c certificate) gap() float64 {
 
 // NewCoordinator starts at price zero with the given base penalty.
 func NewCoordinator(n, periods int, rho, alpha float64, opt ADMMOptions) *Coordinator {
-	return &Coordinator{n: n, periods: periods, opt: opt.withDefaults(), rho0: rho,
+	return &Coordinator{n: n, periods: periods, opt: opt.withDefaults(), rho0: rho, rhoHigh: rho * balanceRange,
 		best:   certificate{welfare: math.Inf(-1), bound: math.Inf(1)},
 		signal: Signal{Rho: rho, Alpha: alpha, Price: make([]float64, periods), Shift: make([]float64, periods)}}
+}
+
+// StartAt sets the starting prices (per kW and period). Prices far above the typical one (a period
+// starting at the price cap) widen the range residual balancing may raise ρ to, up to the ratio of
+// the highest starting price to the typical power (kW), over the stiffness (a market of held agents
+// moves its price by about stiffness × ρ × imbalance per agent): otherwise a price that has to come down from
+// the cap moves by only about 64 typical prices per iteration and takes hundreds of them.
+func (c *Coordinator) StartAt(prices []float64, typicalPower float64) {
+	copy(c.signal.Price, prices)
+	if typicalPower > 0 {
+		c.rhoHigh = math.Max(c.rhoHigh, maxAbs(prices)/(typicalPower*stiffness))
+	}
 }
 
 // Signal returns the current broadcast.
@@ -205,7 +218,7 @@ func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbal
 	// Residual balancing on the relative residuals, so the units of the two do not matter.
 	switch {
 	case c.signal.Freeze || c.signal.Iteration%balanceEvery != 0:
-	case rel > balanceRatio*relDual && c.signal.Rho < c.rho0*balanceRange:
+	case rel > balanceRatio*relDual && c.signal.Rho < c.rhoHigh:
 		c.signal.Rho *= balanceStep
 	case relDual > balanceRatio*rel && c.signal.Rho > c.rho0/balanceRange:
 		c.signal.Rho /= balanceStep
@@ -236,8 +249,10 @@ func (c *Coordinator) Best() ([]AgentState, Restoration, float64) {
 	return c.best.states, c.best.restoration, c.best.gap()
 }
 
-// initialRho balances a typical price (money per kW and period) against a typical power (kW).
-func initialRho(p Problem) float64 {
+// initialRho balances a typical price (money per kW and period) against a typical power (kW), which it
+// also returns. Prices at half the cap and above (unresponsive loads) are left out of the typical one:
+// they are the value of demand served whatever the price, not where prices usually clear.
+func initialRho(p Problem) (rho, typicalPower float64) {
 	var prices, powers []float64
 	for _, a := range p.Agents {
 		b := compile(a, p.Periods, p.PeriodHours)
@@ -251,10 +266,14 @@ func initialRho(p Problem) float64 {
 			powers = append(powers, b.upper[j])
 		}
 	}
-	if len(prices) == 0 || len(powers) == 0 {
-		return 1
+	if len(powers) == 0 {
+		return 1, 0
 	}
-	return median(prices) / median(powers)
+	typicalPower = median(powers)
+	if len(prices) == 0 || typicalPower <= 0 {
+		return 1, typicalPower
+	}
+	return median(prices) / typicalPower, typicalPower
 }
 
 func median(v []float64) float64 {
@@ -265,7 +284,7 @@ func median(v []float64) float64 {
 func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 	opt = opt.withDefaults()
 	T, n := p.Periods, len(p.Agents)
-	rho := initialRho(p)
+	rho, typicalPower := initialRho(p)
 	parts := make([]Participant, n)
 	states := make([]AgentState, n)
 	for i, a := range p.Agents {
@@ -273,9 +292,11 @@ func solveDistributed(p Problem, opt ADMMOptions) (Solution, error) {
 		states[i] = NewAgentState(T, rho)
 	}
 	coord := NewCoordinator(n, T, rho, relaxation, opt)
-	for t, price := range startingPrices(p) {
-		coord.signal.Price[t] = price * p.PeriodHours
+	start := startingPrices(p)
+	for t := range start {
+		start[t] *= p.PeriodHours
 	}
+	coord.StartAt(start, typicalPower)
 	for it := 1; it <= opt.MaxIterations; it++ {
 		s := coord.Signal()
 		next := stepAll(parts, states, s)

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/fractals-energy/fractals/internal/units"
 )
 
 // TestProxIsOptimal checks every agent's local solver against the interior-point LP: x* minimises
@@ -244,5 +246,51 @@ func TestRestoreClosesImbalanceCheapestFirst(t *testing.T) {
 	}
 	if _, _, ok := restore([]float64{100, 0}, all); ok {
 		t.Fatal("restoration beyond the offered room reported as done")
+	}
+}
+
+// TestDistributedUnresponsiveIsland: an island short of supply for a load valued at the price cap. The
+// optimum serves what there is at the cap price; the one-shot auction fails there, and the distributed
+// method must start the period at the cap rather than crawl up to it (it took more than 1,000 iterations).
+func TestDistributedUnresponsiveIsland(t *testing.T) {
+	p := Problem{Periods: 1, PeriodHours: 1, Agents: []Agent{
+		{ID: "h1", Kind: KindLoad, DemandW: []units.Watts{1000}, ValuePerKWh: 9999},
+		{ID: "pv", Kind: KindPV, ForecastW: []units.Watts{500}, CostPerKWh: 0.01},
+	}}
+	central, err := Solve(p, Central, ADMMOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := Solve(p, Distributed, ADMMOptions{MaxIterations: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDistributed(t, p, central, dist)
+	checkSchedules(t, p, dist, 1e-6)
+	if got := dist.Schedules["h1"][0]; math.Abs(got-500) > 0.5 {
+		t.Fatalf("h1 served %g W, want the 500 W there is", got)
+	}
+}
+
+// TestDistributedMatchesCentralWithUnresponsiveLoads: random markets with loads valued at the price cap,
+// with a grid connection and as islands (where some periods are short of supply), against the central
+// optimum.
+func TestDistributedMatchesCentralWithUnresponsiveLoads(t *testing.T) {
+	for _, withGrid := range []bool{true, false} {
+		rng := rand.New(rand.NewPCG(31, 32))
+		for trial := range 4 {
+			p := randomMarket(rng, 20+rng.IntN(40), 24, withGrid, true)
+			central, err := Solve(p, Central, ADMMOptions{})
+			if err != nil {
+				t.Fatalf("grid %v trial %d: central: %v", withGrid, trial, err)
+			}
+			dist, err := Solve(p, Distributed, ADMMOptions{})
+			if err != nil {
+				t.Fatalf("grid %v trial %d: %v", withGrid, trial, err)
+			}
+			checkDistributed(t, p, central, dist)
+			checkSchedules(t, p, dist, 1e-6)
+			t.Logf("grid %v trial %d: %d agents, %d iterations (central welfare %.6g)", withGrid, trial, len(p.Agents), dist.Iterations, central.Welfare)
+		}
 	}
 }

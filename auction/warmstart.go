@@ -28,8 +28,12 @@ func myopicBids(a Agent, t int) []Bid {
 	return nil
 }
 
-// startingPrices clears every period's myopic bids and returns the prices per kWh. Bids at the price
-// cap do not set the start: a period short of supply starts at the highest other bid instead.
+// startingPrices clears every period's myopic bids and returns the prices per kWh. A period whose
+// one-shot auction fails (supply short of the unresponsive demand, or demand short of unresponsive
+// supply) starts at the cap the failure reports: the optimum serves what there is at that price, and
+// starting below it would leave the price to climb thousands of times its usual range. Otherwise a
+// clearing at the cap does not set the start (a battery, which abstains, may still cover the period),
+// and the period starts at the highest bid below the cap.
 func startingPrices(p Problem) []float64 {
 	prices := make([]float64, p.Periods)
 	for t := range prices {
@@ -43,12 +47,17 @@ func startingPrices(p Problem) []float64 {
 				bids = append(bids, b)
 			}
 		}
-		r, err := Market{PriceCap: 2 * maxPrice}.Clear(bids)
-		if err != nil || r.Price >= DefaultPriceCap || r.Price <= -DefaultPriceCap {
+		r, err := Market{PriceCap: DefaultPriceCap}.Clear(bids)
+		switch {
+		case err != nil:
 			prices[t] = highest
-			continue
+		case r.Type == Failure:
+			prices[t] = r.Price
+		case r.Price >= DefaultPriceCap || r.Price <= -DefaultPriceCap:
+			prices[t] = highest
+		default:
+			prices[t] = r.Price
 		}
-		prices[t] = r.Price
 	}
 	return prices
 }
