@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
+	"syscall"
 	"time"
 
 	gb "github.com/goburrow/modbus"
@@ -16,9 +18,11 @@ import (
 
 // Defaults for a Config left at zero.
 const (
-	DefaultTimeout    = time.Second
-	DefaultBackoffMin = 500 * time.Millisecond
-	DefaultBackoffMax = 30 * time.Second
+	DefaultTimeout     = time.Second
+	DefaultBackoffMin  = 500 * time.Millisecond
+	DefaultBackoffMax  = 30 * time.Second
+	DefaultBusyDelay   = 100 * time.Millisecond
+	DefaultBusyRetries = 2
 )
 
 // Serial configures a Modbus RTU line (RS-485). A zero Serial means Modbus TCP.
@@ -45,7 +49,12 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the wait after a unit fails (doubling per failure) before it
 	// is asked again; while waiting, its requests fail at once with der.ErrStale.
 	BackoffMin, BackoffMax time.Duration
-	Clock                  clock.Clock // default clock.Real
+	// BusyRetries is how many times a request answered with exception 6 (server device busy) is
+	// asked again, BusyDelay apart, before the exception is returned: busy is a transient state,
+	// not a refusal. Zero means DefaultBusyRetries, negative means none.
+	BusyRetries int
+	BusyDelay   time.Duration // default DefaultBusyDelay
+	Clock       clock.Clock   // default clock.Real
 }
 
 // Gateway owns the connections to one Modbus endpoint; all units on it share them.
@@ -85,6 +94,12 @@ func NewGateway(cfg Config) (*Gateway, error) {
 	}
 	if cfg.BackoffMax < cfg.BackoffMin {
 		cfg.BackoffMax = max(DefaultBackoffMax, cfg.BackoffMin)
+	}
+	if cfg.BusyRetries == 0 {
+		cfg.BusyRetries = DefaultBusyRetries
+	}
+	if cfg.BusyDelay <= 0 {
+		cfg.BusyDelay = DefaultBusyDelay
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -158,6 +173,20 @@ func (g *Gateway) do(ctx context.Context, unit byte, req func(gb.Client) ([]byte
 	if closed {
 		return nil, ErrClosed
 	}
+	res, err := g.try(ctx, c, unit, req)
+	if err != nil && ctx.Err() == nil && isConnDropped(err) {
+		// Many devices drop a connection that was idle for a while or served a few requests;
+		// the next request then meets EOF or a reset. That says nothing about the device, so
+		// the request is asked once more on a fresh connection before it counts as a failure.
+		// Register writes are idempotent, so repeating one that may have landed is harmless.
+		res, err = g.try(ctx, c, unit, req)
+	}
+	return res, err
+}
+
+// try runs one request on c; after an error other than an exception reply it closes c, so the
+// next request dials a fresh connection.
+func (g *Gateway) try(ctx context.Context, c *conn, unit byte, req func(gb.Client) ([]byte, error)) ([]byte, error) {
 	timeout := g.cfg.Timeout
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
@@ -175,6 +204,31 @@ func (g *Gateway) do(ctx context.Context, unit byte, req func(gb.Client) ([]byte
 		_ = c.handler.Close()
 	}
 	return res, err
+}
+
+// isConnDropped reports whether err says the peer closed or reset the connection (as opposed to
+// a timeout, a refused dial or a malformed reply).
+func isConnDropped(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// exchange runs one request for unit, asking again (bounded, BusyDelay apart) while the device
+// answers busy.
+func (g *Gateway) exchange(ctx context.Context, unit byte, req func(gb.Client) ([]byte, error)) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := g.do(ctx, unit, req)
+		if ExceptionCode(err) != 6 || attempt >= g.cfg.BusyRetries {
+			return res, err
+		}
+		t := g.cfg.Clock.NewTimer(g.cfg.BusyDelay)
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+			t.Stop()
+			return res, err
+		}
+	}
 }
 
 // IsException reports whether err is a Modbus exception reply: the device answered, so the link
@@ -298,7 +352,7 @@ func (u *Unit) Probe(ctx context.Context, addr, n uint16) ([]uint16, error) {
 func (u *Unit) NoteProbes(err error) { u.after(err, false) }
 
 func (u *Unit) read(ctx context.Context, addr, n uint16, record bool) ([]uint16, error) {
-	b, err := u.g.do(ctx, u.id, func(c gb.Client) ([]byte, error) { return c.ReadHoldingRegisters(addr, n) })
+	b, err := u.g.exchange(ctx, u.id, func(c gb.Client) ([]byte, error) { return c.ReadHoldingRegisters(addr, n) })
 	if record {
 		u.after(err, false)
 	}
@@ -327,7 +381,7 @@ func (u *Unit) WriteMultipleRegisters(ctx context.Context, addr uint16, vals []u
 	for i, v := range vals {
 		binary.BigEndian.PutUint16(b[2*i:], v)
 	}
-	_, err := u.g.do(ctx, u.id, func(c gb.Client) ([]byte, error) {
+	_, err := u.g.exchange(ctx, u.id, func(c gb.Client) ([]byte, error) {
 		return c.WriteMultipleRegisters(addr, uint16(len(vals)), b)
 	})
 	u.after(err, true)

@@ -124,3 +124,108 @@ func TestUnitErrorsAndBackoff(t *testing.T) {
 		t.Errorf("other unit during back-off: %v", err)
 	}
 }
+
+// A device that drops connections (after each reply, when idle, with FIN or with a reset) costs
+// one redial, never a failure or a back-off.
+func TestDroppedConnectionIsRedialledOnce(t *testing.T) {
+	for _, f := range []ConnFault{
+		{CloseAfter: 1},
+		{CloseAfter: 1, Reset: true},
+		{CloseAfter: 3},
+		{IdleClose: 30 * time.Millisecond},
+		{IdleClose: 30 * time.Millisecond, Reset: true},
+	} {
+		s := start(t, map[byte]Bank{1: &regs{}})
+		s.SetConnFault(f)
+		g, err := NewGateway(Config{Address: s.Addr(), Timeout: time.Second, BackoffMin: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := g.Unit(1)
+		for i := 0; i < 6; i++ {
+			if f.IdleClose > 0 {
+				time.Sleep(2 * f.IdleClose)
+			}
+			if err := u.WriteMultipleRegisters(context.Background(), 1, []uint16{uint16(i)}); err != nil {
+				t.Errorf("%+v: write %d: %v", f, i, err)
+			}
+			if got, err := u.ReadHoldingRegisters(context.Background(), 1, 1); err != nil || got[0] != uint16(i) {
+				t.Errorf("%+v: read %d: %v %v", f, i, got, err)
+			}
+		}
+		if failing, n := u.Failing(); failing {
+			t.Errorf("%+v: unit failing after %d dropped connections", f, n)
+		}
+		g.Close()
+		s.Stop()
+	}
+}
+
+// A device that is gone is still a failure after the one redial: the retry hides dropped
+// connections, not dead devices.
+func TestRedialDoesNotHideADeadDevice(t *testing.T) {
+	s := start(t, map[byte]Bank{1: &regs{}})
+	s.SetConnFault(ConnFault{CloseAfter: 1})
+	g, err := NewGateway(Config{Address: s.Addr(), Timeout: 200 * time.Millisecond, BackoffMin: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	u := g.Unit(1)
+	if _, err := u.ReadHoldingRegisters(context.Background(), 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	if _, err := u.ReadHoldingRegisters(context.Background(), 0, 1); err == nil {
+		t.Fatal("read from a stopped server succeeded")
+	}
+	if failing, n := u.Failing(); !failing || n != 1 {
+		t.Errorf("failing %v after %d failures, want one failure", failing, n)
+	}
+}
+
+// Exception 6 (busy) is asked again BusyDelay later, at most BusyRetries times.
+func TestBusyDeviceIsAskedAgain(t *testing.T) {
+	s := start(t, map[byte]Bank{1: &regs{}})
+	const delay = 40 * time.Millisecond
+	g, err := NewGateway(Config{Address: s.Addr(), BusyRetries: 2, BusyDelay: delay, BackoffMin: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	u := g.Unit(1)
+	ctx := context.Background()
+
+	s.SetFault(1, Fault{BusyTimes: 1})
+	t0 := time.Now()
+	if _, err := u.ReadHoldingRegisters(ctx, 0, 2); err != nil {
+		t.Errorf("busy once: %v, want the retry to succeed", err)
+	}
+	if d := time.Since(t0); d < delay {
+		t.Errorf("busy once: answered after %v, want at least the busy delay %v", d, delay)
+	}
+	s.SetFault(1, Fault{BusyTimes: 2})
+	if err := u.WriteMultipleRegisters(ctx, 0, []uint16{5}); err != nil {
+		t.Errorf("busy twice (2 retries): %v", err)
+	}
+	s.SetFault(1, Fault{BusyTimes: 3})
+	t0 = time.Now()
+	if _, err := u.ReadHoldingRegisters(ctx, 0, 2); ExceptionCode(err) != 6 {
+		t.Errorf("busy three times: %v, want exception 6 after 2 retries", err)
+	}
+	if d := time.Since(t0); d < 2*delay {
+		t.Errorf("busy three times: gave up after %v, want 2 delays (%v)", d, 2*delay)
+	}
+	if got, err := u.ReadHoldingRegisters(ctx, 0, 1); err != nil || got[0] != 5 {
+		t.Errorf("after busy: %v %v (busy must not start a back-off)", got, err)
+	}
+	g2, err := NewGateway(Config{Address: s.Addr(), BusyRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g2.Close()
+	s.SetFault(1, Fault{BusyTimes: 1})
+	if _, err := g2.Unit(1).ReadHoldingRegisters(ctx, 0, 1); ExceptionCode(err) != 6 {
+		t.Errorf("BusyRetries -1: %v, want exception 6 at once", err)
+	}
+}

@@ -27,6 +27,25 @@ type Fault struct {
 	Exception byte
 	// Garbage replaces every register read with random values (seeded, so runs repeat).
 	Garbage bool
+	// BusyTimes answers the unit's next BusyTimes requests with exception 6 (server device busy),
+	// then serves it normally, as an inverter busy with a write or a firmware task does.
+	BusyTimes int
+}
+
+// ConnFault is what a Server does wrong with client connections (all units alike), for the faults
+// users meet most with real devices: connections dropped when idle or after a few requests, and
+// devices that serve one TCP client only.
+type ConnFault struct {
+	// MaxClients, when positive, is how many client connections are served at once; a further
+	// client is accepted and closed at once, as single-client devices do.
+	MaxClients int
+	// CloseAfter, when positive, closes each connection right after its CloseAfter-th reply.
+	CloseAfter int
+	// IdleClose, when positive, closes a connection that sends no request for this long.
+	IdleClose time.Duration
+	// Reset closes those connections with a TCP reset instead of an orderly close, so the client
+	// sees "connection reset by peer" rather than EOF.
+	Reset bool
 }
 
 var exceptions = map[byte]error{
@@ -37,53 +56,74 @@ var exceptions = map[byte]error{
 
 // Server serves register banks, one per unit id, over Modbus TCP (github.com/simonvetter/modbus),
 // as a SunSpec gateway does. Unknown unit ids get exception 11 (gateway target failed to respond).
+//
+// Clients reach the register server through a small frame relay owned by Server, which applies the
+// connection faults (ConnFault) a register handler cannot: closing a connection, refusing a client.
 type Server struct {
-	mu      sync.Mutex
-	addr    string
-	banks   map[byte]Bank
-	faults  map[byte]Fault
-	cleared chan struct{} // closed and replaced whenever faults change or the server stops
-	rng     *rand.Rand
-	srv     *sv.ModbusServer
+	mu        sync.Mutex
+	addr      string
+	front     net.Listener
+	clients   map[net.Conn]bool // relayed connections, both sides, closed by Stop
+	nclients  int
+	connFault ConnFault
+	relays    sync.WaitGroup
+	banks     map[byte]Bank
+	faults    map[byte]Fault
+	cleared   chan struct{} // closed and replaced whenever faults change or the server stops
+	rng       *rand.Rand
+	srv       *sv.ModbusServer
 	// Errors maps a Bank's errors to exception codes; nil maps every error to 2 (illegal address).
 	Errors func(error) byte
 }
 
 // NewServer makes a server for banks; Start it to listen.
 func NewServer(banks map[byte]Bank, seed uint64) *Server {
-	return &Server{banks: banks, faults: map[byte]Fault{}, cleared: make(chan struct{}),
+	return &Server{banks: banks, faults: map[byte]Fault{}, cleared: make(chan struct{}), clients: map[net.Conn]bool{},
 		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
-// Start listens on addr ("127.0.0.1:0" picks a free port; Addr tells which). The underlying server
-// cannot report the port it bound, so a free port is found first and then bound by it; a port
-// taken in between is retried.
+// Start listens on addr ("127.0.0.1:0" picks a free port; Addr tells which): the relay binds addr
+// and forwards to the register server on a loopback port of its own.
 func (s *Server) Start(addr string) error {
+	srv, inner, err := s.startInner()
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		srv.Stop()
+		return fmt.Errorf("modbus: server: %w", err)
+	}
+	s.mu.Lock()
+	s.srv, s.front, s.addr = srv, l, l.Addr().String()
+	s.relays.Add(1)
+	s.mu.Unlock()
+	go s.accept(l, inner)
+	return nil
+}
+
+// startInner starts the register server on a free loopback port. It cannot report the port it
+// bound, so a free port is found first and then bound by it; a port taken in between is retried.
+func (s *Server) startInner() (*sv.ModbusServer, string, error) {
 	var lastErr error
 	for try := 0; try < 20; try++ {
-		a := addr
-		if host, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
-			l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-			if err != nil {
-				return fmt.Errorf("modbus: server: %w", err)
-			}
-			a = l.Addr().String()
-			l.Close()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, "", fmt.Errorf("modbus: server: %w", err)
 		}
+		a := l.Addr().String()
+		l.Close()
 		srv, err := sv.NewServer(&sv.ServerConfiguration{URL: "tcp://" + a, Timeout: time.Minute, MaxClients: 64}, serverHandler{s})
 		if err != nil {
-			return fmt.Errorf("modbus: server on %s: %w", a, err)
+			return nil, "", fmt.Errorf("modbus: server on %s: %w", a, err)
 		}
 		if err := srv.Start(); err != nil {
 			lastErr = err
 			continue
 		}
-		s.mu.Lock()
-		s.srv, s.addr = srv, a
-		s.mu.Unlock()
-		return nil
+		return srv, a, nil
 	}
-	return fmt.Errorf("modbus: server on %s: %w", addr, lastErr)
+	return nil, "", fmt.Errorf("modbus: server: %w", lastErr)
 }
 
 // Addr is the address the server listens on.
@@ -97,15 +137,29 @@ func (s *Server) Addr() string {
 // called again (with Addr() to come back on the same port, as a rebooted device does).
 func (s *Server) Stop() error {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, front := s.srv, s.front
+	s.srv, s.front = nil, nil
 	close(s.cleared)
 	s.cleared = make(chan struct{})
+	for c := range s.clients {
+		c.Close()
+	}
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
-	return srv.Stop()
+	front.Close()
+	err := srv.Stop()
+	s.relays.Wait()
+	return err
+}
+
+// SetConnFault sets the connection fault; the zero ConnFault clears it. It applies to requests
+// from now on, and MaxClients to clients that connect from now on.
+func (s *Server) SetConnFault(f ConnFault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.connFault = f
 }
 
 // SetFault sets the fault of unit; the zero Fault clears it.
@@ -148,6 +202,18 @@ func (s *Server) admit(unit byte) (Bank, bool, error) {
 			case <-time.After(f.Delay):
 			case <-cleared:
 			}
+		}
+		if f.BusyTimes > 0 {
+			s.mu.Lock()
+			if cur, ok := s.faults[unit]; ok && cur.BusyTimes > 0 {
+				cur.BusyTimes--
+				s.faults[unit] = cur
+				if cur == (Fault{}) {
+					delete(s.faults, unit)
+				}
+			}
+			s.mu.Unlock()
+			return nil, false, sv.ErrServerDeviceBusy
 		}
 		if f.Exception != 0 {
 			if e, ok := exceptions[f.Exception]; ok {
