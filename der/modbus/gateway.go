@@ -180,9 +180,19 @@ func (g *Gateway) do(ctx context.Context, unit byte, req func(gb.Client) ([]byte
 		// the request is asked once more on a fresh connection before it counts as a failure.
 		// Register writes are idempotent, so repeating one that may have landed is harmless.
 		res, err = g.try(ctx, c, unit, req)
+		if err != nil && isConnDropped(err) {
+			// A fresh connection closed before its first reply: the device took the connection
+			// and hung up, which is how single-client devices turn away a second client.
+			err = fmt.Errorf("%w: %w", ErrOneClient, err)
+		}
 	}
 	return res, err
 }
+
+// ErrOneClient wraps a request whose fresh connection the device closed before replying.
+var ErrOneClient = errors.New("the device closed a new connection before replying: " +
+	"it probably serves one TCP client at a time and has one already (a daemon polling it?); " +
+	"stop that client or read through it")
 
 // try runs one request on c; after an error other than an exception reply it closes c, so the
 // next request dials a fresh connection.

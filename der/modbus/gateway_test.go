@@ -229,3 +229,35 @@ func TestBusyDeviceIsAskedAgain(t *testing.T) {
 		t.Errorf("BusyRetries -1: %v, want exception 6 at once", err)
 	}
 }
+
+// A single-client device: the gateway (MaxConcurrent 1) keeps its one connection working, even
+// when the device drops it now and then, and a second client is told why it is turned away.
+func TestSingleClientDevice(t *testing.T) {
+	s := start(t, map[byte]Bank{1: &regs{}})
+	s.SetConnFault(ConnFault{MaxClients: 1, CloseAfter: 4})
+	own, err := NewGateway(Config{Address: s.Addr(), MaxConcurrent: 1, BackoffMin: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	other, err := NewGateway(Config{Address: s.Addr(), BackoffMin: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		if _, err := own.Unit(1).ReadHoldingRegisters(ctx, 0, 2); err != nil {
+			t.Fatalf("own read %d: %v", i, err)
+		}
+		if i%4 == 1 { // between the device's drops, own holds the connection
+			_, err := other.Unit(1).ReadHoldingRegisters(ctx, 0, 2)
+			if !errors.Is(err, ErrOneClient) {
+				t.Errorf("second client: %v, want ErrOneClient", err)
+			}
+		}
+	}
+	if failing, _ := own.Unit(1).Failing(); failing {
+		t.Error("the first client's unit is failing")
+	}
+}

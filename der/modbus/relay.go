@@ -43,18 +43,21 @@ func (s *Server) relay(c net.Conn, inner string) {
 	reset := false
 	var back net.Conn
 	defer func() {
-		if tc, ok := c.(*net.TCPConn); ok && reset {
-			tc.SetLinger(0) // an abortive close sends a reset
-		}
-		c.Close()
+		// Counted out before the close is seen, so a client that redials at once is served.
 		s.mu.Lock()
 		delete(s.clients, c)
 		if back != nil {
-			back.Close()
 			delete(s.clients, back)
 		}
 		s.nclients--
 		s.mu.Unlock()
+		if tc, ok := c.(*net.TCPConn); ok && reset {
+			tc.SetLinger(0) // an abortive close sends a reset
+		}
+		c.Close()
+		if back != nil {
+			back.Close()
+		}
 	}()
 	back, err := net.DialTimeout("tcp", inner, time.Second)
 	if err != nil {

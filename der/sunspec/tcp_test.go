@@ -3,6 +3,7 @@ package sunspec
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,47 @@ func TestDiscoverBacksOffWhenNoBaseAnswers(t *testing.T) {
 	}
 	if _, _, err := Discover(ctx, u); !errors.Is(err, der.ErrStale) {
 		t.Errorf("second discovery during back-off: %v, want ErrStale at once", err)
+	}
+}
+
+// An installer scanning a single-client inverter while the daemon polls it: the scan is turned
+// away with an error that says why, and the daemon's polling goes on undisturbed.
+func TestScanOfSingleClientDeviceWhileDaemonPolls(t *testing.T) {
+	srv := serve(t, map[byte]*Map{1: hybridMap(t)})
+	srv.SetConnFault(modbus.ConnFault{MaxClients: 1})
+	daemonGW, err := modbus.NewGateway(modbus.Config{Address: srv.Addr(), MaxConcurrent: 1, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer daemonGW.Close()
+	dev := NewDevice("hybrid", daemonGW.Unit(1), Schedule{}, nil, time.Minute)
+	ctx := context.Background()
+	if err := dev.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	polled := make(chan []error)
+	go func() {
+		var errs []error
+		for {
+			select {
+			case <-stop:
+				polled <- errs
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if err := dev.Poll(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}()
+	_, scanErr := Scan(ctx, gateway(t, srv.Addr()).Unit(1))
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	if errs := <-polled; len(errs) > 0 {
+		t.Errorf("daemon polls disturbed by the scan: %v", errs)
+	}
+	if !errors.Is(scanErr, modbus.ErrOneClient) || !strings.Contains(scanErr.Error(), "one TCP client") {
+		t.Errorf("scan of a single-client device in use: %v, want an error saying it serves one client", scanErr)
 	}
 }

@@ -13,7 +13,9 @@ type Fault struct {
 	// Device: inverter (Modbus), meter, ev, load0..load2 (MQTT), pins (the pin server), pcc and
 	// load0..load2 relays (Kind stuck), broker.
 	Device string `json:"device"`
-	// Kind: offline, slow (Value ms per reply), exception (Value is the code), garbage, stuck, down.
+	// Kind: offline, slow (Value ms per reply), exception (Value is the code), busy (Value
+	// requests answered with exception 6), drop (the inverter's connections close after Value
+	// replies), garbage, stuck, down.
 	Kind  string  `json:"kind"`
 	On    bool    `json:"on"`
 	Value float64 `json:"value,omitempty"`
@@ -34,11 +36,22 @@ func (r *Rig) Inject(f Fault) error {
 		r.mq.setOffline(f.Device, f.On)
 		return nil
 	}
-	return fmt.Errorf("rig: fault %q on %q: not supported (inverter: offline, slow, exception, garbage; "+
+	return fmt.Errorf("rig: fault %q on %q: not supported (inverter: offline, slow, exception, busy, drop, garbage; "+
 		"meter, ev, load0-2: offline; pins: offline; pcc, load0-2: stuck; broker: down)", f.Kind, f.Device)
 }
 
 func (r *Rig) modbusFault(f Fault) error {
+	if f.Kind == "drop" {
+		cf := modbus.ConnFault{MaxClients: r.cfg.ModbusMaxClients}
+		if f.On {
+			if f.Value < 1 || f.Value > 1e6 {
+				return fmt.Errorf("rig: drop fault: value %g replies out of range [1, 1e6]", f.Value)
+			}
+			cf.CloseAfter = int(f.Value)
+		}
+		r.modbus.SetConnFault(cf)
+		return nil
+	}
 	var mf modbus.Fault
 	if f.On {
 		switch f.Kind {
@@ -54,10 +67,15 @@ func (r *Rig) modbusFault(f Fault) error {
 				return fmt.Errorf("rig: exception fault: code %g out of range [1, 11]", f.Value)
 			}
 			mf.Exception = byte(f.Value)
+		case "busy":
+			if f.Value < 1 || f.Value > 1e6 {
+				return fmt.Errorf("rig: busy fault: value %g requests out of range [1, 1e6]", f.Value)
+			}
+			mf.BusyTimes = int(f.Value)
 		case "garbage":
 			mf.Garbage = true
 		default:
-			return fmt.Errorf("rig: fault %q on inverter: accepted offline, slow, exception, garbage", f.Kind)
+			return fmt.Errorf("rig: fault %q on inverter: accepted offline, slow, exception, busy, drop, garbage", f.Kind)
 		}
 	}
 	r.modbus.SetFault(InverterUnit, mf)

@@ -24,6 +24,9 @@ type Config struct {
 	Plant hil.Config
 	// Listen is the Modbus TCP address every SunSpec device is served on (default 127.0.0.1:5020).
 	Listen string
+	// ModbusMaxClients, when positive, limits the Modbus listener to that many client connections
+	// at once and closes any further one at once, as most inverters do with one client.
+	ModbusMaxClients int
 	// PinListen is the pin server's address (default 127.0.0.1:0).
 	PinListen string
 	// Broker is an external MQTT broker (tcp://host:port, e.g. Mosquitto); empty starts the
@@ -128,6 +131,7 @@ func Start(cfg Config) (*Rig, error) {
 		}
 		return 4
 	}
+	r.modbus.SetConnFault(modbus.ConnFault{MaxClients: cfg.ModbusMaxClients})
 	if err := r.modbus.Start(cfg.Listen); err != nil {
 		return nil, err
 	}

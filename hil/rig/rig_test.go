@@ -371,3 +371,47 @@ func TestMatchesAcceptsSamplesDuringTheReads(t *testing.T) {
 		t.Error("a sample after the status fetch matched")
 	}
 }
+
+// The rig as a single-client inverter that drops its connection every few replies and is busy
+// now and then: the daemon's gateway (MaxConcurrent 1) polls through all of it, and a second
+// client is turned away with an error that says why.
+func TestSingleClientInverterThatDropsAndIsBusy(t *testing.T) {
+	r, err := Start(Config{Plant: noonPlant(), Listen: "127.0.0.1:0", Tick: 20 * time.Millisecond, ModbusMaxClients: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	h, _ := hybrid(t, r)
+	ctx := context.Background()
+	if err := r.Inject(Fault{Device: "inverter", Kind: "drop", On: true, Value: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ {
+		if i%3 == 0 {
+			if err := r.Inject(Fault{Device: "inverter", Kind: "busy", On: true, Value: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := h.Dev.Poll(ctx); err != nil {
+			t.Fatalf("poll %d: %v", i, err)
+		}
+	}
+	_ = r.Inject(Fault{Device: "inverter", Kind: "drop"})
+	if err := h.Dev.Poll(ctx); err != nil { // holds the one connection from here on
+		t.Fatal(err)
+	}
+	other, err := modbus.NewGateway(modbus.Config{Address: r.ModbusAddr(), Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Unit(InverterUnit).ReadHoldingRegisters(ctx, 40000, 2); !errors.Is(err, modbus.ErrOneClient) {
+		t.Errorf("second client: %v, want ErrOneClient", err)
+	}
+	if err := h.Dev.Poll(ctx); err != nil {
+		t.Errorf("poll after the second client was turned away: %v", err)
+	}
+	if err := r.Inject(Fault{Device: "inverter", Kind: "drop", On: true, Value: 0}); err == nil {
+		t.Error("drop after 0 replies accepted")
+	}
+}
