@@ -22,7 +22,8 @@ const (
 // Market holds the parameters of one clearing.
 type Market struct {
 	// PriceCap bounds every price; a buy bid at the cap is unresponsive demand, a sell bid at -cap
-	// unresponsive supply. Zero means DefaultPriceCap.
+	// unresponsive supply. Zero (or anything not positive) means DefaultPriceCap; a cap beyond maxPrice
+	// (1e6 per unit) is taken as maxPrice, so sums of prices and quantities stay finite.
 	PriceCap float64
 }
 
@@ -33,13 +34,14 @@ type Result struct {
 	Type     ClearingType
 	// Allocations[i] is what bid i trades, with the sign of its quantity.
 	Allocations []float64
-	// Welfare is Σ buy price × allocated − Σ sell price × allocated, with the bids' own prices.
+	// Welfare is Σ buy price × allocated − Σ sell price × allocated, with the bids' own prices limited to
+	// the cap (as the clearing sees them).
 	Welfare float64
 }
 
 func (m Market) cap() float64 {
 	if m.PriceCap > 0 {
-		return m.PriceCap
+		return math.Min(m.PriceCap, maxPrice)
 	}
 	return DefaultPriceCap
 }
@@ -177,14 +179,14 @@ func gapPrice(a, b, nextBuy float64, hasNextBuy bool, nextSell float64, hasNextS
 	case a == cap && b == -cap:
 		switch {
 		case hasNextBuy && hasNextSell:
-			p = (nextBuy + nextSell) / 2
+			p = midpoint(nextBuy, nextSell)
 		case hasNextBuy:
 			p = nextBuy + BidOffset
 		case hasNextSell:
 			p = nextSell - BidOffset
 		}
 	default:
-		p = (a + b) / 2
+		p = midpoint(a, b)
 		if hasNextBuy && p <= nextBuy {
 			p = nextBuy + BidOffset
 		} else if hasNextSell && p >= nextSell {
@@ -195,10 +197,13 @@ func gapPrice(a, b, nextBuy float64, hasNextBuy bool, nextSell float64, hasNextS
 	tooLow := p < lo || (hasNextBuy && p <= nextBuy)
 	tooHigh := p > hi || (hasNextSell && p >= nextSell)
 	if tooLow || tooHigh {
-		p = (lo + hi) / 2
+		p = midpoint(lo, hi)
 	}
 	return p
 }
+
+// midpoint is (a+b)/2 computed so that it cannot overflow for finite a and b.
+func midpoint(a, b float64) float64 { return a/2 + b/2 }
 
 // Clear clears one interval. It never panics on finite input; a non-finite price or quantity or an unknown
 // side is an error naming the bid.
@@ -316,9 +321,9 @@ func (m Market) finish(bids []Bid, s *summary, q float64, typ ClearingType, pric
 	switch {
 	case q <= 0:
 		q, typ, price = 0, Null, nullPrice(s, cap)
-	case q < s.unresponsiveDemand:
+	case q < s.unresponsiveDemand*(1-sumRounding):
 		typ, price = Failure, cap
-	case q < s.unresponsiveSupply:
+	case q < s.unresponsiveSupply*(1-sumRounding):
 		typ, price = Failure, -cap
 	}
 	price = math.Max(-cap, math.Min(cap, price))
@@ -349,13 +354,18 @@ func (m Market) finish(bids []Bid, s *summary, q float64, typ ClearingType, pric
 		}
 		r.Allocations[i] = got
 		if b.Side == Buy {
-			r.Welfare += b.Price * got
+			r.Welfare += p * got
 		} else {
-			r.Welfare -= b.Price * got
+			r.Welfare -= p * got
 		}
 	}
 	return r
 }
+
+// sumRounding is how far apart two sums of the same quantities taken in different orders may be: the
+// walk's cleared quantity and the scan's unresponsive demand differ by rounding alone when all of it
+// cleared, and calling that a failure dispatched every seller for a sliver of demand.
+const sumRounding = 1e-9
 
 // totalsAt sums the quantities of the buyers above and at the price and of the sellers below and at it.
 func totalsAt(bids []Bid, cap, price float64) (buyAbove, buyAt, sellBelow, sellAt float64) {
@@ -397,7 +407,7 @@ func nullPrice(s *summary, cap float64) float64 {
 	case s.maxBuy == -cap:
 		return s.minSell - BidOffset
 	}
-	return (s.minSell + s.maxBuy) / 2
+	return midpoint(s.minSell, s.maxBuy)
 }
 
 // String describes a result in one line.

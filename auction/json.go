@@ -49,8 +49,8 @@ func ReadClear(r io.Reader) (Market, []Bid, error) {
 	}
 	m := Market{PriceCap: DefaultPriceCap}
 	if in.PriceCap != nil {
-		if !(*in.PriceCap > 0) || math.IsInf(*in.PriceCap, 0) {
-			return Market{}, nil, fmt.Errorf("price_cap %v, want a positive number", *in.PriceCap)
+		if !(*in.PriceCap > 0 && *in.PriceCap <= maxPrice) {
+			return Market{}, nil, fmt.Errorf("price_cap %v, want (0, %g]", *in.PriceCap, float64(maxPrice))
 		}
 		m.PriceCap = *in.PriceCap
 	}

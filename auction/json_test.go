@@ -11,6 +11,7 @@ func TestReadClearErrorsNameTheField(t *testing.T) {
 		`{"bids":[{"id":"b1","side":"buy","quantity":1}]}`:               `price missing`,
 		`{"bids":[{"id":"b1","side":"buy","price":1}]}`:                  `quantity missing`,
 		`{"price_cap":-1,"bids":[]}`:                                     `price_cap`,
+		`{"price_cap":1.79e308,"bids":[]}`:                               `price_cap 1.79e+308, want (0, 1e+06]`,
 		`{"bids":[{"id":"b1","side":"buy","price":20000,"quantity":1}]}`: `beyond the price cap`,
 		`{"bids":[{"id":"b1","side":"buy","price":"x","quantity":1}]}`:   `field bids.price`,
 		`{"bids":[],"extra":1}`:                                          `unknown field "extra"`,

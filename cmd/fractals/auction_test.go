@@ -93,3 +93,14 @@ func TestAuctionCommandRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestAuctionClearRefusesHugeCap: a cap near the largest float once cleared into a welfare of -Inf that
+// the JSON writer refused (exit 1, nothing printed); it is now bad input naming the field.
+func TestAuctionClearRefusesHugeCap(t *testing.T) {
+	in := `{"price_cap":1.79e308,"bids":[{"id":"b1","side":"buy","price":1.7e308,"quantity":5},{"id":"s1","side":"sell","price":1.6e308,"quantity":5}]}`
+	var out, errOut bytes.Buffer
+	code := dispatch([]string{"auction", "clear"}, strings.NewReader(in), &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "price_cap") {
+		t.Fatalf("exit %d, stderr %q: want 2 and an error naming price_cap", code, errOut.String())
+	}
+}
