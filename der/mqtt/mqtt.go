@@ -82,6 +82,17 @@ const (
 	ESSMode = "ess.mode"
 )
 
+// PointNames and CommandNames are every point and command name the adapters read or send: a
+// mapping that names anything else (a typo such as "pv.pwr") would be ignored, so a configuration
+// checks its names against these.
+var (
+	PointNames = []string{ACOutPower, BatteryCapacity, BatteryMaxCharge, BatteryMaxDischg, BatteryPower,
+		BatterySoC, ESSMode, EVConnected, EVDeadline, EVDelivered, EVMaxPower, EVNeeded, EVPower,
+		LoadDemand, LoadPower, MeterFrequency, MeterPower, MeterPresent, MeterVoltage,
+		PVAvailable, PVPower, PVRated}
+	CommandNames = []string{CmdACInSetpoint, CmdBatterySetting, CmdEVPower, CmdPVLimit}
+)
+
 // connectTimeout bounds one connection attempt: the broker is on the LAN (or the unit itself), so
 // an attempt that takes longer has failed and the next one should start.
 const connectTimeout = 2 * time.Second

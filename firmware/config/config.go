@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/fractals-energy/fractals/der/mqtt"
 )
 
 // Unit is the device configuration of one MeshBox++ unit.
@@ -553,8 +555,29 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		} else if slices.Contains(d.Roles, "pv") && d.PVRated == 0 && (d.Preset != "" || d.Topics["pv.rated"] == "") {
 			v.fail(p("devices", i, "pv_rated_w"), "missing: the PV inverter's rating in W (or a pv.rated topic)")
 		}
+		if d.Preset != "" && (len(d.Topics) > 0 || len(d.Commands) > 0 || len(d.Fields) > 0) {
+			v.fail(p("devices", i, "preset"), "%s: the preset brings its own topics; topics, commands and fields are for a device without preset", d.Preset)
+		}
 		if d.Preset == "" && len(d.Topics) == 0 {
 			v.fail(p("devices", i, "topics"), "missing: a device without preset needs its topic mapping")
+		}
+		for point := range d.Topics {
+			if !slices.Contains(mqtt.PointNames, point) {
+				v.fail(p("devices", i, "topics", point), "unknown point %q: accepted %s", point, strings.Join(mqtt.PointNames, ", "))
+			}
+		}
+		for cmd := range d.Commands {
+			if !slices.Contains(mqtt.CommandNames, cmd) {
+				v.fail(p("devices", i, "commands", cmd), "unknown command %q: accepted %s", cmd, strings.Join(mqtt.CommandNames, ", "))
+			}
+		}
+		for name := range d.Fields {
+			if !slices.Contains(mqtt.PointNames, name) && !slices.Contains(mqtt.CommandNames, name) {
+				v.fail(p("devices", i, "fields", name), "unknown point or command %q: accepted %s", name,
+					strings.Join(append(slices.Clone(mqtt.PointNames), mqtt.CommandNames...), ", "))
+			} else if d.Topics[name] == "" && d.Commands[name] == "" {
+				v.fail(p("devices", i, "fields", name), "%q has a field but no topic in topics or commands", name)
+			}
 		}
 		for point, topic := range d.Topics {
 			if topic == "" || strings.ContainsAny(topic, "+#\x00") {

@@ -187,3 +187,48 @@ func TestGPIORolesAndInterlocksNeedRelays(t *testing.T) {
 		}
 	}
 }
+
+// A typo in a point, command or field name was ignored (the point simply never arrived); it is
+// refused with file, line and the accepted names.
+func TestUnknownMQTTNamesAreRefused(t *testing.T) {
+	_, err := Parse("u.yaml", strings.NewReader(`name: u
+mqtt: {broker: "tcp://127.0.0.1:1883"}
+devices:
+  - name: inv
+    protocol: mqtt
+    roles: [pv]
+    pv_rated_w: 3000
+    topics:
+      pv.power: a/p
+      pv.pwr: a/q
+    commands:
+      pv.limt: a/l
+    fields:
+      pv.power: value
+      pv.rate: value
+      battery.soc: value
+  - {name: dtu, protocol: mqtt, roles: [meter], preset: opendtu, serial: "1", topics: {pv.power: x}}
+`))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("got %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`u.yaml:10: devices[0].topics.pv.pwr: unknown point "pv.pwr": accepted acout.power,`,
+		`u.yaml:12: devices[0].commands.pv.limt: unknown command "pv.limt": accepted acin.setpoint, battery.setpoint, ev.setpoint, pv.limit`,
+		`u.yaml:15: devices[0].fields.pv.rate: unknown point or command "pv.rate"`,
+		`u.yaml:16: devices[0].fields.battery.soc: "battery.soc" has a field but no topic`,
+		`u.yaml:17: devices[1].preset: opendtu: the preset brings its own topics`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "topics.pv.power") || strings.Contains(msg, "fields.pv.power") {
+		t.Errorf("a known name refused:\n%s", msg)
+	}
+	if len(es) != 5 {
+		t.Errorf("%d errors, want 5:\n%s", len(es), msg)
+	}
+}
