@@ -411,6 +411,7 @@ func (b *builder) mqtt(d *config.Device) error {
 			m.Commands[cmd] = mqtt.Binding{Topic: d.Prefix + topic, Field: d.Fields[cmd]}
 		}
 	}
+	m.TrustRetained = d.TrustRetained
 	// Client ids must be unique on the broker, which kicks the older of two clients with one id:
 	// two units with a device of the same name ("meter") would kick each other for ever.
 	clientID := b.u.Name + "-" + d.Name

@@ -285,3 +285,32 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A sleeping OpenDTU inverter's last reading stays retained on the broker: after a (re)connect it
+// is stale until OpenDTU publishes a live value, unless the mapping trusts retained messages.
+func TestOpenDTURetainedIsStaleUntilLive(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	if err := b.Publish("solar/116/0/power", []byte("612.5"), true, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, trust := range []bool{false, true} {
+		m := OpenDTU("solar/", "116")
+		m.TrustRetained = trust
+		dev, err := New(Config{Name: "dtu", Broker: "tcp://" + b.Addr(), ClientID: fmt.Sprintf("dtu-%v", trust), Mapping: m,
+			StaleAfter: time.Minute, MaxReconnect: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev.Start()
+		waitFor(t, "retained value", func() bool { v, _ := dev.Value(PVPower); return v == 612.5 })
+		if _, err := dev.Value(PVPower); errors.Is(err, der.ErrStale) == trust {
+			t.Errorf("trust retained %v: retained value read with %v", trust, err)
+		}
+		if !trust {
+			b.Publish("solar/116/0/power", []byte("0"), true, 0) // OpenDTU publishes retained, live
+			waitFor(t, "live value", func() bool { v, err := dev.Value(PVPower); return err == nil && v == 0 })
+		}
+		dev.Close()
+		b.Publish("solar/116/0/power", []byte("612.5"), true, 0)
+	}
+}

@@ -60,7 +60,11 @@ func OpenDTUStaleAfter(publishInterval time.Duration) time.Duration { return 3 *
 // OpenDTU is the mapping of one Hoymiles micro-inverter behind OpenDTU: bare-number payloads under
 // <prefix><serial>/, channel 0 is the AC side, and the non-persistent absolute limit (W) is the
 // command (persistent limits wear the inverter's flash). OpenDTU publishes retained values and
-// refreshes them every few seconds, so retained messages are trusted.
+// refreshes them each publish interval while the inverter is awake; but a Hoymiles inverter
+// sleeps at night (and its radio link drops), and then the broker keeps handing out its last
+// reading, retained, to every (re)connecting client: the power of the afternoon would read as
+// fresh at midnight. So retained messages count as stale until a live one arrives, as with
+// Victron; set TrustRetained on the mapping (trust_retained in the unit file) to accept them.
 func OpenDTU(prefix, serial string) Mapping {
 	if prefix == "" {
 		prefix = "solar/"
@@ -75,7 +79,6 @@ func OpenDTU(prefix, serial string) Mapping {
 		Commands: map[string]Binding{
 			CmdPVLimit: t("cmd/limit_nonpersistent_absolute"),
 		},
-		TrustRetained: true,
-		StaleAfter:    OpenDTUStaleAfter(OpenDTUPublishInterval),
+		StaleAfter: OpenDTUStaleAfter(OpenDTUPublishInterval),
 	}
 }

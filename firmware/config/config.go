@@ -111,6 +111,10 @@ type Device struct {
 	// Keepalive (victron) is how often the keepalive is sent, default 30s (Venus OS stops
 	// publishing a minute after the last one); values last two keepalives.
 	Keepalive time.Duration `yaml:"keepalive"`
+	// TrustRetained (mqtt) accepts a retained message as a fresh reading; off (the default), a
+	// retained value counts as stale until a live message arrives, since a broker keeps a sleeping
+	// or vanished device's last value for ever.
+	TrustRetained bool `yaml:"trust_retained"`
 	// PublishInterval (opendtu) is OpenDTU's MQTT publish interval, default 5s; values last three.
 	PublishInterval time.Duration `yaml:"publish_interval"`
 	// PVRated is the PV inverter's AC rating in W. Required for an mqtt device with role pv unless
