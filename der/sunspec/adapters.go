@@ -22,6 +22,12 @@ import (
 //     tells whether the inverter is grid-forming.
 //   - The battery set-point goes to the storage controls (124) as InWRte = -OutWRte = p/WChaMax
 //     with both limits enabled (StorCtl_Mod = 3), which pins the power to p, and a revert timer.
+//     Both rates are percent of WChaMax. The official model 124 gives InWRte the unit "% WChaMax"
+//     and OutWRte "% WDisChaMax", but WDisChaMax is no point of model 124 (nor of any model the
+//     device must carry with it): 124's one power rating is WChaMax, its discharge gradient
+//     WDisChaGra is "% WChaMax/sec" too, and devices that implement 124 (and our rig) use WChaMax
+//     for both directions. A device whose discharge rating differs from WChaMax is clamped to
+//     WChaMax when discharging.
 type Hybrid struct {
 	Dev *Device
 	// Revert is the revert timeout written with every control, so that the inverter returns to

@@ -219,8 +219,9 @@ func (inv *inverter) onWrite(model uint16, _ []string) {
 		inv.battery = held{at: now, revert: seconds(inv.number(124, "InOutWRte_RvrtTms", 0))}
 		mod := int(inv.number(124, "StorCtl_Mod", 0))
 		wcha := inv.number(124, "WChaMax", 0)
-		// StorCtl_Mod bit 0 limits charging to InWRte, bit 1 discharging to OutWRte (percent of
-		// WChaMax); a negative rate forces the other direction. The battery runs at the point of the
+		// StorCtl_Mod bit 0 limits charging to InWRte, bit 1 discharging to OutWRte, both percent
+		// of WChaMax: model 124 writes OutWRte's unit as "% WDisChaMax", a point it does not
+		// define, and WChaMax is its one rating (see sunspec.Hybrid, which agrees). A negative rate forces the other direction. The battery runs at the point of the
 		// allowed window closest to idle, so InWRte = -OutWRte = x pins it to x (see sunspec.Hybrid).
 		lo, hi := math.Inf(-1), math.Inf(1)
 		if mod&1 != 0 {

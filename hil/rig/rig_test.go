@@ -415,3 +415,41 @@ func TestSingleClientInverterThatDropsAndIsBusy(t *testing.T) {
 		t.Error("drop after 0 replies accepted")
 	}
 }
+
+// Model 124's OutWRte is percent of WChaMax (its unit names WDisChaMax, which 124 does not
+// define): the client writes a discharge set-point on that base and the rig reads it on the same
+// one, so the plant is set to exactly the power asked for.
+func TestModel124DischargeRateIsPercentOfWChaMax(t *testing.T) {
+	r, err := Start(Config{Plant: noonPlant(), Listen: "127.0.0.1:0", Tick: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	h, g := hybrid(t, r)
+	ctx := context.Background()
+	if err := h.Dev.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetBatteryPower(ctx, -1200); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "discharge set-point of 1200 W", func() bool {
+		tr := r.Truth()
+		return tr.BatteryHeld && tr.BatterySetpoint == -1200
+	})
+	var storage sunspec.Header
+	for _, hh := range h.Dev.Headers() {
+		if hh.ID == 124 {
+			storage = hh
+		}
+	}
+	b, err := sunspec.ReadModel(ctx, g.Unit(InverterUnit), storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wcha, _ := b.Number("WChaMax")
+	out, _ := b.Number("OutWRte")
+	if math.Abs(out-1200/wcha*100) > 0.01 {
+		t.Errorf("OutWRte %v %%, want 1200 W / WChaMax %v W = %v %%", out, wcha, 1200/wcha*100)
+	}
+}
