@@ -320,7 +320,7 @@ func TestTruthEndpointAndSpeed(t *testing.T) {
 	if tr.SoC <= 0 {
 		t.Fatalf("truth %+v", tr)
 	}
-	resp, err = srv.Client().Post(srv.URL+"/fault", "application/json", strings.NewReader(`{"device":"inverter","kind":"boil","on":true}`))
+	resp, err := srv.Client().Post(srv.URL+"/fault", "application/json", strings.NewReader(`{"device":"inverter","kind":"boil","on":true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
