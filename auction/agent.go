@@ -80,8 +80,8 @@ func (p Problem) Validate() error {
 	if p.Periods < 1 || p.Periods > MaxPeriods {
 		return fmt.Errorf("periods %d, want 1..%d", p.Periods, MaxPeriods)
 	}
-	if !(p.PeriodHours > 0) || p.PeriodHours > 24 {
-		return fmt.Errorf("period_hours %v, want (0, 24]", p.PeriodHours)
+	if !(p.PeriodHours >= MinPeriodHours) || p.PeriodHours > 24 {
+		return fmt.Errorf("period_hours %v, want 1/60 (one minute)..24", p.PeriodHours)
 	}
 	if len(p.Agents) == 0 {
 		return fmt.Errorf("agents: none, want at least one")
@@ -89,14 +89,14 @@ func (p Problem) Validate() error {
 	seen := make(map[string]bool, len(p.Agents))
 	for i, a := range p.Agents {
 		if a.ID == "" {
-			return fmt.Errorf("agent %d: id empty", i)
+			return fmt.Errorf("agents[%d]: id empty", i)
 		}
 		if seen[a.ID] {
-			return fmt.Errorf("agent %d: id %q used twice", i, a.ID)
+			return fmt.Errorf("agents[%d] (id %q): id used twice", i, a.ID)
 		}
 		seen[a.ID] = true
 		if err := a.validate(p.Periods); err != nil {
-			return fmt.Errorf("agent %d (%q): %w", i, a.ID, err)
+			return fmt.Errorf("agents[%d] (id %q): %w", i, a.ID, err)
 		}
 	}
 	return nil

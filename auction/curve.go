@@ -104,9 +104,14 @@ func Aggregate(curves ...Curve) (Curve, error) {
 	return sum, nil
 }
 
-// At is the net demand at price p, linear between grid prices and flat beyond the grid.
+// At is the net demand at price p, linear between grid prices and flat beyond the grid. A curve that
+// does not fit its grid (fewer or more points than grid steps, or an invalid grid) or a NaN price gives
+// NaN rather than a panic or a guess.
 func (c Curve) At(p float64) float64 {
 	g := c.Grid
+	if !c.fitsGrid() || math.IsNaN(p) {
+		return math.NaN()
+	}
 	if p <= g.Min {
 		return c.Demand[0]
 	}
@@ -120,9 +125,13 @@ func (c Curve) At(p float64) float64 {
 }
 
 // Equilibrium is the lowest price at which net demand reaches zero, interpolated between grid prices.
-// ok is false when the curve never crosses zero: then the price is the end of the grid it leans on.
+// ok is false when the curve never crosses zero: then the price is the end of the grid it leans on. A
+// curve that does not fit its grid has no equilibrium: NaN, false.
 func (c Curve) Equilibrium() (price float64, ok bool) {
 	g := c.Grid
+	if !c.fitsGrid() {
+		return math.NaN(), false
+	}
 	if c.Demand[0] <= 0 {
 		return g.Min, c.Demand[0] == 0
 	}
@@ -134,6 +143,12 @@ func (c Curve) Equilibrium() (price float64, ok bool) {
 		}
 	}
 	return g.Max, false
+}
+
+// fitsGrid says whether the curve has one point per step of a valid grid, which At and Equilibrium
+// index by.
+func (c Curve) fitsGrid() bool {
+	return c.Grid.Validate() == nil && len(c.Demand) == c.Grid.Steps
 }
 
 // Bids turns the curve into step bids that sample back to the same curve on its grid: each drop of net

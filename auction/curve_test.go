@@ -69,3 +69,28 @@ func TestCurveEquilibriumInterpolates(t *testing.T) {
 		t.Fatal("curves on different grids aggregated")
 	}
 }
+
+// TestCurveThatDoesNotFitItsGrid: At and Equilibrium indexed Demand by the grid's steps and panicked on
+// a curve with fewer points; such a curve (or one on an invalid grid) now reads NaN.
+func TestCurveThatDoesNotFitItsGrid(t *testing.T) {
+	curves := []Curve{
+		{Grid: PriceGrid{Min: 10, Max: 30, Steps: 3}, Demand: []float64{10}},
+		{Grid: PriceGrid{Min: 10, Max: 30, Steps: 3}},
+		{Grid: PriceGrid{Min: 10, Max: 30, Steps: 0}},
+		{Grid: PriceGrid{Min: 10, Max: 30, Steps: 1}, Demand: []float64{1}},
+	}
+	for _, c := range curves {
+		for _, p := range []float64{0, 15, 40} {
+			if got := c.At(p); !math.IsNaN(got) {
+				t.Errorf("%+v: At(%g) = %g, want NaN", c, p, got)
+			}
+		}
+		if p, ok := c.Equilibrium(); ok || !math.IsNaN(p) {
+			t.Errorf("%+v: equilibrium %g %v, want NaN false", c, p, ok)
+		}
+	}
+	good := Curve{Grid: PriceGrid{Min: 10, Max: 30, Steps: 3}, Demand: []float64{10, 4, -6}}
+	if !math.IsNaN(good.At(math.NaN())) {
+		t.Error("At(NaN) not NaN")
+	}
+}

@@ -25,7 +25,9 @@
 //     bounds the welfare from above) and its single-period moves with their costs; the coordinator
 //     closes each period's imbalance with the cheapest moves and stops when that exactly balanced
 //     schedule is certified within 0.09 % of the bound.
-//   - json.go: the strict readers and writers behind `fractals auction clear|solve`.
+//   - json.go: the strict readers and writers behind `fractals auction clear|solve`. Each bid and agent
+//     is decoded on its own, so every error names its index, id and field in JSON's terms; every field
+//     an agent's kind takes is required (but a battery's initial_wh) and no other is accepted.
 //
 // Conventions: a schedule is net power in W per period, consumption positive (a charging battery and an
 // exporting grid connection are positive); prices are per kWh.

@@ -34,13 +34,33 @@ func Solve(p Problem, m Method, opt ADMMOptions) (Solution, error) {
 	if err := p.Validate(); err != nil {
 		return Solution{}, err
 	}
+	var sol Solution
+	var err error
 	switch m {
 	case Central, "":
-		return solveCentral(p)
+		sol, err = solveCentral(p)
 	case Distributed:
-		return solveDistributed(p, opt)
+		sol, err = solveDistributed(p, opt)
+	default:
+		return Solution{}, fmt.Errorf("method %q, want central or distributed", m)
 	}
-	return Solution{}, fmt.Errorf("method %q, want central or distributed", m)
+	sol.clearNegativeZeros()
+	return sol, err
+}
+
+// clearNegativeZeros turns every -0 into 0, which JSON would otherwise print as -0 (an idle agent's
+// schedule, a price of a period nobody trades in).
+func (s *Solution) clearNegativeZeros() {
+	s.Welfare = positiveZero(s.Welfare)
+	s.MaxImbalanceW = positiveZero(s.MaxImbalanceW)
+	for t := range s.Prices {
+		s.Prices[t] = positiveZero(s.Prices[t])
+	}
+	for _, sched := range s.Schedules {
+		for t := range sched {
+			sched[t] = positiveZero(sched[t])
+		}
+	}
 }
 
 func solveCentral(p Problem) (Solution, error) {

@@ -79,9 +79,9 @@ func TestAuctionCommandRejectsBadInput(t *testing.T) {
 		in   string
 		want string
 	}{
-		{[]string{"auction", "clear"}, `{"bids":[{"id":"b9","side":"buy","price":1}]}`, `bids[0] ("b9"): quantity missing`},
+		{[]string{"auction", "clear"}, `{"bids":[{"id":"b9","side":"buy","price":1}]}`, `bids[0] (id "b9"): quantity missing`},
 		{[]string{"auction", "solve", "--method", "magic"}, `{}`, `--method "magic"`},
-		{[]string{"auction", "solve"}, `{"agents":[{"id":"ev1","kind":"flexible_load","max_w":-1}]}`, `agent 0 ("ev1"): max_w -1`},
+		{[]string{"auction", "solve"}, `{"periods":1,"agents":[{"id":"ev1","kind":"flexible_load","energy_wh":1,"max_w":-1,"deadline":1,"value_per_kwh":1}]}`, `agents[0] (id "ev1"): max_w -1`},
 		{[]string{"auction", "solve", "--in", "/nonexistent/x.json"}, ``, `--in`},
 		{[]string{"auction", "bid"}, ``, `unknown sub-command "bid"`},
 		{[]string{"auction"}, ``, `usage`},
@@ -102,5 +102,62 @@ func TestAuctionClearRefusesHugeCap(t *testing.T) {
 	code := dispatch([]string{"auction", "clear"}, strings.NewReader(in), &out, &errOut)
 	if code != 2 || !strings.Contains(errOut.String(), "price_cap") {
 		t.Fatalf("exit %d, stderr %q: want 2 and an error naming price_cap", code, errOut.String())
+	}
+}
+
+// TestAuctionReaderErrorsThroughTheCommand runs every error path of the two readers through the command:
+// exit status 2 and one line that names the bid or agent (index and id) and the field, in JSON's terms.
+// Type errors and unknown fields once named neither the bid nor the agent and showed Go type names;
+// trailing ']', "periods":0, a microsecond period, a field of another kind and a missing required
+// field were accepted.
+func TestAuctionReaderErrorsThroughTheCommand(t *testing.T) {
+	pv := `{"id":"pv","kind":"pv","forecast_w":[1],"cost_per_kwh":0}`
+	cases := []struct {
+		cmd, in, want string
+	}{
+		{"clear", `{"bids":[{"id":"b0","side":"buy","price":1,"quantity":1},{"id":"b7","side":"buy","price":"40","quantity":1}]}`, `bids[1] (id "b7"): price: want a number, got a string`},
+		{"clear", `{"bids":[{"id":"b7","side":"buy","price":40,"quantity":1,"extra":1}]}`, `bids[0] (id "b7"): unknown field "extra"`},
+		{"clear", `{"bids":[{"id":"b7","side":"buy","price":40,"quantity":null}]}`, `bids[0] (id "b7"): quantity: want a number, got null`},
+		{"clear", `{"bids":[{"id":"b7","side":"sideways","price":40,"quantity":1}]}`, `bids[0] (id "b7"): side "sideways", want buy or sell`},
+		{"clear", `{"bids":[{"id":"b7","price":40,"quantity":1}]}`, `bids[0] (id "b7"): side missing`},
+		{"clear", `{"bids":[{"id":"b7","side":"buy","price":1e5,"quantity":1}]}`, `bids[0] (id "b7"): price 100000 beyond the price cap 9999`},
+		{"clear", `{"bids":[{"id":"b7","side":"buy","price":1,"quantity":1e20}]}`, `bids[0] (id "b7"): quantity 1e+20, want within`},
+		{"clear", `{"bids":[1]}`, `bids[0]: want an object, got a number`},
+		{"clear", `{"bids":"all"}`, `bids: want an array, got a string`},
+		{"clear", `{"price_cap":0,"bids":[]}`, `price_cap 0, want (0, 1e+06]`},
+		{"clear", `{"bids":[],"extra":1}`, `unknown field "extra"`},
+		{"clear", `{}`, `bids missing`},
+		{"clear", `{"bids":[]} ]`, `trailing data`},
+		{"clear", `{"bids":[`, `JSON syntax at byte`},
+		{"clear", ``, `input empty`},
+		{"clear", `"bids"`, `input: want an object, got a string`},
+		{"solve", `{"periods":1,"agents":[{"id":"h1","kind":"load","demand_w":["5"],"value_per_kwh":1}]}`, `agents[0] (id "h1"): demand_w[0]: want a number, got a string`},
+		{"solve", `{"periods":1,"agents":[` + pv + `,{"id":"bat1","kind":"battery","extra":1}]}`, `agents[1] (id "bat1"): unknown field "extra"`},
+		{"solve", `{"periods":1,"agents":[{"id":"h1","kind":"load","demand_w":[1],"value_per_kwh":1,"capacity_wh":5}]}`, `agents[0] (id "h1"): field capacity_wh does not apply to kind load`},
+		{"solve", `{"periods":1,"agents":[{"id":"g","kind":"grid","import_price":[1],"export_price":[0],"max_export_w":1}]}`, `agents[0] (id "g"): max_import_w missing`},
+		{"solve", `{"periods":1,"agents":[{"id":"h1","kind":"load","demand_w":[1]}]}`, `agents[0] (id "h1"): value_per_kwh missing`},
+		{"solve", `{"periods":1,"agents":[{"id":"e","kind":"flexible_load","energy_wh":1,"max_w":1,"deadline":1.5,"value_per_kwh":1}]}`, `agents[0] (id "e"): deadline: want an integer, got 1.5`},
+		{"solve", `{"periods":1,"agents":[{"id":"x","kind":"wind"}]}`, `agents[0] (id "x"): kind "wind"`},
+		{"solve", `{"periods":1,"agents":[{"kind":"pv"}]}`, `agents[0]: id missing`},
+		{"solve", `{"periods":1,"agents":[` + pv + `,` + pv + `]}`, `agents[1] (id "pv"): id used twice`},
+		{"solve", `{"periods":2,"agents":[` + pv + `]}`, `agents[0] (id "pv"): forecast_w has 1 values, want 2`},
+		{"solve", `{"periods":0,"agents":[` + pv + `]}`, `periods 0, want 1..8760`},
+		{"solve", `{"periods":1,"period_hours":0.001,"agents":[` + pv + `]}`, `period_hours 0.001, want 1/60 (one minute)..24`},
+		{"solve", `{"periods":1,"period_hours":"1","agents":[]}`, `period_hours: want a number, got a string`},
+		{"solve", `{"periods":1,"agents":[]}`, `agents: none`},
+		{"solve", `{"periods":1,"agents":[` + pv + `]} ]`, `trailing data`},
+	}
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		code := dispatch([]string{"auction", c.cmd}, strings.NewReader(c.in), &out, &errOut)
+		msg := errOut.String()
+		if code != 2 || !strings.Contains(msg, c.want) || strings.Count(msg, "\n") != 1 || out.Len() != 0 {
+			t.Errorf("%s %s: exit %d, stderr %q, stdout %q: want 2 and one line with %q", c.cmd, c.in, code, msg, out.String(), c.want)
+		}
+		for _, goName := range []string{"float64", "int64", "units.", "Watts", " expected", "json:"} {
+			if strings.Contains(msg, goName) {
+				t.Errorf("%s %s: stderr %q shows %q", c.cmd, c.in, msg, goName)
+			}
+		}
 	}
 }
