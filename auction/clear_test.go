@@ -239,6 +239,52 @@ func TestClearTiesStayOnTheFastPath(t *testing.T) {
 	}
 }
 
+// clusteredWithCapBids is the shape that defeated equal-width buckets over [min, max]: n bids in
+// [40, 40.01] and a few at ±cap (unresponsive demand and supply) and at other far-away prices.
+func clusteredWithCapBids(n int) []Bid {
+	rng := rand.New(rand.NewPCG(7, 8))
+	bids := make([]Bid, n)
+	for i := range bids {
+		side := Buy
+		if i%2 == 1 {
+			side = Sell
+		}
+		bids[i] = Bid{Side: side, Price: 40 + rng.Float64()*0.01, Quantity: 1 + rng.Float64()*9}
+	}
+	bids[0] = Bid{ID: "cap", Side: Buy, Price: DefaultPriceCap, Quantity: 5}
+	bids[1] = Bid{ID: "floor", Side: Sell, Price: -DefaultPriceCap, Quantity: 5}
+	bids[2] = Bid{ID: "far", Side: Sell, Price: 5000, Quantity: 5}
+	return bids
+}
+
+// TestClusteredBidsWithCapBidsStayFewCandidates: one bid at the cap next to bids in [40, 40.01] put
+// nearly every bid into one bucket, and the exact walk sorted them all (185 ms at a million bids). The
+// crossing's buckets are now re-bucketed over their own price span until at most about 1 % of the bids
+// (or a small floor) are sorted exactly, and the result agrees with the reference.
+func TestClusteredBidsWithCapBidsStayFewCandidates(t *testing.T) {
+	bids := clusteredWithCapBids(200000)
+	var s summary
+	if err := s.scan(bids, DefaultPriceCap); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, fast := clearBucketed(bids, DefaultPriceCap, &s)
+	if fast == nil {
+		t.Fatal("fell back to the full sort")
+	}
+	if c := len(fast.buyers) + len(fast.sellers); c > len(bids)/100+refineFloor {
+		t.Fatalf("%d exact candidates of %d bids, want at most 1 %%", c, len(bids))
+	}
+	got, err := Market{}.Clear(bids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := Market{}.ClearReference(bids)
+	if got.Type != ref.Type || got.Price != ref.Price || !near(got.Quantity, ref.Quantity) || !near(got.Welfare, ref.Welfare) {
+		t.Fatalf("fast %v, reference %v", got, ref)
+	}
+	checkFeasible(t, bids, got, DefaultPriceCap)
+}
+
 func TestClearRejectsNonFinite(t *testing.T) {
 	for _, b := range []Bid{buy("x", math.NaN(), 1), sell("y", 1, math.Inf(1)), {ID: "z", Side: 7, Price: 1, Quantity: 1}} {
 		if _, err := (Market{}).Clear([]Bid{b}); err == nil {
@@ -326,6 +372,14 @@ func le64(b []byte) uint64 {
 
 func BenchmarkClear(b *testing.B) {
 	benchmarkClear(b, Market.Clear, []int{1000, 10000, 100000, 1000000})
+	bids := clusteredWithCapBids(1000000)
+	b.Run(fmt.Sprintf("clustered_with_cap_bids/bids=%d", len(bids)), func(b *testing.B) {
+		for b.Loop() {
+			if _, err := (Market{}).Clear(bids); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkClearTies is the worst shape for a sort-free walk: every price equal, or five prices only.

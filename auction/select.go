@@ -23,19 +23,34 @@ const (
 )
 
 type buckets struct {
-	lo, scale float64
-	n         int
+	lo, hi, scale float64
+	n             int
 }
 
+// newBuckets spreads [lo, hi] over the interior buckets 1..n-2; bucket 0 holds every price below lo and
+// bucket n-1 every price above hi, so that far outliers (bids at ±cap) do not stretch the buckets that
+// matter. A range of no width (or one too narrow to divide) is one bucket.
+func newBuckets(lo, hi float64, n int) buckets {
+	scale := float64(n-2) / (hi - lo)
+	if !(hi > lo) || math.IsInf(scale, 0) || math.IsNaN(scale) {
+		return buckets{lo: lo, hi: hi, n: 1}
+	}
+	return buckets{lo: lo, hi: hi, scale: scale, n: n}
+}
+
+// of is monotone: a higher price never lands in a lower bucket.
 func (b buckets) of(p float64) int {
-	k := int((p - b.lo) * b.scale)
-	if k < 0 {
+	if b.n == 1 {
 		return 0
 	}
-	if k >= b.n {
+	x := (p - b.lo) * b.scale
+	if x < 0 {
+		return 0
+	}
+	if p > b.hi {
 		return b.n - 1
 	}
-	return k
+	return min(1+int(x), b.n-2)
 }
 
 // fastPath is what the bucketed clearing knows after its passes: bucket totals and every bid of the
@@ -43,45 +58,102 @@ func (b buckets) of(p float64) int {
 type fastPath struct {
 	bk              buckets
 	buyQ, sellQ     []float64
+	buyN, sellN     []int32 // bids per bucket
 	bLow, bHigh     int
 	sLow, sHigh     int
 	buyers, sellers []priced // candidates, merit order, stand-ins first
 }
 
+// Re-bucketing: when the buckets around the crossing hold more than refineFloor + 1 % of the bids (the
+// prices crowd into a few buckets because the range is stretched, say by one bid at the cap next to a
+// million within a cent), the histogram is built again over the exact price span of the crowded
+// candidate buckets, at most maxRefinements times.
+const (
+	refineFloor    = 4096
+	maxRefinements = 3
+)
+
 // clearBucketed returns nil as its fast path when it cannot decide (rounding left the exact walk inside a
 // stand-in bid); Clear then sorts everything.
 func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, float64, *fastPath) {
 	n := min(maxBuckets, max(16, (s.nBuy+s.nSell)/8))
-	width := s.maxPrice - s.minPrice
-	scale := float64(n) / width
-	if !(width > 0) || math.IsInf(scale, 0) || math.IsNaN(scale) {
-		n, scale = 1, 0 // every price in one bucket
-	}
-	f := &fastPath{bk: buckets{lo: s.minPrice, scale: scale, n: n}, buyQ: make([]float64, n), sellQ: make([]float64, n)}
 	// Each bid's bucket and side, so that finding the candidates reads 4 bytes per bid, not 40.
 	codes := make([]uint32, len(bids))
+	f := &fastPath{buyQ: make([]float64, n), sellQ: make([]float64, n), buyN: make([]int32, n), sellN: make([]int32, n)}
+	lo, hi := s.minPrice, s.maxPrice
+	limit := refineFloor + len(bids)/100
+	for round := 0; ; round++ {
+		f.histogram(bids, cap, newBuckets(lo, hi, n), codes)
+		if round == maxRefinements || f.candidates() <= limit {
+			break
+		}
+		// A crowded bucket (more than an eighth of the limit: the candidate ranges hold at most a few
+		// non-empty buckets per side) is spread over the next round's buckets, unless its bids all
+		// share one price.
+		cLo, cHi := f.crowdedSpan(bids, cap, codes, int32(limit/8))
+		if !(cLo < cHi) || (cLo <= lo && cHi >= hi) {
+			break
+		}
+		lo, hi = cLo, cHi
+	}
+	buyPrefix, sellPrefix := f.collect(bids, cap, codes)
+	f.buyers = groupByPrice(f.buyers, byDescendingPrice)
+	f.sellers = groupByPrice(f.sellers, byAscendingPrice)
+	e := walk(f.buyers, f.sellers)
+	if !e.tradedSome || e.quantity == 0 {
+		if buyPrefix > 0 || sellPrefix > 0 {
+			return 0, "", 0, nil
+		}
+		return 0, Null, 0, f
+	}
+	if (buyPrefix > 0 && e.nextBuy == 0) || (sellPrefix > 0 && e.nextSell == 0) {
+		return 0, "", 0, nil
+	}
+	typ, price := outcome(e, f.buyers, f.sellers, cap)
+	if math.IsInf(price, 0) || math.IsInf(e.lastBuy, 0) || math.IsInf(e.lastSell, 0) {
+		return 0, "", 0, nil
+	}
+	return e.quantity, typ, price, f
+}
+
+// histogram puts every bid into its bucket, totals the buckets per side and finds, by the lumped walk,
+// the bucket ranges that need the exact walk.
+func (f *fastPath) histogram(bids []Bid, cap float64, bk buckets, codes []uint32) {
+	f.bk = bk
+	clear(f.buyQ)
+	clear(f.sellQ)
+	clear(f.buyN)
+	clear(f.sellN)
 	for i := range bids {
 		side, q, p := bids[i].effective(cap)
-		k := f.bk.of(p)
-		if side == Buy {
+		k := bk.of(p)
+		switch {
+		case q == 0:
+			codes[i] = noCode
+		case side == Buy:
 			f.buyQ[k] += q
+			f.buyN[k]++
 			codes[i] = uint32(k) | buyCode
-		} else {
+		default:
 			f.sellQ[k] += q
+			f.sellN[k]++
 			codes[i] = uint32(k)
 		}
-		if q == 0 {
-			codes[i] = noCode
-		}
 	}
-	f.bLow, f.bHigh, f.sLow, f.sHigh = lumpedWalk(f.buyQ, f.sellQ)
-	var buyPrefix, sellPrefix float64
+	f.bLow, f.bHigh, f.sLow, f.sHigh = lumpedWalk(f.buyQ[:bk.n], f.sellQ[:bk.n])
+}
+
+// collect gathers the candidates of the exact walk: every bid of the buckets around the crossing, and
+// one stand-in per side for the fully traded buckets beyond them. It returns the stand-ins' quantities.
+func (f *fastPath) collect(bids []Bid, cap float64, codes []uint32) (buyPrefix, sellPrefix float64) {
+	n := f.bk.n
 	for k := f.bHigh + 1; k < n; k++ {
 		buyPrefix += f.buyQ[k]
 	}
 	for k := 0; k < f.sLow; k++ {
 		sellPrefix += f.sellQ[k]
 	}
+	f.buyers, f.sellers = f.buyers[:0], f.sellers[:0]
 	if buyPrefix > 0 {
 		f.buyers = append(f.buyers, priced{math.Inf(1), buyPrefix, -1})
 	}
@@ -100,23 +172,60 @@ func clearBucketed(bids []Bid, cap float64, s *summary) (float64, ClearingType, 
 			}
 		}
 	}
-	f.buyers = groupByPrice(f.buyers, byDescendingPrice)
-	f.sellers = groupByPrice(f.sellers, byAscendingPrice)
-	e := walk(f.buyers, f.sellers)
-	if !e.tradedSome || e.quantity == 0 {
-		if buyPrefix > 0 || sellPrefix > 0 {
-			return 0, "", 0, nil
+	return buyPrefix, sellPrefix
+}
+
+// candidates counts the bids of the buckets the exact walk needs.
+func (f *fastPath) candidates() int {
+	var c int
+	for k := max(f.bLow, 0); f.bLow >= 0 && k <= f.bHigh; k++ {
+		c += int(f.buyN[k])
+	}
+	for k := f.sLow; f.sLow < f.bk.n && k <= f.sHigh; k++ {
+		c += int(f.sellN[k])
+	}
+	return c
+}
+
+// crowdedSpan is the price span of the bids in the candidate buckets that hold more than crowd bids of
+// one side. It reports no span (lo ≥ hi) when there are none or when they all sit at the two ends of
+// the span (one or two prices, as in a market of ties): no new buckets would split them.
+func (f *fastPath) crowdedSpan(bids []Bid, cap float64, codes []uint32, crowd int32) (lo, hi float64) {
+	crowded := func(c uint32) bool {
+		if c == noCode {
+			return false
 		}
-		return 0, Null, 0, f
+		k := int(c &^ buyCode)
+		if c&buyCode != 0 {
+			return f.bLow >= 0 && k >= f.bLow && k <= f.bHigh && f.buyN[k] > crowd
+		}
+		return f.sLow < f.bk.n && k >= f.sLow && k <= f.sHigh && f.sellN[k] > crowd
 	}
-	if (buyPrefix > 0 && e.nextBuy == 0) || (sellPrefix > 0 && e.nextSell == 0) {
-		return 0, "", 0, nil
+	lo, hi = math.Inf(1), math.Inf(-1)
+	var total, atLo, atHi int
+	for i, c := range codes {
+		if !crowded(c) {
+			continue
+		}
+		_, _, p := bids[i].effective(cap)
+		total++
+		switch {
+		case p < lo:
+			lo, atLo = p, 1
+		case p == lo:
+			atLo++
+		}
+		switch {
+		case p > hi:
+			hi, atHi = p, 1
+		case p == hi:
+			atHi++
+		}
 	}
-	typ, price := outcome(e, f.buyers, f.sellers, cap)
-	if math.IsInf(price, 0) || math.IsInf(e.lastBuy, 0) || math.IsInf(e.lastSell, 0) {
-		return 0, "", 0, nil
+	if atLo+atHi >= total {
+		return hi, hi
 	}
-	return e.quantity, typ, price, f
+	return lo, hi
 }
 
 func byDescendingPrice(a, b priced) int { return cmpFloat(b.price, a.price) }
