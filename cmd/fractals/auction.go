@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,7 +68,7 @@ func auctionClear(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "fractals auction clear: %v\n", err)
 		return 2
 	}
-	return writeJSON(stdout, stderr, res.Output(bids))
+	return writeJSON(stdout, stderr, "fractals auction", res.Output(bids), true)
 }
 
 func auctionSolve(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -108,15 +107,5 @@ func auctionSolve(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		}
 		return 2
 	}
-	return writeJSON(stdout, stderr, sol)
-}
-
-func writeJSON(stdout, stderr io.Writer, v any) int {
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(stderr, "fractals auction: writing output: %v\n", err)
-		return 1
-	}
-	return 0
+	return writeJSON(stdout, stderr, "fractals auction", sol, true)
 }

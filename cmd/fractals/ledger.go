@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -73,10 +72,7 @@ func runLedgerBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		if err := json.NewEncoder(stdout).Encode(r); err != nil {
-			return 1
-		}
-		return 0
+		return writeJSON(stdout, stderr, "fractals ledger bench", r, false)
 	}
 	fmt.Fprintf(stdout, "%d transfers over %d hop(s) in %.3f s: %.0f transfers/s, p50 %.3f ms, p99 %.3f ms, %d commits (mean %.3f ms, max %.1f ms), sign+verify %.1f µs\n",
 		r.Transfers, r.Hops, r.Seconds, r.TPS, r.P50ms, r.P99ms, r.Commits, r.CommitMeanMs, r.CommitMaxMs, r.SignVerifyUs)

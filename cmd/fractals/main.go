@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -63,6 +64,20 @@ func sortedNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// writeJSON prints v as the command's JSON result (indented for people when indent is set) and
+// returns the exit status; a value that cannot be encoded is a failure named after the command.
+func writeJSON(stdout, stderr io.Writer, who string, v any, indent bool) int {
+	enc := json.NewEncoder(stdout)
+	if indent {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "%s: writing output: %v\n", who, err)
+		return 1
+	}
+	return 0
 }
 
 func usage(w io.Writer) {

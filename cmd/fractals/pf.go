@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -121,13 +120,7 @@ func writePFJSON(stdout, stderr io.Writer, r *grid.Result) int {
 	for _, b := range r.Branches {
 		out.Branches = append(out.Branches, pfBranchJSON{From: b.From, To: b.To, PFromMW: b.PFrom, QFromMVAr: b.QFrom, PToMW: b.PTo, QToMVAr: b.QTo})
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		fmt.Fprintf(stderr, "fractals pf: write: %v\n", err)
-		return 1
-	}
-	return 0
+	return writeJSON(stdout, stderr, "fractals pf", out, true)
 }
 
 func writePFTable(w io.Writer, r *grid.Result) {

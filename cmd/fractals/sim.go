@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -30,11 +29,7 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return cli.ExitFailure
 	}
 	if asJSON {
-		if err := json.NewEncoder(stdout).Encode(r); err != nil {
-			fmt.Fprintf(stderr, "fractals sim: %v\n", err)
-			return cli.ExitFailure
-		}
-		return cli.ExitOK
+		return writeJSON(stdout, stderr, "fractals sim", r, false)
 	}
 	printSim(stdout, r)
 	return cli.ExitOK
