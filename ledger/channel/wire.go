@@ -134,10 +134,7 @@ func expectKind(r *wire.Reader, k Kind) {
 }
 
 func writeProof(w *wire.Writer, p *BalanceProof) {
-	w.U64(p.Domain.ChainID)
-	w.Bytes(p.Domain.Contract[:])
-	w.Bytes(p.Domain.ChannelID[:])
-	w.U64(p.Domain.Epoch)
+	writeDomain(w, p.Domain)
 	w.U64(p.Nonce)
 	w.U64(p.Transferred)
 	w.U64(p.Locked)
@@ -147,10 +144,7 @@ func writeProof(w *wire.Writer, p *BalanceProof) {
 
 func readProof(r *wire.Reader) BalanceProof {
 	var p BalanceProof
-	p.Domain.ChainID = r.U64("chain id")
-	r.Fixed(p.Domain.Contract[:], "contract")
-	r.Fixed(p.Domain.ChannelID[:], "channel id")
-	p.Domain.Epoch = r.U64("epoch")
+	p.Domain = readDomain(r)
 	p.Nonce = r.U64("nonce")
 	p.Transferred = r.U64("transferred")
 	p.Locked = r.U64("locked")
@@ -237,10 +231,7 @@ func readUpdate(r *wire.Reader) Update {
 func (c *Channel) MarshalBinary() ([]byte, error) {
 	w := &wire.Writer{}
 	w.U8(stateVersion)
-	w.U64(c.Domain.ChainID)
-	w.Bytes(c.Domain.Contract[:])
-	w.Bytes(c.Domain.ChannelID[:])
-	w.U64(c.Domain.Epoch)
+	writeDomain(w, c.Domain)
 	for _, s := range []*Side{&c.Own, &c.Partner} {
 		w.Bytes(s.Address[:])
 		w.U64(s.Deposit)
@@ -268,10 +259,7 @@ func (c *Channel) UnmarshalBinary(b []byte) error {
 		r.Fail("state version %d, want %d", v, stateVersion)
 	}
 	var n Channel
-	n.Domain.ChainID = r.U64("chain id")
-	r.Fixed(n.Domain.Contract[:], "contract")
-	r.Fixed(n.Domain.ChannelID[:], "channel id")
-	n.Domain.Epoch = r.U64("epoch")
+	n.Domain = readDomain(r)
 	for _, s := range []*Side{&n.Own, &n.Partner} {
 		r.Fixed(s.Address[:], "participant")
 		s.Deposit = r.U64("deposit")
@@ -297,10 +285,7 @@ func (c *Channel) UnmarshalBinary(b []byte) error {
 }
 
 func writeWithdrawRequest(w *wire.Writer, req WithdrawRequest) {
-	w.U64(req.Domain.ChainID)
-	w.Bytes(req.Domain.Contract[:])
-	w.Bytes(req.Domain.ChannelID[:])
-	w.U64(req.Domain.Epoch)
+	writeDomain(w, req.Domain)
 	w.Bytes(req.Participant[:])
 	w.U64(req.Total)
 	w.U64(req.Expiry)
@@ -310,10 +295,7 @@ func writeWithdrawRequest(w *wire.Writer, req WithdrawRequest) {
 
 func readWithdrawRequest(r *wire.Reader) WithdrawRequest {
 	var req WithdrawRequest
-	req.Domain.ChainID = r.U64("chain id")
-	r.Fixed(req.Domain.Contract[:], "contract")
-	r.Fixed(req.Domain.ChannelID[:], "channel id")
-	req.Domain.Epoch = r.U64("epoch")
+	req.Domain = readDomain(r)
 	r.Fixed(req.Participant[:], "participant")
 	req.Total = r.U64("withdraw total")
 	req.Expiry = r.U64("withdraw expiry")
@@ -364,10 +346,7 @@ func DecodeWithdrawConfirm(b []byte) (WithdrawConfirm, error) {
 }
 
 func writeSettleRequest(w *wire.Writer, req SettleRequest) {
-	w.U64(req.Domain.ChainID)
-	w.Bytes(req.Domain.Contract[:])
-	w.Bytes(req.Domain.ChannelID[:])
-	w.U64(req.Domain.Epoch)
+	writeDomain(w, req.Domain)
 	w.U64(req.AmountA)
 	w.U64(req.AmountB)
 	w.U64(req.OwnNonce)
@@ -377,10 +356,7 @@ func writeSettleRequest(w *wire.Writer, req SettleRequest) {
 
 func readSettleRequest(r *wire.Reader) SettleRequest {
 	var req SettleRequest
-	req.Domain.ChainID = r.U64("chain id")
-	r.Fixed(req.Domain.Contract[:], "contract")
-	r.Fixed(req.Domain.ChannelID[:], "channel id")
-	req.Domain.Epoch = r.U64("epoch")
+	req.Domain = readDomain(r)
 	req.AmountA = r.U64("amount a")
 	req.AmountB = r.U64("amount b")
 	req.OwnNonce = r.U64("own nonce")
@@ -428,4 +404,22 @@ func DecodeSettleConfirm(b []byte) (SettleConfirm, error) {
 		return SettleConfirm{}, err
 	}
 	return c, nil
+}
+
+// writeDomain writes the fields that place a message on one chain, contract, channel and epoch.
+func writeDomain(w *wire.Writer, d Domain) {
+	w.U64(d.ChainID)
+	w.Bytes(d.Contract[:])
+	w.Bytes(d.ChannelID[:])
+	w.U64(d.Epoch)
+}
+
+// readDomain reads what writeDomain wrote.
+func readDomain(r *wire.Reader) Domain {
+	var d Domain
+	d.ChainID = r.U64("chain id")
+	r.Fixed(d.Contract[:], "contract")
+	r.Fixed(d.ChannelID[:], "channel id")
+	d.Epoch = r.U64("epoch")
+	return d
 }
