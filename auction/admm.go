@@ -153,6 +153,10 @@ type certificate struct {
 	restoration Restoration
 	welfare     float64 // of the balanced schedule
 	bound       float64 // no schedule does better
+	// prices (per kW and period) at which the agents' dual values gave the bound: at them the agents'
+	// regrets over the balanced schedule (what each would gain by answering them alone) add up to
+	// bound − welfare, so they are the prices that support the certified schedule.
+	prices []float64
 }
 
 // gap is the certified relative distance of the best balanced schedule from the optimum.
@@ -190,6 +194,7 @@ func (c *Coordinator) Signal() Signal { return c.signal }
 // the agents' schedules before restoration.
 func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbalance []float64) {
 	T := c.periods
+	answered := append([]float64(nil), c.signal.Price...) // the prices behind next's dual values
 	imbalance = make([]float64, T)
 	traded := make([]float64, T)
 	compliance := make([]float64, T)
@@ -213,7 +218,7 @@ func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbal
 		rel = math.Max(rel, math.Abs(imbalance[t])/math.Max(traded[t], 1e-12))
 	}
 	relDual := math.Sqrt(moved/float64(c.n)) / math.Max(price, 1e-12)
-	c.certify(next, imbalance, cost, dual)
+	c.certify(next, imbalance, cost, dual, answered)
 	converged = c.best.gap() <= c.opt.GapTolerance
 	// Residual balancing on the relative residuals, so the units of the two do not matter.
 	switch {
@@ -230,9 +235,11 @@ func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbal
 
 // certify restores the balance of the agents' schedules, keeps the result if it is the best so far, and
 // lowers the bound to the agents' dual values at the prices they answered to (every price vector gives
-// a bound: weak duality).
-func (c *Coordinator) certify(next []AgentState, imbalance []float64, cost, dual float64) {
-	c.best.bound = math.Min(c.best.bound, -dual)
+// a bound: weak duality), keeping those prices with it.
+func (c *Coordinator) certify(next []AgentState, imbalance []float64, cost, dual float64, answered []float64) {
+	if -dual < c.best.bound {
+		c.best.bound, c.best.prices = -dual, answered
+	}
 	var offers []Offer
 	for _, st := range next {
 		offers = append(offers, st.Offers...)
@@ -244,10 +251,14 @@ func (c *Coordinator) certify(next []AgentState, imbalance []float64, cost, dual
 }
 
 // Best returns the agents' states behind the best balanced schedule, the restoration that balances them
-// and its certified gap.
+// and its certified gap. BestPrices returns the prices that certify it.
 func (c *Coordinator) Best() ([]AgentState, Restoration, float64) {
 	return c.best.states, c.best.restoration, c.best.gap()
 }
+
+// BestPrices returns the prices (per kW and period) of the lowest bound: the prices at which the best
+// balanced schedule is certified, not the last broadcast ones.
+func (c *Coordinator) BestPrices() []float64 { return append([]float64(nil), c.best.prices...) }
 
 // initialRho balances a typical price (money per kW and period) against a typical power (kW), which it
 // also returns. Prices at half the cap and above (unresponsive loads) are left out of the typical one:
@@ -333,14 +344,15 @@ func stepAll(parts []Participant, states []AgentState, s Signal) []AgentState {
 	return next
 }
 
-// distributedSolution reports the certified balanced schedules, their welfare and the prices the agents
-// answered to.
+// distributedSolution reports the certified balanced schedules, their welfare and the prices that
+// certify them (those of the lowest bound, kept with the certificate: the last broadcast may have moved
+// on from them).
 func distributedSolution(p Problem, parts []Participant, c *Coordinator, it int) Solution {
 	states, r, _ := c.Best()
 	sol := Solution{Iterations: it, Prices: make([]float64, p.Periods), Schedules: make(map[string][]float64, len(states)),
 		Welfare: c.best.welfare}
-	for t := range sol.Prices {
-		sol.Prices[t] = (c.signal.Price[t] - c.signal.Shift[t]) / p.PeriodHours
+	for t, y := range c.BestPrices() {
+		sol.Prices[t] = y / p.PeriodHours
 	}
 	net := make([]float64, p.Periods)
 	for i, a := range p.Agents {
