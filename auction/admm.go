@@ -78,6 +78,10 @@ type AgentState struct {
 	Cost     float64   // money, at Schedule
 	Dual     float64   // min over its constraints of cost + Price·x, money: its share of the bound
 	Offers   []Offer   // its single-period moves from Schedule, for the restoration of balance
+	// Fixed is the value (money) of the unresponsive demand it serves at Schedule, which is part of
+	// −Cost: demand valued at the price cap is served whatever the price, so the certificate measures
+	// the gap against the welfare without it (see certificate.gap).
+	Fixed float64
 }
 
 // compliance is 1/ρ_it: how much of the imbalance the agent offers to take in period t.
@@ -86,11 +90,18 @@ func (st AgentState) compliance(t int) float64 { return 1 / st.Penalty[t] }
 // Participant is one agent of the distributed market.
 type Participant struct {
 	solver proxer
+	// fixedValue is what a kW served for a period is worth to an unresponsive load (valued at the
+	// price cap), money; 0 for every other agent.
+	fixedValue float64
 }
 
 // NewParticipant builds the local solver of a validated agent.
 func NewParticipant(a Agent, periods int, periodHours float64) Participant {
-	return Participant{solver: newProxer(a, periods, periodHours)}
+	part := Participant{solver: newProxer(a, periods, periodHours)}
+	if a.Kind == KindLoad && float64(a.ValuePerKWh) >= DefaultPriceCap {
+		part.fixedValue = float64(a.ValuePerKWh) * periodHours
+	}
+	return part
 }
 
 // NewAgentState is an idle agent at the base penalty.
@@ -114,6 +125,14 @@ func (p Participant) Step(st AgentState, s Signal) AgentState {
 	next.Cost = p.solver.prox(v, st.Penalty, next.Schedule)
 	next.Dual = p.solver.dual(s.Price)
 	next.Offers = p.solver.offers(nil, next.Schedule)
+	if p.fixedValue > 0 {
+		for _, x := range next.Schedule {
+			next.Fixed += p.fixedValue * x
+		}
+		for k := range next.Offers {
+			next.Offers[k].Fixed = true
+		}
+	}
 	sens := p.solver.sensitivity(next.Schedule)
 	for t := range T {
 		if s.Freeze {
@@ -143,7 +162,13 @@ type Coordinator struct {
 	opt        ADMMOptions
 	rho0       float64
 	rhoHigh    float64 // residual balancing raises ρ no further
-	best       certificate
+	// typicalPrice (per kW and period) scales the dual residual when some period clears at cap level
+	// (over outlierPrices times it): the price errors that matter are those against the agents' own
+	// prices, not against the cap. Scaled by the cap, the dual residual looks tiny, residual balancing
+	// raises ρ to its ceiling and the prices swing by thousands (an island with a battery partly
+	// covering a shortage did not settle in 1,000 iterations).
+	typicalPrice float64
+	best         certificate
 }
 
 // certificate is the best balanced schedule met so far and the lowest upper bound on the welfare.
@@ -152,6 +177,7 @@ type certificate struct {
 	states      []AgentState // the agents' states the balanced schedule was restored from
 	restoration Restoration
 	welfare     float64 // of the balanced schedule
+	fixed       float64 // the part of welfare that is the value of unresponsive demand served
 	bound       float64 // no schedule does better
 	// prices (per kW and period) at which the agents' dual values gave the bound: at them the agents'
 	// regrets over the balanced schedule (what each would gain by answering them alone) add up to
@@ -159,13 +185,25 @@ type certificate struct {
 	prices []float64
 }
 
-// gap is the certified relative distance of the best balanced schedule from the optimum.
+// gap is the certified distance of the best balanced schedule from the optimum, relative to the
+// welfare without the value of unresponsive demand served. That value (the cap times the energy) is
+// fixed by the supply there is, and so large that relative to the whole welfare 0.1 % would let the
+// responsive part (what prices actually decide) be far off; measured against the responsive part, the
+// gap also prices every kW of unresponsive demand left unserved at the cap. Where the responsive part
+// is worth next to nothing (an island whose PV serves only loads at the cap), the scale does not go
+// below gapFloor of the fixed value: the certified gap then still holds the unresponsive demand left
+// unserved (priced at the cap) to about gapFloor × GapTolerance of what is served, far inside the
+// balance rule of 0.1 % of the traded energy, without asking for more than rounding allows.
 func (c certificate) gap() float64 {
 	if c.states == nil {
 		return math.Inf(1)
 	}
-	return (c.bound - c.welfare) / math.Max(math.Abs(c.welfare), 1e-12)
+	scale := math.Max(math.Abs(c.welfare-c.fixed), gapFloor*math.Abs(c.fixed))
+	return (c.bound - c.welfare) / math.Max(scale, 1e-12)
 }
+
+// gapFloor is the least scale of the gap, relative to the value of the unresponsive demand served.
+const gapFloor = 1e-4
 
 // NewCoordinator starts at price zero with the given base penalty.
 func NewCoordinator(n, periods int, rho, alpha float64, opt ADMMOptions) *Coordinator {
@@ -182,6 +220,7 @@ func NewCoordinator(n, periods int, rho, alpha float64, opt ADMMOptions) *Coordi
 func (c *Coordinator) StartAt(prices []float64, typicalPower float64) {
 	copy(c.signal.Price, prices)
 	if typicalPower > 0 {
+		c.typicalPrice = c.rho0 * typicalPower
 		c.rhoHigh = math.Max(c.rhoHigh, maxAbs(prices)/(typicalPower*stiffness))
 	}
 }
@@ -217,6 +256,9 @@ func (c *Coordinator) Update(previous, next []AgentState) (converged bool, imbal
 		price = math.Max(price, math.Abs(c.signal.Price[t]))
 		rel = math.Max(rel, math.Abs(imbalance[t])/math.Max(traded[t], 1e-12))
 	}
+	if c.typicalPrice > 0 && price > outlierPrices*c.typicalPrice {
+		price = c.typicalPrice
+	}
 	relDual := math.Sqrt(moved/float64(c.n)) / math.Max(price, 1e-12)
 	c.certify(next, imbalance, cost, dual, answered)
 	converged = c.best.gap() <= c.opt.GapTolerance
@@ -241,12 +283,20 @@ func (c *Coordinator) certify(next []AgentState, imbalance []float64, cost, dual
 		c.best.bound, c.best.prices = -dual, answered
 	}
 	var offers []Offer
+	var fixed float64
 	for _, st := range next {
 		offers = append(offers, st.Offers...)
+		fixed += st.Fixed
 	}
 	r, extra, ok := restore(imbalance, offers)
 	if w := -(cost + extra); ok && w > c.best.welfare {
+		for _, o := range offers {
+			if o.Fixed {
+				fixed -= r.taken(o) * o.Cost
+			}
+		}
 		c.best.iteration, c.best.states, c.best.restoration, c.best.welfare = c.signal.Iteration, next, r, w
+		c.best.fixed = fixed
 	}
 }
 
@@ -375,6 +425,8 @@ const (
 	balanceStep  = 2.0 // and multiply or divide ρ by this
 	balanceRange = 64  // within this factor of the starting ρ either way
 	balanceEvery = 5   // every this many iterations, so the agents settle between changes
+	// outlierPrices: a price this many times the typical one is at cap level (an unresponsive shortage).
+	outlierPrices = 100
 	// adaptIterations ends the adaptation of ρ and of the agents' penalties: from there on the method
 	// is ADMM in a fixed weighted norm, which converges for any fixed positive weights.
 	adaptIterations = 1000

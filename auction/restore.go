@@ -29,6 +29,7 @@ type Offer struct {
 	Down   bool
 	Room   float64
 	Cost   float64
+	Fixed  bool // a move of unresponsive demand: its cost changes the fixed value the gap leaves out
 }
 
 // offerSink collects offers; an agent appends to it, so the offers of all agents can share one slice.
@@ -212,17 +213,22 @@ func restore(imbalance []float64, offers []Offer) (Restoration, float64, bool) {
 // apply moves an agent's schedule by the Offers the Restoration took; Offers were made at x.
 func (r Restoration) apply(x []float64, offers []Offer) {
 	for _, o := range offers {
-		t := o.Period
-		if !r.Active[t] || o.Down != r.Down[t] || o.Cost > r.Threshold[t] {
-			continue
-		}
-		move := o.Room
-		if o.Cost == r.Threshold[t] {
-			move *= r.Share[t]
-		}
+		move := r.taken(o)
 		if o.Down {
 			move = -move
 		}
-		x[t] += move
+		x[o.Period] += move
 	}
+}
+
+// taken is how much of an Offer's room (kW) the Restoration took.
+func (r Restoration) taken(o Offer) float64 {
+	t := o.Period
+	if t < 0 || t >= len(r.Active) || !r.Active[t] || o.Down != r.Down[t] || o.Cost > r.Threshold[t] {
+		return 0
+	}
+	if o.Cost == r.Threshold[t] {
+		return o.Room * r.Share[t]
+	}
+	return o.Room
 }
