@@ -44,9 +44,9 @@ type ADMMOptions struct {
 	// MaxIterations stops a run that has not converged (default 1000; random markets of 1,000 agents
 	// take 110–225); it is reported as an error.
 	MaxIterations int
-	// GapTolerance is the certified distance from the optimum at which the method stops: the welfare of
-	// the balanced schedule relative to the agents' upper bound (default 9e-4, inside the market's
-	// 0.1 % rule).
+	// GapTolerance is the certified distance from the optimum at which the method stops: the agents'
+	// upper bound minus the welfare of the balanced schedule, relative to that welfare without the value
+	// of unresponsive demand served (see certificate.gap; default 9e-4, inside the market's 0.1 % rule).
 	GapTolerance float64
 }
 

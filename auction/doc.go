@@ -24,7 +24,9 @@
 //   - restore.go: the stop. Each agent also reports its dual value at the broadcast prices (their sum
 //     bounds the welfare from above) and its single-period moves with their costs; the coordinator
 //     closes each period's imbalance with the cheapest moves and stops when that exactly balanced
-//     schedule is certified within 0.09 % of the bound.
+//     schedule is certified within 0.09 % of the bound, measured against the welfare without the value
+//     of unresponsive demand served (which would otherwise dwarf what prices decide). The reported
+//     prices are those of the best bound, kept with the certificate.
 //   - json.go: the strict readers and writers behind `fractals auction clear|solve`. Each bid and agent
 //     is decoded on its own, so every error names its index, id and field in JSON's terms; every field
 //     an agent's kind takes is required (but a battery's initial_wh) and no other is accepted.
