@@ -78,7 +78,7 @@ func newBenchNet(n int, dir string, deposit uint64) (*benchNet, error) {
 			return nil, err
 		}
 		bn.stores = append(bn.stores, st)
-		tcp, err := transport.ListenTCP(crypto.PubkeyToAddress(keys[i].PublicKey), "127.0.0.1:0")
+		tcp, err := transport.ListenTCP(channel.NewKeySigner(keys[i]), "127.0.0.1:0")
 		if err != nil {
 			bn.close()
 			return nil, err

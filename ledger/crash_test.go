@@ -95,7 +95,7 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
-	tcp, err := transport.ListenTCP(key.Address(), "127.0.0.1:0")
+	tcp, err := transport.ListenTCP(key, "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
@@ -300,7 +300,7 @@ func localNode(t *testing.T, seed uint64, db string) (*ledger.Node, *transport.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	tcp, err := transport.ListenTCP(key.Address(), "127.0.0.1:0")
+	tcp, err := transport.ListenTCP(key, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

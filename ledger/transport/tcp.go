@@ -28,12 +28,16 @@ const (
 // peer reads too slowly or not at all).
 var ErrQueueFull = errors.New("tcp transport: peer queue full")
 
-var helloMagic = [4]byte{'F', 'L', 'G', '1'}
+// HelloTimeout bounds the hello of one connection, so a silent peer cannot hold it open.
+const HelloTimeout = 5 * time.Second
 
 // TCP is a transport over plain TCP: one outgoing connection per peer (dialled on demand and
-// re-dialled after failures) carrying length-prefixed frames, written in batches.
+// re-dialled after failures) carrying length-prefixed frames, written in batches. Every
+// connection starts with a signed hello (hello.go) in which both ends prove their addresses.
 type TCP struct {
+	signer   Signer
 	self     common.Address
+	refused  func(error)
 	ln       net.Listener
 	mu       sync.Mutex
 	peers    map[common.Address]*link
@@ -47,13 +51,13 @@ type TCP struct {
 	writeTimeout time.Duration
 }
 
-// ListenTCP listens on addr (for example "127.0.0.1:0") as unit self.
-func ListenTCP(self common.Address, addr string) (*TCP, error) {
+// ListenTCP listens on addr (for example "127.0.0.1:0") as the unit whose key self holds.
+func ListenTCP(self Signer, addr string) (*TCP, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("tcp transport: listen %s: %w", addr, err)
 	}
-	t := &TCP{self: self, ln: ln, peers: map[common.Address]*link{}, conns: map[net.Conn]struct{}{}, dialWait: 50 * time.Millisecond,
+	t := &TCP{signer: self, self: self.Address(), ln: ln, peers: map[common.Address]*link{}, conns: map[net.Conn]struct{}{}, dialWait: 50 * time.Millisecond,
 		maxQueued: DefaultMaxQueued, writeTimeout: DefaultWriteTimeout}
 	t.wg.Add(1)
 	go t.accept()
@@ -73,7 +77,7 @@ func (t *TCP) AddPeer(addr common.Address, hostport string) {
 		l.mu.Unlock()
 		return
 	}
-	l := &link{t: t, hostport: hostport}
+	l := &link{t: t, peer: addr, hostport: hostport}
 	l.cond = sync.NewCond(&l.mu)
 	t.peers[addr] = l
 	t.wg.Add(1)
@@ -85,6 +89,23 @@ func (t *TCP) SetHandler(h Handler) {
 	t.mu.Lock()
 	t.handler = h
 	t.mu.Unlock()
+}
+
+// SetRefusalHandler installs a receiver of every failed hello, incoming or outgoing (the error
+// wraps ErrHelloRefused and names the remote end); the connection is closed either way.
+func (t *TCP) SetRefusalHandler(f func(error)) {
+	t.mu.Lock()
+	t.refused = f
+	t.mu.Unlock()
+}
+
+func (t *TCP) reportRefusal(err error) {
+	t.mu.Lock()
+	f := t.refused
+	t.mu.Unlock()
+	if f != nil && errors.Is(err, ErrHelloRefused) {
+		f(err)
+	}
 }
 
 // Send implements Transport.
@@ -176,12 +197,22 @@ func (t *TCP) accept() {
 	}
 }
 
-// read handles one incoming connection: a hello naming the sender, then frames.
+// read handles one incoming connection: a hello proving the sender, then frames.
 func (t *TCP) read(c net.Conn) {
 	defer t.wg.Done()
 	defer t.untrack(c)
 	r := bufio.NewReaderSize(c, 64<<10)
-	_ = readFrames(r, func(from common.Address, frame []byte) {
+	_ = c.SetDeadline(time.Now().Add(HelloTimeout))
+	from, err := acceptHello(struct {
+		io.Reader
+		io.Writer
+	}{r, c}, t.signer)
+	if err != nil {
+		t.reportRefusal(fmt.Errorf("from %s: %w", c.RemoteAddr(), err))
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	_ = readFrames(r, from, func(from common.Address, frame []byte) {
 		t.mu.Lock()
 		h := t.handler
 		t.mu.Unlock()
@@ -191,17 +222,9 @@ func (t *TCP) read(c net.Conn) {
 	})
 }
 
-// readFrames decodes one connection's byte stream: a hello naming the sender, then
-// length-prefixed frames. It returns at the first error; a peer that breaks framing is cut off.
-func readFrames(r io.Reader, h Handler) error {
-	var hello [24]byte
-	if _, err := io.ReadFull(r, hello[:]); err != nil {
-		return fmt.Errorf("tcp transport: hello: %w", err)
-	}
-	if [4]byte(hello[:4]) != helloMagic {
-		return fmt.Errorf("tcp transport: hello magic %x, want %x", hello[:4], helloMagic)
-	}
-	from := common.BytesToAddress(hello[4:])
+// readFrames decodes the length-prefixed frames that follow the hello of a connection from the
+// authenticated sender from. It returns at the first error; a peer that breaks framing is cut off.
+func readFrames(r io.Reader, from common.Address, h Handler) error {
 	var hdr [4]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -222,6 +245,7 @@ func readFrames(r io.Reader, h Handler) error {
 // link is the outgoing side towards one peer.
 type link struct {
 	t        *TCP
+	peer     common.Address
 	mu       sync.Mutex
 	cond     *sync.Cond
 	hostport string
@@ -250,6 +274,7 @@ func (l *link) run() {
 			var err error
 			conn, err = l.dial(hostport)
 			if err != nil {
+				l.t.reportRefusal(err)
 				time.Sleep(l.t.dialWait) // the batch is dropped; the ledger re-sends
 				continue
 			}
@@ -274,11 +299,7 @@ func (l *link) dial(hostport string) (net.Conn, error) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	hello := append(helloMagic[:], l.t.self[:]...)
-	if _, err := c.Write(hello); err != nil {
-		c.Close()
-		return nil, err
-	}
+	// Published before the hello so that Close can cut a hello that hangs.
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -287,6 +308,15 @@ func (l *link) dial(hostport string) (net.Conn, error) {
 	}
 	l.conn = c
 	l.mu.Unlock()
+	_ = c.SetDeadline(time.Now().Add(HelloTimeout))
+	if err := dialHello(c, l.t.signer, l.peer); err != nil {
+		c.Close()
+		l.mu.Lock()
+		l.conn = nil
+		l.mu.Unlock()
+		return nil, fmt.Errorf("to %s at %s: %w", l.peer, hostport, err)
+	}
+	_ = c.SetDeadline(time.Time{})
 	return c, nil
 }
 
