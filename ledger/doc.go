@@ -22,6 +22,8 @@
 // This package must not talk to a chain itself (chain does, and only reports, with the chain's own
 // time for anything that expires on chain) and must not trust a peer: every update and every
 // acknowledgement is signed and checked by the state machine before it touches the disk. The
+// unsigned messages (Sync, secret requests) are taken as coming from the transport's `from`,
+// which every Transport authenticates (the TCP transport by a signed challenge-response hello). The
 // contract pays settle and unlock out by pull (withdrawBalance; the keeper collects).
 //
 // The checks beyond `go test ./ledger/...`: `go test -bench . ./ledger/...` (throughput and latency
