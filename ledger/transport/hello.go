@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/fractals-energy/fractals/ledger/channel"
 )
 
 // The TCP hello authenticates both ends of a connection before any frame flows, so the `from`
@@ -129,32 +129,13 @@ func decodeAnswer(b []byte) (helloAnswer, error) {
 	return a, nil
 }
 
-// recoverSigner returns who signed digest, refusing malformed and high-s (malleable) signatures.
-func recoverSigner(digest common.Hash, sig [65]byte) (common.Address, error) {
-	v := sig[64]
-	if v >= 27 {
-		v -= 27
-	}
-	r := new(big.Int).SetBytes(sig[:32])
-	s := new(big.Int).SetBytes(sig[32:64])
-	if !crypto.ValidateSignatureValues(v, r, s, true) {
-		return common.Address{}, errors.New("invalid r, s or v")
-	}
-	sig[64] = v
-	pub, err := crypto.SigToPub(digest[:], sig[:])
-	if err != nil {
-		return common.Address{}, err
-	}
-	return crypto.PubkeyToAddress(*pub), nil
-}
-
 // checkSigned refuses sig unless claimed made it over the digest for role.
 func checkSigned(role helloRole, c challenge, dialler, listener, claimed common.Address, sig [65]byte) error {
 	who := "listener"
 	if role == roleDialler {
 		who = "dialler"
 	}
-	signer, err := recoverSigner(helloDigest(role, c, dialler, listener), sig)
+	signer, err := channel.Recover(helloDigest(role, c, dialler, listener), sig)
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: bad signature: %v", ErrHelloRefused, who, claimed, err)
 	}
