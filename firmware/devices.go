@@ -161,40 +161,10 @@ func (h *Hardware) WaitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
+// readAll reads every device once, through the controller's own Read, so that "ready" means exactly
+// what the first cycle will accept (a non-finite value counts as a failed read there too).
 func (h *Hardware) readAll(ctx context.Context) []error {
-	var errs []error
-	note := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	d := &h.Devices
-	if d.PV != nil {
-		_, err := d.PV.ReadPV(ctx)
-		note(err)
-	}
-	if d.Battery != nil {
-		_, err := d.Battery.ReadBattery(ctx)
-		note(err)
-	}
-	if d.Meter != nil {
-		_, err := d.Meter.ReadMeter(ctx)
-		note(err)
-	}
-	if d.PCC != nil {
-		_, err := d.PCC.ReadSwitch(ctx)
-		note(err)
-	}
-	for _, l := range d.Loads {
-		if l != nil {
-			_, err := l.ReadLoad(ctx)
-			note(err)
-		}
-	}
-	if d.EV != nil {
-		_, err := d.EV.ReadEV(ctx)
-		note(err)
-	}
+	_, errs := fractals.Read(ctx, &h.Devices, time.Time{}, &fractals.Snapshot{}, 0)
 	return errs
 }
 
