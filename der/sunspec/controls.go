@@ -39,13 +39,7 @@ func (d *Device) SetDERPowerLimitPct(ctx context.Context, pct, revertPct float64
 	if err != nil {
 		return err
 	}
-	sets := []Set{{Path: "WMaxLimPct", Value: pct}}
-	if secs > 0 {
-		sets = append(sets, Set{Path: "WMaxLimPctRvrt", Value: revertPct}, Set{Path: "WMaxLimPctRvrtTms", Value: secs},
-			Set{Path: "WMaxLimPctEnaRvrt", Value: enabled704})
-	} else {
-		sets = append(sets, Set{Path: "WMaxLimPctEnaRvrt", Value: disabled704})
-	}
+	sets := withRevert704([]Set{{Path: "WMaxLimPct", Value: pct}}, "WMaxLimPct", revertPct, secs)
 	return d.Write(ctx, 704, append(sets, Set{Path: "WMaxLimPctEna", Value: enabled704})...)
 }
 
@@ -64,13 +58,7 @@ func (d *Device) SetDERActivePower(ctx context.Context, w, revertW float64, reve
 	if err != nil {
 		return err
 	}
-	sets := []Set{{Path: "WSetMod", Value: wSetModW}, {Path: "WSet", Value: w}}
-	if secs > 0 {
-		sets = append(sets, Set{Path: "WSetRvrt", Value: revertW}, Set{Path: "WSetRvrtTms", Value: secs},
-			Set{Path: "WSetEnaRvrt", Value: enabled704})
-	} else {
-		sets = append(sets, Set{Path: "WSetEnaRvrt", Value: disabled704})
-	}
+	sets := withRevert704([]Set{{Path: "WSetMod", Value: wSetModW}, {Path: "WSet", Value: w}}, "WSet", revertW, secs)
 	return d.Write(ctx, 704, append(sets, Set{Path: "WSetEna", Value: enabled704})...)
 }
 
@@ -127,4 +115,16 @@ func (d *Device) ResetBatteryAlarms(ctx context.Context) error {
 // knows the controller is alive while n keeps changing.
 func (d *Device) BatteryHeartbeat(ctx context.Context, n uint16) error {
 	return d.Write(ctx, 802, Set{Path: "CtrlHb", Value: float64(n)})
+}
+
+// withRevert704 appends a model 704 control's revert points (named after its point: <name>Rvrt,
+// <name>RvrtTms, <name>EnaRvrt): the revert value and timer with the revert enabled when secs > 0,
+// or the revert disabled. They go before the control's own enable, so the device never runs the
+// new value without its revert armed.
+func withRevert704(sets []Set, name string, revertValue, secs float64) []Set {
+	if secs > 0 {
+		return append(sets, Set{Path: name + "Rvrt", Value: revertValue}, Set{Path: name + "RvrtTms", Value: secs},
+			Set{Path: name + "EnaRvrt", Value: enabled704})
+	}
+	return append(sets, Set{Path: name + "EnaRvrt", Value: disabled704})
 }
