@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/fractals-energy/fractals/fractals"
 	"github.com/fractals-energy/fractals/hil"
 	"github.com/fractals-energy/fractals/internal/clock"
 )
@@ -32,14 +31,7 @@ func NewSimDaemon(o SimOptions, clk clock.Clock, log *slog.Logger) (*Daemon, err
 	}
 	pc := o.PlantConfig(0)
 	pc.Start = clk.Now()
-	plant, err := hil.New(pc)
-	if err != nil {
-		return nil, err
-	}
-	cc := ControllerConfigFor(pc)
-	cc.Cycle = o.Step
-	cc.StaleLimit = max(cc.StaleLimit, 2*o.Step)
-	unit, err := NewUnit(cc, fractals.DefaultWriterConfig(), SimulatedDevices(plant), clk, log)
+	plant, unit, err := newSimulatedUnit(pc, o.Step, clk, log)
 	if err != nil {
 		return nil, err
 	}

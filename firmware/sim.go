@@ -3,6 +3,7 @@ package firmware
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync"
 	"time"
@@ -181,19 +182,30 @@ type unitRun struct {
 	cycles   int
 }
 
+// newSimulatedUnit builds a plant and the unit that controls it through the simulated devices, with
+// the controller configured from the plant's nameplates and cycling every step. The simulator and
+// the no-configuration daemon both run exactly this.
+func newSimulatedUnit(pc hil.Config, step time.Duration, clk clock.Clock, log *slog.Logger) (*hil.Plant, *Unit, error) {
+	plant, err := hil.New(pc)
+	if err != nil {
+		return nil, nil, err
+	}
+	cc := ControllerConfigFor(pc)
+	cc.Cycle = step
+	cc.StaleLimit = max(cc.StaleLimit, 2*step)
+	unit, err := NewUnit(cc, fractals.DefaultWriterConfig(), SimulatedDevices(plant), clk, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return plant, unit, nil
+}
+
 // runUnit runs one unit: each step, a control cycle, then the plant and the clock move on. observe, when
 // not nil, sees the plant before and after each step (tests check per-step invariants with it).
 func runUnit(ctx context.Context, o SimOptions, i int, observe func(before hil.Counters, p *hil.Plant)) (unitRun, error) {
 	pc := o.PlantConfig(i)
-	plant, err := hil.New(pc)
-	if err != nil {
-		return unitRun{}, err
-	}
-	cc := ControllerConfigFor(pc)
-	cc.Cycle = o.Step
-	cc.StaleLimit = max(cc.StaleLimit, 2*o.Step)
 	clk := clock.NewSim(pc.Start)
-	unit, err := NewUnit(cc, fractals.DefaultWriterConfig(), SimulatedDevices(plant), clk, nil)
+	plant, unit, err := newSimulatedUnit(pc, o.Step, clk, nil)
 	if err != nil {
 		return unitRun{}, err
 	}
