@@ -327,3 +327,9 @@ func (n *MemNetwork) ConnectLists(nodes []*MemNode, lists [][]int) error {
 	}
 	return nil
 }
+
+// Inject puts raw bytes on the link from one unit to another as if the sender's node had written
+// them, for tests of what a misbehaving peer can do. It reports false when there is no such link.
+func (n *MemNetwork) Inject(from, to Address, raw []byte) bool {
+	return (&memLink{n, from, to}).send(0, raw)
+}
