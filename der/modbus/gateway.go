@@ -83,6 +83,11 @@ func NewGateway(cfg Config) (*Gateway, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("modbus: gateway: address is empty")
 	}
+	if cfg.Serial == nil {
+		if err := checkTCPAddress(cfg.Address); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}

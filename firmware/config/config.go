@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"regexp"
 	"slices"
@@ -347,13 +346,13 @@ func (v *validator) unit(u *Unit) {
 	if u.MQTT != nil {
 		if !strings.HasPrefix(u.MQTT.Broker, "tcp://") && !strings.HasPrefix(u.MQTT.Broker, "mqtt://") {
 			v.fail(p("mqtt", "broker"), "%q: want tcp://host:port", u.MQTT.Broker)
-		} else if _, _, err := net.SplitHostPort(u.MQTT.Broker[strings.Index(u.MQTT.Broker, "://")+3:]); err != nil {
-			v.fail(p("mqtt", "broker"), "%q: want tcp://host:port", u.MQTT.Broker)
+		} else if err := hostPort(u.MQTT.Broker[strings.Index(u.MQTT.Broker, "://")+3:]); err != nil {
+			v.fail(p("mqtt", "broker"), "%q: %v", u.MQTT.Broker, err)
 		}
 	}
 	if ps := u.PinServer; ps != nil {
-		if _, _, err := net.SplitHostPort(ps.Address); err != nil {
-			v.fail(p("pin_server", "address"), "%q: want host:port", ps.Address)
+		if err := hostPort(ps.Address); err != nil {
+			v.fail(p("pin_server", "address"), "%q: %v", ps.Address, err)
 		}
 		if ps.Timeout != 0 && (ps.Timeout < minTimeout || ps.Timeout > maxTimeout) {
 			v.fail(p("pin_server", "timeout"), "%v outside %v..%v", ps.Timeout, minTimeout, maxTimeout)
@@ -362,6 +361,7 @@ func (v *validator) unit(u *Unit) {
 	if u.Site != nil {
 		v.site(u.Site, u.Cycle)
 	}
+	v.emptyEntries()
 	if len(u.Devices) == 0 {
 		v.fail(p("devices"), "missing: a unit needs at least one device")
 	}
@@ -382,6 +382,7 @@ func (v *validator) unit(u *Unit) {
 			taken[r] = d.Name
 		}
 	}
+	v.sharedPins(u)
 	relays := map[string]bool{}
 	for _, d := range u.Devices {
 		if d.Protocol == "gpio" && d.Pins["relay"].Name != "" {
@@ -446,8 +447,8 @@ func (v *validator) gateway(i int, g *Gateway) {
 	}
 	switch g.Protocol {
 	case "modbus-tcp":
-		if _, _, err := net.SplitHostPort(g.Address); err != nil {
-			v.fail(p("gateways", i, "address"), "%q: want host:port", g.Address)
+		if err := hostPort(g.Address); err != nil {
+			v.fail(p("gateways", i, "address"), "%q: %v", g.Address, err)
 		}
 		if g.Serial != nil {
 			v.fail(p("gateways", i, "serial"), "only for modbus-rtu")
