@@ -46,8 +46,9 @@ const maxUnitName = 64
 // exactly.
 const maxMilliWh = 1e15
 
-// Encode is the reading's canonical form, the bytes its unit signs (unit names are at most 64 bytes): magic, name length and name,
-// interval, seconds and the net import in milliwatt-hours (an integer, so a reading has one encoding).
+// Encode is the reading's canonical form, the bytes its unit signs (unit names are at most 64 bytes):
+// magic, name length and name, interval, seconds and the net import in milliwatt-hours (an integer,
+// so a reading has one encoding).
 func (r MeterReading) Encode() []byte {
 	b := make([]byte, 0, len(readingMagic)+1+len(r.Unit)+24)
 	b = append(b, readingMagic...)
