@@ -29,6 +29,7 @@ type Unit struct {
 	PinServer *PinServer `yaml:"pin_server"`
 	Site      *Site      `yaml:"site"`
 	Devices   []Device   `yaml:"devices"`
+	Market    *Market    `yaml:"market"` // trading with the community; defaults when left out
 }
 
 // PinServer is a remote pin server speaking der/gpio's line protocol.
@@ -362,6 +363,9 @@ func (v *validator) unit(u *Unit) {
 		v.site(u.Site, u.Cycle)
 	}
 	v.emptyEntries()
+	if u.Market != nil {
+		v.market(u.Market)
+	}
 	if len(u.Devices) == 0 {
 		v.fail(p("devices"), "missing: a unit needs at least one device")
 	}
