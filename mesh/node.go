@@ -568,3 +568,6 @@ func (l *lazyIterator) Close() {
 		}
 	})
 }
+
+// Community returns the community the node serves.
+func (n *Node) Community() string { return n.cfg.Options.Community }
