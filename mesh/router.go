@@ -480,13 +480,6 @@ func (r *router) peerDown(addr Address) {
 	r.emit(PeerEvent{Peer: addr, Up: false, At: r.clk.Now()})
 }
 
-func (r *router) isPeer(addr Address) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.peers[addr]
-	return ok
-}
-
 // Peers implements Mesh.Peers: connected neighbours and those seen before, by address.
 func (r *router) Peers() []PeerInfo {
 	r.mu.Lock()
