@@ -11,6 +11,7 @@ import (
 
 	"github.com/fractals-energy/fractals/hil"
 	"github.com/fractals-energy/fractals/internal/clock"
+	"github.com/fractals-energy/fractals/mesh"
 )
 
 // Daemon is a running unit: its control loop on a clock and its HTTP API. With a simulated plant it
@@ -22,6 +23,7 @@ type Daemon struct {
 	cycle       time.Duration
 	log         *slog.Logger
 	lastAdvance time.Time
+	mesh        *mesh.Node // nil without a mesh node; see AttachMesh
 }
 
 // NewSimDaemon builds a daemon for one simulated unit whose plant starts at the clock's now.
@@ -89,6 +91,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, d.unit.Status())
 	})
+	mux.HandleFunc("GET /api/mesh", d.serveMesh)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := d.unit.Status()
 		if st.Cycles == 0 || d.clock.Since(st.Snapshot.At) > 3*d.cycle {

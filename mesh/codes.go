@@ -41,3 +41,9 @@ func sortAddresses(a []Address) {
 }
 
 func sortInts(a []int) { slices.Sort(a) }
+
+// Both implementations are the same Mesh.
+var (
+	_ Mesh = (*Node)(nil)
+	_ Mesh = (*MemNode)(nil)
+)

@@ -10,6 +10,13 @@
 // each peer a message and byte budget and a score that falls with malformed, oversized, foreign or
 // wrongly signed data until the peer is disconnected.
 //
+// Node runs the router over devp2p: one p2p.Server keyed by the unit key, the fractals/1
+// sub-protocol (a hello exchanging version, community and capabilities, refused with a reason on a
+// mismatch; ping/pong for round-trip times; one message code per envelope code, each with a size cap
+// far below devp2p's 16 MiB, every message read in full or discarded), static and trusted peers, a
+// peer limit, and discovery v5 whose record carries a "fractals" entry naming the community so only
+// units of the same community are dialled. A disconnected misbehaving peer is refused for 10 minutes.
+//
 // MemNetwork runs that router for many units in one process on a simulated clock, with link latency,
 // jitter and loss from one seed, pumped by Deliver: no goroutine per node or message.
 package mesh

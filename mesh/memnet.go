@@ -234,7 +234,7 @@ type memLink struct {
 	from, to Address
 }
 
-func (l *memLink) send(_ Code, raw []byte) bool {
+func (l *memLink) send(_ Code, raw []byte, _ bool) bool {
 	n := l.net
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -331,5 +331,5 @@ func (n *MemNetwork) ConnectLists(nodes []*MemNode, lists [][]int) error {
 // Inject puts raw bytes on the link from one unit to another as if the sender's node had written
 // them, for tests of what a misbehaving peer can do. It reports false when there is no such link.
 func (n *MemNetwork) Inject(from, to Address, raw []byte) bool {
-	return (&memLink{n, from, to}).send(0, raw)
+	return (&memLink{n, from, to}).send(0, raw, false)
 }

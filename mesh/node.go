@@ -187,7 +187,8 @@ func (n *Node) retryLoop() {
 type devPeer struct {
 	addr   Address
 	p      *p2p.Peer
-	out    chan outMsg
+	own    chan outMsg // this unit's envelopes and control messages, written first
+	out    chan outMsg // relayed envelopes
 	closed chan struct{}
 	once   sync.Once
 }
@@ -197,11 +198,15 @@ type outMsg struct {
 	raw  []byte
 }
 
-func (d *devPeer) send(code Code, raw []byte) bool {
+func (d *devPeer) send(code Code, raw []byte, own bool) bool {
+	q := d.out
+	if own {
+		q = d.own
+	}
 	select {
 	case <-d.closed:
 		return false
-	case d.out <- outMsg{uint64(code), raw}:
+	case q <- outMsg{uint64(code), raw}:
 		return true
 	default:
 		return false
@@ -216,7 +221,7 @@ func (d *devPeer) control(code uint64, v any) bool {
 	select {
 	case <-d.closed:
 		return false
-	case d.out <- outMsg{code, raw}:
+	case d.own <- outMsg{code, raw}:
 		return true
 	default:
 		return false
@@ -227,14 +232,22 @@ func (d *devPeer) stop() { d.once.Do(func() { close(d.closed) }) }
 
 func (d *devPeer) writeLoop(rw p2p.MsgWriter) {
 	for {
+		var m outMsg
 		select {
 		case <-d.closed:
 			return
-		case m := <-d.out:
-			if err := rw.WriteMsg(p2p.Msg{Code: m.code, Size: uint32(len(m.raw)), Payload: bytes.NewReader(m.raw)}); err != nil {
-				d.p.Disconnect(p2p.DiscNetworkError)
+		case m = <-d.own:
+		default:
+			select {
+			case <-d.closed:
 				return
+			case m = <-d.own:
+			case m = <-d.out:
 			}
+		}
+		if err := rw.WriteMsg(p2p.Msg{Code: m.code, Size: uint32(len(m.raw)), Payload: bytes.NewReader(m.raw)}); err != nil {
+			d.p.Disconnect(p2p.DiscNetworkError)
+			return
 		}
 	}
 }
@@ -246,7 +259,7 @@ func (n *Node) run(p *p2p.Peer, rw p2p.MsgReadWriter) error {
 	if err != nil {
 		return err
 	}
-	d := &devPeer{addr: addr, p: p, out: make(chan outMsg, writeQueueDepth), closed: make(chan struct{})}
+	d := &devPeer{addr: addr, p: p, own: make(chan outMsg, writeQueueDepth), out: make(chan outMsg, writeQueueDepth), closed: make(chan struct{})}
 	n.mu.Lock()
 	n.peers[addr] = d
 	n.mu.Unlock()
@@ -290,8 +303,13 @@ func (n *Node) handshake(addr Address, rw p2p.MsgReadWriter) (*helloMsg, error) 
 	case <-time.After(handshakeWait): // a handshake deadline on the wire, not simulated time
 		return nil, fmt.Errorf("mesh: handshake with %s: no hello within %v", addr, handshakeWait)
 	}
-	if err := <-sent; err != nil {
-		return nil, fmt.Errorf("mesh: handshake with %s: sending hello: %w", addr, err)
+	select {
+	case err := <-sent:
+		if err != nil {
+			return nil, fmt.Errorf("mesh: handshake with %s: sending hello: %w", addr, err)
+		}
+	case <-time.After(handshakeWait):
+		return nil, fmt.Errorf("mesh: handshake with %s: hello not taken within %v", addr, handshakeWait)
 	}
 	if res.err != nil {
 		return nil, fmt.Errorf("mesh: handshake with %s: %w", addr, res.err)
@@ -550,3 +568,6 @@ func (l *lazyIterator) Close() {
 		}
 	})
 }
+
+// Community returns the community the node serves.
+func (n *Node) Community() string { return n.cfg.Options.Community }

@@ -292,3 +292,53 @@ func TestNodeKeyIsTheUnitAddress(t *testing.T) {
 		t.Fatal("node identity is not the unit key")
 	}
 }
+
+func TestNodePartitionHealsWithNothingLostOrTwice(t *testing.T) {
+	nodes := staticMesh(t, 3, [][]int{{1}, {2}}) // a - b - c
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	subA, subB, subC := a.Subscribe(CodeGossip), b.Subscribe(CodeMarket), c.Subscribe(CodeGossip)
+	a.srv.RemovePeer(b.Enode()) // cut a - b: no longer static, so not redialled
+	eventually(t, 10*time.Second, "a - b link still up", func() bool { return a.PeerCount() == 0 && b.PeerCount() == 1 })
+	for i := range 30 {
+		if err := a.Send(b.Self(), CodeMarket, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Broadcast(CodeGossip, []byte("from a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Broadcast(CodeGossip, []byte("from c")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	// Heal from b's side: devp2p does not redial a node it dialled within the last 35 s.
+	b.AddPeer(a.Enode())
+	for i := range 30 {
+		select {
+		case m := <-subB.C():
+			if m.Payload[0] != byte(i) {
+				t.Fatalf("b got message %d as %d", i, m.Payload[0])
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("queued message %d lost", i)
+		}
+	}
+	for who, sub := range map[string]Subscription{"a": subA, "c": subC} {
+		select {
+		case m := <-sub.C():
+			if want := map[string]string{"a": "from c", "c": "from a"}[who]; string(m.Payload) != want {
+				t.Fatalf("%s got %q, want %q", who, m.Payload, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never got the other side's broadcast", who)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for who, sub := range map[string]Subscription{"a": subA, "b": subB, "c": subC} {
+		select {
+		case m := <-sub.C():
+			t.Fatalf("%s got an extra message %+v", who, m)
+		default:
+		}
+	}
+}

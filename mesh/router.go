@@ -28,6 +28,8 @@ type Options struct {
 	SubBuffer       int           // messages a subscription holds before it drops the oldest
 	DisconnectScore int           // a peer whose score falls to this is disconnected
 	MaxStreams      int           // (author, destination) replay windows kept
+	AuthorRateMsgs  float64       // messages per second one author's envelopes are delivered and relayed
+	AuthorBurstMsgs float64       // ... in one burst
 }
 
 // DefaultOptions returns the limits used when a field is zero.
@@ -37,6 +39,7 @@ func DefaultOptions(community string) Options {
 		QueuePerPeer: 512, QueueTotal: 8192, RecentGossip: 1024,
 		RateMsgs: 500, BurstMsgs: 2000, RateBytes: 2 << 20, BurstBytes: 8 << 20,
 		SubBuffer: 1024, DisconnectScore: -100, MaxStreams: 1 << 16,
+		AuthorRateMsgs: 100, AuthorBurstMsgs: 500,
 	}
 }
 
@@ -71,6 +74,8 @@ func (o Options) withDefaults() Options {
 	fillF(&o.BurstMsgs, d.BurstMsgs)
 	fillF(&o.RateBytes, d.RateBytes)
 	fillF(&o.BurstBytes, d.BurstBytes)
+	fillF(&o.AuthorRateMsgs, d.AuthorRateMsgs)
+	fillF(&o.AuthorBurstMsgs, d.AuthorBurstMsgs)
 	return o
 }
 
@@ -90,9 +95,11 @@ const (
 )
 
 // link is how the router hands an encoded envelope to one neighbour. send must not block; it reports
-// false when the link cannot take it now (the envelope then waits in store-and-forward).
+// false when the link cannot take it now (the envelope then waits in store-and-forward). own marks
+// what this unit authored, which a link sends ahead of relayed traffic so a flood passing through
+// cannot starve the unit's own messages.
 type link interface {
-	send(code Code, raw []byte) bool
+	send(code Code, raw []byte, own bool) bool
 }
 
 type peerState struct {
@@ -120,6 +127,7 @@ type router struct {
 	opt       Options
 	nextSeq   map[Address]uint64
 	windows   map[streamKey]*window
+	authors   map[Address]*bucket
 	subs      map[Code][]*subscription
 	peerSubs  []*peerSub
 	peers     map[Address]*peerState
@@ -145,7 +153,7 @@ type Counters struct {
 func newRouter(key *ecdsa.PrivateKey, clk clock.Clock, opt Options) *router {
 	return &router{
 		key: key, self: crypto.PubkeyToAddress(key.PublicKey), clk: clk, opt: opt.withDefaults(),
-		nextSeq: map[Address]uint64{}, windows: map[streamKey]*window{}, subs: map[Code][]*subscription{},
+		nextSeq: map[Address]uint64{}, windows: map[streamKey]*window{}, authors: map[Address]*bucket{}, subs: map[Code][]*subscription{},
 		peers: map[Address]*peerState{}, known: map[Address]*PeerInfo{}, queues: map[Address][]queued{},
 	}
 }
@@ -190,7 +198,7 @@ func (r *router) Send(to Address, code Code, payload []byte) error {
 		return err
 	}
 	raw := e.Encode()
-	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && p.link.send(code, raw) {
+	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && p.link.send(code, raw, true) {
 		r.countOut(p, raw)
 		return nil
 	}
@@ -208,7 +216,7 @@ func (r *router) Broadcast(code Code, payload []byte) error {
 	raw := e.Encode()
 	r.remember(queued{code, raw, e.ExpiryMs})
 	for _, addr := range r.order {
-		if p := r.peers[addr]; p.link.send(code, raw) {
+		if p := r.peers[addr]; p.link.send(code, raw, true) {
 			r.countOut(p, raw)
 		}
 	}
@@ -318,6 +326,15 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 			return verdict{err: fmt.Errorf("mesh: from %s: %d replay windows in use, none free", via, len(r.windows))}
 		}
 	}
+	if !r.authorBudget(e.Author, now) {
+		// An author over its budget is flooding the community: its surplus goes no further, so an
+		// honest relay never passes a flood on to be punished for it.
+		if e.Author == via {
+			return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its author budget of %.0f msg/s", via, r.opt.AuthorRateMsgs))
+		}
+		r.counters.Rejected++
+		return verdict{err: fmt.Errorf("mesh: from %s: author %s over its budget of %.0f msg/s", via, e.Author, r.opt.AuthorRateMsgs)}
+	}
 	w.mark(e.Seq)
 	w.lastUsed = now.UnixMilli()
 	p.info.Score = min(p.info.Score+scoreGood, max(p.info.Score, scoreMaxGood))
@@ -327,6 +344,20 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 		r.relay(e, via)
 	}
 	return verdict{}
+}
+
+// authorBudget charges one message to its author's budget. The table is bounded: when it is full it
+// starts again, which at worst lets a flooder through for one more burst.
+func (r *router) authorBudget(author Address, now time.Time) bool {
+	b := r.authors[author]
+	if b == nil {
+		if len(r.authors) >= r.opt.MaxStreams {
+			clear(r.authors)
+		}
+		b = &bucket{}
+		r.authors[author] = b
+	}
+	return b.take(now, 1, r.opt.AuthorRateMsgs, r.opt.AuthorBurstMsgs)
 }
 
 func (r *router) newWindow(key streamKey, now time.Time) *window {
@@ -361,7 +392,7 @@ func (r *router) relay(e *Envelope, via Address) {
 		if addr == via || addr == e.Author {
 			continue
 		}
-		if p := r.peers[addr]; p.link.send(e.Code, raw) {
+		if p := r.peers[addr]; p.link.send(e.Code, raw, false) {
 			r.countOut(p, raw)
 			r.counters.Relayed++
 		}
@@ -399,7 +430,7 @@ func (r *router) peerUp(addr Address, l link, info PeerInfo) {
 	r.flush(addr, p)
 	now := uint64(r.clk.Now().UnixMilli())
 	for _, q := range r.recent {
-		if q.expires > now && p.link.send(q.code, q.raw) {
+		if q.expires > now && p.link.send(q.code, q.raw, false) {
 			r.countOut(p, q.raw)
 		}
 	}
@@ -411,7 +442,7 @@ func (r *router) flush(addr Address, p *peerState) {
 	q := r.queues[addr]
 	sent := 0
 	for _, e := range q {
-		if !p.link.send(e.code, e.raw) {
+		if !p.link.send(e.code, e.raw, true) {
 			break
 		}
 		r.countOut(p, e.raw)
@@ -447,13 +478,6 @@ func (r *router) peerDown(addr Address) {
 	r.order = append(r.order[:i], r.order[i+1:]...)
 	r.known[addr].Connected = false
 	r.emit(PeerEvent{Peer: addr, Up: false, At: r.clk.Now()})
-}
-
-func (r *router) isPeer(addr Address) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.peers[addr]
-	return ok
 }
 
 // Peers implements Mesh.Peers: connected neighbours and those seen before, by address.

@@ -72,6 +72,15 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
 		return 2
 	}
+	meshNode, err := firmware.StartConfiguredMesh(*configPath, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 2
+	}
+	if meshNode != nil {
+		defer meshNode.Close()
+		d.AttachMesh(meshNode)
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "fractalsd: --listen %s: %v\n", *listen, err)

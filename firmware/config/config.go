@@ -30,6 +30,7 @@ type Unit struct {
 	Site      *Site      `yaml:"site"`
 	Devices   []Device   `yaml:"devices"`
 	Market    *Market    `yaml:"market"` // trading with the community; defaults when left out
+	Mesh      *Mesh      `yaml:"mesh"`
 }
 
 // PinServer is a remote pin server speaking der/gpio's line protocol.
@@ -327,6 +328,7 @@ var mqttPresets = map[string]bool{"": true, "victron": true, "opendtu": true}
 var gpioPinName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,31}$`)
 
 func (v *validator) unit(u *Unit) {
+	v.mesh(u.Mesh)
 	if u.Name == "" {
 		v.fail(p("name"), "missing: the unit needs a name")
 	}
