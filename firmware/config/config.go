@@ -30,6 +30,9 @@ type Unit struct {
 	PinServer *PinServer `yaml:"pin_server"`
 	Site      *Site      `yaml:"site"`
 	Devices   []Device   `yaml:"devices"`
+	// DataDir and Telemetry are the operations side (telemetry.go).
+	DataDir   string     `yaml:"data_dir"`
+	Telemetry *Telemetry `yaml:"telemetry"`
 }
 
 // PinServer is a remote pin server speaking der/gpio's line protocol.
@@ -362,6 +365,7 @@ func (v *validator) unit(u *Unit) {
 	if u.Site != nil {
 		v.site(u.Site, u.Cycle)
 	}
+	v.operations(u)
 	if len(u.Devices) == 0 {
 		v.fail(p("devices"), "missing: a unit needs at least one device")
 	}
