@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -218,6 +219,7 @@ type StateKeeper struct {
 	have     bool
 	onError  func(error)
 	stopOnce sync.Once
+	writes   atomic.Uint64
 }
 
 // NewStateKeeper writes to store every interval; onError (may be nil) hears of failed writes.
@@ -235,10 +237,17 @@ func (k *StateKeeper) run() {
 }
 
 func (k *StateKeeper) save(s SavedState) {
-	if err := k.store.Save(s); err != nil && k.onError != nil {
-		k.onError(err)
+	if err := k.store.Save(s); err != nil {
+		if k.onError != nil {
+			k.onError(err)
+		}
+		return
 	}
+	k.writes.Add(1)
 }
+
+// Writes counts the state writes done.
+func (k *StateKeeper) Writes() uint64 { return k.writes.Load() }
 
 // Observe queues the state for writing when the interval has passed since the last queued one.
 func (k *StateKeeper) Observe(st *Status, _ time.Duration) {
