@@ -29,6 +29,9 @@ type InfluxOptions struct {
 	// QueueCycles is how many cycles' statuses wait between the control loop and the encoder; a
 	// status that finds the queue full is dropped and its points counted. Default 64.
 	QueueCycles int
+	// RetryInterval is the first wait before retrying a failed write (doubling up to 30 s);
+	// default 5s.
+	RetryInterval time.Duration
 }
 
 // Influx writes every observed cycle to InfluxDB through the client's non-blocking write API. The
@@ -58,12 +61,16 @@ func NewInflux(o InfluxOptions) (*Influx, error) {
 	if o.QueueCycles <= 0 {
 		o.QueueCycles = 64
 	}
+	if o.RetryInterval <= 0 {
+		o.RetryInterval = 5 * time.Second
+	}
 	in := &Influx{opts: o, queue: make(chan firmware.Status, o.QueueCycles), done: make(chan struct{})}
 	opts := influxdb2.DefaultOptions().
 		SetBatchSize(o.BatchSize).
 		SetFlushInterval(uint(o.FlushInterval.Milliseconds())).
 		SetRetryBufferLimit(o.BufferPoints).
-		SetMaxRetryInterval(30_000).
+		SetRetryInterval(uint(o.RetryInterval.Milliseconds())).
+		SetMaxRetryInterval(uint(max(o.RetryInterval, 30*time.Second).Milliseconds())).
 		SetMaxRetryTime(uint((24 * time.Hour).Milliseconds())).
 		SetHTTPRequestTimeout(10).
 		SetPrecision(time.Millisecond).

@@ -16,21 +16,30 @@ type reading struct {
 // schema documents: powers in W, energy in Wh, SoC as a fraction, voltage in V, frequency in Hz.
 func readingsOf(st *firmware.Status) []reading {
 	s := &st.Snapshot
-	out := []reading{
+	out := make([]reading, 0, 16+3*fractals.NumLoads)
+	out = append(out,
 		num("pv_power_w", s.PVPower), num("pv_available_w", s.PVAvailable), num("pv_rated_w", s.PVRated),
 		num("battery_power_w", s.BatteryPower), num("soc", s.SoC), flag("grid_forming", s.GridForming),
 		num("grid_power_w", s.GridPower), num("grid_voltage_v", s.GridVoltage), num("grid_frequency_hz", s.GridFrequency),
 		flag("grid_present", s.GridPresent), flag("pcc_closed", s.PCCClosed),
 		flag("ev_connected", s.EVConnected), num("ev_power_w", s.EVPower), num("ev_max_power_w", s.EVMaxPower),
 		num("ev_delivered_wh", s.EVDelivered), num("ev_needed_wh", s.EVNeeded),
-	}
+	)
 	for k := range s.Loads {
-		name := fractals.LoadKind(k).String()
-		out = append(out, num(name+"_power_w", s.Loads[k].Power), num(name+"_demand_w", s.Loads[k].Demand),
-			flag(name+"_on", s.Loads[k].On))
+		n := &loadNames[k]
+		out = append(out, num(n.power, s.Loads[k].Power), num(n.demand, s.Loads[k].Demand), flag(n.on, s.Loads[k].On))
 	}
 	return out
 }
+
+// loadNames are the reading names of each load circuit, made once.
+var loadNames = func() (names [fractals.NumLoads]struct{ power, demand, on string }) {
+	for k := range names {
+		l := fractals.LoadKind(k).String()
+		names[k].power, names[k].demand, names[k].on = l+"_power_w", l+"_demand_w", l+"_on"
+	}
+	return names
+}()
 
 func num[T ~float64](name string, r fractals.Reading[T]) reading {
 	return reading{name, float64(r.Value), r.Quality}
