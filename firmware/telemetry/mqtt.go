@@ -116,9 +116,17 @@ func (m *MQTT) Observe(st *firmware.Status, _ time.Duration) {
 	payload := statePayload(st, m.opts.Settings)
 	select {
 	case m.mailbox <- payload:
+		return
 	default:
-		m.dropped.Add(1) // the broker is slower than Every: the newer state wins next time
 	}
+	// The publisher is still busy with an older state: the newer one replaces it. Only this goroutine
+	// sends, so after taking the old one out the send cannot block.
+	select {
+	case <-m.mailbox:
+		m.dropped.Add(1)
+	default:
+	}
+	m.mailbox <- payload
 }
 
 func (m *MQTT) run() {
