@@ -27,7 +27,9 @@ type Metrics struct {
 	latest   firmware.Status
 	have     bool
 	lastMode fractals.Mode
-	extra    []func() (name string, value float64)
+	// lastEvent is the time of the newest event counted (read and written on the loop goroutine).
+	lastEvent time.Time
+	extra     []func() (name string, value float64)
 }
 
 var (
@@ -71,15 +73,18 @@ func (m *Metrics) AddCounter(name string, read func() float64) {
 // Observe records the cycle.
 func (m *Metrics) Observe(st *firmware.Status, took time.Duration) {
 	m.cycle.Observe(took.Seconds())
+	newest := m.lastEvent
 	for _, e := range st.Events {
-		if !e.At.Equal(st.Snapshot.At) {
+		if !e.At.After(m.lastEvent) {
 			continue // an older event still in the recent list: counted when it happened
 		}
+		newest = maxTime(newest, e.At)
 		m.events.WithLabelValues(e.Kind).Inc()
 		if e.Kind == "islanded" {
 			m.trips.Inc()
 		}
 	}
+	m.lastEvent = newest
 	for _, r := range readingsOf(st) {
 		if r.quality != fractals.Good {
 			m.notGood.WithLabelValues(r.name, r.quality.String()).Inc()
@@ -148,4 +153,11 @@ func agesOf(st *firmware.Status) []reading {
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
