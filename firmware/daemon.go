@@ -24,6 +24,7 @@ type Daemon struct {
 	log         *slog.Logger
 	lastAdvance time.Time
 	mesh        *mesh.Node // nil without a mesh node; see AttachMesh
+	ops         ops        // observers and extra routes (observe.go)
 }
 
 // NewSimDaemon builds a daemon for one simulated unit whose plant starts at the clock's now.
@@ -51,7 +52,9 @@ func (d *Daemon) Tick(ctx context.Context) {
 		d.lastAdvance = now
 	}
 	// Device errors are logged by the unit and reflected in reading quality; the loop goes on.
+	began := time.Now()
 	_ = d.unit.Cycle(ctx)
+	d.observe(time.Since(began))
 }
 
 // Run serves the API on ln (if not nil) and runs the control loop until ctx is done, then stops the
@@ -67,6 +70,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	}
 	ticker := d.clock.NewTicker(d.cycle)
 	defer ticker.Stop()
+	defer d.stopOps()
 	d.Tick(ctx)
 	for {
 		select {
@@ -100,6 +104,7 @@ func (d *Daemon) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	d.mountOps(mux)
 	return mux
 }
 

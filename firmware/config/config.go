@@ -31,6 +31,9 @@ type Unit struct {
 	Devices   []Device   `yaml:"devices"`
 	Market    *Market    `yaml:"market"` // trading with the community; defaults when left out
 	Mesh      *Mesh      `yaml:"mesh"`
+	// DataDir and Telemetry are the operations side (telemetry.go).
+	DataDir   string     `yaml:"data_dir"`
+	Telemetry *Telemetry `yaml:"telemetry"`
 }
 
 // PinServer is a remote pin server speaking der/gpio's line protocol.
@@ -368,6 +371,7 @@ func (v *validator) unit(u *Unit) {
 	if u.Market != nil {
 		v.market(u.Market)
 	}
+	v.operations(u)
 	if len(u.Devices) == 0 {
 		v.fail(p("devices"), "missing: a unit needs at least one device")
 	}
