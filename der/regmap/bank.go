@@ -31,6 +31,9 @@ func NewBank(m *Map) (*Bank, error) {
 		for k := 0; k < r.Size(); k++ {
 			b.regs[r.Address+uint16(k)] = 0
 		}
+		if sb := r.SignBit; sb != nil {
+			b.regs[sb.Address] = 0
+		}
 	}
 	for i := range m.Setpoints {
 		s := &m.Setpoints[i]
@@ -51,11 +54,21 @@ func (b *Bank) Set(point string, v float64) error {
 		if r.Point != point {
 			continue
 		}
+		negative := r.SignBit != nil && v < 0
+		if negative {
+			v = -v
+		}
 		regs, err := rawFor(r, v)
 		if err != nil {
 			return err
 		}
 		b.mu.Lock()
+		if sb := r.SignBit; sb != nil {
+			b.regs[sb.Address] &^= 1 << sb.Bit
+			if negative {
+				b.regs[sb.Address] |= 1 << sb.Bit
+			}
+		}
 		for k, w := range regs {
 			b.regs[r.Address+uint16(k)] = w
 		}

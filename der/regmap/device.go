@@ -78,7 +78,22 @@ func New(cfg Config, regs Registers, m *Map) (*Device, error) {
 		cfg.StaleAfter = 3 * time.Second
 	}
 	return &Device{name: cfg.Name, regs: regs, m: m, clk: cfg.Clock, staleAfter: cfg.StaleAfter,
-		every: cfg.MinInterval, spans: spans(m.Points), values: map[string]sample{}}, nil
+		every: cfg.MinInterval, spans: spans(withSignBits(m.Points)), values: map[string]sample{}}, nil
+}
+
+// signPoint is the hidden point that reads the sign bit of point.
+func signPoint(point string) string { return point + "#sign" }
+
+// withSignBits adds a hidden point for every sign bit, so the status word is read with the rest.
+func withSignBits(points []Register) []Register {
+	out := append([]Register(nil), points...)
+	for _, p := range points {
+		if sb := p.SignBit; sb != nil {
+			bit := sb.Bit
+			out = append(out, Register{Point: signPoint(p.Point), Address: sb.Address, Table: p.Table, Type: U16, Bit: &bit})
+		}
+	}
+	return out
 }
 
 // spans groups the points into reads: one table, adjacent or overlapping registers, ≤ maxSpan.
@@ -193,6 +208,14 @@ func (d *Device) Value(point string) (Value, error) {
 		return Value{}, fmt.Errorf("regmap: device %s: %w", d.name, s.err)
 	case !s.v.Valid:
 		return Value{}, fmt.Errorf("regmap: device %s: %s: %w", d.name, point, ErrMissing)
+	}
+	if sign, ok := d.values[signPoint(point)]; ok {
+		if d.clk.Since(sign.at) > d.staleAfter || sign.err != nil {
+			return Value{}, fmt.Errorf("regmap: device %s: %s: its sign bit was not read with it: %w", d.name, point, der.ErrStale)
+		}
+		if sign.v.Number == 1 {
+			s.v.Number = -s.v.Number
+		}
 	}
 	return s.v, nil
 }

@@ -51,6 +51,15 @@ type Register struct {
 	Invalid []int64 `yaml:"invalid"`
 	// Unit is the physical unit of the value (W, V, Hz, %, Wh, A), which sets its plausible band.
 	Unit string `yaml:"unit"`
+	// SignBit, for a device that reports a magnitude and the direction in a status word (Sungrow's
+	// battery power and running state), negates the value while that bit is set.
+	SignBit *SignBit `yaml:"sign_bit"`
+}
+
+// SignBit is a bit of a u16 register in the same table as the point it signs.
+type SignBit struct {
+	Address uint16 `yaml:"address"`
+	Bit     int    `yaml:"bit"`
 }
 
 // Direction is a companion register of a set-point whose device takes the sign apart from the
@@ -178,6 +187,9 @@ func (r *Register) validate() error {
 		if bit < 0 || bits < 1 || bit+bits > 16*r.Size() {
 			return fmt.Errorf("bit %d, bits %d: outside the %d bits of %s", bit, bits, 16*r.Size(), r.Type)
 		}
+	}
+	if sb := r.SignBit; sb != nil && (sb.Bit < 0 || sb.Bit > 15 || r.Type == Str) {
+		return fmt.Errorf("sign_bit: bit %d outside 0..15 of a number's status register", sb.Bit)
 	}
 	if _, ok := unitBands[r.Unit]; !ok {
 		return fmt.Errorf("unit: %q: accepted %s", r.Unit, unitNames())
