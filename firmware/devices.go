@@ -219,7 +219,7 @@ func (b *builder) build() error {
 	for _, step := range []struct {
 		protocol string
 		build    func(*config.Device) error
-	}{{"gpio", b.relay}, {"mqtt", b.mqtt}, {"sunspec", b.sunspec}, {"gpio", b.gpio}} {
+	}{{"gpio", b.relay}, {"mqtt", b.mqtt}, {"sunspec", b.sunspec}, {"regmap", b.regmap}, {"gpio", b.gpio}} {
 		for i := range b.u.Devices {
 			d := &b.u.Devices[i]
 			if d.Protocol != step.protocol {
@@ -325,7 +325,7 @@ func (p *polledHybrid) poll(ctx context.Context) error {
 	if p.err == nil {
 		return nil
 	}
-	if f, ok := p.h.Dev.Registers().(interface{ Failing() (bool, int) }); ok {
+	if f, ok := p.h.Dev.Registers().(der.Liveness); ok {
 		if failing, _ := f.Failing(); failing {
 			return fmt.Errorf("%w (%v)", der.ErrStale, p.err)
 		}

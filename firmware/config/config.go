@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fractals-energy/fractals/der/mqtt"
+	"github.com/fractals-energy/fractals/der/regmap"
 )
 
 // Unit is the device configuration of one MeshBox++ unit.
@@ -128,6 +129,12 @@ type Device struct {
 	// Meter names the mqtt device that measures a gpio load circuit (it plays load<k>_power).
 	Meter   string  `yaml:"meter"`
 	Nominal float64 `yaml:"nominal_w"` // a load circuit's power when it has no meter
+
+	// Template names a known device (der/templates) whose protocol, unit id, preset and register
+	// map the entry may leave out.
+	Template string `yaml:"template"`
+	// Registers (regmap) is the register map of a non-SunSpec Modbus device, usually its template's.
+	Registers *regmap.Map `yaml:"registers"`
 }
 
 // Poll is the polling schedule of a SunSpec device.
@@ -318,6 +325,7 @@ var roles = map[string]map[string]bool{
 	"sunspec": {"pv": true, "battery": true},
 	"mqtt": {"pv": true, "battery": true, "meter": true, "ev": true,
 		"load0_power": true, "load1_power": true, "load2_power": true},
+	"regmap": {"pv": true, "battery": true, "meter": true},
 	"gpio": {"pcc": true, "load0": true, "load1": true, "load2": true, "grid_present": true, "door": true, "fault": true},
 }
 
@@ -383,6 +391,7 @@ func (v *validator) unit(u *Unit) {
 		}
 	}
 	v.sharedPins(u)
+	v.sharedTargets(u)
 	relays := map[string]bool{}
 	for _, d := range u.Devices {
 		if d.Protocol == "gpio" && d.Pins["relay"].Name != "" {
@@ -489,9 +498,12 @@ func (v *validator) gateway(i int, g *Gateway) {
 }
 
 func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) {
+	if !v.applyTemplate(i, d) {
+		return
+	}
 	allowed, ok := roles[d.Protocol]
 	if !ok {
-		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt or gpio", d.Protocol)
+		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt, regmap or gpio", d.Protocol)
 		return
 	}
 	if len(d.Roles) == 0 {
@@ -509,6 +521,8 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		v.fail(p("devices", i, "revert"), "%v outside 0..18h", d.Revert)
 	}
 	switch d.Protocol {
+	case "regmap":
+		v.regmapDevice(i, d, gateways)
 	case "sunspec":
 		if !gateways[d.Gateway] {
 			v.fail(p("devices", i, "gateway"), "%q is not among the gateways", d.Gateway)
