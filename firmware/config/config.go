@@ -325,7 +325,6 @@ var roles = map[string]map[string]bool{
 	"sunspec": {"pv": true, "battery": true},
 	"mqtt": {"pv": true, "battery": true, "meter": true, "ev": true,
 		"load0_power": true, "load1_power": true, "load2_power": true},
-	"regmap": {"pv": true, "battery": true, "meter": true},
 	"gpio": {"pcc": true, "load0": true, "load1": true, "load2": true, "grid_present": true, "door": true, "fault": true},
 }
 

@@ -49,6 +49,10 @@ func (v *validator) applyTemplate(i int, d *Device) bool {
 	return true
 }
 
+// The roles a register-map device may play, registered here so the driver's part of the file
+// stays in one place.
+func init() { roles["regmap"] = map[string]bool{"pv": true, "battery": true, "meter": true} }
+
 // regmapRoleNeeds are the points a register-map device must have for each role.
 var regmapRoleNeeds = map[string][]string{
 	"pv":      {regmap.PVPower},
