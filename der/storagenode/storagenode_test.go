@@ -11,11 +11,11 @@ func TestParseStatus(t *testing.T) {
 		t.Fatalf("%+v %v", st, err)
 	}
 	for in, want := range map[string]string{
-		`{"replication":"stopped"}`:                             `replication "stopped"`,
-		`{"replication":"running","bandwidth_limit_bps":-1}`:    "negative",
-		`{"replication":"running","extra":1}`:                   `unknown field "extra"`,
-		`{"replication":"running","read_only":"yes"}`:           "cannot unmarshal string",
-		`not json`:                                              "invalid character",
+		`{"replication":"stopped"}`:                          `replication "stopped"`,
+		`{"replication":"running","bandwidth_limit_bps":-1}`: "negative",
+		`{"replication":"running","extra":1}`:                `unknown field "extra"`,
+		`{"replication":"running","read_only":"yes"}`:        "cannot unmarshal string",
+		`not json`: "invalid character",
 		`{"replication":"running","bandwidth_limit_bps":1e999}`: "cannot unmarshal",
 	} {
 		if _, err := ParseStatus([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
