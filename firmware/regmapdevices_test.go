@@ -69,3 +69,44 @@ devices:
 		t.Fatalf("registers 13050..13051 = %v %v, want discharge (0xBB) 800 W", regs, err)
 	}
 }
+
+// An implausible reading is a failed read whose reason shows in the unit's status.
+func TestImplausibleReadingInStatus(t *testing.T) {
+	tp, _ := templates.Get("eastron-sdm630")
+	bank, err := regmap.NewBank(tp.Registers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = bank.Set("meter.voltage", 230)
+	_ = bank.Set("meter.frequency", 50)
+	_ = bank.Set("meter.power", 1e12)
+	srv := modbus.NewServer(map[byte]modbus.Bank{1: bank}, 1)
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	u, err := config.Parse("unit.yaml", strings.NewReader(fmt.Sprintf(`name: meter-unit
+gateways:
+  - {name: lan, protocol: modbus-tcp, address: "%s"}
+devices:
+  - {name: pcc-meter, template: eastron-sdm630, roles: [meter], gateway: lan}
+`, srv.Addr())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := ControllerConfig(u)
+	hw, err := OpenDevices(u, cc, clock.Real{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hw.Close()
+	unit, err := NewUnit(cc, fractals.DefaultWriterConfig(), hw.Devices, clock.Real{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = unit.Cycle(context.Background())
+	st := unit.Status()
+	if st.Snapshot.GridPower.Good() || len(st.ReadErrors) == 0 || !strings.Contains(strings.Join(st.ReadErrors, "\n"), "meter.power 9.99999995904e+11 W outside") {
+		t.Fatalf("grid power %+v, read errors %q", st.Snapshot.GridPower, st.ReadErrors)
+	}
+}
