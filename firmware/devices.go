@@ -287,6 +287,8 @@ func (b *builder) sunspec(d *config.Device) error {
 			b.hw.Devices.PV = h
 		case "battery":
 			b.hw.Devices.Battery = h
+		case "meter":
+			b.hw.Devices.Meter = b.sunspecMeter(h)
 		}
 	}
 	return nil

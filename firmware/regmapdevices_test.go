@@ -9,6 +9,7 @@ import (
 
 	"github.com/fractals-energy/fractals/der/modbus"
 	"github.com/fractals-energy/fractals/der/regmap"
+	"github.com/fractals-energy/fractals/der/sunspec"
 	"github.com/fractals-energy/fractals/der/templates"
 	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/fractals"
@@ -108,5 +109,44 @@ devices:
 	st := unit.Status()
 	if st.Snapshot.GridPower.Good() || len(st.ReadErrors) == 0 || !strings.Contains(strings.Join(st.ReadErrors, "\n"), "meter.power 9.99999995904e+11 W outside") {
 		t.Fatalf("grid power %+v, read errors %q", st.Snapshot.GridPower, st.ReadErrors)
+	}
+}
+
+// A SunSpec meter (model 213, float) named by its template is the unit's PCC meter.
+func TestSunSpecMeterTemplate(t *testing.T) {
+	m, err := sunspec.NewMap(40000, sunspec.ModelSpec{ID: 1}, sunspec.ModelSpec{ID: 213})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, v := range map[string]float64{"W": 2100, "PhV": 229.5, "Hz": 50.02} {
+		if err := m.Set(213, path, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := modbus.NewServer(map[byte]modbus.Bank{240: m}, 1)
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	u, err := config.Parse("unit.yaml", strings.NewReader(fmt.Sprintf(`name: meter-unit
+gateways:
+  - {name: lan, protocol: modbus-tcp, address: "%s"}
+devices:
+  - {name: pcc-meter, template: sunspec-meter, roles: [meter], gateway: lan}
+`, srv.Addr())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hw.Close()
+	if err := hw.WaitReady(context.Background(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	snap, errs := fractals.Read(context.Background(), &hw.Devices, time.Now(), &fractals.Snapshot{}, time.Second)
+	if len(errs) > 0 || snap.GridPower.Value != 2100 || !snap.GridPresent.Value || snap.GridFrequency.Value < 50.01 {
+		t.Fatalf("grid %v present %v hz %v: %v", snap.GridPower, snap.GridPresent, snap.GridFrequency, errs)
 	}
 }

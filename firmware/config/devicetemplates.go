@@ -93,3 +93,6 @@ func (v *validator) regmapDevice(i int, d *Device, gateways map[string]bool) {
 		v.fail(p("devices", i, "pv_rated_w"), "missing: the PV inverter's rating in W (or a pv.rated point)")
 	}
 }
+
+// A SunSpec device may be the PCC meter (models 201-204, 211-214).
+func init() { roles["sunspec"]["meter"] = true }
