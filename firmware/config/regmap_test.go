@@ -56,3 +56,21 @@ func TestTemplateAndRegmapErrors(t *testing.T) {
 		t.Errorf("shared command topic: %v", err)
 	}
 }
+
+// The MQTT templates bring their preset; the preset's own checks then apply.
+func TestMQTTTemplatesBringTheirPreset(t *testing.T) {
+	u, err := Parse("u.yaml", strings.NewReader("name: u\nmqtt: {broker: 'tcp://127.0.0.1:1883'}\ndevices:\n"+
+		"  - {name: venus, template: victron-gx, roles: [battery, meter], portal_id: c0619ab1c2d3}\n"+
+		"  - {name: dtu, template: opendtu-hoymiles, roles: [pv], serial: '114172220001', pv_rated_w: 800}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Devices[0].Protocol != "mqtt" || u.Devices[0].Preset != "victron" || u.Devices[1].Preset != "opendtu" {
+		t.Fatalf("%+v", u.Devices)
+	}
+	_, err = Parse("u.yaml", strings.NewReader("name: u\nmqtt: {broker: 'tcp://127.0.0.1:1883'}\ndevices:\n"+
+		"  - {name: venus, template: victron-gx, roles: [meter]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "devices[0].portal_id: missing") {
+		t.Fatalf("victron without portal id: %v", err)
+	}
+}
