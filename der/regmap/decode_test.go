@@ -37,7 +37,7 @@ func TestDecodeTypes(t *testing.T) {
 		{"enum", Register{Type: U16, Enum: map[int64]string{1: "standby", 2: "on-grid"}}, []uint16{2}, 2, "on-grid", true},
 		{"enum without label", Register{Type: U16, Enum: map[int64]string{1: "standby"}}, []uint16{9}, 9, "", false},
 		{"invalid marker", Register{Type: S16, Invalid: []int64{0x7FFF}}, []uint16{0x7FFF}, 0, "", false},
-		{"string", Register{Type: Str, Words: 4}, []uint16{'S'<<8 | 'U', 'N'<<8 | '2', '0'<<8 | 0, 0}, 0, "SUN20", true},
+		{"string", Register{Type: Str, Words: 4}, []uint16{'S'<<8 | 'U', 'N'<<8 | '2', '0' << 8, 0}, 0, "SUN20", true},
 	} {
 		c.r.Point = "x"
 		v, err := Decode(&c.r, c.regs)
