@@ -280,7 +280,8 @@ func (b *builder) sunspec(d *config.Device) error {
 	if revert == 0 {
 		revert = DefaultRevert
 	}
-	h := &polledHybrid{h: &sunspec.Hybrid{Dev: dev, Revert: revert}, clk: b.clk, every: b.cc.Cycle / 2}
+	h := &polledHybrid{h: &sunspec.Hybrid{Dev: dev, Revert: revert, BatteryWDischargePositive: d.BatteryWDischargePositive},
+		clk: b.clk, every: b.cc.Cycle / 2}
 	for _, r := range d.Roles {
 		switch r {
 		case "pv":

@@ -135,6 +135,9 @@ type Device struct {
 	Template string `yaml:"template"`
 	// Registers (regmap) is the register map of a non-SunSpec Modbus device, usually its template's.
 	Registers *regmap.Map `yaml:"registers"`
+	// BatteryWDischargePositive (sunspec) is for a device whose model 802 W counts discharge
+	// positive, against the model's definition.
+	BatteryWDischargePositive bool `yaml:"battery_w_discharge_positive"`
 }
 
 // Poll is the polling schedule of a SunSpec device.
