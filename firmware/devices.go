@@ -28,6 +28,10 @@ import (
 // and everything that must be closed when the daemon stops.
 type Hardware struct {
 	Devices fractals.Devices
+	// The unit's own services, nil when the file names none; ApplyServiceStep commands them.
+	AccessPoint der.AccessPoint
+	StorageNode der.StorageNode
+	services    []interface{ Close() error }
 
 	gateways []*modbus.Gateway
 	mqtts    []*mqtt.Device
@@ -51,6 +55,9 @@ func (h *Hardware) Close() error {
 	}
 	if h.remote != nil {
 		errs = append(errs, h.remote.Close())
+	}
+	for _, s := range h.services {
+		errs = append(errs, s.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -219,7 +226,8 @@ func (b *builder) build() error {
 	for _, step := range []struct {
 		protocol string
 		build    func(*config.Device) error
-	}{{"gpio", b.relay}, {"mqtt", b.mqtt}, {"sunspec", b.sunspec}, {"regmap", b.regmap}, {"gpio", b.gpio}} {
+	}{{"gpio", b.relay}, {"mqtt", b.mqtt}, {"sunspec", b.sunspec}, {"regmap", b.regmap},
+		{"hostapd", b.hostapd}, {"storagenode", b.storagenode}, {"gpio", b.gpio}} {
 		for i := range b.u.Devices {
 			d := &b.u.Devices[i]
 			if d.Protocol != step.protocol {

@@ -3,14 +3,18 @@ package firmware
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/der/hostapd"
 	"github.com/fractals-energy/fractals/der/storagenode"
+	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/hil/rig"
+	"github.com/fractals-energy/fractals/internal/clock"
 )
 
 // Each degradation step becomes real commands: hostapd's control socket and the storage node's
@@ -78,5 +82,62 @@ func TestApplyServiceStepDrivesTheServices(t *testing.T) {
 	}
 	if wifi, _, _ := emu.State(); wifi {
 		t.Error("Wi-Fi still on at step 4 with the storage node down")
+	}
+}
+
+// The services named in the unit file are built as devices and take the degradation steps.
+func TestServicesFromTheUnitFile(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "wlan0")
+	emu, err := rig.StartHostapd(sock, 100, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	node, err := rig.StartStorageNode("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	u, err := config.Parse("unit.yaml", strings.NewReader(fmt.Sprintf(`name: services
+devices:
+  - {name: wifi, protocol: hostapd, roles: [access_point], control_socket: %q, client_limit: 32}
+  - {name: igfs, protocol: storagenode, roles: [storage_node], url: %q}
+`, sock, node.URL())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hw.Close()
+	ctx := context.Background()
+	lim := ServiceLimitsOf(u)
+	if err := ApplyServiceStep(ctx, hw.AccessPoint, hw.StorageNode, 3, lim); err != nil {
+		t.Fatal(err)
+	}
+	if on, limit, _ := emu.State(); !on || limit != 4 {
+		t.Errorf("step 3: wifi on=%v limit=%d, want on with 32/8 = 4", on, limit)
+	}
+	if paused, ro, _ := node.State(); !paused || !ro {
+		t.Errorf("step 3: storage paused=%v read-only=%v", paused, ro)
+	}
+	if err := ApplyServiceStep(ctx, hw.AccessPoint, hw.StorageNode, 0, lim); err != nil {
+		t.Fatal(err)
+	}
+	if on, limit, _ := emu.State(); !on || limit != 32 {
+		t.Errorf("step 0: wifi on=%v limit=%d, want 32", on, limit)
+	}
+	for _, bad := range []struct{ dev, want string }{
+		{"{name: w, protocol: hostapd, roles: [access_point], control_socket: wlan0}", "devices[0].control_socket: \"wlan0\": want an absolute path"},
+		{"{name: w, protocol: hostapd, roles: [access_point], control_socket: /run/h, client_limit: 5000}", "devices[0].client_limit: 5000 outside"},
+		{"{name: s, protocol: storagenode, roles: [storage_node], url: 'http://h:99999'}", "devices[0].url: \"http://h:99999\": port 99999 outside"},
+		{"{name: s, protocol: storagenode, roles: [access_point], url: 'http://h:80'}", "devices[0].roles[0]: \"access_point\": a storagenode device may be storage_node"},
+	} {
+		_, err := config.Parse("u.yaml", strings.NewReader("name: u\ndevices:\n  - "+bad.dev+"\n"))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: %v\nwant %s", bad.dev, err, bad.want)
+		}
 	}
 }

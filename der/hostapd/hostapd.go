@@ -30,46 +30,79 @@ type Client struct {
 
 var seq atomic.Uint64
 
-// Dial binds a local reply socket in dir (the system temp dir when empty) and connects it to the
-// control socket at server.
-func Dial(server, dir string, timeout time.Duration) (*Client, error) {
+// New prepares a client of the control socket at server whose reply socket goes in dir (the system
+// temp dir when empty); it connects on the first request and again after a failure, so a hostapd
+// that starts after the unit is found.
+func New(server, dir string, timeout time.Duration) *Client {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	local := filepath.Join(dir, fmt.Sprintf("fractals-hostapd-%d-%d", os.Getpid(), seq.Add(1)))
-	conn, err := net.DialUnix("unixgram", &net.UnixAddr{Name: local, Net: "unixgram"}, &net.UnixAddr{Name: server, Net: "unixgram"})
-	if err != nil {
-		return nil, fmt.Errorf("hostapd: control socket %s: %w", server, err)
+	return &Client{server: server, timeout: timeout, local: filepath.Join(dir, fmt.Sprintf("fractals-hostapd-%d-%d", os.Getpid(), seq.Add(1)))}
+}
+
+// Dial is New followed by a connection now.
+func Dial(server, dir string, timeout time.Duration) (*Client, error) {
+	c := New(server, dir, timeout)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.connect(); err != nil {
+		return nil, err
 	}
-	return &Client{server: server, timeout: timeout, conn: conn, local: local}, nil
+	return c, nil
+}
+
+func (c *Client) connect() error {
+	_ = os.Remove(c.local) // left by an earlier connection of this client
+	conn, err := net.DialUnix("unixgram", &net.UnixAddr{Name: c.local, Net: "unixgram"}, &net.UnixAddr{Name: c.server, Net: "unixgram"})
+	if err != nil {
+		return fmt.Errorf("hostapd: control socket %s: %v: %w", c.server, err, der.ErrStale)
+	}
+	c.conn = conn
+	return nil
+}
+
+func (c *Client) drop() {
+	if c.conn != nil {
+		_ = c.conn.Close()
+		c.conn = nil
+	}
+	_ = os.Remove(c.local)
 }
 
 // Close closes the socket and removes the local reply socket.
 func (c *Client) Close() error {
-	err := c.conn.Close()
-	_ = os.Remove(c.local)
-	return err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drop()
+	return nil
 }
 
 // Request sends one command and returns its reply. A failed send or a timeout wraps der.ErrStale.
 func (c *Client) Request(ctx context.Context, cmd string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.conn == nil {
+		if err := c.connect(); err != nil {
+			return "", err
+		}
+	}
 	deadline := time.Now().Add(c.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	_ = c.conn.SetDeadline(deadline)
 	if _, err := c.conn.Write([]byte(cmd)); err != nil {
+		c.drop()
 		return "", fmt.Errorf("hostapd: %s: %s: %v: %w", c.server, cmd, err, der.ErrStale)
 	}
 	buf := make([]byte, maxReply)
 	for {
 		n, err := c.conn.Read(buf)
 		if err != nil {
+			c.drop() // a late reply must not be taken for the next command's
 			return "", fmt.Errorf("hostapd: %s: %s: no reply: %v: %w", c.server, cmd, err, der.ErrStale)
 		}
 		reply := string(buf[:n])

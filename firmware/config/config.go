@@ -138,6 +138,11 @@ type Device struct {
 	// BatteryWDischargePositive (sunspec) is for a device whose model 802 W counts discharge
 	// positive, against the model's definition.
 	BatteryWDischargePositive bool `yaml:"battery_w_discharge_positive"`
+
+	// hostapd: the access point's control socket and its full client limit; storagenode: its URL.
+	ControlSocket string `yaml:"control_socket"`
+	ClientLimit   int    `yaml:"client_limit"`
+	URL           string `yaml:"url"`
 }
 
 // Poll is the polling schedule of a SunSpec device.
@@ -525,6 +530,8 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 	switch d.Protocol {
 	case "regmap":
 		v.regmapDevice(i, d, gateways)
+	case "hostapd", "storagenode":
+		v.serviceDevice(i, d)
 	case "sunspec":
 		if !gateways[d.Gateway] {
 			v.fail(p("devices", i, "gateway"), "%q is not among the gateways", d.Gateway)
