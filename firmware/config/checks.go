@@ -6,6 +6,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -74,6 +75,45 @@ func (v *validator) sharedPins(u *Unit) {
 				continue
 			}
 			used[line] = use{i, d.Name + "." + role}
+		}
+	}
+}
+
+// sharedTargets refuses two devices that write the same thing: a register set-point of one Modbus
+// unit, or an MQTT command topic. Two controllers of one set-point would undo each other's writes.
+func (v *validator) sharedTargets(u *Unit) {
+	registers := map[string]string{} // gateway/unit/address -> "devices[i] point"
+	topics := map[string]string{}
+	for i := range u.Devices {
+		d := &u.Devices[i]
+		if d.Protocol == "regmap" && d.Registers != nil && d.UnitID != nil {
+			for k := range d.Registers.Setpoints {
+				s := &d.Registers.Setpoints[k]
+				for w := 0; w < s.Size(); w++ {
+					key := fmt.Sprintf("%s/%d/%d", d.Gateway, *d.UnitID, int(s.Address)+w)
+					if first, ok := registers[key]; ok && !strings.HasPrefix(first, fmt.Sprintf("devices[%d] ", i)) {
+						v.fail(p("devices", i, "registers"), "set-point %s writes register %d of unit %d on %s, as %s does",
+							s.Point, int(s.Address)+w, *d.UnitID, d.Gateway, first)
+						break
+					}
+					registers[key] = fmt.Sprintf("devices[%d] %s", i, s.Point)
+				}
+			}
+		}
+		if d.Protocol == "mqtt" {
+			cmds := make([]string, 0, len(d.Commands))
+			for c := range d.Commands {
+				cmds = append(cmds, c)
+			}
+			sort.Strings(cmds)
+			for _, c := range cmds {
+				topic := d.Prefix + d.Commands[c]
+				if first, ok := topics[topic]; ok {
+					v.fail(p("devices", i, "commands", c), "topic %q is already written by %s", topic, first)
+					continue
+				}
+				topics[topic] = fmt.Sprintf("devices[%d] %s", i, c)
+			}
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fractals-energy/fractals/der/mqtt"
+	"github.com/fractals-energy/fractals/der/regmap"
 )
 
 // Unit is the device configuration of one MeshBox++ unit.
@@ -133,6 +134,20 @@ type Device struct {
 	// Meter names the mqtt device that measures a gpio load circuit (it plays load<k>_power).
 	Meter   string  `yaml:"meter"`
 	Nominal float64 `yaml:"nominal_w"` // a load circuit's power when it has no meter
+
+	// Template names a known device (der/templates) whose protocol, unit id, preset and register
+	// map the entry may leave out.
+	Template string `yaml:"template"`
+	// Registers (regmap) is the register map of a non-SunSpec Modbus device, usually its template's.
+	Registers *regmap.Map `yaml:"registers"`
+	// BatteryWDischargePositive (sunspec) is for a device whose model 802 W counts discharge
+	// positive, against the model's definition.
+	BatteryWDischargePositive bool `yaml:"battery_w_discharge_positive"`
+
+	// hostapd: the access point's control socket and its full client limit; storagenode: its URL.
+	ControlSocket string `yaml:"control_socket"`
+	ClientLimit   int    `yaml:"client_limit"`
+	URL           string `yaml:"url"`
 }
 
 // Poll is the polling schedule of a SunSpec device.
@@ -393,6 +408,7 @@ func (v *validator) unit(u *Unit) {
 		}
 	}
 	v.sharedPins(u)
+	v.sharedTargets(u)
 	relays := map[string]bool{}
 	for _, d := range u.Devices {
 		if d.Protocol == "gpio" && d.Pins["relay"].Name != "" {
@@ -499,9 +515,12 @@ func (v *validator) gateway(i int, g *Gateway) {
 }
 
 func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) {
+	if !v.applyTemplate(i, d) {
+		return
+	}
 	allowed, ok := roles[d.Protocol]
 	if !ok {
-		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt or gpio", d.Protocol)
+		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt, regmap or gpio", d.Protocol)
 		return
 	}
 	if len(d.Roles) == 0 {
@@ -519,6 +538,10 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		v.fail(p("devices", i, "revert"), "%v outside 0..18h", d.Revert)
 	}
 	switch d.Protocol {
+	case "regmap":
+		v.regmapDevice(i, d, gateways)
+	case "hostapd", "storagenode":
+		v.serviceDevice(i, d)
 	case "sunspec":
 		if !gateways[d.Gateway] {
 			v.fail(p("devices", i, "gateway"), "%q is not among the gateways", d.Gateway)
