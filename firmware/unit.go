@@ -46,6 +46,7 @@ func NewUnit(cfg fractals.Config, wcfg fractals.WriterConfig, devices fractals.D
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Protection = cfg.Protecting() // once here, not on every protection tick
 	return &Unit{cfg: cfg, devices: devices, clock: clk, writer: fractals.NewWriter(wcfg), log: log}, nil
 }
 
