@@ -34,7 +34,9 @@ func island(p *plan) {
 	ph := p.next.Island.Phase
 	p.pcc.lock(ph == PhaseConnected || ph == PhaseClosing)
 	prot := &p.next.Protection
-	cease := ph == PhaseStuckClosed || ph == PhaseBlackout || (ph == PhaseConnected && prot.Ready && !prot.Energize)
+	// While the PCC may still be closed (connected, or opening and not yet confirmed open) the relay's
+	// word holds: the DER must not energize the utility against it.
+	cease := ph == PhaseStuckClosed || ph == PhaseBlackout || ((ph == PhaseConnected || ph == PhaseOpening) && prot.Ready && !prot.Energize)
 	if cease || !prot.Ready {
 		p.pvLimit.pin(0)
 		p.battery.pin(0)

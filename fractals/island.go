@@ -54,6 +54,12 @@ func (p Phase) mode() Mode {
 	return Islanded
 }
 
+// forming is true in the phases where the battery inverter forms the grid: from the PCC confirmed
+// open until it is confirmed closed again.
+func (p Phase) forming() bool {
+	return p == PhaseIslanded || p == PhaseSynchronising || p == PhaseClosing
+}
+
 // Island is the island state machine's state.
 type Island struct {
 	Phase   Phase     `json:"phase"`

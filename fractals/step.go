@@ -185,7 +185,7 @@ func (p *plan) event(kind, detail string) {
 
 func (p *plan) commands() Commands {
 	c := Commands{PVLimit: p.pvLimit.value, BatteryPower: p.battery.value, EVPower: p.ev.value, PCCClosed: p.pcc.on,
-		GridForming:  p.next.Mode == Islanded && p.next.Island.Phase != PhaseBlackout && p.next.Island.Phase != PhaseStuckClosed,
+		GridForming:  p.next.Island.Phase.forming(),
 		FrequencySet: p.next.Island.FrequencySet, VoltageSet: p.next.Island.VoltageSet, ServiceStep: p.next.Services}
 	for k := range p.loads {
 		c.LoadOn[k] = p.loads[k].on
