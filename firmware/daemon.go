@@ -65,6 +65,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	}
 	ticker := d.clock.NewTicker(d.cycle)
 	defer ticker.Stop()
+	protection := d.protectionTicker()
+	defer protection.Stop()
 	d.Tick(ctx)
 	for {
 		select {
@@ -79,6 +81,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("api server: %w", err)
 		case <-ticker.C():
 			d.Tick(ctx)
+		case <-protection.C():
+			_ = d.unit.ProtectionTick(ctx) // errors show in reading quality, as in a cycle
 		}
 	}
 }
@@ -89,6 +93,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, d.unit.Status())
 	})
+	mux.HandleFunc("POST /api/island", d.handleIsland)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := d.unit.Status()
 		if st.Cycles == 0 || d.clock.Since(st.Snapshot.At) > 3*d.cycle {
