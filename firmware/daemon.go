@@ -71,6 +71,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	ticker := d.clock.NewTicker(d.cycle)
 	defer ticker.Stop()
 	defer d.stopOps()
+	protection := d.protectionTicker()
+	defer protection.Stop()
 	d.Tick(ctx)
 	for {
 		select {
@@ -85,6 +87,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("api server: %w", err)
 		case <-ticker.C():
 			d.Tick(ctx)
+		case <-protection.C():
+			_ = d.unit.ProtectionTick(ctx) // errors show in reading quality, as in a cycle
 		}
 	}
 }
@@ -96,6 +100,7 @@ func (d *Daemon) Handler() http.Handler {
 		writeJSON(w, d.unit.Status())
 	})
 	mux.HandleFunc("GET /api/mesh", d.serveMesh)
+	mux.HandleFunc("POST /api/island", d.handleIsland)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := d.unit.Status()
 		if st.Cycles == 0 || d.clock.Since(st.Snapshot.At) > 3*d.cycle {

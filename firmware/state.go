@@ -202,6 +202,11 @@ func (u *Unit) Restore(s SavedState) error {
 	defer u.mu.Unlock()
 	u.status.Energy = s.Energy
 	u.state = fractals.State{Mode: mode, Shed: s.Shed, EVInfeasible: s.EVInfeasible}
+	if mode == fractals.Islanded {
+		// Back islanded: the island state machine starts from the island, so the PCC closes only
+		// after enter service and synchronisation, counted from the restart.
+		u.state.Island.Phase = fractals.PhaseIslanded
+	}
 	u.status.State = u.state
 	return nil
 }

@@ -35,6 +35,8 @@ type Unit struct {
 	// DataDir and Telemetry are the operations side (telemetry.go).
 	DataDir   string     `yaml:"data_dir"`
 	Telemetry *Telemetry `yaml:"telemetry"`
+	// Protection is the IEEE 1547 category and settings (protection.go); nil: category II defaults.
+	Protection *Protection `yaml:"protection"`
 }
 
 // PinServer is a remote pin server speaking der/gpio's line protocol.
@@ -350,6 +352,7 @@ func (v *validator) unit(u *Unit) {
 	if u.Name == "" {
 		v.fail(p("name"), "missing: the unit needs a name")
 	}
+	v.protection(u.Protection, u.Site)
 	if u.Cycle == 0 {
 		u.Cycle = time.Second
 	} else if u.Cycle < minCycle || u.Cycle > maxCycle {

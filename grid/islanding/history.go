@@ -6,7 +6,7 @@ import "time"
 // fixed-size value. With more samples per window than that (a 20 ms tick and a 2 s window), samples
 // closer together than window/(historyLen-2) are not kept; the rate is then measured over a span of
 // at least the window and at most window + window/(historyLen-2) + one tick.
-const historyLen = 34
+const historyLen = 18
 
 type freqSample struct {
 	at time.Time
