@@ -30,6 +30,10 @@ type Unit struct {
 	PinServer *PinServer `yaml:"pin_server"`
 	Site      *Site      `yaml:"site"`
 	Devices   []Device   `yaml:"devices"`
+	// Chain and Channels configure the payment channels (ledger.go); without channels the unit
+	// runs no ledger.
+	Chain    *Chain    `yaml:"chain"`
+	Channels *Channels `yaml:"channels"`
 }
 
 // PinServer is a remote pin server speaking der/gpio's line protocol.
@@ -218,6 +222,7 @@ func Parse(name string, r io.Reader) (*Unit, error) {
 	}
 	v := validator{file: name, root: root.Content[0]}
 	v.unit(&u)
+	v.ledger(&u)
 	if len(v.errs) > 0 {
 		// Map fields are checked in random order; report in file order.
 		sort.SliceStable(v.errs, func(i, j int) bool {
