@@ -37,6 +37,10 @@ type Unit struct {
 	Telemetry *Telemetry `yaml:"telemetry"`
 	// Protection is the IEEE 1547 category and settings (protection.go); nil: category II defaults.
 	Protection *Protection `yaml:"protection"`
+	// Chain and Channels configure the payment channels (ledger.go); without channels the unit
+	// runs no ledger.
+	Chain    *Chain    `yaml:"chain"`
+	Channels *Channels `yaml:"channels"`
 }
 
 // PinServer is a remote pin server speaking der/gpio's line protocol.
@@ -239,6 +243,7 @@ func Parse(name string, r io.Reader) (*Unit, error) {
 	}
 	v := validator{file: name, root: root.Content[0]}
 	v.unit(&u)
+	v.ledger(&u)
 	if len(v.errs) > 0 {
 		// Map fields are checked in random order; report in file order.
 		sort.SliceStable(v.errs, func(i, j int) bool {
