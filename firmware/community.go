@@ -124,7 +124,7 @@ type member struct {
 // schedule; after each period every unit signs its meter reading, settles its trades with the
 // others' readings and the feeder's balance, and pays over the payment channels.
 func SimulateCommunity(ctx context.Context, o CommunityOptions) (CommunityResult, error) {
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return CommunityResult{}, err
 	}
 	start := time.Now()
@@ -141,7 +141,8 @@ func SimulateCommunity(ctx context.Context, o CommunityOptions) (CommunityResult
 	return r, err
 }
 
-func (o CommunityOptions) validate() error {
+// Validate names the first option out of range.
+func (o CommunityOptions) Validate() error {
 	if err := o.Sim.Validate(); err != nil {
 		return err
 	}
