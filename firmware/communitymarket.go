@@ -1,7 +1,6 @@
 package firmware
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -39,8 +38,6 @@ type cleared struct {
 	price     units.PricePerKWh
 	schedules []fractals.Schedule
 	trades    []fractals.Trade
-	// gridImport and gridExport are each unit's committed exchange with the utility, W.
-	welfare, central float64
 }
 
 // unitOf is the unit an agent id belongs to ("<unit>/<agent>").
@@ -130,16 +127,4 @@ func commitFirstPeriod(names []string, sol auction.Solution, imp, exp units.Pric
 		}
 	}
 	return c
-}
-
-// describeTrades is a one-line summary for errors and logs.
-func describeTrades(ts []fractals.Trade) string {
-	var b strings.Builder
-	for i, t := range ts {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s %.0f Wh at %.3f", t.ID, float64(t.Energy), float64(t.Price))
-	}
-	return b.String()
 }
