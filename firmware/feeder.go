@@ -107,3 +107,13 @@ func (f *Feeder) Solve(netImport []units.Watts) (FeederResult, error) {
 	hi, hiBus := r.MaxVoltage()
 	return FeederResult{LossesW: r.LossesMW * 1e6, MinVoltage: lo, MinBus: loBus, MaxVoltage: hi, MaxBus: hiBus}, nil
 }
+
+// ScaleLoads scales the case's own loads (its other customers) by k.
+func (f *Feeder) ScaleLoads(k float64) {
+	c := f.Case.Clone()
+	for i := range c.Buses {
+		c.Buses[i].Pd *= k
+		c.Buses[i].Qd *= k
+	}
+	f.Case = c
+}
