@@ -109,7 +109,7 @@ func TestRouteAlongTheTree(t *testing.T) {
 		want []int
 	}{{1, 0, []int{0}}, {0, 1, []int{1}}, {3, 4, []int{1, 4}}, {3, 2, []int{1, 0, 2}}, {6, 5, []int{2, 5}}, {7, 9, []int{3, 1, 4, 9}}}
 	for _, c := range cases {
-		got := route(c.a, c.b)
+		got := paymentRoute(c.a, c.b)
 		if len(got) != len(c.want) {
 			t.Fatalf("route %d→%d %v, want %v", c.a, c.b, got, c.want)
 		}

@@ -77,7 +77,7 @@ func newPayments(dir string, names []string, seed uint64) (*payments, error) {
 func parent(i int) int { return (i - 1) / 2 }
 
 // route is the path of units from a to b along the tree, b last and a left out.
-func route(a, b int) []int {
+func paymentRoute(a, b int) []int {
 	var up, down []int
 	for a != b {
 		if a > b {
@@ -119,7 +119,7 @@ func (p *payments) pay(ctx context.Context, in fractals.PaymentIntent) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	hops := route(from, to)
+	hops := paymentRoute(from, to)
 	var err error
 	if len(hops) == 1 {
 		err = p.nodes[from].Pay(ctx, p.nodes[to].Address(), amount, intentID(in.Key))
