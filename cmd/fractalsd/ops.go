@@ -123,7 +123,7 @@ func footprint(o firmware.SimOptions, f opsFlags, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "footprint: %d cycles (%v simulated) in %.1f s: rss %.1f MB, peak rss %.1f MB, go heap in use %.1f MB\n",
 		cycles, f.footprint, time.Since(began).Seconds(), rss/1024, peak/1024, heapInUseMB())
 	if stats.Influx != nil {
-				fmt.Fprintf(stdout, "footprint: influx points handed %d, written %d, dropped at the queue %d; mqtt states published %d\n",
+		fmt.Fprintf(stdout, "footprint: influx points handed %d, written %d, dropped at the queue %d; mqtt states published %d\n",
 			stats.Influx.Handed, stats.Influx.Written, stats.Influx.DroppedQueue, stats.MQTTPublished)
 	}
 	return 0
