@@ -28,6 +28,7 @@ const (
 	msgRefuse = 0x01 // refuseMsg, then the link closes
 	msgPing   = 0x02 // a nonce, answered by msgPong with the same nonce
 	msgPong   = 0x03
+	msgAck    = 0x04 // the sequence number of a direct envelope that arrived
 	protoLen  = 0x14 // codes 0x00..0x13; 0x10..0x13 carry envelopes of the same Code
 
 	maxControlSize  = 1024 // hello, refuse, ping and pong
@@ -232,6 +233,8 @@ func (d *devPeer) control(code uint64, v any) bool {
 		return false
 	}
 }
+
+func (d *devPeer) ack(seq uint64) { d.control(msgAck, seq) }
 
 func (d *devPeer) stop() { d.once.Do(func() { close(d.closed) }) }
 
@@ -449,6 +452,12 @@ func (n *Node) handle(addr Address, d *devPeer, msg p2p.Msg, sentAt map[uint64]t
 			return n.punish(addr, scoreMalformed, fmt.Errorf("mesh: ping from %s: %v", addr, err))
 		}
 		d.control(msgPong, nonce)
+	case msgAck:
+		var seq uint64
+		if err := msg.Decode(&seq); err != nil {
+			return n.punish(addr, scoreMalformed, fmt.Errorf("mesh: ack from %s: %v", addr, err))
+		}
+		n.acked(addr, seq)
 	case msgPong:
 		var nonce uint64
 		if err := msg.Decode(&nonce); err != nil {
