@@ -596,3 +596,6 @@ func (c *candidates) feed(d *discover.UDPv5, self enode.ID, community string, qu
 		}
 	}
 }
+
+// Community returns the community the node serves.
+func (n *Node) Community() string { return n.cfg.Options.Community }
