@@ -27,12 +27,6 @@ func TestNodeStaticPeerRedialledAfterRestart(t *testing.T) {
 	}
 	b2 := startNode(t, keyB, net.JoinHostPort("127.0.0.1", fmt.Sprint(port)), nil)
 	sub := b2.Subscribe(CodeLedger)
-	go func() {
-		for range 18 {
-			time.Sleep(5 * time.Second)
-			t.Logf("%v: a peers %d, b2 peers %d", time.Since(down).Round(time.Second), a.PeerCount(), b2.PeerCount())
-		}
-	}()
 	select {
 	case m := <-sub.C():
 		t.Logf("a redialled the restarted b %v after it went down; queued message %q delivered", time.Since(down).Round(time.Second), m.Payload)
