@@ -342,3 +342,22 @@ func TestNodePartitionHealsWithNothingLostOrTwice(t *testing.T) {
 		}
 	}
 }
+
+func TestNodePeerLimitAdmitsOnlyTrustedBeyondIt(t *testing.T) {
+	trusted := startNode(t, SeededKey(13, 1), "127.0.0.1:0", nil)
+	x := startNode(t, SeededKey(13, 0), "127.0.0.1:0", func(c *NodeConfig) {
+		c.MaxPeers = 2 // devp2p keeps a third (at least one) for dialling out: one inbound slot
+		c.Trusted = []*enode.Node{trusted.Enode()}
+	})
+	first := startNode(t, SeededKey(13, 2), "127.0.0.1:0", nil)
+	first.AddPeer(x.Enode())
+	eventually(t, 10*time.Second, "first peer not admitted", func() bool { return x.PeerCount() == 1 })
+	stranger := startNode(t, SeededKey(13, 3), "127.0.0.1:0", nil)
+	stranger.AddPeer(x.Enode())
+	trusted.AddPeer(x.Enode())
+	eventually(t, 10*time.Second, "trusted peer not admitted over the limit", func() bool { return x.PeerCount() == 2 })
+	time.Sleep(300 * time.Millisecond)
+	if x.PeerCount() != 2 || stranger.PeerCount() != 0 {
+		t.Fatalf("one inbound slot: %d peers, the untrusted third has %d", x.PeerCount(), stranger.PeerCount())
+	}
+}
