@@ -5,6 +5,7 @@
 // history.go, web/); systemd's READY and WATCHDOG from the loop (watchdog.go); operator settings
 // applied between cycles (settings.go). The reporters (InfluxDB, MQTT, Prometheus) are in
 // firmware/telemetry.
+// The unit key and its mesh node (GET /api/mesh) are identity.go and mesh.go.
 // It may import every package but cmd; it holds no control logic of its own.
 //
 // community*.go and feeder.go are the community simulator: SimulateCommunity runs N simulated units
