@@ -169,6 +169,7 @@ type Plant struct {
 	formingCommand bool
 	formingFreq    units.Hertz
 	formingVolt    units.Volts
+	pccStuck       bool
 }
 
 type evSession struct {

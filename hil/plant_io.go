@@ -67,7 +67,14 @@ func (p *Plant) Grid() GridState {
 }
 
 // SetPCC closes or opens the point-of-common-coupling breaker from the next step.
-func (p *Plant) SetPCC(closed bool) { p.mu.Lock(); defer p.mu.Unlock(); p.pccClosed = closed }
+// A stuck contactor (SetPCCStuck) ignores the command.
+func (p *Plant) SetPCC(closed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.pccStuck {
+		p.pccClosed = closed
+	}
+}
 
 // Load returns one switched load's state.
 func (p *Plant) Load(k LoadKind) LoadState {

@@ -71,3 +71,6 @@ func (p *Plant) advanceUtility(dt time.Duration, wasUp bool) {
 		p.utilityPhase = math.Remainder(p.utilityPhase+360*slip*dt.Seconds(), 360)
 	}
 }
+
+// SetPCCStuck makes the PCC contactor ignore its commands (welded or jammed) until released.
+func (p *Plant) SetPCCStuck(stuck bool) { p.mu.Lock(); defer p.mu.Unlock(); p.pccStuck = stuck }
