@@ -51,6 +51,8 @@ type ScenarioResult struct {
 	Verdicts    []Verdict        `json:"assertions"`
 	Phases      []PhaseChange    `json:"phases"`
 	Energy      EnergyResult     `json:"energy_wh"`
+	SoCLow      float64          `json:"soc_low"`   // lowest state of charge reached
+	SoCFloor    float64          `json:"soc_floor"` // the BMS's lower limit
 	Series      ScenarioSeries   `json:"-"`
 	Events      []fractals.Event `json:"events"`
 }
@@ -119,6 +121,7 @@ func RunScenario(ctx context.Context, s *scenario.Scenario) (ScenarioResult, err
 	}
 	res.SimSeconds = s.Duration.Seconds()
 	res.Energy = summarise(o, []unitRun{{counters: plant.Counters(), cfg: pc}}).Energy
+	res.SoCLow, res.SoCFloor = float64(plant.Counters().SoCLow), float64(pc.Battery.SoCMin)
 	res.Verdicts = r.verdicts(s, &res, plant)
 	res.Pass = true
 	for _, v := range res.Verdicts {

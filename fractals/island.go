@@ -226,8 +226,12 @@ func islanded(cfg *Config, st *State, m ProtectionSample, dt time.Duration, ev f
 		st.enter(PhaseSynchronising, m.At, fmt.Sprintf("utility inside the enter-service window for %v: synchronising", cfg.Protection.EnterService.Delay), ev)
 	}
 	sync := cfg.Protection.Sync
+	first := st.Island.FrequencySet == 0
 	st.Island.FrequencySet = u.Frequency + sync.Slip
 	st.Island.VoltageSet = u.Voltage
+	if first {
+		return // the set-points go out first: the windows are checked from the next tick on
+	}
 	if !m.Voltage.Good() || !m.Frequency.Good() {
 		return
 	}

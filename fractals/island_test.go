@@ -132,7 +132,7 @@ func TestPlannedIslandOnCommand(t *testing.T) {
 		t.Fatalf("a planned island must hold while commanded, with the utility fine: %v", st.Island.Phase)
 	}
 	st = RequestIsland(st, false)
-	st, _, _ = run(t, cfg, st, s, 400*time.Second, 401*time.Second, 400*time.Second+cfg.ReconnectDelay+time.Second)
+	st, _, _ = run(t, cfg, st, s, 400*time.Second, 401*time.Second, 400*time.Second+cfg.ReconnectDelay+time.Second, 400*time.Second+cfg.ReconnectDelay+2*time.Second)
 	if st.Island.Phase != PhaseClosing {
 		t.Fatalf("command withdrawn, utility in window and in phase: want closing, got %v", st.Island.Phase)
 	}

@@ -13,13 +13,16 @@ import (
 )
 
 func init() {
-	register(command{name: "scenario", summary: "run a HIL scenario in simulated time: scenario run FILE.yaml --report DIR", run: runScenario})
+	register(command{name: "scenario", summary: "run a HIL scenario in simulated time: scenario run FILE.yaml --report DIR | scenario campaign --n 200 --seed S", run: runScenario})
 }
 
 // runScenario runs one scenario file, writes its report and exits 0 only if every assertion held.
 func runScenario(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "campaign" {
+		return runCampaign(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "run" {
-		fmt.Fprintln(stderr, "fractals scenario: want `scenario run FILE.yaml --report DIR`")
+		fmt.Fprintln(stderr, "fractals scenario: want `scenario run FILE.yaml --report DIR` or `scenario campaign --n N --seed S`")
 		return cli.ExitUsage
 	}
 	fs := flag.NewFlagSet("fractals scenario run", flag.ContinueOnError)
@@ -86,4 +89,38 @@ func passFail(ok bool) string {
 		return "pass"
 	}
 	return "FAIL"
+}
+
+// runCampaign runs randomised outages and prints the distributions; exit 0 only if every run passed.
+func runCampaign(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fractals scenario campaign", flag.ContinueOnError)
+	n := fs.Int("n", 200, "number of randomised outages, [1, 10000]")
+	seed := fs.Uint64("seed", 1, "campaign seed")
+	runs := fs.Bool("runs", false, "include every run in the JSON output")
+	if ok, help := cli.Parse(fs, args, 0, stderr); !ok {
+		if help {
+			return cli.ExitOK
+		}
+		return cli.ExitUsage
+	}
+	res, err := firmware.RunCampaign(context.Background(), *n, *seed)
+	if err != nil {
+		return cli.Errorf(stderr, fs, "%v", err)
+	}
+	if !*runs {
+		failed := res.Runs[:0:0]
+		for _, r := range res.Runs {
+			if !r.Pass {
+				failed = append(failed, r)
+			}
+		}
+		res.Runs = failed // only the failures, to keep the output short
+	}
+	if code := writeJSON(stdout, stderr, "fractals scenario campaign", res, true); code != 0 {
+		return code
+	}
+	if res.Passed != res.N {
+		return 1
+	}
+	return 0
 }
