@@ -87,6 +87,12 @@ func RunScenario(ctx context.Context, s *scenario.Scenario) (ScenarioResult, err
 	pc := o.PlantConfig(0)
 	pc.Start = pc.Start.Add(s.Start)
 	pc.Battery.InitialSoC = units.Fraction(s.SoC)
+	for _, e := range s.Events {
+		if e.Kind == scenario.Excursion {
+			pc.Grid.Excursions = append(pc.Grid.Excursions, hil.Excursion{From: e.At, To: e.Until,
+				Voltage: units.PerUnit(e.Voltage), Frequency: units.Hertz(e.Frequency)})
+		}
+	}
 	clk := clock.NewSim(pc.Start)
 	plant, unit, err := newSimulatedUnit(pc, ScenarioStep, clk, nil)
 	if err != nil {

@@ -159,6 +159,12 @@ func connected(cfg *Config, st *State, m ProtectionSample, dt time.Duration, ev 
 	if m.Voltage.Good() && m.Frequency.Good() {
 		sample.V, sample.F = m.Voltage.Value.PU(cfg.NominalVoltage), m.Frequency.Value
 	}
+	if !m.PhaseKnown {
+		// The phase the previous frequency explains: what the detector expects, so no shift is seen.
+		p.phaseDeg = math.Remainder(p.phaseDeg+360*float64(p.lastF-cfg.NominalFrequency)*dt.Seconds(), 360)
+		sample.PhaseDeg = p.phaseDeg
+	}
+	p.lastF = sample.F
 	var det islanding.Detection
 	var found bool
 	var err error

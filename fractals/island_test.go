@@ -224,3 +224,15 @@ func FuzzProtect(f *testing.F) {
 		}
 	})
 }
+
+// Without a measured phase, an off-nominal but steady frequency is no vector shift.
+func TestSteadyOffNominalFrequencyIsNoVectorShift(t *testing.T) {
+	cfg := DefaultConfig()
+	st := bootedConnected(t, cfg)
+	s := snap()
+	s.GridFrequency = good[units.Hertz](49.6, s.At) // continuous operation, above the detector's 49.42 Hz
+	st, _, ev := run(t, cfg, st, s, seconds(30)...)
+	if st.Island.Phase != PhaseConnected {
+		t.Fatalf("49.6 Hz for 30 s islanded the unit: %v", ev)
+	}
+}

@@ -55,6 +55,9 @@ func (p *Plant) Grid() GridState {
 	defer p.mu.Unlock()
 	g := GridState{Power: p.gridPower, Present: p.gridUp, PCCClosed: p.pccClosed,
 		Voltage: p.cfg.Grid.NominalVoltage, Frequency: p.cfg.Grid.NominalFrequency}
+	if p.gridUp && p.pccClosed {
+		g.Voltage, g.Frequency = p.utilityVF()
+	}
 	if !p.gridUp || !p.pccClosed {
 		// Islanded: the battery inverter forms the grid (islandFrequency).
 		g.Frequency = p.islandFrequency()

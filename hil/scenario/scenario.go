@@ -33,7 +33,10 @@ type Scenario struct {
 type Event struct {
 	At    time.Duration `yaml:"at"`
 	Kind  string        `yaml:"kind"`
-	Until time.Duration `yaml:"until"` // pcc_stuck: when the contactor frees again (0: never)
+	Until time.Duration `yaml:"until"` // pcc_stuck: when the contactor frees again (0: never); excursion: its end
+	// Voltage (p.u.) and Frequency (Hz) the utility holds during an excursion.
+	Voltage   float64 `yaml:"voltage"`
+	Frequency float64 `yaml:"frequency"`
 }
 
 // Event kinds.
@@ -41,9 +44,11 @@ const (
 	GridLoss   = "grid_loss"
 	GridReturn = "grid_return"
 	PCCStuck   = "pcc_stuck" // the PCC contactor does not move when commanded
+	// Excursion: the utility holds voltage and frequency (50 or 60 Hz systems alike) from at to until.
+	Excursion = "utility_excursion"
 )
 
-var eventKinds = []string{GridLoss, GridReturn, PCCStuck}
+var eventKinds = []string{GridLoss, GridReturn, PCCStuck, Excursion}
 
 // Assertion is one check on the run.
 type Assertion struct {
@@ -252,9 +257,18 @@ func (c *checker) events(s *Scenario) {
 			if e.Until != 0 && e.Until <= e.At {
 				c.fail(at("events", i, "until"), "%v not after at %v", e.Until, e.At)
 			}
+		case Excursion:
+			if e.Until <= e.At || e.Until > s.Duration {
+				c.fail(at("events", i, "until"), "%v: want after at %v and inside the run", e.Until, e.At)
+			}
+			c.rangeCheck(at("events", i, "voltage"), e.Voltage, 0, 1.5)
+			c.rangeCheck(at("events", i, "frequency"), e.Frequency, 40, 70)
 		}
-		if e.Kind != PCCStuck && e.Until != 0 {
-			c.fail(at("events", i, "until"), "only pcc_stuck takes until")
+		if e.Kind != PCCStuck && e.Kind != Excursion && e.Until != 0 {
+			c.fail(at("events", i, "until"), "only pcc_stuck and utility_excursion take until")
+		}
+		if e.Kind != Excursion && (e.Voltage != 0 || e.Frequency != 0) {
+			c.fail(at("events", i), "only utility_excursion takes voltage and frequency")
 		}
 	}
 }
