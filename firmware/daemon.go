@@ -22,6 +22,7 @@ type Daemon struct {
 	cycle       time.Duration
 	log         *slog.Logger
 	lastAdvance time.Time
+	ledger      *Ledger // nil without a channels section (ledger_api.go)
 }
 
 // NewSimDaemon builds a daemon for one simulated unit whose plant starts at the clock's now.
@@ -97,6 +98,7 @@ func (d *Daemon) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	d.ledgerRoutes(mux)
 	return mux
 }
 
