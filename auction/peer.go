@@ -43,9 +43,9 @@ type PeerConfig struct {
 	// Rho is the ADMM penalty in money per kW² per period (default 0.1). Both ends of a link must use
 	// the same value: the price update depends on it.
 	Rho float64
-	// Tolerance bounds the primal and dual residual of every trade (default 1 W).
+	// Tolerance bounds the primal and dual residual of every trade (default 5 W).
 	Tolerance units.Watts
-	// MaxIterations ends the negotiation without convergence (default 5000).
+	// MaxIterations ends the negotiation without convergence (default 3000).
 	MaxIterations int
 	// Hops is at least the diameter of the community's mesh, in links (required).
 	Hops int
@@ -66,10 +66,10 @@ func (c PeerConfig) withDefaults() PeerConfig {
 		c.Rho = 0.1
 	}
 	if c.Tolerance == 0 {
-		c.Tolerance = 1
+		c.Tolerance = 5
 	}
 	if c.MaxIterations == 0 {
-		c.MaxIterations = 5000
+		c.MaxIterations = 3000
 	}
 	if c.ResendAfter == 0 {
 		c.ResendAfter = 200 * time.Millisecond
@@ -478,7 +478,7 @@ func (p *ConsensusPeer) solveLocal(active []*neighbourState) *iterationRecord {
 				buyTarget = avg[1][t] - p.priceIn[nb.ID][t]/rho
 			}
 			charge := float64(nb.ChargePerKWh) * h / 2
-			b.add(charge-rho*sellTarget, upper, t, 1)  // sell: leaves the balance like a load
+			b.add(charge-rho*sellTarget, upper, t, 1) // sell: leaves the balance like a load
 			b.add(charge-rho*buyTarget, upper, t, -1) // buy: enters it like a generator
 			b.quad = append(b.quad, rho, rho)
 		}

@@ -1,8 +1,11 @@
 package auction
 
 import (
+	"bytes"
+	"github.com/fractals-energy/fractals/internal/units"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,4 +120,157 @@ func TestConsensusFiftyUnits(t *testing.T) {
 			clearAndCheck(t, c, newHarness(uint64(i)), nil)
 		})
 	}
+}
+
+// TestConsensusNeighbourDies: a unit falls silent mid-interval; its neighbours drop it after the
+// silence timeout, their trades with it are zero, and the rest still clear, as close to the central
+// optimum of the community without it as before.
+func TestConsensusNeighbourDies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 4))
+	c := testCommunity(6, 4, ringLinks(6), true, rng)
+	h := newHarness(5)
+	h.killAt["u03"] = 40 // after about ten iterations' messages
+	startPeers(t, h, c, nil)
+	h.run(t, 20*time.Minute)
+	checkTradesAgree(t, h.results)
+	for _, id := range []string{"u02", "u04"} {
+		r := h.results[id]
+		if !r.Converged || len(r.Dropped) != 1 || r.Dropped[0] != "u03" {
+			t.Fatalf("%s: converged %v, dropped %v, want u03 dropped", id, r.Converged, r.Dropped)
+		}
+		for _, tr := range r.Trades {
+			if tr.Partner == "u03" {
+				t.Fatalf("%s kept a trade with the dead unit: %+v", id, tr)
+			}
+		}
+	}
+	// The survivors' market is the community without u03 (and its links).
+	var rest Community
+	rest.Periods, rest.PeriodHours = c.Periods, c.PeriodHours
+	for _, u := range c.Units {
+		if u.ID != "u03" {
+			rest.Units = append(rest.Units, u)
+		}
+	}
+	for _, l := range c.Links {
+		if l.A != "u03" && l.B != "u03" {
+			rest.Links = append(rest.Links, l)
+		}
+	}
+	central, err := SolveCommunity(rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := totalWelfare(h.results)
+	t.Logf("survivors' welfare %.5f, central without u03 %.5f, gap %.4f %%", w, central.Welfare, 100*relGap(w, central.Welfare))
+	if relGap(w, central.Welfare) > 0.005 {
+		t.Fatalf("survivors' welfare %.6f, central %.6f", w, central.Welfare)
+	}
+}
+
+// TestConsensusLossAndJitter: 20 % of the messages lost and up to 200 ms of jitter slow the market down
+// (resends) but it still clears to the same optimum.
+func TestConsensusLossAndJitter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 5))
+	c := testCommunity(10, 4, ringLinks(10), true, rng)
+	clean := clearAndCheck(t, c, newHarness(6), nil)
+	h := newHarness(7)
+	h.drop, h.jitter = 0.2, 200*time.Millisecond
+	lossy := clearAndCheck(t, c, h, func(p *PeerConfig) { p.SilenceTimeout = time.Minute })
+	var cleanIt, lossyIt int
+	for id := range clean {
+		cleanIt = max(cleanIt, clean[id].Iterations)
+		lossyIt = max(lossyIt, lossy[id].Iterations)
+	}
+	t.Logf("clean: %d iterations; 20 %% loss + 200 ms jitter: %d iterations in %v simulated, %d messages lost", cleanIt, lossyIt, h.now.Sub(harnessStart), h.lost)
+}
+
+// TestConsensusIslandPricesRiseWithScarcity: with no grid agent anywhere, less sunshine means higher
+// prices on the committed trades.
+func TestConsensusIslandPricesRiseWithScarcity(t *testing.T) {
+	meanPrice := func(pvScale float64) float64 {
+		rng := rand.New(rand.NewPCG(51, 6))
+		c := testCommunity(5, 4, lineLinks(5), false, rng)
+		for i := range c.Units {
+			for j := range c.Units[i].Agents {
+				a := &c.Units[i].Agents[j]
+				for t := range a.ForecastW {
+					a.ForecastW[t] *= units.Watts(pvScale)
+				}
+			}
+		}
+		results := clearAndCheck(t, c, newHarness(8), nil)
+		var sum, n float64
+		for _, r := range results {
+			for _, tr := range r.Trades {
+				if tr.BuyW > 1 {
+					sum += float64(tr.PricePerKWh)
+					n++
+				}
+			}
+		}
+		if n == 0 {
+			t.Fatalf("no trades at PV scale %v", pvScale)
+		}
+		return sum / n
+	}
+	sunny, dim := meanPrice(1), meanPrice(0.3)
+	t.Logf("islanded mean trade price: sunny %.4f, dim %.4f per kWh", sunny, dim)
+	if !(dim > sunny) {
+		t.Fatalf("price with scarce PV %.4f not above the sunny %.4f", dim, sunny)
+	}
+}
+
+func FuzzDecodePeerMessage(f *testing.F) {
+	for _, m := range []PeerMessage{
+		{Kind: KindIterate, Interval: 7, Iteration: 3, Streak: 1, Stop: NoStop, SellKW: []float64{0, 1.5}, BuyKW: []float64{2, 0}},
+		{Kind: KindLeave, Interval: 9},
+	} {
+		b, err := m.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{1, 1, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := DecodePeerMessage(data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "market message") {
+				t.Fatalf("error %q does not say what it is about", err)
+			}
+			return
+		}
+		again, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded message does not encode: %v", err)
+		}
+		if !bytes.Equal(again, data) {
+			t.Fatalf("decode then encode changed the bytes")
+		}
+	})
+}
+
+// FuzzPeerStep: whatever arrives, Step returns an error or handles it and never panics; the interval
+// still ends at every peer, and when the input was refused both sides of every trade still agree (an
+// accepted message is the neighbour's own word, which the mesh authenticated: a lying neighbour moves
+// its own trades, see the package doc).
+func FuzzPeerStep(f *testing.F) {
+	good, _ := PeerMessage{Kind: KindIterate, Interval: 7, Iteration: 0, Stop: 0, SellKW: make([]float64, 4), BuyKW: make([]float64, 4)}.MarshalBinary()
+	f.Add(good)
+	f.Add([]byte{1, 2, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rng := rand.New(rand.NewPCG(61, 7))
+		c := testCommunity(3, 4, lineLinks(3), true, rng)
+		h := newHarness(9)
+		peers := startPeers(t, h, c, nil)
+		errFromNeighbour := peers["u00"].Step("u01", data, h.now)
+		if err := peers["u00"].Step("nobody", data, h.now); err == nil {
+			t.Fatalf("a message from a unit that is no neighbour was accepted")
+		}
+		h.run(t, 20*time.Minute)
+		if errFromNeighbour != nil {
+			checkTradesAgree(t, h.results)
+		}
+	})
 }
