@@ -274,3 +274,60 @@ func FuzzPeerStep(f *testing.F) {
 		}
 	})
 }
+
+// TestCommunityRoundTripAndRunner: a written community reads back as the same market, and the
+// in-process runner clears it to the central optimum with every trade agreed.
+func TestCommunityRoundTripAndRunner(t *testing.T) {
+	rng := rand.New(rand.NewPCG(71, 8))
+	c := testCommunity(6, 4, ringLinks(6), true, rng)
+	var buf bytes.Buffer
+	if err := WriteCommunity(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadCommunity(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatalf("dumped community does not read back: %v\n%s", err, buf.String())
+	}
+	a, _ := SolveCommunity(c)
+	b, _ := SolveCommunity(back)
+	if a.Welfare != b.Welfare {
+		t.Fatalf("welfare %v before the round trip, %v after", a.Welfare, b.Welfare)
+	}
+	run, err := RunConsensus(back, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTradesAgree(t, run.Results)
+	t.Logf("runner: welfare %.5f, central %.5f, %d iterations, %.2f messages per unit and iteration, %.2f neighbours", run.Welfare, a.Welfare, run.Iterations, run.MessagesPerUnitIteration, run.MeanNeighbours)
+	if !run.Converged || relGap(run.Welfare, a.Welfare) > 0.005 {
+		t.Fatalf("runner: converged %v, welfare %v, central %v", run.Converged, run.Welfare, a.Welfare)
+	}
+	if !IsCommunityInput(buf.Bytes()) || IsCommunityInput([]byte(`{"agents":[]}`)) {
+		t.Fatal("IsCommunityInput")
+	}
+	bad := map[string]string{
+		`{"units":[{"id":"a","agents":[]},{"id":"a","agents":[]}],"links":[]}`:                                                   `units[1] (id "a"): id used twice`,
+		`{"units":[{"id":"a","agents":[]}],"links":[{"a":"a","b":"z","charge_per_kwh":0,"max_w":1}]}`:                            `links[0] (a–z): unit "z" unknown`,
+		`{"units":[{"id":"a","agents":[]},{"id":"b","agents":[]}],"links":[{"a":"a","b":"b","charge_per_kwh":0}]}`:               `links[0]: max_w missing`,
+		`{"units":[{"id":"a","agents":[{"id":"x","kind":"pv","forecast_w":[1],"cost_per_kwh":0,"cost_per_kwh":1}]}],"links":[]}`: `units[0].agents[0].cost_per_kwh: key "cost_per_kwh" appears twice`,
+		`{"periods":1,"units":[{"id":"a","agents":[{"id":"x","kind":"pv","forecast_w":[1]}]}],"links":[]}`:                       `units[0] (id "a"): agents[0] (id "x"): cost_per_kwh missing`,
+	}
+	for in, want := range bad {
+		_, err := ReadCommunity(strings.NewReader(in))
+		checkReaderError(t, in, err, want)
+	}
+}
+
+func FuzzReadCommunity(f *testing.F) {
+	f.Add([]byte(`{"periods":1,"units":[{"id":"a","agents":[{"id":"pv","kind":"pv","forecast_w":[500],"cost_per_kwh":0.01}]},{"id":"b","agents":[{"id":"h","kind":"load","demand_w":[300],"value_per_kwh":0.5}]}],"links":[{"a":"a","b":"b","charge_per_kwh":0.01,"max_w":1000}]}`))
+	f.Add([]byte(`{"units":[],"links":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ReadCommunity(bytes.NewReader(data))
+		if err != nil || c.Periods > 6 || len(c.Units) > 6 {
+			return
+		}
+		if _, err := SolveCommunity(c); err != nil {
+			t.Fatalf("valid community not solved: %v", err)
+		}
+	})
+}
