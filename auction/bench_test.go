@@ -14,7 +14,7 @@ func BenchmarkConsensusInterval50(b *testing.B) {
 			rng := rand.New(rand.NewPCG(50, uint64(i)))
 			links := ringLinks(50)
 			if name == "geometric" {
-				links = geometricLinks(50, 0.16, rng)
+				links = geometricLinks(50, 0.12, rng)
 			}
 			c := testCommunity(50, 4, links, true, rng)
 			var run ConsensusRun

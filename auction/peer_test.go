@@ -104,24 +104,6 @@ func TestConsensusTopologies(t *testing.T) {
 	}
 }
 
-func TestConsensusFiftyUnits(t *testing.T) {
-	if testing.Short() {
-		t.Skip("50 units: run without -short")
-	}
-	for i, name := range []string{"ring", "geometric"} {
-		radius := 0.16
-		t.Run(name, func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(50, uint64(i)))
-			links := ringLinks(50)
-			if name == "geometric" {
-				links = geometricLinks(50, radius, rng)
-			}
-			c := testCommunity(50, 4, links, true, rng)
-			clearAndCheck(t, c, newHarness(uint64(i)), nil)
-		})
-	}
-}
-
 // TestConsensusNeighbourDies: a unit falls silent mid-interval; its neighbours drop it after the
 // silence timeout, their trades with it are zero, and the rest still clear, as close to the central
 // optimum of the community without it as before.
