@@ -149,27 +149,8 @@ func SolveCommunity(c Community) (CommunitySolution, error) {
 		return CommunitySolution{}, err
 	}
 	T, h := c.Periods, c.PeriodHours
-	rows := len(c.Units) * T
-	index := make(map[string]int, len(c.Units))
-	var blocks []block
-	var owner [][2]int // unit and agent of each agent block
-	for u, unit := range c.Units {
-		index[unit.ID] = u
-		for a, agent := range unit.Agents {
-			b := compile(agent, T, h)
-			for j, t := range b.period {
-				if t >= 0 {
-					b.period[j] = u*T + t
-				}
-			}
-			blocks = append(blocks, b)
-			owner = append(owner, [2]int{u, a})
-		}
-	}
-	agentBlocks := len(blocks)
-	for _, l := range c.Links {
-		blocks = append(blocks, linkBlock(index[l.A], index[l.B], l, T, h))
-	}
+	blocks, owner, rows := c.blocks()
+	agentBlocks := len(owner)
 	r, err := solveBlockLP(blocks, rows)
 	if err != nil {
 		return CommunitySolution{}, err
@@ -219,6 +200,30 @@ func SolveCommunity(c Community) (CommunitySolution, error) {
 	}
 	sol.MaxImbalanceW = positiveZero(maxAbs(net) * 1000)
 	return sol, nil
+}
+
+// blocks is the bilateral program: every agent's block with its balance rows moved to its unit's
+// (row u·T+t), then one block per link; owner is the unit and agent of each agent block.
+func (c Community) blocks() (blocks []block, owner [][2]int, rows int) {
+	T, h := c.Periods, c.PeriodHours
+	index := make(map[string]int, len(c.Units))
+	for u, unit := range c.Units {
+		index[unit.ID] = u
+		for a, agent := range unit.Agents {
+			b := compile(agent, T, h)
+			for j, t := range b.period {
+				if t >= 0 {
+					b.period[j] = u*T + t
+				}
+			}
+			blocks = append(blocks, b)
+			owner = append(owner, [2]int{u, a})
+		}
+	}
+	for _, l := range c.Links {
+		blocks = append(blocks, linkBlock(index[l.A], index[l.B], l, T, h))
+	}
+	return blocks, owner, len(c.Units) * T
 }
 
 // linkBlock is a link's flows: for every period one variable a→b and one b→a, each leaving the sender's

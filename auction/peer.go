@@ -202,7 +202,6 @@ type neighbourState struct {
 	next     *PeerMessage // its iterate one ahead
 	heard    time.Time
 	lastSent time.Time
-	streak   uint32
 }
 
 // ConsensusPeer is one unit's consensus market for one interval. Create it with NewConsensusPeer.
