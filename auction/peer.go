@@ -40,7 +40,7 @@ type PeerConfig struct {
 	Agents      []Agent
 	Neighbours  []Neighbour
 
-	// Rho is the ADMM penalty in money per kW² per period (default 0.1). Both ends of a link must use
+	// Rho is the ADMM penalty in money per kW² per period (default 0.03). Both ends of a link must use
 	// the same value: the price update depends on it.
 	Rho float64
 	// Tolerance bounds the primal and dual residual of every trade (default 5 W).
@@ -63,7 +63,7 @@ type PeerConfig struct {
 
 func (c PeerConfig) withDefaults() PeerConfig {
 	if c.Rho == 0 {
-		c.Rho = 0.1
+		c.Rho = 0.03
 	}
 	if c.Tolerance == 0 {
 		c.Tolerance = 5
