@@ -15,5 +15,7 @@
 // after each period every unit signs its meter reading, settles (fractals.Settle) against the others'
 // readings and the feeder's AC power flow and balance, and pays over real ledger nodes (a bbolt file
 // each, the in-process transport, channels along a binary tree of the units, mediated beyond a
-// partner). There is no mesh in it yet.
+// partner). The signed meter readings travel over the in-memory mesh (package mesh's MemNetwork, the
+// units linked along the same tree, with loss and jitter as options); the market does not use the mesh
+// yet.
 package firmware
