@@ -10,6 +10,10 @@
 // market interval, horizon and method, tariffs, load values and battery and PV costs. Every error names the file, the line and the field, and says what is
 // accepted.
 //
+// telemetry.go adds the operations part, in a unit file or on its own (LoadOperations, for the
+// simulated unit): data_dir (the state file's directory) and the telemetry section (InfluxDB, MQTT
+// with Home Assistant discovery, Prometheus on or off, how often state is written).
+//
 // It validates and describes; it must not open connections (wiring lives with the runtime,
 // firmware.OpenDevices).
 package config
