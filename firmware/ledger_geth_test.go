@@ -87,4 +87,3 @@ func TestInteropLedgerOnGethDev(t *testing.T) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
