@@ -61,3 +61,5 @@ clean:
 interop:
 	@command -v devp2p >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/devp2p" ] || { echo "needs devp2p: $(GO) install github.com/ethereum/go-ethereum/cmd/devp2p@v1.16.9"; exit 1; }
 	$(GO) test -count=1 -tags interop -run Interop -v ./mesh/
+	@command -v geth >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/geth" ] || { echo "needs geth: $(GO) install github.com/ethereum/go-ethereum/cmd/geth@v1.16.9"; exit 1; }
+	$(GO) test -count=1 -tags interop -run TestInteropLedgerOnGethDev -v ./firmware/

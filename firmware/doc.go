@@ -6,6 +6,9 @@
 // applied between cycles (settings.go). The reporters (InfluxDB, MQTT, Prometheus) are in
 // firmware/telemetry.
 // The unit key and its mesh node (GET /api/mesh) are identity.go and mesh.go.
+// The ledger (ledger.go, ledger_api.go): with a channels section the daemon runs the unit's payment
+// channels (store, TCP listener for the neighbours, chain keeper; opens and tops up channels when the
+// chain answers) and serves /api/ledger/; ledgermesh.go carries ledger frames over the mesh.
 // It may import every package but cmd; it holds no control logic of its own.
 //
 // community*.go and feeder.go are the community simulator: SimulateCommunity runs N simulated units

@@ -25,7 +25,7 @@ func StartConfiguredLedger(ctx context.Context, path string, d *Daemon, clk cloc
 	if u.Channels == nil {
 		return nil, nil
 	}
-	key, err := LoadKey(u.Channels.KeyFile)
+	key, err := LoadOrCreateKey(u.Channels.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
