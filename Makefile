@@ -40,3 +40,8 @@ soak: build
 
 clean:
 	rm -rf $(BIN)
+
+## scenarios: every HIL scenario (reports in /tmp/fractals-scenarios) and a 200-outage campaign (1-2 min)
+scenarios: build
+	@for f in hil/scenarios/*.yaml; do $(BIN)/fractals scenario run $$f --report /tmp/fractals-scenarios/$$(basename $$f .yaml) || exit 1; done
+	$(BIN)/fractals scenario campaign --n 200 --seed 7 > /tmp/fractals-scenarios/campaign.json
