@@ -28,6 +28,10 @@ import (
 // and everything that must be closed when the daemon stops.
 type Hardware struct {
 	Devices fractals.Devices
+	// The unit's own services, nil when the file names none; ApplyServiceStep commands them.
+	AccessPoint der.AccessPoint
+	StorageNode der.StorageNode
+	services    []interface{ Close() error }
 
 	gateways []*modbus.Gateway
 	mqtts    []*mqtt.Device
@@ -51,6 +55,9 @@ func (h *Hardware) Close() error {
 	}
 	if h.remote != nil {
 		errs = append(errs, h.remote.Close())
+	}
+	for _, s := range h.services {
+		errs = append(errs, s.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -221,7 +228,8 @@ func (b *builder) build() error {
 	for _, step := range []struct {
 		protocol string
 		build    func(*config.Device) error
-	}{{"gpio", b.relay}, {"mqtt", b.mqtt}, {"sunspec", b.sunspec}, {"gpio", b.gpio}} {
+	}{{"gpio", b.relay}, {"mqtt", b.mqtt}, {"sunspec", b.sunspec}, {"regmap", b.regmap},
+		{"hostapd", b.hostapd}, {"storagenode", b.storagenode}, {"gpio", b.gpio}} {
 		for i := range b.u.Devices {
 			d := &b.u.Devices[i]
 			if d.Protocol != step.protocol {
@@ -282,13 +290,16 @@ func (b *builder) sunspec(d *config.Device) error {
 	if revert == 0 {
 		revert = DefaultRevert
 	}
-	h := &polledHybrid{h: &sunspec.Hybrid{Dev: dev, Revert: revert}, clk: b.clk, every: b.cc.Cycle / 2}
+	h := &polledHybrid{h: &sunspec.Hybrid{Dev: dev, Revert: revert, BatteryWDischargePositive: d.BatteryWDischargePositive},
+		clk: b.clk, every: b.cc.Cycle / 2}
 	for _, r := range d.Roles {
 		switch r {
 		case "pv":
 			b.hw.Devices.PV = h
 		case "battery":
 			b.hw.Devices.Battery = h
+		case "meter":
+			b.hw.Devices.Meter = b.sunspecMeter(h)
 		}
 	}
 	return nil
@@ -327,7 +338,7 @@ func (p *polledHybrid) poll(ctx context.Context) error {
 	if p.err == nil {
 		return nil
 	}
-	if f, ok := p.h.Dev.Registers().(interface{ Failing() (bool, int) }); ok {
+	if f, ok := p.h.Dev.Registers().(der.Liveness); ok {
 		if failing, _ := f.Failing(); failing {
 			return fmt.Errorf("%w (%v)", der.ErrStale, p.err)
 		}

@@ -1,4 +1,21 @@
 // Package firmware is the unit runtime: configuration, wiring devices (real or simulated) to the
 // controller, the cycle loop on the injected clock, storage, telemetry, the HTTP API and the watchdog.
+// Operations: observers see the status after every cycle (observe.go); the state file in the data
+// directory (state.go, bbolt); the dashboard at / with its in-memory history (dashboard.go,
+// history.go, web/); systemd's READY and WATCHDOG from the loop (watchdog.go); operator settings
+// applied between cycles (settings.go). The reporters (InfluxDB, MQTT, Prometheus) are in
+// firmware/telemetry.
+// The unit key and its mesh node (GET /api/mesh) are identity.go and mesh.go.
 // It may import every package but cmd; it holds no control logic of its own.
+//
+// community*.go and feeder.go are the community simulator: SimulateCommunity runs N simulated units
+// in lockstep on one simulated clock; every market interval their agents clear in one market (the
+// CommunityMarket interface, today auction's ADMM exchange or central solve in this process, with the
+// central optimum of the same bids computed for comparison); each unit's Step follows its schedule;
+// after each period every unit signs its meter reading, settles (fractals.Settle) against the others'
+// readings and the feeder's AC power flow and balance, and pays over real ledger nodes (a bbolt file
+// each, the in-process transport, channels along a binary tree of the units, mediated beyond a
+// partner). The signed meter readings travel over the in-memory mesh (package mesh's MemNetwork, the
+// units linked along the same tree, with loss and jitter as options); the market does not use the mesh
+// yet.
 package firmware

@@ -22,6 +22,8 @@ type Status struct {
 	State    fractals.State    `json:"state"`
 	Energy   fractals.Energy   `json:"energy_wh"`
 	Events   []fractals.Event  `json:"recent_events"`
+	// ReadErrors are the last cycle's failed reads with their reasons (stale, implausible ...).
+	ReadErrors []string `json:"read_errors,omitempty"`
 }
 
 // maxRecentEvents bounds the event history kept for the status page, so memory stays flat.
@@ -63,6 +65,7 @@ func (u *Unit) Cycle(ctx context.Context) error {
 	next, cmds, events := fractals.Step(&u.cfg, u.currentState(), &snap)
 	written, writeErrs := u.writer.Write(ctx, &u.devices, cmds, now)
 	u.record(now, snap, next, cmds, written, events)
+	u.recordReadErrors(readErrs)
 	err := errors.Join(append(readErrs, writeErrs...)...)
 	if u.log != nil {
 		u.logCycle(snap, written, next, events, err)

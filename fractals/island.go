@@ -97,6 +97,12 @@ func boot(st *State, m ProtectionSample, ev func(string, string)) {
 		st.enter(PhaseOpening, m.At, "booted without the utility: PCC open, battery forms the grid", ev)
 		return
 	}
+	if st.Island.Phase != PhaseConnected && m.PCCClosed.Good() && !m.PCCClosed.Value {
+		// Restored islanded after a restart, and the PCC is still open: reconnecting goes through
+		// enter service and synchronisation like any return of the utility, counted from now.
+		st.enter(PhaseIslanded, m.At, "restarted islanded with the PCC open: reconnect through enter service and synchronisation", ev)
+		return
+	}
 	st.Island.Phase, st.Mode = PhaseConnected, Connected
 }
 

@@ -38,6 +38,7 @@ type State struct {
 	Safe         bool           `json:"safe"`          // essential readings missing: safe set-points
 	Shed         [NumLoads]bool `json:"shed"`          // loads the controller switched off for lack of supply
 	EVInfeasible bool           `json:"ev_infeasible"` // the EV's request cannot be met by its deadline
+	Schedule     Schedule       `json:"schedule"`      // the market's commitment for the current period, set by the shell
 }
 
 // Commands are the set-points and relay states of one cycle.
@@ -75,14 +76,15 @@ func Step(cfg *Config, st State, s *Snapshot) (State, Commands, []Event) {
 	p.events = protectTick(cfg, &st, SampleOf(&p.s))
 	p.prev, p.next = st, st
 	p.derive()
-	// The controllers in priority order, highest first; the market schedule will sit between services
-	// and optimisation. Called directly (not through a table) so the plan stays on the stack.
+	// The controllers in priority order, highest first; the market schedule sits between services and
+	// optimisation. Called directly (not through a table) so the plan stays on the stack.
 	protect(&p)
 	island(&p)
 	reserve(&p)
 	serveCritical(&p)
 	serveServices(&p)
 	degradeServices(&p)
+	followMarket(&p)
 	optimise(&p)
 	c := p.commands() // before reading p.next: supervision records into it
 	return p.next, c, p.events

@@ -83,6 +83,11 @@ func NewGateway(cfg Config) (*Gateway, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("modbus: gateway: address is empty")
 	}
+	if cfg.Serial == nil {
+		if err := checkTCPAddress(cfg.Address); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
@@ -362,7 +367,17 @@ func (u *Unit) Probe(ctx context.Context, addr, n uint16) ([]uint16, error) {
 func (u *Unit) NoteProbes(err error) { u.after(err, false) }
 
 func (u *Unit) read(ctx context.Context, addr, n uint16, record bool) ([]uint16, error) {
-	b, err := u.g.exchange(ctx, u.id, func(c gb.Client) ([]byte, error) { return c.ReadHoldingRegisters(addr, n) })
+	return u.readTable(ctx, addr, n, record, false)
+}
+
+// readTable reads n holding registers (function 3), or input registers (function 4) when input.
+func (u *Unit) readTable(ctx context.Context, addr, n uint16, record, input bool) ([]uint16, error) {
+	b, err := u.g.exchange(ctx, u.id, func(c gb.Client) ([]byte, error) {
+		if input {
+			return c.ReadInputRegisters(addr, n)
+		}
+		return c.ReadHoldingRegisters(addr, n)
+	})
 	if record {
 		u.after(err, false)
 	}

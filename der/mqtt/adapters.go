@@ -60,6 +60,11 @@ func (a *Inverter) ReadPV(context.Context) (der.PVStatus, error) {
 	if st.Rated <= 0 && err == nil {
 		err = fmt.Errorf("mqtt: device %s: %w: %w", a.Dev.Name(), ErrRatingUnknown, der.ErrStale)
 	}
+	if err == nil {
+		if err = der.CheckRated(PVPower, w, float64(st.Rated)); err != nil {
+			err = fmt.Errorf("mqtt: device %s: %w", a.Dev.Name(), err)
+		}
+	}
 	return st, err
 }
 
@@ -78,6 +83,11 @@ func (a *Inverter) ReadBattery(context.Context) (der.BatteryStatus, error) {
 	soc, err1 := a.Dev.Value(BatterySoC)
 	p, err2 := a.Dev.Value(BatteryPower)
 	st.SoC, st.Power = units.Fraction(soc/100), units.Watts(p)
+	if err2 == nil {
+		if err := der.CheckRated(BatteryPower, p, float64(max(a.MaxCharge, a.MaxDischarge))); err != nil {
+			err2 = fmt.Errorf("mqtt: device %s: %w", a.Dev.Name(), err)
+		}
+	}
 	return st, errors.Join(err1, err2)
 }
 

@@ -131,6 +131,8 @@ type sample struct {
 	v     float64
 	at    time.Time // zero for an untrusted retained message
 	valid bool      // false when the device published "no value" (null)
+	// implausible is why the reading cannot be true (wraps der.ErrImplausible), nil when plausible.
+	implausible error
 }
 
 // New prepares a device; Start connects it.
@@ -244,11 +246,14 @@ func (d *Device) handle(topic string, payload []byte, retained bool) {
 	defer d.mu.Unlock()
 	for _, p := range d.topics[topic] {
 		b := d.cfg.Mapping.Points[p]
-		v, ok, err := Decode(payload, b.Field)
+		v, ok, isBool, err := decode(payload, b.Field)
 		if err != nil {
 			continue
 		}
 		s := sample{v: v * b.scale(), valid: ok, at: now}
+		if ok {
+			s.implausible = plausible(p, s.v, isBool)
+		}
 		if retained && !d.cfg.Mapping.TrustRetained {
 			s.at = time.Time{}
 		}
@@ -277,6 +282,8 @@ func (d *Device) Value(point string) (float64, error) {
 		return s.v, fmt.Errorf("mqtt: device %s: %s last received %v ago: %w", d.cfg.Name, point, d.cfg.Clock.Since(s.at).Round(time.Millisecond), der.ErrStale)
 	case !s.valid:
 		return 0, fmt.Errorf("mqtt: device %s: %s: %w", d.cfg.Name, point, ErrMissing)
+	case s.implausible != nil:
+		return 0, fmt.Errorf("mqtt: device %s: %w", d.cfg.Name, s.implausible)
 	}
 	return s.v, nil
 }
@@ -317,8 +324,15 @@ func (d *Device) Command(ctx context.Context, name string, value float64) error 
 // else the field of a JSON object, dotted for nested objects. A JSON null reads as ok=false (the
 // device says it has no value); anything else that is not a finite number is an error.
 func Decode(payload []byte, field string) (v float64, ok bool, err error) {
+	v, ok, _, err = decode(payload, field)
+	return v, ok, err
+}
+
+// decode is Decode that also tells whether the payload was a boolean (true, on, false, off), which
+// a point that is a number must not accept.
+func decode(payload []byte, field string) (v float64, ok, isBool bool, err error) {
 	if len(payload) > 64<<10 {
-		return 0, false, fmt.Errorf("payload of %d bytes is too large", len(payload))
+		return 0, false, false, fmt.Errorf("payload of %d bytes is too large", len(payload))
 	}
 	if field == "" {
 		return scalar(bytes.TrimSpace(payload))
@@ -327,50 +341,50 @@ func Decode(payload []byte, field string) (v float64, ok bool, err error) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
-		return 0, false, fmt.Errorf("payload is not JSON: %w", err)
+		return 0, false, false, fmt.Errorf("payload is not JSON: %w", err)
 	}
 	for _, key := range strings.Split(field, ".") {
 		obj, isObj := doc.(map[string]any)
 		if !isObj {
-			return 0, false, fmt.Errorf("field %q: payload is not an object at %q", field, key)
+			return 0, false, false, fmt.Errorf("field %q: payload is not an object at %q", field, key)
 		}
 		next, found := obj[key]
 		if !found {
-			return 0, false, fmt.Errorf("field %q: no %q in payload", field, key)
+			return 0, false, false, fmt.Errorf("field %q: no %q in payload", field, key)
 		}
 		doc = next
 	}
 	switch x := doc.(type) {
 	case nil:
-		return 0, false, nil
+		return 0, false, false, nil
 	case json.Number:
 		return scalar([]byte(x.String()))
 	case bool:
 		if x {
-			return 1, true, nil
+			return 1, true, true, nil
 		}
-		return 0, true, nil
+		return 0, true, true, nil
 	case string:
 		return scalar([]byte(strings.TrimSpace(x)))
 	}
-	return 0, false, fmt.Errorf("field %q holds %T, not a number", field, doc)
+	return 0, false, false, fmt.Errorf("field %q holds %T, not a number", field, doc)
 }
 
-func scalar(b []byte) (float64, bool, error) {
+func scalar(b []byte) (v float64, ok, isBool bool, err error) {
 	s := string(b)
 	switch s {
 	case "null", "":
-		return 0, false, nil
+		return 0, false, false, nil
 	case "true", "on", "ON":
-		return 1, true, nil
+		return 1, true, true, nil
 	case "false", "off", "OFF":
-		return 0, true, nil
+		return 0, true, true, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false, fmt.Errorf("payload %.40q is not a finite number", s)
+		return 0, false, false, fmt.Errorf("payload %.40q is not a finite number", s)
 	}
-	return f, true, nil
+	return f, true, false, nil
 }
 
 // Encode renders a command value: the bare number when field is empty, else {"field": value}.

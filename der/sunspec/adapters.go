@@ -33,6 +33,18 @@ type Hybrid struct {
 	// Revert is the revert timeout written with every control, so that the inverter returns to
 	// its defaults when the controller stops writing; zero disables it (not advised).
 	Revert time.Duration
+	// BatteryWDischargePositive is for devices whose model 802 W counts discharge positive (the
+	// model says charging is positive, but devices differ); the unit file sets it per device.
+	BatteryWDischargePositive bool
+}
+
+// rating is the nameplate AC rating: 120 WRtg, else 702 WMaxRtg.
+func (h *Hybrid) rating() (float64, error) {
+	w, err := h.number(120, "WRtg")
+	if err == nil || !h.Dev.Has(702) {
+		return w, err
+	}
+	return h.number(702, "WMaxRtg")
 }
 
 var _ der.PVInverter = (*Hybrid)(nil)
@@ -51,7 +63,7 @@ func (h *Hybrid) number(model uint16, path string) (float64, error) {
 }
 
 func (h *Hybrid) inverterModel() uint16 {
-	for _, id := range []uint16{103, 113, 101, 111, 102, 112} {
+	for _, id := range []uint16{103, 113, 101, 111, 102, 112, 701} {
 		if h.Dev.Has(id) {
 			return id
 		}
@@ -62,7 +74,7 @@ func (h *Hybrid) inverterModel() uint16 {
 // ReadPV reports the PV side.
 func (h *Hybrid) ReadPV(ctx context.Context) (der.PVStatus, error) {
 	st := der.PVStatus{Available: -1}
-	rated, err := h.number(120, "WRtg")
+	rated, err := h.rating()
 	if err != nil {
 		return st, err
 	}
@@ -95,7 +107,10 @@ func (h *Hybrid) wmax() (float64, error) {
 	if w, err := h.number(121, "WMax"); err == nil && w > 0 {
 		return w, nil
 	}
-	w, err := h.number(120, "WRtg")
+	if w, err := h.number(702, "WMax"); err == nil && w > 0 {
+		return w, nil
+	}
+	w, err := h.rating()
 	if err == nil && w <= 0 {
 		err = fmt.Errorf("sunspec: device %s: WRtg %v is not a rating", h.Dev.Name, w)
 	}
@@ -106,7 +121,8 @@ func (h *Hybrid) revertSeconds() float64 {
 	return math.Min(math.Ceil(h.Revert.Seconds()), math.MaxUint16-1)
 }
 
-// SetPVLimit writes the active power limit; the rated power or more lifts it.
+// SetPVLimit writes the active power limit; the rated power or more lifts it. A device that carries
+// model 704 gets WMaxLimPct there (reverting to no limit), else model 123's.
 func (h *Hybrid) SetPVLimit(ctx context.Context, limit units.Watts) error {
 	if limit < 0 || math.IsNaN(float64(limit)) {
 		return fmt.Errorf("sunspec: device %s: PV limit %v W outside 0..rated", h.Dev.Name, float64(limit))
@@ -116,6 +132,12 @@ func (h *Hybrid) SetPVLimit(ctx context.Context, limit units.Watts) error {
 		return err
 	}
 	pct := math.Min(100, float64(limit)/wmax*100)
+	if h.Dev.Has(704) {
+		if pct >= 100 {
+			return h.Dev.DisableDERPowerLimit(ctx)
+		}
+		return h.Dev.SetDERPowerLimitPct(ctx, pct, 100, h.Revert)
+	}
 	if pct >= 100 {
 		return h.Dev.Write(ctx, 123, Set{Path: "WMaxLimPct", Value: 100}, Set{Path: "WMaxLim_Ena", Value: 0})
 	}
@@ -138,6 +160,9 @@ func (h *Hybrid) ReadBattery(ctx context.Context) (der.BatteryStatus, error) {
 		return v
 	}
 	st.Power = units.Watts(need("W"))
+	if h.BatteryWDischargePositive {
+		st.Power = -st.Power
+	}
 	st.SoC = units.Fraction(need("SoC") / 100)
 	st.Capacity = units.WattHours(need("WHRtg"))
 	st.MaxCharge = units.Watts(need("WChaRteMax"))
@@ -162,8 +187,17 @@ func (h *Hybrid) ReadBattery(ctx context.Context) (der.BatteryStatus, error) {
 	return st, err
 }
 
-// SetBatteryPower pins the battery's AC power to p (positive charges).
+// SetBatteryPower pins the battery's AC power to p (positive charges): through the storage
+// controls of model 124 when the device carries them, else through model 704's WSet (positive
+// injects, so the set-point is -p, reverting to 0 W), as on a battery inverter that speaks
+// IEEE 1547-2018's models only.
 func (h *Hybrid) SetBatteryPower(ctx context.Context, p units.Watts) error {
+	if !h.Dev.Has(124) && h.Dev.Has(704) {
+		if math.IsNaN(float64(p)) {
+			return fmt.Errorf("sunspec: device %s: battery power %v W is not a number", h.Dev.Name, float64(p))
+		}
+		return h.Dev.SetDERActivePower(ctx, -float64(p), 0, h.Revert)
+	}
 	b, err := h.Dev.Block(124)
 	if err != nil && !errors.Is(err, der.ErrStale) || b == nil {
 		if err == nil {

@@ -48,8 +48,10 @@ func FuzzDecode(f *testing.F) {
 			if v.Valid && !v.Def.Type.IsText() && (v.Number != v.Number) {
 				t.Fatalf("model %d %s: valid NaN", def.ID, v.Path)
 			}
-			if int(v.Addr)-40002+v.Def.Size > len(regs) {
-				t.Fatalf("model %d %s at %d beyond %d registers", def.ID, v.Path, v.Addr, len(regs))
+			// A fixed-length block the device ended early is padded with "not implemented"
+			// (see fillOptionalTail): a point beyond what the device sent exists but is never valid.
+			if v.Valid && int(v.Addr)-40002+v.Def.Size > len(regs) {
+				t.Fatalf("model %d %s at %d beyond %d registers is valid", def.ID, v.Path, v.Addr, len(regs))
 			}
 		}
 	})

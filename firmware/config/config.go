@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"regexp"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fractals-energy/fractals/der/mqtt"
+	"github.com/fractals-energy/fractals/der/regmap"
 )
 
 // Unit is the device configuration of one MeshBox++ unit.
@@ -30,8 +30,17 @@ type Unit struct {
 	PinServer *PinServer `yaml:"pin_server"`
 	Site      *Site      `yaml:"site"`
 	Devices   []Device   `yaml:"devices"`
+	Market    *Market    `yaml:"market"` // trading with the community; defaults when left out
+	Mesh      *Mesh      `yaml:"mesh"`
+	// DataDir and Telemetry are the operations side (telemetry.go).
+	DataDir   string     `yaml:"data_dir"`
+	Telemetry *Telemetry `yaml:"telemetry"`
 	// Protection is the IEEE 1547 category and settings (protection.go); nil: category II defaults.
 	Protection *Protection `yaml:"protection"`
+	// Chain and Channels configure the payment channels (ledger.go); without channels the unit
+	// runs no ledger.
+	Chain    *Chain    `yaml:"chain"`
+	Channels *Channels `yaml:"channels"`
 }
 
 // PinServer is a remote pin server speaking der/gpio's line protocol.
@@ -131,6 +140,20 @@ type Device struct {
 	// Meter names the mqtt device that measures a gpio load circuit (it plays load<k>_power).
 	Meter   string  `yaml:"meter"`
 	Nominal float64 `yaml:"nominal_w"` // a load circuit's power when it has no meter
+
+	// Template names a known device (der/templates) whose protocol, unit id, preset and register
+	// map the entry may leave out.
+	Template string `yaml:"template"`
+	// Registers (regmap) is the register map of a non-SunSpec Modbus device, usually its template's.
+	Registers *regmap.Map `yaml:"registers"`
+	// BatteryWDischargePositive (sunspec) is for a device whose model 802 W counts discharge
+	// positive, against the model's definition.
+	BatteryWDischargePositive bool `yaml:"battery_w_discharge_positive"`
+
+	// hostapd: the access point's control socket and its full client limit; storagenode: its URL.
+	ControlSocket string `yaml:"control_socket"`
+	ClientLimit   int    `yaml:"client_limit"`
+	URL           string `yaml:"url"`
 }
 
 // Poll is the polling schedule of a SunSpec device.
@@ -220,6 +243,7 @@ func Parse(name string, r io.Reader) (*Unit, error) {
 	}
 	v := validator{file: name, root: root.Content[0]}
 	v.unit(&u)
+	v.ledger(&u)
 	if len(v.errs) > 0 {
 		// Map fields are checked in random order; report in file order.
 		sort.SliceStable(v.errs, func(i, j int) bool {
@@ -329,6 +353,7 @@ var mqttPresets = map[string]bool{"": true, "victron": true, "opendtu": true}
 var gpioPinName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,31}$`)
 
 func (v *validator) unit(u *Unit) {
+	v.mesh(u.Mesh)
 	if u.Name == "" {
 		v.fail(p("name"), "missing: the unit needs a name")
 	}
@@ -350,13 +375,13 @@ func (v *validator) unit(u *Unit) {
 	if u.MQTT != nil {
 		if !strings.HasPrefix(u.MQTT.Broker, "tcp://") && !strings.HasPrefix(u.MQTT.Broker, "mqtt://") {
 			v.fail(p("mqtt", "broker"), "%q: want tcp://host:port", u.MQTT.Broker)
-		} else if _, _, err := net.SplitHostPort(u.MQTT.Broker[strings.Index(u.MQTT.Broker, "://")+3:]); err != nil {
-			v.fail(p("mqtt", "broker"), "%q: want tcp://host:port", u.MQTT.Broker)
+		} else if err := hostPort(u.MQTT.Broker[strings.Index(u.MQTT.Broker, "://")+3:]); err != nil {
+			v.fail(p("mqtt", "broker"), "%q: %v", u.MQTT.Broker, err)
 		}
 	}
 	if ps := u.PinServer; ps != nil {
-		if _, _, err := net.SplitHostPort(ps.Address); err != nil {
-			v.fail(p("pin_server", "address"), "%q: want host:port", ps.Address)
+		if err := hostPort(ps.Address); err != nil {
+			v.fail(p("pin_server", "address"), "%q: %v", ps.Address, err)
 		}
 		if ps.Timeout != 0 && (ps.Timeout < minTimeout || ps.Timeout > maxTimeout) {
 			v.fail(p("pin_server", "timeout"), "%v outside %v..%v", ps.Timeout, minTimeout, maxTimeout)
@@ -365,6 +390,11 @@ func (v *validator) unit(u *Unit) {
 	if u.Site != nil {
 		v.site(u.Site, u.Cycle)
 	}
+	v.emptyEntries()
+	if u.Market != nil {
+		v.market(u.Market)
+	}
+	v.operations(u)
 	if len(u.Devices) == 0 {
 		v.fail(p("devices"), "missing: a unit needs at least one device")
 	}
@@ -385,6 +415,8 @@ func (v *validator) unit(u *Unit) {
 			taken[r] = d.Name
 		}
 	}
+	v.sharedPins(u)
+	v.sharedTargets(u)
 	relays := map[string]bool{}
 	for _, d := range u.Devices {
 		if d.Protocol == "gpio" && d.Pins["relay"].Name != "" {
@@ -449,8 +481,8 @@ func (v *validator) gateway(i int, g *Gateway) {
 	}
 	switch g.Protocol {
 	case "modbus-tcp":
-		if _, _, err := net.SplitHostPort(g.Address); err != nil {
-			v.fail(p("gateways", i, "address"), "%q: want host:port", g.Address)
+		if err := hostPort(g.Address); err != nil {
+			v.fail(p("gateways", i, "address"), "%q: %v", g.Address, err)
 		}
 		if g.Serial != nil {
 			v.fail(p("gateways", i, "serial"), "only for modbus-rtu")
@@ -491,9 +523,12 @@ func (v *validator) gateway(i int, g *Gateway) {
 }
 
 func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) {
+	if !v.applyTemplate(i, d) {
+		return
+	}
 	allowed, ok := roles[d.Protocol]
 	if !ok {
-		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt or gpio", d.Protocol)
+		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt, regmap or gpio", d.Protocol)
 		return
 	}
 	if len(d.Roles) == 0 {
@@ -511,6 +546,10 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		v.fail(p("devices", i, "revert"), "%v outside 0..18h", d.Revert)
 	}
 	switch d.Protocol {
+	case "regmap":
+		v.regmapDevice(i, d, gateways)
+	case "hostapd", "storagenode":
+		v.serviceDevice(i, d)
 	case "sunspec":
 		if !gateways[d.Gateway] {
 			v.fail(p("devices", i, "gateway"), "%q is not among the gateways", d.Gateway)
