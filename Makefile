@@ -56,6 +56,11 @@ install: build
 clean:
 	rm -rf $(BIN)
 
+## scenarios: every HIL scenario (reports in /tmp/fractals-scenarios) and a 200-outage campaign (1-2 min)
+scenarios: build
+	@for f in hil/scenarios/*.yaml; do $(BIN)/fractals scenario run $$f --report /tmp/fractals-scenarios/$$(basename $$f .yaml) || exit 1; done
+	$(BIN)/fractals scenario campaign --n 200 --seed 7 > /tmp/fractals-scenarios/campaign.json
+
 .PHONY: interop
 ## interop: our mesh node against go-ethereum's devp2p tool (RLPx hello, discv5 ping, record resolve)
 interop:
