@@ -40,3 +40,9 @@ soak: build
 
 clean:
 	rm -rf $(BIN)
+
+.PHONY: interop
+## interop: our mesh node against go-ethereum's devp2p tool (RLPx hello, discv5 ping, record resolve)
+interop:
+	@command -v devp2p >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/devp2p" ] || { echo "needs devp2p: $(GO) install github.com/ethereum/go-ethereum/cmd/devp2p@v1.16.9"; exit 1; }
+	$(GO) test -count=1 -tags interop -run Interop -v ./mesh/

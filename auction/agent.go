@@ -86,15 +86,15 @@ func (p Problem) Validate() error {
 	if len(p.Agents) == 0 {
 		return fmt.Errorf("agents: none, want at least one")
 	}
-	seen := make(map[string]bool, len(p.Agents))
+	firstUse := make(map[string]int, len(p.Agents))
 	for i, a := range p.Agents {
 		if a.ID == "" {
 			return fmt.Errorf("agents[%d]: id empty", i)
 		}
-		if seen[a.ID] {
-			return fmt.Errorf("agents[%d] (id %q): id used twice", i, a.ID)
+		if first, ok := firstUse[a.ID]; ok {
+			return fmt.Errorf("agents[%d] (id %q): id used twice, already by agents[%d]", i, a.ID, first)
 		}
-		seen[a.ID] = true
+		firstUse[a.ID] = i
 		if err := a.validate(p.Periods); err != nil {
 			return fmt.Errorf("agents[%d] (id %q): %w", i, a.ID, err)
 		}

@@ -72,11 +72,17 @@ func ReadClear(r io.Reader) (Market, []Bid, error) {
 		return Market{}, nil, errors.New("bids missing, want an array of bids")
 	}
 	bids := make([]Bid, len(rawBids))
+	firstUse := make(map[string]int, len(rawBids))
 	for i, raw := range rawBids {
 		b, err := readBid(raw, i, m.PriceCap)
 		if err != nil {
 			return Market{}, nil, err
 		}
+		// Allocations are reported by id: two bids of one id would get two answers nobody can tell apart.
+		if first, ok := firstUse[b.ID]; ok {
+			return Market{}, nil, fmt.Errorf("bids[%d] (id %q): id already used by bids[%d], want every bid id once", i, b.ID, first)
+		}
+		firstUse[b.ID] = i
 		bids[i] = b
 	}
 	return m, bids, nil
@@ -248,6 +254,9 @@ func readObject(r io.Reader) (map[string]json.RawMessage, error) {
 	obj, err := asObject(raw)
 	if err != nil {
 		return nil, fmt.Errorf("input: %w", err)
+	}
+	if err := checkDuplicateKeys(raw); err != nil {
+		return nil, err
 	}
 	return obj, nil
 }

@@ -42,7 +42,7 @@ func TestReadProblemErrorsNameTheAgent(t *testing.T) {
 		`{"periods":1,"agents":[{"id":"e","kind":"flexible_load","energy_wh":1,"max_w":1,"deadline":5,"value_per_kwh":1}]}`:                                                                        `deadline 5, want 0..1`,
 		`{"periods":-3,"agents":[]}`: `periods -3`,
 		`{"periods":1,"agents":[{"id":"a","kind":"pv","forecast_w":[-1],"cost_per_kwh":0}]}`:                                                         `forecast_w[0] -1`,
-		`{"periods":1,"agents":[{"id":"a","kind":"pv","forecast_w":[1],"cost_per_kwh":0},{"id":"a","kind":"pv","forecast_w":[1],"cost_per_kwh":0}]}`: `agents[1] (id "a"): id used twice`,
+		`{"periods":1,"agents":[{"id":"a","kind":"pv","forecast_w":[1],"cost_per_kwh":0},{"id":"a","kind":"pv","forecast_w":[1],"cost_per_kwh":0}]}`: `agents[1] (id "a"): id used twice, already by agents[0]`,
 		`{"periods":1,"agents":[{"id":"a","kind":"pv","forecast_w":[1],"colour":"red"}]}`:                                                            `agents[0] (id "a"): unknown field "colour"`,
 	}
 	for in, want := range cases {
@@ -61,10 +61,19 @@ func FuzzReadClear(f *testing.F) {
 	f.Add([]byte(`{"price_cap":9999,"bids":[{"id":"b1","side":"buy","price":40,"quantity":5},{"id":"s1","side":"sell","price":30,"quantity":-2}]}`))
 	f.Add([]byte(`{"bids":[]}`))
 	f.Add([]byte(`{"bids":[{"id":"b","side":"sell","price":1e308,"quantity":1e308}]}`))
+	f.Add([]byte(`{"bids":[{"id":"b","side":"buy","price":40,"quantity":3},{"id":"b","side":"sell","price":10,"quantity":5}]}`))
+	f.Add([]byte(`{"bids":[{"id":"b","side":"buy","price":40,"price":1,"quantity":3}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, bids, err := ReadClear(strings.NewReader(string(data)))
 		if err != nil {
 			return
+		}
+		ids := make(map[string]bool, len(bids))
+		for _, b := range bids {
+			if ids[b.ID] {
+				t.Fatalf("accepted two bids of id %q", b.ID)
+			}
+			ids[b.ID] = true
 		}
 		r, err := m.Clear(bids)
 		if err != nil {
@@ -77,6 +86,7 @@ func FuzzReadClear(f *testing.F) {
 func FuzzReadProblem(f *testing.F) {
 	f.Add([]byte(`{"periods":2,"period_hours":1,"agents":[{"id":"h","kind":"load","demand_w":[100,200],"value_per_kwh":0.5},{"id":"pv","kind":"pv","forecast_w":[300,0],"cost_per_kwh":0.01},{"id":"b","kind":"battery","capacity_wh":500,"initial_wh":100,"max_charge_w":200,"max_discharge_w":200,"charge_efficiency":0.95,"discharge_efficiency":0.95,"cost_per_kwh":0.02}]}`))
 	f.Add([]byte(`{"periods":1,"agents":[{"id":"g","kind":"grid","import_price":[0.3],"export_price":[0.1],"max_import_w":1000,"max_export_w":1000},{"id":"e","kind":"flexible_load","energy_wh":100,"max_w":50,"deadline":1,"value_per_kwh":0.4}]}`))
+	f.Add([]byte(`{"periods":1,"agents":[{"id":"a","kind":"pv","forecast_w":[1],"cost_per_kwh":0,"kind":"load"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ReadProblem(strings.NewReader(string(data)))
 		if err != nil || p.Periods > 48 || len(p.Agents) > 20 {
@@ -223,5 +233,34 @@ func TestOutputsHaveNoNegativeZero(t *testing.T) {
 				t.Fatalf("%s: -0 in %+v", m, sol)
 			}
 		}
+	}
+}
+
+// TestDuplicatesRefused: `auction clear` accepted two bids named b and answered two allocations named b,
+// and a repeated JSON key silently kept its last value. Both are refused, naming the id or the key and
+// where it is.
+func TestDuplicatesRefused(t *testing.T) {
+	clearCases := map[string]string{
+		`{"bids":[{"id":"b","side":"buy","price":40,"quantity":3},{"id":"b","side":"sell","price":10,"quantity":5}]}`: `bids[1] (id "b"): id already used by bids[0]`,
+		`{"bids":[{"id":"b","side":"buy","price":40,"price":1,"quantity":3}]}`:                                        `bids[0].price: key "price" appears twice`,
+		`{"bids":[],"bids":[]}`:                   `bids: key "bids" appears twice`,
+		`{"price_cap":1,"bids":[],"price_cap":2}`: `price_cap: key "price_cap" appears twice`,
+	}
+	for in, want := range clearCases {
+		_, _, err := ReadClear(strings.NewReader(in))
+		checkReaderError(t, in, err, want)
+	}
+	problemCases := map[string]string{
+		`{"periods":1,"agents":[{"id":"a","kind":"pv","forecast_w":[1],"cost_per_kwh":0},{"id":"a","kind":"pv","forecast_w":[1],"cost_per_kwh":0}]}`: `agents[1] (id "a"): id used twice, already by agents[0]`,
+		`{"periods":1,"agents":[{"id":"a","kind":"pv","forecast_w":[1],"cost_per_kwh":0,"kind":"load"}]}`:                                            `agents[0].kind: key "kind" appears twice`,
+		`{"periods":1,"periods":2,"agents":[]}`: `periods: key "periods" appears twice`,
+	}
+	for in, want := range problemCases {
+		_, err := ReadProblem(strings.NewReader(in))
+		checkReaderError(t, in, err, want)
+	}
+	// Equal keys in different objects are not duplicates.
+	if _, _, err := ReadClear(strings.NewReader(`{"bids":[{"id":"a","side":"buy","price":1,"quantity":1},{"id":"b","side":"sell","price":1,"quantity":1}]}`)); err != nil {
+		t.Fatalf("distinct bids refused: %v", err)
 	}
 }

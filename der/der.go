@@ -101,3 +101,31 @@ type EVCharger interface {
 	ReadEV(ctx context.Context) (EVStatus, error)
 	SetEVPower(ctx context.Context, p units.Watts) error
 }
+
+// The optional interfaces below are implemented by devices that have the capability; the controller
+// type-asserts for them and goes without when a device lacks one.
+
+// UtilityStatus is the utility side of an open PCC, as a synchronising relay senses it.
+type UtilityStatus struct {
+	Voltage   units.Volts
+	Frequency units.Hertz
+	PhaseDeg  float64 // the utility's phase minus the island's, in degrees
+}
+
+// UtilitySensor is a PCC meter that also senses the utility side of the contactor.
+type UtilitySensor interface {
+	ReadUtility(ctx context.Context) (UtilityStatus, error)
+}
+
+// GridFormer is a battery inverter that is told to form the grid or to follow it, and, while
+// forming, the frequency and voltage to hold (zero: its own droop), for synchronisation.
+type GridFormer interface {
+	SetGridForming(ctx context.Context, forming bool) error
+	SetFormingSetpoints(ctx context.Context, f units.Hertz, v units.Volts) error
+}
+
+// ServiceDegrader carries the controller's service degradation step (0 full; 1 IGFS replication
+// paused; 2 IGFS reads only; 3 Wi-Fi client limit; 4 Wi-Fi off) to the unit's services.
+type ServiceDegrader interface {
+	SetServiceStep(ctx context.Context, step int) error
+}

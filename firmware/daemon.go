@@ -11,6 +11,7 @@ import (
 
 	"github.com/fractals-energy/fractals/hil"
 	"github.com/fractals-energy/fractals/internal/clock"
+	"github.com/fractals-energy/fractals/mesh"
 )
 
 // Daemon is a running unit: its control loop on a clock and its HTTP API. With a simulated plant it
@@ -22,6 +23,8 @@ type Daemon struct {
 	cycle       time.Duration
 	log         *slog.Logger
 	lastAdvance time.Time
+	mesh        *mesh.Node // nil without a mesh node; see AttachMesh
+	ops         ops        // observers and extra routes (observe.go)
 }
 
 // NewSimDaemon builds a daemon for one simulated unit whose plant starts at the clock's now.
@@ -49,7 +52,9 @@ func (d *Daemon) Tick(ctx context.Context) {
 		d.lastAdvance = now
 	}
 	// Device errors are logged by the unit and reflected in reading quality; the loop goes on.
+	began := time.Now()
 	_ = d.unit.Cycle(ctx)
+	d.observe(time.Since(began))
 }
 
 // Run serves the API on ln (if not nil) and runs the control loop until ctx is done, then stops the
@@ -65,6 +70,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	}
 	ticker := d.clock.NewTicker(d.cycle)
 	defer ticker.Stop()
+	defer d.stopOps()
+	protection := d.protectionTicker()
+	defer protection.Stop()
 	d.Tick(ctx)
 	for {
 		select {
@@ -79,6 +87,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("api server: %w", err)
 		case <-ticker.C():
 			d.Tick(ctx)
+		case <-protection.C():
+			_ = d.unit.ProtectionTick(ctx) // errors show in reading quality, as in a cycle
 		}
 	}
 }
@@ -89,6 +99,8 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, d.unit.Status())
 	})
+	mux.HandleFunc("GET /api/mesh", d.serveMesh)
+	mux.HandleFunc("POST /api/island", d.handleIsland)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := d.unit.Status()
 		if st.Cycles == 0 || d.clock.Since(st.Snapshot.At) > 3*d.cycle {
@@ -97,6 +109,7 @@ func (d *Daemon) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	d.mountOps(mux)
 	return mux
 }
 

@@ -81,6 +81,7 @@ func ControllerConfig(u *config.Unit) fractals.Config {
 	c.StaleLimit = max(c.StaleLimit, 2*u.Cycle)
 	s := u.Site
 	if s == nil {
+		c.Protection = config.ProtectionFor(u.Protection, c.NominalFrequency, c.ReconnectDelay)
 		return c
 	}
 	if s.StaleLimit > 0 {
@@ -120,6 +121,7 @@ func ControllerConfig(u *config.Unit) fractals.Config {
 	if s.ReconnectDelay != nil {
 		c.ReconnectDelay = *s.ReconnectDelay
 	}
+	c.Protection = config.ProtectionFor(u.Protection, c.NominalFrequency, c.ReconnectDelay)
 	return c
 }
 

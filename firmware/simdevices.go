@@ -49,6 +49,21 @@ func (s simMeter) ReadMeter(context.Context) (der.MeterStatus, error) {
 	return der.MeterStatus{Power: g.Power, Voltage: g.Voltage, Frequency: g.Frequency, GridPresent: g.Present}, nil
 }
 
+func (s simMeter) ReadUtility(context.Context) (der.UtilityStatus, error) {
+	u := s.p.Utility()
+	return der.UtilityStatus{Voltage: u.Voltage, Frequency: u.Frequency, PhaseDeg: u.PhaseDeg}, nil
+}
+
+func (s simBattery) SetGridForming(_ context.Context, on bool) error {
+	s.p.SetGridForming(on)
+	return nil
+}
+
+func (s simBattery) SetFormingSetpoints(_ context.Context, f units.Hertz, v units.Volts) error {
+	s.p.SetFormingSetpoints(f, v)
+	return nil
+}
+
 type simPCC struct{ p *hil.Plant }
 
 func (s simPCC) ReadSwitch(context.Context) (bool, error)       { return s.p.Grid().PCCClosed, nil }

@@ -41,6 +41,8 @@ type Unit struct {
 	status Status
 	state  fractals.State
 	lastAt time.Time
+	// planned is the planned-island command from the API, applied to the state at the next tick.
+	planned bool
 }
 
 // NewUnit wires devices to a controller on a clock. A nil logger keeps the unit silent.
@@ -48,6 +50,7 @@ func NewUnit(cfg fractals.Config, wcfg fractals.WriterConfig, devices fractals.D
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Protection = cfg.Protecting() // once here, not on every protection tick
 	return &Unit{cfg: cfg, devices: devices, clock: clk, writer: fractals.NewWriter(wcfg), log: log}, nil
 }
 
@@ -59,7 +62,7 @@ func (u *Unit) Cycle(ctx context.Context) error {
 	prev := u.status.Snapshot
 	u.mu.Unlock()
 	snap, readErrs := fractals.Read(ctx, &u.devices, now, &prev, u.cfg.StaleLimit)
-	next, cmds, events := fractals.Step(&u.cfg, u.state, &snap)
+	next, cmds, events := fractals.Step(&u.cfg, u.currentState(), &snap)
 	written, writeErrs := u.writer.Write(ctx, &u.devices, cmds, now)
 	u.record(now, snap, next, cmds, written, events)
 	u.recordReadErrors(readErrs)

@@ -40,6 +40,10 @@ type Config struct {
 	// ServiceHysteresis is the extra supply, as a fraction of demand, needed to switch a shed service
 	// back on, so that a relay does not chatter around the threshold.
 	ServiceHysteresis units.Fraction
+	// Protection configures the protection tick: IEEE 1547 relay, island detector, enter service,
+	// synchronisation and switch supervision. Its zero value means the category II defaults for the
+	// site's nominal frequency with ReconnectDelay as the enter-service delay (see Protecting).
+	Protection ProtectionConfig
 }
 
 // DefaultConfig matches the default simulated plant (hil.DefaultConfig).
@@ -49,6 +53,15 @@ func DefaultConfig() Config {
 		SoCMin: 0.05, SoCMax: 0.95, Reserve: 0.2, ServicesFloor: 0.125, MaxImport: 11000, MaxExport: 3000,
 		NominalVoltage: 230, NominalFrequency: 50, ReconnectDelay: 300 * time.Second,
 		EVMinPower: 1400, EVMargin: 15 * time.Minute, ServiceHysteresis: 0.1}
+}
+
+// Protecting returns the protection settings in force: Protection, or when it is unset (zero tick)
+// the defaults for the site.
+func (c *Config) Protecting() ProtectionConfig {
+	if c.Protection.Tick == 0 {
+		return DefaultProtectionConfig(c.NominalFrequency, c.ReconnectDelay)
+	}
+	return c.Protection
 }
 
 // Validate reports every value outside its range, each naming its field.
@@ -72,5 +85,11 @@ func (c Config) Validate() error {
 	check(c.ReconnectDelay >= 0, "reconnect_delay must not be negative")
 	check(c.EVMinPower >= 0 && c.EVMargin >= 0, "ev_min_power and ev_margin must not be negative")
 	check(c.ServiceHysteresis >= 0 && c.ServiceHysteresis <= 1, "service_hysteresis %g out of range [0, 1]", float64(c.ServiceHysteresis))
+	pc := c.Protecting()
+	if err := pc.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("controller config: %w", err))
+	} else if pc.Relay.Nominal != float64(c.NominalFrequency) || pc.Detector.Nominal != c.NominalFrequency {
+		errs = append(errs, fmt.Errorf("controller config: protection settings are for %g Hz, the site is %g Hz", pc.Relay.Nominal, float64(c.NominalFrequency)))
+	}
 	return errors.Join(errs...)
 }

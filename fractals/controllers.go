@@ -2,7 +2,6 @@ package fractals
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/fractals-energy/fractals/internal/units"
 )
@@ -28,56 +27,27 @@ func protect(p *plan) {
 	p.battery.narrow(-p.dischargeTo(p.cfg.SoCMin), p.chargeTo(p.cfg.SoCMax))
 }
 
-// gridOK reports whether the utility is present and inside the continuous-operation window of
-// IEEE 1547-2018 (0.88–1.10 p.u., nominal ± 2 %: 58.8–61.2 Hz at 60 Hz). known is false while the
-// meter is stale, so that a communication hiccup neither islands nor reconnects the unit, and while it
-// has never been read at all (a unit booting before its meter answers must not island itself and then
-// wait out the reconnect delay). A meter lost for longer than the stale limit counts as no utility.
-func gridOK(cfg *Config, s *Snapshot) (ok, known bool) {
-	switch s.GridPresent.Quality {
-	case Missing:
-		return false, !s.GridPresent.At.IsZero()
-	case Stale:
-		return false, false
-	}
-	if !s.GridPresent.Value {
-		return false, true
-	}
-	if s.GridVoltage.Good() {
-		v := s.GridVoltage.Value.PU(cfg.NominalVoltage)
-		if v < 0.88 || v > 1.10 {
-			return false, true
-		}
-	}
-	if s.GridFrequency.Good() {
-		f := float64(s.GridFrequency.Value) / float64(cfg.NominalFrequency)
-		if f < 0.98 || f > 1.02 {
-			return false, true
-		}
-	}
-	return true, true
-}
-
-// island opens the PCC as soon as the utility leaves its window and closes it again only after the
-// utility has stayed inside it for the reconnect delay.
+// island applies the island state machine (stepped by Protect) to the plan: the PCC follows the phase,
+// the DER ceases to energize when its relay says so, when the PCC is stuck closed during an outage
+// and during a blackout, and its output is ramped after reconnection.
 func island(p *plan) {
-	ok, known := gridOK(p.cfg, &p.s)
-	if known {
-		if !ok {
-			p.next.GridOKSince = time.Time{}
-		} else if p.prev.GridOKSince.IsZero() {
-			p.next.GridOKSince = p.s.At
-		}
+	ph := p.next.Island.Phase
+	p.pcc.lock(ph == PhaseConnected || ph == PhaseClosing)
+	prot := &p.next.Protection
+	// While the PCC may still be closed (connected, or opening and not yet confirmed open) the relay's
+	// word holds: the DER must not energize the utility against it.
+	cease := ph == PhaseStuckClosed || ph == PhaseBlackout || ((ph == PhaseConnected || ph == PhaseOpening) && prot.Ready && !prot.Energize)
+	if cease || !prot.Ready {
+		p.pvLimit.pin(0)
+		p.battery.pin(0)
+		p.ev.pin(0)
+		return
 	}
-	switch {
-	case p.prev.Mode == Connected && known && !ok:
-		p.next.Mode = Islanded
-		p.event("islanded", "utility out of its window: PCC opened, battery forms the grid")
-	case p.prev.Mode == Islanded && known && ok && p.s.At.Sub(p.next.GridOKSince) >= p.cfg.ReconnectDelay:
-		p.next.Mode = Connected
-		p.event("reconnected", fmt.Sprintf("utility stable for %v: PCC closed", p.cfg.ReconnectDelay))
+	if ph == PhaseConnected && prot.RampFraction < 1 {
+		frac := units.Watts(max(0, prot.RampFraction))
+		p.pvLimit.narrow(0, frac*p.pvLimit.hi)
+		p.battery.narrow(frac*p.battery.lo, p.battery.hi)
 	}
-	p.pcc.lock(p.next.Mode == Connected)
 }
 
 // reserve sets the power pools. Connected, the battery may only discharge down to the reserve;

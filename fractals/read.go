@@ -18,6 +18,8 @@ type Devices struct {
 	PCC     der.Switch
 	Loads   [NumLoads]der.Load
 	EV      der.EVCharger
+	// Services carries the service degradation step to the unit's own services (optional).
+	Services der.ServiceDegrader
 }
 
 // Read reads every device once and builds the cycle's snapshot. A device that fails keeps its last
@@ -30,6 +32,9 @@ func Read(ctx context.Context, d *Devices, now time.Time, prev *Snapshot, staleL
 	readPV(ctx, d.PV, &s, prev, staleLimit, fail)
 	readBattery(ctx, d.Battery, &s, prev, staleLimit, fail)
 	readMeter(ctx, d.Meter, &s, prev, staleLimit, fail)
+	if d.Meter != nil {
+		readUtility(ctx, d.Meter, &s, prev, staleLimit, fail)
+	}
 	readPCC(ctx, d.PCC, &s, prev, staleLimit, fail)
 	for k := range d.Loads {
 		readLoad(ctx, d.Loads[k], &s.Loads[k], &prev.Loads[k], now, staleLimit, fail)

@@ -104,6 +104,9 @@ type Snapshot struct {
 	GridFrequency Reading[units.Hertz] `json:"grid_frequency"`
 	GridPresent   Reading[bool]        `json:"grid_present"`
 	PCCClosed     Reading[bool]        `json:"pcc_closed"`
+	// Utility is the far side of the PCC, where the site senses it (for enter-service and
+	// synchronisation); missing otherwise.
+	Utility Reading[UtilitySide] `json:"utility"`
 
 	Loads [NumLoads]LoadReadings `json:"loads"`
 
@@ -131,6 +134,7 @@ func (s *Snapshot) sanitized() Snapshot {
 	c.PVPower, c.PVAvailable, c.PVRated = finite(c.PVPower), finite(c.PVAvailable), finite(c.PVRated)
 	c.BatteryPower, c.SoC = finite(c.BatteryPower), finite(c.SoC)
 	c.GridPower, c.GridVoltage, c.GridFrequency = finite(c.GridPower), finite(c.GridVoltage), finite(c.GridFrequency)
+	c.Utility = finiteUtility(c.Utility)
 	for k := range c.Loads {
 		c.Loads[k].Power, c.Loads[k].Demand = finite(c.Loads[k].Power), finite(c.Loads[k].Demand)
 	}

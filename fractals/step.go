@@ -31,10 +31,14 @@ func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 // State is what the controller remembers between cycles. It is a value: Step returns the next one.
 type State struct {
 	Mode         Mode           `json:"mode"`
-	GridOKSince  time.Time      `json:"grid_ok_since"` // zero while the utility is out of its window
+	Island       Island         `json:"island"`     // the island state machine (Mode follows its phase)
+	Protection   Protection     `json:"protection"` // the IEEE 1547 relay, island detector, enter service
+	Relays       Supervision    `json:"relays"`     // feedback supervision of the PCC and load relays
+	Services     ServiceStep    `json:"service_step"`
 	Safe         bool           `json:"safe"`          // essential readings missing: safe set-points
 	Shed         [NumLoads]bool `json:"shed"`          // loads the controller switched off for lack of supply
 	EVInfeasible bool           `json:"ev_infeasible"` // the EV's request cannot be met by its deadline
+	Schedule     Schedule       `json:"schedule"`      // the market's commitment for the current period, set by the shell
 }
 
 // Commands are the set-points and relay states of one cycle.
@@ -44,6 +48,16 @@ type Commands struct {
 	EVPower      units.Watts    `json:"ev_power"`
 	LoadOn       [NumLoads]bool `json:"load_on"`
 	PCCClosed    bool           `json:"pcc_closed"`
+	// GridForming asks the battery inverter to form the grid (islanded) or follow it (connected).
+	GridForming bool `json:"grid_forming"`
+	// FrequencySet and VoltageSet are the grid-forming inverter's set-points while synchronising to
+	// the utility; zero leaves it on its own droop.
+	FrequencySet units.Hertz `json:"frequency_set,omitempty"`
+	VoltageSet   units.Volts `json:"voltage_set,omitempty"`
+	// ServiceStep is how far the unit's own services are degraded (0: full service).
+	ServiceStep ServiceStep `json:"service_step"`
+	// Redrive asks the writer to send these relay commands again now: their feedback disagrees.
+	Redrive Redrive `json:"-"`
 }
 
 // Event is something worth a log line: a mode change, a shed load, safe mode.
@@ -58,17 +72,22 @@ type Event struct {
 // before it allowed, so a lower controller can never override a higher one.
 func Step(cfg *Config, st State, s *Snapshot) (State, Commands, []Event) {
 	// Built here, not in a constructor taking pointers, so escape analysis keeps it on the stack.
-	p := plan{cfg: cfg, s: s.sanitized(), prev: st, next: st}
+	p := plan{cfg: cfg, s: s.sanitized()}
+	p.events = protectTick(cfg, &st, SampleOf(&p.s))
+	p.prev, p.next = st, st
 	p.derive()
-	// The controllers in priority order, highest first; the market schedule will sit between services
-	// and optimisation. Called directly (not through a table) so the plan stays on the stack.
+	// The controllers in priority order, highest first; the market schedule sits between services and
+	// optimisation. Called directly (not through a table) so the plan stays on the stack.
 	protect(&p)
 	island(&p)
 	reserve(&p)
 	serveCritical(&p)
 	serveServices(&p)
+	degradeServices(&p)
+	followMarket(&p)
 	optimise(&p)
-	return p.next, p.commands(), p.events
+	c := p.commands() // before reading p.next: supervision records into it
+	return p.next, c, p.events
 }
 
 // noLimit is the PV limit sent when the inverter's rating is unknown: far above any unit, yet finite so
@@ -119,7 +138,7 @@ type pools struct {
 type plan struct {
 	cfg    *Config
 	s      Snapshot // sanitized copy, held by value so the plan stays on the stack
-	prev   State
+	prev   State    // the state after this cycle's protection tick, before the controllers
 	next   State
 	events []Event
 
@@ -167,10 +186,13 @@ func (p *plan) event(kind, detail string) {
 }
 
 func (p *plan) commands() Commands {
-	c := Commands{PVLimit: p.pvLimit.value, BatteryPower: p.battery.value, EVPower: p.ev.value, PCCClosed: p.pcc.on}
+	c := Commands{PVLimit: p.pvLimit.value, BatteryPower: p.battery.value, EVPower: p.ev.value, PCCClosed: p.pcc.on,
+		GridForming:  p.next.Island.Phase.forming(),
+		FrequencySet: p.next.Island.FrequencySet, VoltageSet: p.next.Island.VoltageSet, ServiceStep: p.next.Services}
 	for k := range p.loads {
 		c.LoadOn[k] = p.loads[k].on
 	}
+	p.supervise(&c)
 	return c
 }
 

@@ -102,8 +102,8 @@ func TestIslandingOpensPCCAndUsesTheReserveForCriticalOnly(t *testing.T) {
 	s.GridPresent = good(false, s.At)
 	s.SoC = good[units.Fraction](0.15, s.At) // inside the reserve, above the services floor
 	s = withEV(s, 10000, 0, 7400, s.At.Add(time.Hour))
-	st, c, ev := step(t, cfg, State{}, s)
-	if st.Mode != Islanded || c.PCCClosed || !hasEvent(ev, "islanded") {
+	st, c, ev := step(t, cfg, bootedConnected(t, cfg), s)
+	if st.Mode != Islanded || c.PCCClosed || !hasEvent(ev, "island_opening") {
 		t.Fatalf("grid gone: mode %v, pcc %v, events %v", st.Mode, c.PCCClosed, ev)
 	}
 	if !c.LoadOn[LoadCritical] || !c.LoadOn[LoadWiFi] || !c.LoadOn[LoadStorage] {
@@ -171,32 +171,71 @@ func TestCriticalStaysOnEvenWithoutSupply(t *testing.T) {
 	}
 }
 
-func TestReconnectsOnlyAfterTheGridIsStableForTheDelay(t *testing.T) {
-	cfg := DefaultConfig()
-	st := State{Mode: Islanded}
+// bootedConnected is the state after one healthy cycle a second before t0.
+func bootedConnected(t *testing.T, cfg Config) State {
+	t.Helper()
 	s := snap()
-	st, c, _ := step(t, cfg, st, s)
-	if st.Mode != Islanded || c.PCCClosed {
-		t.Fatal("reconnected at once")
+	s.At = t0.Add(-time.Second)
+	st, c, _ := step(t, cfg, State{}, s)
+	if st.Island.Phase != PhaseConnected || !c.PCCClosed {
+		t.Fatalf("healthy boot: phase %v, pcc %v", st.Island.Phase, c.PCCClosed)
 	}
-	s.At = s.At.Add(cfg.ReconnectDelay - time.Second)
-	st, _, _ = step(t, cfg, st, s)
-	if st.Mode != Islanded {
-		t.Fatal("reconnected before the delay")
+	return st
+}
+
+// utilityBack is a snapshot of an islanded unit whose utility side is present at nominal, phase off by
+// phaseDeg.
+func utilityBack(at time.Time, phaseDeg float64) Snapshot {
+	s := snap()
+	s.At = at
+	s.PCCClosed = good(false, at)
+	s.Utility = good(UtilitySide{Voltage: 230, Frequency: 50, PhaseDeg: phaseDeg}, at)
+	return s
+}
+
+func TestReconnectsOnlyAfterEnterServiceAndSynchronisation(t *testing.T) {
+	cfg := DefaultConfig()
+	// Booted during an outage: islanded straight away.
+	s := snap()
+	s.GridPresent, s.PCCClosed = good(false, s.At), good(false, s.At)
+	st, c, ev := step(t, cfg, State{}, s)
+	s.At = s.At.Add(time.Second)
+	st, c, ev = step(t, cfg, st, s)
+	if st.Island.Phase != PhaseIslanded || c.PCCClosed || !c.GridForming || !hasEvent(ev, "island_islanded") {
+		t.Fatalf("boot in an outage: phase %v, pcc %v, forming %v, events %v", st.Island.Phase, c.PCCClosed, c.GridForming, ev)
 	}
-	// A blip outside the window restarts the wait.
-	blip := s
-	blip.GridFrequency = good[units.Hertz](51.5, s.At)
+	start := s.At
+	at := func(d time.Duration) time.Time { return start.Add(d) }
+	st, _, _ = step(t, cfg, st, utilityBack(at(time.Second), 90))
+	st, _, _ = step(t, cfg, st, utilityBack(at(cfg.ReconnectDelay-time.Second), 90))
+	if st.Island.Phase != PhaseIslanded {
+		t.Fatalf("left the island before the enter-service delay: %v", st.Island.Phase)
+	}
+	// A frequency excursion on the utility side restarts the wait.
+	blip := utilityBack(at(cfg.ReconnectDelay), 90)
+	blip.Utility.Value.Frequency = 51.5
 	st, _, _ = step(t, cfg, st, blip)
-	s.At = s.At.Add(2 * time.Second)
-	st, _, _ = step(t, cfg, st, s)
-	if st.Mode != Islanded {
-		t.Fatal("a frequency excursion did not restart the reconnect delay")
+	st, _, _ = step(t, cfg, st, utilityBack(at(cfg.ReconnectDelay+2*time.Second), 90))
+	if st.Island.Phase != PhaseIslanded {
+		t.Fatalf("an excursion did not restart the enter-service delay: %v", st.Island.Phase)
 	}
-	s.At = s.At.Add(cfg.ReconnectDelay)
-	st, c, ev := step(t, cfg, st, s)
-	if st.Mode != Connected || !c.PCCClosed || !hasEvent(ev, "reconnected") {
-		t.Fatalf("not reconnected after a stable delay: %v %v", st.Mode, ev)
+	st, c, ev = step(t, cfg, st, utilityBack(at(2*cfg.ReconnectDelay+4*time.Second), 90))
+	if st.Island.Phase != PhaseSynchronising || c.PCCClosed || math.Abs(float64(c.FrequencySet-50-cfg.Protecting().Sync.Slip)) > 1e-9 {
+		t.Fatalf("after a stable delay, out of phase: want synchronising with a slip set-point, got %v, %+v, %v", st.Island.Phase, c, ev)
+	}
+	st, c, ev = step(t, cfg, st, utilityBack(at(2*cfg.ReconnectDelay+5*time.Second), 5))
+	if st.Island.Phase != PhaseClosing || !c.PCCClosed || !hasEvent(ev, "island_closing") {
+		t.Fatalf("in phase: want closing, got %v, %+v, %v", st.Island.Phase, c, ev)
+	}
+	closed := utilityBack(at(2*cfg.ReconnectDelay+6*time.Second), 0)
+	closed.PCCClosed = good(true, closed.At)
+	closed.PVAvailable = good[units.Watts](3000, closed.At)
+	st, c, ev = step(t, cfg, st, closed)
+	if st.Mode != Connected || !c.PCCClosed || c.GridForming || !hasEvent(ev, "island_connected") {
+		t.Fatalf("PCC closed: want connected, got %v, %+v, %v", st.Island.Phase, c, ev)
+	}
+	if c.PVLimit > 100 {
+		t.Fatalf("PV not ramped after reconnection: limit %v", c.PVLimit)
 	}
 }
 

@@ -40,6 +40,7 @@ type Writer struct {
 	last    Commands
 	lastAt  [numOutputs]time.Time
 	written [numOutputs]bool
+	island  islandOutputs
 }
 
 // NewWriter returns a writer that has written nothing yet.
@@ -72,7 +73,7 @@ func (w *Writer) Write(ctx context.Context, d *Devices, c Commands, now time.Tim
 			w.commit(outEV, now, d.EV.SetEVPower(ctx, v), func() { w.last.EVPower = v }, note)
 		}
 	}
-	if d.PCC != nil && w.switchDue(outPCC, w.last.PCCClosed, c.PCCClosed, now) {
+	if d.PCC != nil && (w.switchDue(outPCC, w.last.PCCClosed, c.PCCClosed, now) || c.Redrive.PCC) {
 		on := c.PCCClosed
 		w.commit(outPCC, now, d.PCC.SetSwitch(ctx, on), func() { w.last.PCCClosed = on }, note)
 	}
@@ -81,11 +82,12 @@ func (w *Writer) Write(ctx context.Context, d *Devices, c Commands, now time.Tim
 			continue
 		}
 		i := outLoad0 + k
-		if w.switchDue(i, w.last.LoadOn[k], c.LoadOn[k], now) {
+		if w.switchDue(i, w.last.LoadOn[k], c.LoadOn[k], now) || c.Redrive.Loads[k] {
 			on := c.LoadOn[k]
 			w.commit(i, now, d.Loads[k].SetLoad(ctx, on), func() { w.last.LoadOn[k] = on }, note)
 		}
 	}
+	w.writeIsland(ctx, d, c, now, note)
 	return w.last, errs
 }
 

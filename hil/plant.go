@@ -163,6 +163,12 @@ type Plant struct {
 
 	ev       evSession
 	sessions []EVSession
+
+	// the utility side of the PCC and the grid-forming inverter's commands (utility.go)
+	utilityPhase   float64
+	formingCommand bool
+	formingFreq    units.Hertz
+	formingVolt    units.Volts
 }
 
 type evSession struct {
@@ -268,8 +274,9 @@ func (p *Plant) Advance(dt time.Duration) {
 	p.balance(dt)
 	p.account(dt)
 	p.elapsed += dt
-	lastPV, lastDemand := p.pvAvail, p.demand
+	lastPV, lastDemand, wasUp := p.pvAvail, p.demand, p.gridUp
 	p.updateInputs()
+	p.advanceUtility(dt, wasUp)
 	if p.cfg.MeasurementLag {
 		p.shownPVAvail, p.shownDemand = lastPV, lastDemand
 	} else {

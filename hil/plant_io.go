@@ -56,9 +56,8 @@ func (p *Plant) Grid() GridState {
 	g := GridState{Power: p.gridPower, Present: p.gridUp, PCCClosed: p.pccClosed,
 		Voltage: p.cfg.Grid.NominalVoltage, Frequency: p.cfg.Grid.NominalFrequency}
 	if !p.gridUp || !p.pccClosed {
-		// Islanded: the battery inverter forms the grid with a 2 % frequency droop at full discharge.
-		loading := math.Max(0, float64(-p.batteryPower)) / math.Max(1, float64(p.cfg.Battery.MaxDischarge))
-		g.Frequency = units.Hertz(float64(p.cfg.Grid.NominalFrequency) * (1 - 0.02*loading))
+		// Islanded: the battery inverter forms the grid (islandFrequency).
+		g.Frequency = p.islandFrequency()
 	}
 	if !p.gridUp && !p.pccClosed {
 		// The meter sits on the unit's side of the PCC: it sees the island's voltage, not the utility's.

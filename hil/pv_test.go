@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fractals-energy/fractals/internal/solar"
 	"github.com/fractals-energy/fractals/internal/units"
 )
 
@@ -17,7 +18,7 @@ func TestPVWattsInverterCurve(t *testing.T) {
 	dcRated := acRated / c.InverterEff
 	// At ζ = sqrt(0.0059/0.0162) ≈ 0.603 the curve is at its maximum, η_nom·(0.9858−2·sqrt(0.0162·0.0059))/η_ref.
 	zeta := math.Sqrt(0.0059 / 0.0162)
-	peak := c.InverterEff / pvwattsRefEff * (0.9858 - 2*math.Sqrt(0.0162*0.0059))
+	peak := c.InverterEff / solar.PVWattsRefEff * (0.9858 - 2*math.Sqrt(0.0162*0.0059))
 	got := float64(c.ACPower(units.Watts(zeta*dcRated))) / (zeta * dcRated)
 	if !near(got, peak, 1e-12) || !near(peak, c.InverterEff, 3e-3) {
 		t.Fatalf("peak efficiency %.6f, want %.6f ≈ η_nom %.2f", got, peak, c.InverterEff)

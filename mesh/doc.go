@@ -1,4 +1,22 @@
-// Package mesh carries messages between units: devp2p (RLPx, discovery v5, static peers), the fractals
-// sub-protocol, gossip and store-and-forward for links that come and go. It moves bytes and knows
-// nothing of what markets or channels decide with them.
+// Package mesh carries messages between units and knows nothing of what markets or channels decide
+// with them.
+//
+// Every message travels in an Envelope signed by its author's secp256k1 key (author, destination,
+// community, sequence number, expiry, payload), so a relayed message stays verifiable; replays (a
+// sequence number already delivered or below the receiver's window) and expired envelopes are dropped.
+// The router shared by every implementation delivers to subscribers by code, relays broadcasts to the
+// other neighbours up to a hop limit, keeps direct sends for an absent peer in a bounded
+// store-and-forward queue with expiry, hands recent broadcasts to a peer that (re)connects, and charges
+// each peer a message and byte budget and a score that falls with malformed, oversized, foreign or
+// wrongly signed data until the peer is disconnected.
+//
+// Node runs the router over devp2p: one p2p.Server keyed by the unit key, the fractals/1
+// sub-protocol (a hello exchanging version, community and capabilities, refused with a reason on a
+// mismatch; ping/pong for round-trip times; one message code per envelope code, each with a size cap
+// far below devp2p's 16 MiB, every message read in full or discarded), static and trusted peers, a
+// peer limit, and discovery v5 whose record carries a "fractals" entry naming the community so only
+// units of the same community are dialled. A disconnected misbehaving peer is refused for 10 minutes.
+//
+// MemNetwork runs that router for many units in one process on a simulated clock, with link latency,
+// jitter and loss from one seed, pumped by Deliver: no goroutine per node or message.
 package mesh

@@ -17,12 +17,15 @@ func init() {
 }
 
 func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o, asJSON, code := parseSim(args, stderr)
+	o, co, asJSON, code := parseSimCommunity(args, stderr)
 	if code >= 0 {
 		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if co != nil {
+		return runCommunity(ctx, *co, asJSON, stdout, stderr)
+	}
 	r, err := firmware.Simulate(ctx, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "fractals sim: %v\n", err)
@@ -38,8 +41,16 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 // parseSim reads the flags into options; code is the exit status when the command must stop (help or
 // bad usage), -1 when it should run.
 func parseSim(args []string, stderr io.Writer) (o firmware.SimOptions, asJSON bool, code int) {
+	o, _, asJSON, code = parseSimCommunity(args, stderr)
+	return o, asJSON, code
+}
+
+// parseSimCommunity is parseSim that also returns the community run when --market or --feeder asks
+// for one (nil otherwise).
+func parseSimCommunity(args []string, stderr io.Writer) (o firmware.SimOptions, co *firmware.CommunityOptions, asJSON bool, code int) {
 	o = firmware.DefaultSimOptions()
 	fs := flag.NewFlagSet("fractals sim", flag.ContinueOnError)
+	community := communityFlagsOn(fs)
 	fs.IntVar(&o.Units, "units", o.Units, "number of units, [1, 10000]")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "simulated time, [step, 8784h]")
 	fs.DurationVar(&o.Step, "step", o.Step, "plant step and control cycle, [100ms, 10s]")
@@ -54,15 +65,25 @@ func parseSim(args []string, stderr io.Writer) (o firmware.SimOptions, asJSON bo
 	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	if ok, help := cli.Parse(fs, args, 0, stderr); !ok {
 		if help {
-			return o, false, cli.ExitOK
+			return o, nil, false, cli.ExitOK
 		}
-		return o, false, cli.ExitUsage
+		return o, nil, false, cli.ExitUsage
 	}
 	o.Grid = gridFlag.on
 	if err := o.Validate(); err != nil {
-		return o, false, cli.Errorf(stderr, fs, "%v", err)
+		return o, nil, false, cli.Errorf(stderr, fs, "%v", err)
 	}
-	return o, asJSON, -1
+	if community.enabled() {
+		c, err := community.options(fs, o)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err != nil {
+			return o, nil, false, cli.Errorf(stderr, fs, "%v", err)
+		}
+		co = &c
+	}
+	return o, co, asJSON, -1
 }
 
 func printSim(w io.Writer, r firmware.SimResult) {

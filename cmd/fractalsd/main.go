@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/fractals-energy/fractals/firmware"
+	"github.com/fractals-energy/fractals/firmware/config"
+	"github.com/fractals-energy/fractals/firmware/telemetry"
 	"github.com/fractals-energy/fractals/internal/cli"
 	"github.com/fractals-energy/fractals/internal/clock"
 )
@@ -33,11 +35,19 @@ func run(args []string, stderr io.Writer) int {
 	fs.Float64Var(&o.BatteryKWh, "battery-kwh", o.BatteryKWh, "battery capacity in kWh, (0, 10000]")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	configPath := fs.String("config", "", "unit configuration (YAML): run against its real devices instead of the simulated plant")
+	var of opsFlags
+	fs.StringVar(&of.dataDir, "data-dir", "", "directory of the state file (energy counters, controller state); overrides data_dir")
+	fs.StringVar(&of.telemetry, "telemetry", "", "operations file (YAML: data_dir, telemetry) for the simulated unit")
+	fs.StringVar(&of.checkConfig, "check-config", "", "validate this unit configuration and exit (0: valid, 1: not)")
+	fs.DurationVar(&of.footprint, "footprint", 0, "run the simulated unit this long in simulated time as fast as possible, print its RSS and exit")
 	if ok, help := cli.Parse(fs, args, 0, stderr); !ok {
 		if help {
 			return cli.ExitOK
 		}
 		return cli.ExitUsage
+	}
+	if of.checkConfig != "" {
+		return checkConfig(of.checkConfig, os.Stdout, stderr)
 	}
 	var handler slog.Handler
 	switch *logFormat {
@@ -58,12 +68,20 @@ func run(args []string, stderr io.Writer) int {
 	if err := checkListen(*listen); err != nil {
 		return cli.Errorf(stderr, fs, "--listen %q: %v (want host:port, port 0..65535)", *listen, err)
 	}
+	if of.footprint > 0 {
+		return footprint(o, of, os.Stdout, stderr)
+	}
 	log := slog.New(handler)
 	var d *firmware.Daemon
 	var err error
+	var unitFile *config.Unit
 	if *configPath != "" {
 		var hw *firmware.Hardware
-		if d, hw, err = firmware.LoadDeviceDaemon(*configPath, clock.Real{}, log); err != nil {
+		if unitFile, err = config.Load(*configPath); err != nil {
+			fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+			return 2
+		}
+		if d, hw, err = firmware.NewDeviceDaemon(unitFile, clock.Real{}, log); err != nil {
 			fmt.Fprintf(stderr, "fractalsd: %v\n", err)
 			return 2
 		}
@@ -72,6 +90,26 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
 		return 2
 	}
+	meshNode, err := firmware.StartConfiguredMesh(*configPath, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 2
+	}
+	if meshNode != nil {
+		defer meshNode.Close()
+		d.AttachMesh(meshNode)
+	}
+	setup, err := setupOps(of, unitFile, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 2
+	}
+	ops, err := telemetry.Start(d, setup)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 1
+	}
+	defer ops.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "fractalsd: --listen %s: %v\n", *listen, err)

@@ -30,6 +30,17 @@ type Unit struct {
 	PinServer *PinServer `yaml:"pin_server"`
 	Site      *Site      `yaml:"site"`
 	Devices   []Device   `yaml:"devices"`
+	Market    *Market    `yaml:"market"` // trading with the community; defaults when left out
+	Mesh      *Mesh      `yaml:"mesh"`
+	// DataDir and Telemetry are the operations side (telemetry.go).
+	DataDir   string     `yaml:"data_dir"`
+	Telemetry *Telemetry `yaml:"telemetry"`
+	// Protection is the IEEE 1547 category and settings (protection.go); nil: category II defaults.
+	Protection *Protection `yaml:"protection"`
+	// Chain and Channels configure the payment channels (ledger.go); without channels the unit
+	// runs no ledger.
+	Chain    *Chain    `yaml:"chain"`
+	Channels *Channels `yaml:"channels"`
 }
 
 // PinServer is a remote pin server speaking der/gpio's line protocol.
@@ -232,6 +243,7 @@ func Parse(name string, r io.Reader) (*Unit, error) {
 	}
 	v := validator{file: name, root: root.Content[0]}
 	v.unit(&u)
+	v.ledger(&u)
 	if len(v.errs) > 0 {
 		// Map fields are checked in random order; report in file order.
 		sort.SliceStable(v.errs, func(i, j int) bool {
@@ -341,9 +353,11 @@ var mqttPresets = map[string]bool{"": true, "victron": true, "opendtu": true}
 var gpioPinName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,31}$`)
 
 func (v *validator) unit(u *Unit) {
+	v.mesh(u.Mesh)
 	if u.Name == "" {
 		v.fail(p("name"), "missing: the unit needs a name")
 	}
+	v.protection(u.Protection, u.Site)
 	if u.Cycle == 0 {
 		u.Cycle = time.Second
 	} else if u.Cycle < minCycle || u.Cycle > maxCycle {
@@ -377,6 +391,10 @@ func (v *validator) unit(u *Unit) {
 		v.site(u.Site, u.Cycle)
 	}
 	v.emptyEntries()
+	if u.Market != nil {
+		v.market(u.Market)
+	}
+	v.operations(u)
 	if len(u.Devices) == 0 {
 		v.fail(p("devices"), "missing: a unit needs at least one device")
 	}

@@ -6,7 +6,8 @@
 // the controller (pv, battery, meter, ev, pcc, load0..load2 and their load<k>_power meters,
 // grid_present, door, fault). MQTT devices add pv_rated_w (required for role pv unless a pv.rated
 // topic is mapped), vebus_instance and keepalive (victron) and publish_interval (opendtu), from
-// which the presets' stale limits follow. Every error names the file, the line and the field, and says what is
+// which the presets' stale limits follow. The optional market section (market.go) sets the unit's
+// market interval, horizon and method, tariffs, load values and battery and PV costs. Every error names the file, the line and the field, and says what is
 // accepted.
 //
 // It validates and describes; it must not open connections (wiring lives with the runtime,

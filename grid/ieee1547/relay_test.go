@@ -478,3 +478,25 @@ func TestFiftyHertzSystem(t *testing.T) {
 		t.Errorf("enter service at 50 Hz: %+v, %v", es, err)
 	}
 }
+
+func TestStepIsValueTyped(t *testing.T) {
+	r0, err := NewRelayValue(DefaultSettingsAt(CategoryII, Nominal50Hz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := r0
+	var d Decision
+	// 0.40 p.u. is below UV2's 0.45 p.u.: it trips after UV2's clearing time (0.16 s).
+	for range 5 {
+		r, d = Step(r, Sample{V: 0.40, F: 50}, DefaultTick)
+	}
+	if !d.Trip || d.Function != "UV2" {
+		t.Fatalf("decision after 0.5 s at 0.40 p.u. = %+v, want a UV2 trip", d)
+	}
+	if tripped, _ := r0.Tripped(); tripped {
+		t.Fatal("stepping a copy tripped the original relay value")
+	}
+	if _, d0 := Step(r0, Sample{V: 1, F: 50}, DefaultTick); d0.Trip || !d0.Energize {
+		t.Fatalf("the original relay at nominal: %+v, want energizing", d0)
+	}
+}

@@ -174,12 +174,17 @@ func (d Detection) String() string {
 }
 
 // Detector watches samples for an island. Once it detects one it stays latched until Reset.
+//
+// A Detector is a value: it holds no pointers or slices, so copying it copies its whole state, and
+// Step (the function) returns the next detector without touching the one it was given.
 type Detector struct {
 	s        Settings
 	onset    [5]time.Time // per threshold method (and breaker), zero when the condition is absent
-	history  []Sample     // samples inside the RoCoF window
-	prev     *Sample
-	detected *Detection
+	history  rocofHistory // frequencies inside the RoCoF window
+	prev     Sample
+	hasPrev  bool
+	detected Detection
+	found    bool
 }
 
 // New builds a detector after checking its settings.
@@ -193,19 +198,18 @@ func New(s Settings) (*Detector, error) {
 // Step takes the next sample. It returns the detection once an island is found (and on every later
 // call until Reset). Samples must come in time order; one that does not is refused and changes nothing.
 func (d *Detector) Step(m Sample) (Detection, bool, error) {
-	if d.prev != nil && !m.At.After(d.prev.At) {
+	if d.hasPrev && !m.At.After(d.prev.At) {
 		return Detection{}, false, fmt.Errorf("islanding: sample at %v is not after the previous one at %v", m.At, d.prev.At)
 	}
 	if math.IsNaN(float64(m.V)) || math.IsNaN(float64(m.F)) || math.IsNaN(m.PhaseDeg) {
 		return Detection{}, false, fmt.Errorf("islanding: sample at %v has a NaN measurement", m.At)
 	}
-	if d.detected == nil {
+	if !d.found {
 		d.check(m)
 	}
-	prev := m
-	d.prev = &prev
-	if d.detected != nil {
-		return *d.detected, true, nil
+	d.prev, d.hasPrev = m, true
+	if d.found {
+		return d.detected, true, nil
 	}
 	return Detection{}, false, nil
 }
@@ -237,7 +241,7 @@ func (d *Detector) check(m Sample) {
 			d.onset[i] = m.At
 		}
 		if m.At.Sub(d.onset[i]) >= th.delay {
-			d.found(th.method, d.onset[i], m.At)
+			d.detect(th.method, d.onset[i], m.At)
 			return
 		}
 	}
@@ -246,22 +250,22 @@ func (d *Detector) check(m Sample) {
 	}
 }
 
-func (d *Detector) found(method Method, onset, at time.Time) {
-	if d.detected == nil {
-		d.detected = &Detection{Method: method, Onset: onset, At: at}
+func (d *Detector) detect(method Method, onset, at time.Time) {
+	if !d.found {
+		d.detected, d.found = Detection{Method: method, Onset: onset, At: at}, true
 	}
 }
 
 // vectorShift compares the phase advance since the previous sample with what the frequency explains.
 func (d *Detector) vectorShift(m Sample) bool {
-	if d.prev == nil {
+	if !d.hasPrev {
 		return false
 	}
 	dt := m.At.Sub(d.prev.At).Seconds()
 	expected := 360 * (float64(d.prev.F) - float64(d.s.Nominal)) * dt
 	shift := math.Remainder(m.PhaseDeg-d.prev.PhaseDeg-expected, 360)
 	if math.Abs(shift) > d.s.VectorShiftDeg {
-		d.found(VectorShift, d.prev.At, m.At)
+		d.detect(VectorShift, d.prev.At, m.At)
 		return true
 	}
 	return false
@@ -269,18 +273,15 @@ func (d *Detector) vectorShift(m Sample) bool {
 
 // rocof measures the frequency change over the window ending at m.
 func (d *Detector) rocof(m Sample) {
-	d.history = append(d.history, m)
-	cut := 0
-	for cut < len(d.history)-1 && m.At.Sub(d.history[cut+1].At) >= d.s.RoCoFWindow {
-		cut++
+	oldest, ok := d.history.push(m.At, float64(m.F), d.s.RoCoFWindow)
+	if !ok {
+		return
 	}
-	d.history = d.history[cut:]
-	oldest := d.history[0]
-	span := m.At.Sub(oldest.At)
+	span := m.At.Sub(oldest.at)
 	if span < d.s.RoCoFWindow {
 		return
 	}
-	if rate := (float64(m.F) - float64(oldest.F)) / span.Seconds(); math.Abs(rate) > d.s.RoCoFLimit {
-		d.found(RoCoF, oldest.At, m.At)
+	if rate := (float64(m.F) - oldest.f) / span.Seconds(); math.Abs(rate) > d.s.RoCoFLimit {
+		d.detect(RoCoF, oldest.at, m.At)
 	}
 }

@@ -25,6 +25,10 @@ type mqttDevices struct {
 	// brings it back after a broker restart: the broker closes its socket before dropping clients
 	// (der/mqtt.Broker.Close), so a redial never lands on a socket that is never served.
 	client paho.Client
+	// subscribing counts connect handlers still waiting on their subscription, so close can let them
+	// finish before it disconnects: a Subscribe cut off by Disconnect leaves paho's goroutine behind.
+	subscribing sync.WaitGroup
+	closing     bool // guarded by mu
 
 	mu      sync.Mutex
 	offline map[string]bool
@@ -67,7 +71,15 @@ func (d *mqttDevices) newClient() paho.Client {
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetMaxReconnectInterval(time.Second).SetCleanSession(true).SetOrderMatters(false).
 		SetOnConnectHandler(func(c paho.Client) {
-			c.Subscribe(evCommandTopic(prefix), 1, d.onEVCommand)
+			d.mu.Lock()
+			if d.closing {
+				d.mu.Unlock()
+				return
+			}
+			d.subscribing.Add(1)
+			d.mu.Unlock()
+			defer d.subscribing.Done()
+			c.Subscribe(evCommandTopic(prefix), 1, d.onEVCommand).WaitTimeout(2 * time.Second)
 		})
 	return paho.NewClient(opts)
 }
@@ -76,7 +88,13 @@ func (d *mqttDevices) start() {
 	d.client.Connect()
 }
 
-func (d *mqttDevices) close() { d.client.Disconnect(250) }
+func (d *mqttDevices) close() {
+	d.mu.Lock()
+	d.closing = true
+	d.mu.Unlock()
+	d.subscribing.Wait()
+	d.client.Disconnect(250)
+}
 
 func (d *mqttDevices) setOffline(device string, off bool) {
 	d.mu.Lock()

@@ -36,12 +36,16 @@ type Adapter struct {
 	contract *bind.BoundContract
 	// mine is called after each transaction is sent; the simulated backend uses it to seal a block.
 	mine func()
+	// gasLimit caps each transaction (0: the chain's estimate).
+	gasLimit uint64
 }
 
 // Options tune an Adapter.
 type Options struct {
 	// Mine seals a block after each transaction (simulated backend: its Commit method).
 	Mine func()
+	// GasLimit caps the gas of each transaction; 0 lets the chain estimate it.
+	GasLimit uint64
 }
 
 // New binds to the contract at addr.
@@ -52,7 +56,7 @@ func New(ctx context.Context, backend Backend, key *ecdsa.PrivateKey, addr commo
 	}
 	c := bindings.NewFractalsChannels()
 	return &Adapter{backend: backend, key: key, self: crypto.PubkeyToAddress(key.PublicKey), chainID: id, addr: addr,
-		abi: c, contract: c.Instance(backend, addr), mine: opts.Mine}, nil
+		abi: c, contract: c.Instance(backend, addr), mine: opts.Mine, gasLimit: opts.GasLimit}, nil
 }
 
 // Deploy deploys the settlement contract and returns its address.
@@ -96,6 +100,7 @@ func (a *Adapter) transact(ctx context.Context, what string, value *big.Int, dat
 	auth := bind.NewKeyedTransactor(a.key, a.chainID)
 	auth.Context = ctx
 	auth.Value = value
+	auth.GasLimit = a.gasLimit
 	tx, err := bind.Transact(a.contract, auth, data)
 	if err != nil {
 		if isRevert(err) {

@@ -56,6 +56,10 @@ type Watcher struct {
 	handled map[logKey]bool
 	// headTime is the timestamp of the head read by the current poll.
 	headTime uint64
+	// Confirmations is how deep a block must be before its events are acted on: 0 and 1 act on
+	// the head's, 2 waits for one block on top, and so on (a short reorganisation then does not
+	// feed the node an opening or a close that never happened).
+	Confirmations uint64
 	// Answered counts the stale closes answered.
 	Answered int
 	// Failures are the most recent logs the watcher could not act on (a node refusing a
@@ -108,6 +112,12 @@ func (w *Watcher) Poll(ctx context.Context) error {
 	}
 	last := head.Number.Uint64()
 	w.headTime = head.Time
+	if w.Confirmations > 1 {
+		if last+1 < w.Confirmations {
+			return nil
+		}
+		last -= w.Confirmations - 1
+	}
 	if last < w.next {
 		return nil
 	}

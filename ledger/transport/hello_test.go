@@ -84,6 +84,27 @@ func (r *refusals) waitFor(t *testing.T, want string) error {
 	}
 }
 
+// waitForErr returns the first refusal that wraps target.
+func (r *refusals) waitForErr(t *testing.T, target error) error {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, err := range r.errs {
+			if errors.Is(err, target) {
+				r.mu.Unlock()
+				return err
+			}
+		}
+		got := append([]error(nil), r.errs...)
+		r.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal wrapping %v; got %v", target, got)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // listener starts a transport for key that collects frames and refusals.
 func listener(t *testing.T, key Signer) (*TCP, *collector, *refusals) {
 	t.Helper()
@@ -112,32 +133,37 @@ func expectClosed(t *testing.T, conn net.Conn) {
 	}
 }
 
-func sendFrame(t *testing.T, w io.Writer, frame []byte) {
+// sendFrame writes frame under sess; a nil sess tags it under a key nobody agreed on.
+func sendFrame(t *testing.T, w io.Writer, sess *session, frame []byte) {
 	t.Helper()
+	if sess == nil {
+		sess = newSession([32]byte{0xee})
+	}
 	var buf bytes.Buffer
 	bw := bufio.NewWriter(&buf)
-	if err := writeFrames(bw, [][]byte{frame}); err != nil {
+	if err := writeFrames(bw, sess, [][]byte{frame}); err != nil {
 		t.Fatal(err)
 	}
 	_, _ = w.Write(buf.Bytes())
 }
 
-// TestHelloRefusesAClaimedAddress: a dialler that claims honest unit A's address but holds
-// another key is refused with an error naming both, its connection is closed, and its frame never
-// reaches the handler as coming from A.
+// TestHelloRefusesAClaimedAddress: a dialler that claims partner A's address but holds another
+// key is refused with an error naming both before the listener signs anything, its connection is
+// closed, and its frame never reaches the handler as coming from A.
 func TestHelloRefusesAClaimedAddress(t *testing.T) {
 	honest, mallory, b := newKeySigner(t, 1), newKeySigner(t, 66), newKeySigner(t, 2)
 	tb, got, ref := listener(t, b)
+	tb.Allow(honest.Address())
 	conn, err := net.Dial("tcp", tb.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	// The spoofer runs the honest dialler code with a signer that lies about its address.
-	if err := dialHello(conn, impostor{mallory, honest.Address()}, b.Address()); err != nil {
-		t.Fatalf("the listener's side of the hello failed: %v", err)
+	if _, err := dialHello(conn, impostor{mallory, honest.Address()}, b.Address()); err == nil {
+		t.Fatal("the spoofer got the listener's answer")
 	}
-	sendFrame(t, conn, []byte("forged sync"))
+	sendFrame(t, conn, nil, []byte("forged sync"))
 	err = ref.waitFor(t, "claims "+honest.Address().Hex()+" but signed as "+mallory.Address().Hex())
 	t.Log(err)
 	expectClosed(t, conn)
@@ -165,16 +191,18 @@ func (r *recorder) Write(p []byte) (int, error) {
 func TestHelloRefusesAReplay(t *testing.T) {
 	a, b := newKeySigner(t, 1), newKeySigner(t, 2)
 	tb, got, ref := listener(t, b)
+	tb.Allow(a.Address())
 
 	first, err := net.Dial("tcp", tb.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{ReadWriter: first}
-	if err := dialHello(rec, a, b.Address()); err != nil {
+	sess, err := dialHello(rec, a, b.Address())
+	if err != nil {
 		t.Fatal(err)
 	}
-	sendFrame(t, first, []byte("honest"))
+	sendFrame(t, first, sess, []byte("honest"))
 	if f := got.wait(t, 1); f[0] != "honest" || got.from[0] != a.Address() {
 		t.Fatalf("honest hello: got %q from %s", f[0], got.from[0])
 	}
@@ -192,11 +220,11 @@ func TestHelloRefusesAReplay(t *testing.T) {
 	if _, err := replay.Write(recorded[:offerLen]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.ReadFull(replay, make([]byte, answerLen)); err != nil {
-		t.Fatalf("no answer to the replayed offer: %v", err)
+	if _, err := io.ReadFull(replay, make([]byte, challengeLen)); err != nil {
+		t.Fatalf("no challenge to the replayed offer: %v", err)
 	}
 	_, _ = replay.Write(recorded[offerLen:])
-	sendFrame(t, replay, []byte("replayed"))
+	sendFrame(t, replay, sess, []byte("replayed"))
 	ref.waitFor(t, "claims "+a.Address().Hex()+" but signed as")
 	expectClosed(t, replay)
 	got.mu.Lock()
@@ -212,6 +240,7 @@ func TestDiallerRefusesAnImpostorListener(t *testing.T) {
 	a, b, c := newKeySigner(t, 1), newKeySigner(t, 2), newKeySigner(t, 3)
 	ta, _, refA := listener(t, a)
 	tc, gotC, _ := listener(t, c)
+	tc.Allow(a.Address())
 	ta.AddPeer(b.Address(), tc.Addr())
 	if err := ta.Send(b.Address(), []byte("for b only")); err != nil {
 		t.Fatal(err)
@@ -235,8 +264,8 @@ func TestHelloRefusesWrongMagic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	offer := helloOffer{Dialler: common.Address{1}}.encode()
-	copy(offer, "FLG1")
+	offer := helloGreeting{Addr: common.Address{1}}.encode()
+	copy(offer, "FLG2")
 	_, _ = conn.Write(offer)
 	ref.waitFor(t, "offer magic")
 	expectClosed(t, conn)
@@ -249,32 +278,31 @@ type pipeRW struct {
 
 func (pipeRW) Write(p []byte) (int, error) { return len(p), nil }
 
-// FuzzHello: the hello decoders and both sides of the hello, fed any bytes as the other side,
-// never panic and never accept (a valid signature over a fresh challenge cannot be in the
-// input); a decoded offer or answer re-encodes to its input.
+// FuzzHello: the greeting decoder and both sides of the hello, fed any bytes as the other side,
+// never panic and never accept (a valid signature over fresh ephemeral keys cannot be in the
+// input); a decoded greeting re-encodes to its input.
 func FuzzHello(f *testing.F) {
 	a, b := newKeySigner(f, 1), newKeySigner(f, 2)
-	offer := helloOffer{Dialler: a.Address(), Challenge: challenge{9}}.encode()
-	sig, _ := b.Sign(helloDigest(roleListener, challenge{9}, a.Address(), b.Address()))
-	answer := helloAnswer{Listener: b.Address(), Challenge: challenge{7}, Sig: sig}.encode()
-	proof, _ := a.Sign(helloDigest(roleDialler, challenge{7}, a.Address(), b.Address()))
-	f.Add(append(append([]byte(nil), offer...), proof[:]...))
-	f.Add(answer)
-	f.Add(offer[:10])
-	f.Add(append(append([]byte(nil), answer...), 0xff))
+	offer := helloGreeting{Addr: a.Address(), Ephemeral: [ephemeralLen]byte{9}}
+	chal := helloGreeting{Addr: b.Address(), Ephemeral: [ephemeralLen]byte{7}}
+	tr := transcript{offer: offer, challenge: chal}
+	proof, _ := a.Sign(tr.digest(roleDialler))
+	answer, _ := b.Sign(tr.digest(roleListener))
+	f.Add(append(offer.encode(), proof[:]...))
+	f.Add(append(chal.encode(), answer[:]...))
+	f.Add(offer.encode()[:10])
+	f.Add(append(chal.encode(), 0xff))
+	anyone := func(common.Address) bool { return true }
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if o, err := decodeOffer(data); err == nil && !bytes.Equal(o.encode(), data) {
-			t.Fatalf("offer %x re-encodes as %x", data, o.encode())
+		if g, err := decodeGreeting("offer", data); err == nil && !bytes.Equal(g.encode(), data) {
+			t.Fatalf("greeting %x re-encodes as %x", data, g.encode())
 		}
-		if ans, err := decodeAnswer(data); err == nil && !bytes.Equal(ans.encode(), data) {
-			t.Fatalf("answer %x re-encodes as %x", data, ans.encode())
-		}
-		if from, err := acceptHello(pipeRW{bytes.NewReader(data)}, b); err == nil {
+		if from, _, err := acceptHello(pipeRW{bytes.NewReader(data)}, b, anyone); err == nil {
 			t.Fatalf("listener accepted %s from a stream of %d bytes", from, len(data))
 		} else if !errors.Is(err, ErrHelloRefused) {
 			t.Fatalf("listener error %q does not wrap ErrHelloRefused", err)
 		}
-		if err := dialHello(pipeRW{bytes.NewReader(data)}, a, b.Address()); err == nil {
+		if _, err := dialHello(pipeRW{bytes.NewReader(data)}, a, b.Address()); err == nil {
 			t.Fatalf("dialler accepted a listener from a stream of %d bytes", len(data))
 		} else if !errors.Is(err, ErrHelloRefused) {
 			t.Fatalf("dialler error %q does not wrap ErrHelloRefused", err)

@@ -2,10 +2,8 @@ package transport
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -31,6 +29,16 @@ var ErrQueueFull = errors.New("tcp transport: peer queue full")
 // HelloTimeout bounds the hello of one connection, so a silent peer cannot hold it open.
 const HelloTimeout = 5 * time.Second
 
+// Defaults of the listener's limits (hardening.go): open incoming connections at most, hellos
+// started per second (and in one burst), and how long one frame may take to arrive once its
+// first byte did.
+const (
+	DefaultMaxConns       = 64
+	DefaultHellosPerSec   = 50
+	DefaultFrameTimeout   = 10 * time.Second
+	defaultHelloBurstSize = 50
+)
+
 // TCP is a transport over plain TCP: one outgoing connection per peer (dialled on demand and
 // re-dialled after failures) carrying length-prefixed frames, written in batches. Every
 // connection starts with a signed hello (hello.go) in which both ends prove their addresses.
@@ -49,6 +57,7 @@ type TCP struct {
 	// maxQueued and writeTimeout bound each link (DefaultMaxQueued, DefaultWriteTimeout).
 	maxQueued    int
 	writeTimeout time.Duration
+	limits
 }
 
 // ListenTCP listens on addr (for example "127.0.0.1:0") as the unit whose key self holds.
@@ -58,7 +67,7 @@ func ListenTCP(self Signer, addr string) (*TCP, error) {
 		return nil, fmt.Errorf("tcp transport: listen %s: %w", addr, err)
 	}
 	t := &TCP{signer: self, self: self.Address(), ln: ln, peers: map[common.Address]*link{}, conns: map[net.Conn]struct{}{}, dialWait: 50 * time.Millisecond,
-		maxQueued: DefaultMaxQueued, writeTimeout: DefaultWriteTimeout}
+		maxQueued: DefaultMaxQueued, writeTimeout: DefaultWriteTimeout, limits: defaultLimits()}
 	t.wg.Add(1)
 	go t.accept()
 	return t, nil
@@ -67,10 +76,12 @@ func ListenTCP(self Signer, addr string) (*TCP, error) {
 // Addr is the listening address.
 func (t *TCP) Addr() string { return t.ln.Addr().String() }
 
-// AddPeer tells the transport where unit addr listens.
+// AddPeer tells the transport where unit addr listens; addr becomes a configured partner whose
+// connections the listener accepts.
 func (t *TCP) AddPeer(addr common.Address, hostport string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.partners[addr] = true
 	if l, ok := t.peers[addr]; ok {
 		l.mu.Lock()
 		l.hostport = hostport
@@ -92,7 +103,8 @@ func (t *TCP) SetHandler(h Handler) {
 }
 
 // SetRefusalHandler installs a receiver of every failed hello, incoming or outgoing (the error
-// wraps ErrHelloRefused and names the remote end); the connection is closed either way.
+// wraps ErrHelloRefused and names the remote end), and of every frame refused because it is not
+// bound to its connection's session (ErrBadFrameTag); the connection is closed either way.
 func (t *TCP) SetRefusalHandler(f func(error)) {
 	t.mu.Lock()
 	t.refused = f
@@ -100,10 +112,14 @@ func (t *TCP) SetRefusalHandler(f func(error)) {
 }
 
 func (t *TCP) reportRefusal(err error) {
+	if !errors.Is(err, ErrHelloRefused) && !errors.Is(err, ErrBadFrameTag) {
+		return
+	}
 	t.mu.Lock()
 	f := t.refused
+	t.stats.Refused++
 	t.mu.Unlock()
-	if f != nil && errors.Is(err, ErrHelloRefused) {
+	if f != nil {
 		f(err)
 	}
 }
@@ -178,6 +194,11 @@ func (t *TCP) track(c net.Conn) bool {
 func (t *TCP) untrack(c net.Conn) {
 	t.mu.Lock()
 	delete(t.conns, c)
+	for addr, in := range t.inbound {
+		if in == c {
+			delete(t.inbound, addr)
+		}
+	}
 	t.mu.Unlock()
 	c.Close()
 }
@@ -192,53 +213,46 @@ func (t *TCP) accept() {
 		if !t.track(c) {
 			return
 		}
+		if err := t.admit(c); err != nil {
+			t.untrack(c)
+			t.reportRefusal(err)
+			continue
+		}
 		t.wg.Add(1)
 		go t.read(c)
 	}
 }
 
-// read handles one incoming connection: a hello proving the sender, then frames.
+// read handles one incoming connection: a hello proving the sender, then its session's frames.
+// Nothing is buffered for the connection before the hello succeeded.
 func (t *TCP) read(c net.Conn) {
 	defer t.wg.Done()
 	defer t.untrack(c)
-	r := bufio.NewReaderSize(c, 64<<10)
-	_ = c.SetDeadline(time.Now().Add(HelloTimeout))
-	from, err := acceptHello(struct {
-		io.Reader
-		io.Writer
-	}{r, c}, t.signer)
+	_ = c.SetDeadline(time.Now().Add(t.helloTimeout))
+	from, sess, err := acceptHello(c, t.signer, t.isPartner)
 	if err != nil {
 		t.reportRefusal(fmt.Errorf("from %s: %w", c.RemoteAddr(), err))
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	_ = readFrames(r, from, func(from common.Address, frame []byte) {
+	t.replaceInbound(from, c)
+	fr := &frameReader{r: bufio.NewReaderSize(c, 16<<10), from: from, s: sess,
+		started: func() { _ = c.SetReadDeadline(time.Now().Add(t.frameTimeout)) }}
+	for {
+		frame, err := fr.next()
+		if err != nil {
+			if errors.Is(err, ErrBadFrameTag) {
+				t.reportRefusal(fmt.Errorf("from %s: %w", c.RemoteAddr(), err))
+			}
+			return
+		}
+		_ = c.SetReadDeadline(time.Time{})
 		t.mu.Lock()
 		h := t.handler
 		t.mu.Unlock()
 		if h != nil {
 			h(from, frame)
 		}
-	})
-}
-
-// readFrames decodes the length-prefixed frames that follow the hello of a connection from the
-// authenticated sender from. It returns at the first error; a peer that breaks framing is cut off.
-func readFrames(r io.Reader, from common.Address, h Handler) error {
-	var hdr [4]byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return err
-		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if n > MaxFrame {
-			return fmt.Errorf("tcp transport: frame of %d bytes from %s, at most %d", n, from, MaxFrame)
-		}
-		frame := make([]byte, n)
-		if _, err := io.ReadFull(r, frame); err != nil {
-			return fmt.Errorf("tcp transport: frame of %d bytes from %s: %w", n, from, err)
-		}
-		h(from, frame)
 	}
 }
 
@@ -257,6 +271,7 @@ type link struct {
 func (l *link) run() {
 	defer l.t.wg.Done()
 	var w *bufio.Writer
+	var sess *session
 	for {
 		l.mu.Lock()
 		for !l.closed && len(l.queue) == 0 {
@@ -272,7 +287,7 @@ func (l *link) run() {
 		l.mu.Unlock()
 		if conn == nil {
 			var err error
-			conn, err = l.dial(hostport)
+			conn, sess, err = l.dial(hostport)
 			if err != nil {
 				l.t.reportRefusal(err)
 				time.Sleep(l.t.dialWait) // the batch is dropped; the ledger re-sends
@@ -282,7 +297,7 @@ func (l *link) run() {
 		}
 		// A peer that stops reading must not hold this link (and its queue) for ever.
 		_ = conn.SetWriteDeadline(time.Now().Add(l.t.writeTimeout))
-		if err := writeFrames(w, batch); err != nil {
+		if err := writeFrames(w, sess, batch); err != nil {
 			conn.Close()
 			l.mu.Lock()
 			l.conn = nil
@@ -291,10 +306,10 @@ func (l *link) run() {
 	}
 }
 
-func (l *link) dial(hostport string) (net.Conn, error) {
+func (l *link) dial(hostport string) (net.Conn, *session, error) {
 	c, err := net.DialTimeout("tcp", hostport, time.Second)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
@@ -304,32 +319,19 @@ func (l *link) dial(hostport string) (net.Conn, error) {
 	if l.closed {
 		l.mu.Unlock()
 		c.Close()
-		return nil, errors.New("closed")
+		return nil, nil, errors.New("closed")
 	}
 	l.conn = c
 	l.mu.Unlock()
 	_ = c.SetDeadline(time.Now().Add(HelloTimeout))
-	if err := dialHello(c, l.t.signer, l.peer); err != nil {
+	sess, err := dialHello(c, l.t.signer, l.peer)
+	if err != nil {
 		c.Close()
 		l.mu.Lock()
 		l.conn = nil
 		l.mu.Unlock()
-		return nil, fmt.Errorf("to %s at %s: %w", l.peer, hostport, err)
+		return nil, nil, fmt.Errorf("to %s at %s: %w", l.peer, hostport, err)
 	}
 	_ = c.SetDeadline(time.Time{})
-	return c, nil
-}
-
-func writeFrames(w *bufio.Writer, frames [][]byte) error {
-	var hdr [4]byte
-	for _, f := range frames {
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(f)))
-		if _, err := w.Write(hdr[:]); err != nil {
-			return err
-		}
-		if _, err := w.Write(f); err != nil {
-			return err
-		}
-	}
-	return w.Flush()
+	return c, sess, nil
 }

@@ -57,6 +57,7 @@ func TestTCPDeliversInOrderAndRedials(t *testing.T) {
 	}
 	var got collector
 	tb.SetHandler(got.handle)
+	tb.Allow(a) // only configured partners get past the hello
 	ta.AddPeer(b, tb.Addr())
 	for i := 0; i < 1000; i++ {
 		if err := ta.Send(b, []byte{byte(i >> 8), byte(i)}); err != nil {
@@ -81,6 +82,7 @@ func TestTCPDeliversInOrderAndRedials(t *testing.T) {
 	defer tb2.Close()
 	var again collector
 	tb2.SetHandler(again.handle)
+	tb2.Allow(a)
 	ta.AddPeer(b, tb2.Addr())
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -117,15 +119,18 @@ func TestHubCutLinkDropsFrames(t *testing.T) {
 	}
 }
 
+var fuzzKey = [32]byte{1, 2, 3}
+
 func frameStream(frames ...[]byte) []byte {
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
-	_ = writeFrames(w, frames)
+	_ = writeFrames(w, newSession(fuzzKey), frames)
 	return buf.Bytes()
 }
 
-// FuzzReadFrames: any byte stream ends in an error or EOF, never a panic, and every frame handed
-// out lies within the stream.
+// FuzzReadFrames: any byte stream ends in an error or EOF, never a panic; every frame handed out
+// lies within the stream and carried its session tag (so a stream not written under the key
+// delivers nothing).
 func FuzzReadFrames(f *testing.F) {
 	f.Add(frameStream([]byte("hello"), []byte{}, []byte{1, 2, 3}))
 	f.Add(frameStream())
@@ -135,7 +140,15 @@ func FuzzReadFrames(f *testing.F) {
 	f.Add(huge)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		total := 0
-		err := readFrames(bytes.NewReader(data), common.Address{7}, func(_ common.Address, fr []byte) { total += len(fr) + 4 })
+		fr := &frameReader{r: bytes.NewReader(data), from: common.Address{7}, s: newSession(fuzzKey)}
+		var err error
+		for {
+			var frame []byte
+			if frame, err = fr.next(); err != nil {
+				break
+			}
+			total += len(frame) + 4 + tagLen
+		}
 		if err == nil {
 			t.Fatal("a finite stream must end with an error")
 		}
@@ -162,7 +175,7 @@ func TestStalledPeerBoundsTheQueue(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if _, err := acceptHello(c, peerKey); err != nil {
+			if _, _, err := acceptHello(c, peerKey, func(common.Address) bool { return true }); err != nil {
 				c.Close()
 				continue
 			}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fractals-energy/fractals/auction"
+	"github.com/fractals-energy/fractals/firmware"
+	"github.com/fractals-energy/fractals/internal/cli"
+	"github.com/fractals-energy/fractals/internal/units"
+)
+
+// communityFlags are the flags of `fractals sim` that make the units one trading community.
+type communityFlags struct {
+	market      bool
+	feeder      string
+	buses       string
+	method      string
+	interval    time.Duration
+	horizon     time.Duration
+	networkRate float64
+	loadScale   float64
+	liars       string
+}
+
+// communityFlagsOn registers the community flags on the sim's flag set.
+func communityFlagsOn(fs *flag.FlagSet) *communityFlags {
+	d := firmware.DefaultCommunityOptions()
+	c := &communityFlags{method: string(d.Method), interval: d.Market.Interval, horizon: d.Market.Horizon,
+		networkRate: float64(d.NetworkRate), loadScale: d.FeederLoadScale}
+	fs.BoolVar(&c.market, "market", false, "the units trade as one community: market every interval, settlement, payment channels")
+	fs.StringVar(&c.feeder, "feeder", "", "MATPOWER case the community sits on (implies --market)")
+	fs.StringVar(&c.buses, "feeder-buses", "", "comma-separated bus of each unit (default: the case's load buses in order)")
+	fs.StringVar(&c.method, "market-method", c.method, "how each interval clears: distributed (ADMM exchange) or central")
+	fs.DurationVar(&c.interval, "market-interval", c.interval, "market interval and period, [5m, 60m]")
+	fs.DurationVar(&c.horizon, "horizon", c.horizon, "receding horizon of each interval's market, [interval, 168h]")
+	fs.Float64Var(&c.networkRate, "network-rate", c.networkRate, "network charge per kWh of an average-distance trade")
+	fs.Float64Var(&c.loadScale, "feeder-load-scale", c.loadScale, "scale of the case's own loads, [0, 10] (0: only the community)")
+	fs.StringVar(&c.liars, "liars", "", "comma-separated units (0-based) whose signed meter readings understate their import")
+	return c
+}
+
+func (c *communityFlags) enabled() bool { return c.market || c.feeder != "" }
+
+// options builds the community run from the sim's options and these flags.
+// A community left without --units has the default community's three.
+func (c *communityFlags) options(fs *flag.FlagSet, sim firmware.SimOptions) (firmware.CommunityOptions, error) {
+	o := firmware.DefaultCommunityOptions()
+	unitsSet := false
+	fs.Visit(func(f *flag.Flag) { unitsSet = unitsSet || f.Name == "units" })
+	if !unitsSet {
+		sim.Units = o.Sim.Units
+	}
+	o.Sim, o.Feeder, o.Method = sim, c.feeder, auction.Method(c.method)
+	o.Market.Interval, o.Market.Horizon = c.interval, c.horizon
+	o.NetworkRate, o.FeederLoadScale = units.PricePerKWh(c.networkRate), c.loadScale
+	var err error
+	if o.FeederBuses, err = intList("--feeder-buses", c.buses); err != nil {
+		return o, err
+	}
+	if o.Liars, err = intList("--liars", c.liars); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func intList(flagName, s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for i, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%s: item %d %q is not an integer", flagName, i, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// runCommunity runs and prints a community simulation.
+func runCommunity(ctx context.Context, o firmware.CommunityOptions, asJSON bool, stdout, stderr io.Writer) int {
+	r, err := firmware.SimulateCommunity(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractals sim: %v\n", err)
+		return cli.ExitFailure
+	}
+	if asJSON {
+		return writeJSON(stdout, stderr, "fractals sim", r, false)
+	}
+	printSim(stdout, r.SimResult)
+	m, p := r.Market, r.Payments
+	fmt.Fprintf(stdout, "market      %d/%d intervals cleared, iterations mean %.1f max %d, %d trades, price %.3f..%.3f\n",
+		m.Cleared, m.Intervals, m.IterationsMean, m.IterationsMax, m.Trades, m.PriceMin, m.PriceMax)
+	fmt.Fprintf(stdout, "            welfare %.3f, central optimum %.3f (largest interval gap %.4f %%), largest unit imbalance %.0f Wh\n",
+		m.Welfare, m.Central, 100*m.MaxGap, m.MaxImbalanceWh)
+	fmt.Fprintf(stdout, "payments    %d transfers, paid %.6f, received %.6f, failed %d, held %d; grid %.4f / %.4f, network %.4f\n",
+		p.Transfers, p.Paid, p.Received, p.Failed, p.Held, p.ToGrid, p.FromGrid, p.Network)
+	if f := r.Feeder; f != nil {
+		fmt.Fprintf(stdout, "feeder      %s: losses %.0f Wh (units' share %.0f Wh), voltage %.4f..%.4f p.u., %d of %d periods outside 0.95-1.05\n",
+			f.Case, f.LossesWh, f.UnitsLossesWh, f.MinVoltage, f.MaxVoltage, f.OutsideBand, f.Periods)
+	}
+	fmt.Fprintln(stdout, "mesh        not wired: market and payments run in-process")
+	for _, d := range p.Disagreements {
+		fmt.Fprintf(stdout, "recorded    %s\n", d)
+	}
+	return cli.ExitOK
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fractals-energy/fractals/firmware"
+	"github.com/fractals-energy/fractals/firmware/config"
+	"github.com/fractals-energy/fractals/firmware/telemetry"
+	"github.com/fractals-energy/fractals/internal/clock"
+)
+
+// opsFlags are the operations flags: state, telemetry, configuration check and the footprint run.
+type opsFlags struct {
+	dataDir     string
+	telemetry   string
+	checkConfig string
+	footprint   time.Duration
+}
+
+// version is set at link time (-ldflags "-X main.version=..."); it names the unit in Home Assistant.
+var version = "dev"
+
+// checkConfig validates a unit file (or an operations file with --telemetry) without opening any
+// device, and says what it found.
+func checkConfig(path string, stdout, stderr io.Writer) int {
+	u, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 1
+	}
+	cc := firmware.ControllerConfig(u)
+	if err := cc.Validate(); err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %s: site: %v\n", path, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok: unit %q, %d devices, cycle %v, data_dir %q, telemetry %s\n", path, u.Name,
+		len(u.Devices), u.Cycle, u.DataDir, describeTelemetry(u.Telemetry))
+	return 0
+}
+
+func describeTelemetry(t *config.Telemetry) string {
+	if t == nil {
+		return "defaults (dashboard, /metrics)"
+	}
+	var parts []string
+	if t.Influx != nil {
+		parts = append(parts, "influx "+t.Influx.URL)
+	}
+	if t.MQTT != nil {
+		parts = append(parts, "mqtt "+t.MQTT.Broker)
+	}
+	if t.Prometheus == nil || *t.Prometheus {
+		parts = append(parts, "/metrics")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// setupOps reads the operations settings for the daemon: from the unit file with --config, else from
+// --telemetry; --data-dir overrides data_dir.
+func setupOps(f opsFlags, unitFile *config.Unit, log *slog.Logger) (telemetry.Setup, error) {
+	s := telemetry.Setup{UnitName: "meshbox-sim", Version: version, Log: log}
+	if unitFile != nil {
+		s.UnitName, s.DataDir, s.Telemetry = unitFile.Name, unitFile.DataDir, unitFile.Telemetry
+	}
+	if f.telemetry != "" {
+		o, err := config.LoadOperations(f.telemetry)
+		if err != nil {
+			return s, err
+		}
+		s.DataDir, s.Telemetry = o.DataDir, o.Telemetry
+	}
+	if f.dataDir != "" {
+		s.DataDir = f.dataDir
+	}
+	return s, nil
+}
+
+// footprint runs the simulated unit with everything operations adds for d of simulated time, as fast
+// as the machine allows, and prints the process's resident memory: the figure the unit's 40 MB budget
+// is checked against.
+func footprint(o firmware.SimOptions, f opsFlags, stdout, stderr io.Writer) int {
+	start := time.Date(2026, 6, 21, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewSim(start)
+	d, err := firmware.NewSimDaemon(o, clk, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 2
+	}
+	setup, err := setupOps(f, nil, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 2
+	}
+	ops, err := telemetry.Start(d, setup)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+		return 1
+	}
+	began := time.Now()
+	cycles := int(f.footprint / o.Step)
+	ctx := context.Background()
+	for i := 0; i < cycles; i++ {
+		clk.Advance(o.Step)
+		d.Tick(ctx)
+	}
+	d.StopObservers()
+	_ = ops.Close()
+	runtime.GC()
+	rss, peak := procStatusKB("VmRSS"), procStatusKB("VmHWM")
+	fmt.Fprintf(stdout, "footprint: %d cycles (%v simulated) in %.1f s: rss %.1f MB, peak rss %.1f MB, go heap in use %.1f MB\n",
+		cycles, f.footprint, time.Since(began).Seconds(), rss/1024, peak/1024, heapInUseMB())
+	return 0
+}
+
+// procStatusKB reads a kB field of /proc/self/status (Linux); 0 elsewhere.
+func procStatusKB(field string) float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func heapInUseMB() float64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapInuse) / (1 << 20)
+}

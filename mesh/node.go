@@ -1,0 +1,573 @@
+package mesh
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/p2p"
+	"github.com/ethereum/go-ethereum/p2p/enode"
+	"github.com/ethereum/go-ethereum/p2p/enr"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/fractals-energy/fractals/internal/clock"
+)
+
+// The fractals sub-protocol.
+const (
+	ProtocolName    = "fractals"
+	ProtocolVersion = 1
+
+	msgHello  = 0x00 // helloMsg, first in each direction
+	msgRefuse = 0x01 // refuseMsg, then the link closes
+	msgPing   = 0x02 // a nonce, answered by msgPong with the same nonce
+	msgPong   = 0x03
+	protoLen  = 0x14 // codes 0x00..0x13; 0x10..0x13 carry envelopes of the same Code
+
+	maxControlSize  = 1024 // hello, refuse, ping and pong
+	handshakeWait   = 5 * time.Second
+	pingEvery       = 5 * time.Second
+	retryEvery      = time.Second
+	writeQueueDepth = 2048
+	banFor          = 10 * time.Minute
+)
+
+// helloMsg is what each side says first.
+type helloMsg struct {
+	Version      uint
+	Community    string
+	Capabilities []string
+	Rest         []rlp.RawValue `rlp:"tail"` // fields of later versions, ignored
+}
+
+type refuseMsg struct {
+	Reason string
+}
+
+// communityEntry is the ENR entry "fractals": the community a node serves, so discovery dials only
+// units of the same community.
+type communityEntry struct {
+	Community string
+	Version   uint
+	Rest      []rlp.RawValue `rlp:"tail"`
+}
+
+// ENRKey implements enr.Entry.
+func (communityEntry) ENRKey() string { return ProtocolName }
+
+// NodeConfig configures a devp2p node.
+type NodeConfig struct {
+	Key          *ecdsa.PrivateKey // the unit key: devp2p identity and envelope signer
+	Listen       string            // TCP and UDP address, e.g. 127.0.0.1:0
+	Static       []*enode.Node     // always connected, redialled when they drop
+	Trusted      []*enode.Node     // admitted over the peer limit
+	Discovery    bool              // discovery v5 on the listen address
+	Bootnodes    []*enode.Node     // discovery v5 bootstrap records
+	MaxPeers     int               // default 50
+	Capabilities []string          // what this unit offers, sent in the handshake
+	Name         string            // devp2p client name
+	Clock        clock.Clock       // default the wall clock
+	Options      Options           // community, limits and lifetimes
+}
+
+// Node is a unit's mesh over devp2p: one p2p.Server keyed by the unit key running the fractals
+// sub-protocol. It implements Mesh.
+type Node struct {
+	*router
+	srv   *p2p.Server
+	cfg   NodeConfig
+	cands *lazyIterator
+	quit  chan struct{}
+	wg    sync.WaitGroup
+
+	mu    sync.Mutex
+	peers map[Address]*devPeer
+	bans  map[Address]time.Time
+}
+
+// NewNode starts a node.
+func NewNode(cfg NodeConfig) (*Node, error) {
+	if cfg.Key == nil {
+		return nil, errors.New("mesh: node needs a key")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.MaxPeers == 0 {
+		cfg.MaxPeers = 50
+	}
+	if cfg.Name == "" {
+		cfg.Name = "fractals"
+	}
+	if len(cfg.Options.Community) > MaxCommunityLen {
+		return nil, fmt.Errorf("mesh: community id %d bytes, at most %d", len(cfg.Options.Community), MaxCommunityLen)
+	}
+	n := &Node{router: newRouter(cfg.Key, cfg.Clock, cfg.Options), cfg: cfg, cands: newLazyIterator(),
+		quit: make(chan struct{}), peers: map[Address]*devPeer{}, bans: map[Address]time.Time{}}
+	proto := p2p.Protocol{
+		Name: ProtocolName, Version: ProtocolVersion, Length: protoLen, Run: n.run,
+		Attributes: []enr.Entry{communityEntry{Community: cfg.Options.Community, Version: ProtocolVersion}},
+	}
+	if cfg.Discovery {
+		proto.DialCandidates = n.cands
+	}
+	n.srv = &p2p.Server{Config: p2p.Config{
+		PrivateKey: cfg.Key, Name: cfg.Name, MaxPeers: cfg.MaxPeers, ListenAddr: cfg.Listen,
+		NoDiscovery: !cfg.Discovery, DiscoveryV5: cfg.Discovery, BootstrapNodesV5: cfg.Bootnodes,
+		StaticNodes: cfg.Static, TrustedNodes: cfg.Trusted, Protocols: []p2p.Protocol{proto},
+	}}
+	if err := n.srv.Start(); err != nil {
+		return nil, fmt.Errorf("mesh: starting devp2p on %s: %w", cfg.Listen, err)
+	}
+	if d := n.srv.DiscoveryV5(); d != nil {
+		community := cfg.Options.Community
+		n.cands.set(enode.Filter(d.RandomNodes(), func(nd *enode.Node) bool { return SameCommunity(nd, community) }))
+	}
+	n.wg.Add(1)
+	go n.retryLoop()
+	return n, nil
+}
+
+// SameCommunity reports whether a node record names the community.
+func SameCommunity(nd *enode.Node, community string) bool {
+	var e communityEntry
+	return nd.Load(&e) == nil && e.Community == community
+}
+
+// Enode returns the node's enode URL (key, IP and TCP port).
+func (n *Node) Enode() *enode.Node { return n.srv.Self() }
+
+// ENR returns the node's signed record in its text form.
+func (n *Node) ENR() string { return n.srv.LocalNode().Node().String() }
+
+// AddPeer makes a node static: dialled now and redialled whenever it drops.
+func (n *Node) AddPeer(nd *enode.Node) { n.srv.AddPeer(nd) }
+
+// PeerCount returns the number of devp2p peers running the fractals protocol.
+func (n *Node) PeerCount() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.peers)
+}
+
+// Close stops the node: every link closes and subscriptions end.
+func (n *Node) Close() {
+	select {
+	case <-n.quit:
+		return
+	default:
+	}
+	close(n.quit)
+	n.srv.Stop()
+	n.cands.Close()
+	n.wg.Wait()
+	n.shutdown()
+}
+
+func (n *Node) retryLoop() {
+	defer n.wg.Done()
+	t := n.cfg.Clock.NewTicker(retryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.quit:
+			return
+		case <-t.C():
+			n.retry()
+		}
+	}
+}
+
+// devPeer is one connected neighbour: a bounded write queue drained by its own goroutine, so the
+// router never blocks on a slow link.
+type devPeer struct {
+	addr   Address
+	p      *p2p.Peer
+	own    chan outMsg // this unit's envelopes and control messages, written first
+	out    chan outMsg // relayed envelopes
+	closed chan struct{}
+	once   sync.Once
+}
+
+type outMsg struct {
+	code uint64
+	raw  []byte
+}
+
+func (d *devPeer) send(code Code, raw []byte, own bool) bool {
+	q := d.out
+	if own {
+		q = d.own
+	}
+	select {
+	case <-d.closed:
+		return false
+	case q <- outMsg{uint64(code), raw}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *devPeer) control(code uint64, v any) bool {
+	raw, err := rlp.EncodeToBytes(v)
+	if err != nil {
+		return false
+	}
+	select {
+	case <-d.closed:
+		return false
+	case d.own <- outMsg{code, raw}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *devPeer) stop() { d.once.Do(func() { close(d.closed) }) }
+
+func (d *devPeer) writeLoop(rw p2p.MsgWriter) {
+	for {
+		var m outMsg
+		select {
+		case <-d.closed:
+			return
+		case m = <-d.own:
+		default:
+			select {
+			case <-d.closed:
+				return
+			case m = <-d.own:
+			case m = <-d.out:
+			}
+		}
+		if err := rw.WriteMsg(p2p.Msg{Code: m.code, Size: uint32(len(m.raw)), Payload: bytes.NewReader(m.raw)}); err != nil {
+			d.p.Disconnect(p2p.DiscNetworkError)
+			return
+		}
+	}
+}
+
+// run is the fractals protocol on one link.
+func (n *Node) run(p *p2p.Peer, rw p2p.MsgReadWriter) error {
+	addr := crypto.PubkeyToAddress(*p.Node().Pubkey())
+	hello, err := n.handshake(addr, rw)
+	if err != nil {
+		return err
+	}
+	d := &devPeer{addr: addr, p: p, own: make(chan outMsg, writeQueueDepth), out: make(chan outMsg, writeQueueDepth), closed: make(chan struct{})}
+	n.mu.Lock()
+	n.peers[addr] = d
+	n.mu.Unlock()
+	go d.writeLoop(rw)
+	defer func() {
+		d.stop()
+		n.mu.Lock()
+		if n.peers[addr] == d {
+			delete(n.peers, addr)
+		}
+		n.mu.Unlock()
+		n.peerDown(addr)
+	}()
+	_ = hello
+	n.peerUp(addr, d, PeerInfo{Enode: p.Node().URLv4(), Remote: p.RemoteAddr().String(), Inbound: p.Inbound()})
+	return n.readLoop(addr, d, rw)
+}
+
+func (n *Node) handshake(addr Address, rw p2p.MsgReadWriter) (*helloMsg, error) {
+	sent := make(chan error, 1)
+	go func() {
+		sent <- p2p.Send(rw, msgHello, helloMsg{Version: ProtocolVersion, Community: n.cfg.Options.Community, Capabilities: n.cfg.Capabilities})
+	}()
+	got := make(chan struct {
+		h   *helloMsg
+		err error
+	}, 1)
+	go func() {
+		h, err := readHello(rw)
+		got <- struct {
+			h   *helloMsg
+			err error
+		}{h, err}
+	}()
+	var res struct {
+		h   *helloMsg
+		err error
+	}
+	select {
+	case res = <-got:
+	case <-time.After(handshakeWait): // a handshake deadline on the wire, not simulated time
+		return nil, fmt.Errorf("mesh: handshake with %s: no hello within %v", addr, handshakeWait)
+	}
+	select {
+	case err := <-sent:
+		if err != nil {
+			return nil, fmt.Errorf("mesh: handshake with %s: sending hello: %w", addr, err)
+		}
+	case <-time.After(handshakeWait):
+		return nil, fmt.Errorf("mesh: handshake with %s: hello not taken within %v", addr, handshakeWait)
+	}
+	if res.err != nil {
+		return nil, fmt.Errorf("mesh: handshake with %s: %w", addr, res.err)
+	}
+	if reason := n.refusal(addr, res.h); reason != "" {
+		_ = p2p.Send(rw, msgRefuse, refuseMsg{Reason: reason})
+		return nil, fmt.Errorf("mesh: refused %s: %s", addr, reason)
+	}
+	return res.h, nil
+}
+
+// readHello reads the peer's first message: its hello, or its refusal.
+func readHello(rw p2p.MsgReader) (*helloMsg, error) {
+	msg, err := rw.ReadMsg()
+	if err != nil {
+		return nil, err
+	}
+	defer msg.Discard()
+	if msg.Size > maxControlSize {
+		return nil, fmt.Errorf("first message code 0x%02x is %d bytes, at most %d", msg.Code, msg.Size, maxControlSize)
+	}
+	switch msg.Code {
+	case msgHello:
+		var h helloMsg
+		if err := msg.Decode(&h); err != nil {
+			return nil, fmt.Errorf("hello: %v", err)
+		}
+		return &h, nil
+	case msgRefuse:
+		var r refuseMsg
+		if err := msg.Decode(&r); err != nil {
+			return nil, fmt.Errorf("refusal: %v", err)
+		}
+		return nil, fmt.Errorf("peer refused us: %s", r.Reason)
+	default:
+		return nil, fmt.Errorf("first message has code 0x%02x, want hello", msg.Code)
+	}
+}
+
+// refusal returns why a peer is not welcome, or "".
+func (n *Node) refusal(addr Address, h *helloMsg) string {
+	switch {
+	case h.Version != ProtocolVersion:
+		return fmt.Sprintf("protocol version %d, we speak %d", h.Version, ProtocolVersion)
+	case h.Community != n.cfg.Options.Community:
+		return fmt.Sprintf("community %q, this unit serves %q", h.Community, n.cfg.Options.Community)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if until, ok := n.bans[addr]; ok {
+		if n.cfg.Clock.Now().Before(until) {
+			return fmt.Sprintf("disconnected for misbehaviour until %s", until.UTC().Format(time.RFC3339))
+		}
+		delete(n.bans, addr)
+	}
+	if _, dup := n.peers[addr]; dup {
+		return "already connected"
+	}
+	return ""
+}
+
+func (n *Node) readLoop(addr Address, d *devPeer, rw p2p.MsgReader) error {
+	ping := n.cfg.Clock.NewTicker(pingEvery)
+	defer ping.Stop()
+	pings := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-d.closed:
+				return
+			case <-ping.C():
+				select {
+				case pings <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	var nonce uint64
+	sentAt := map[uint64]time.Time{}
+	sendPing := func() {
+		nonce++
+		if d.control(msgPing, nonce) {
+			sentAt[nonce] = n.cfg.Clock.Now()
+		}
+	}
+	msgs := make(chan p2p.Msg)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			msg, err := rw.ReadMsg()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case msgs <- msg:
+			case <-d.closed:
+				_ = msg.Discard()
+				return
+			}
+		}
+	}()
+	sendPing()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-pings:
+			sendPing()
+		case msg := <-msgs:
+			if err := n.handle(addr, d, msg, sentAt); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// handle reads one message in full (or discards it) and acts on it. A non-nil error ends the link.
+func (n *Node) handle(addr Address, d *devPeer, msg p2p.Msg, sentAt map[uint64]time.Time) error {
+	if msg.Code >= 0x10 && msg.Code < protoLen {
+		return n.handleEnvelope(addr, msg)
+	}
+	if msg.Size > maxControlSize {
+		_ = msg.Discard()
+		return n.punish(addr, scoreOversized, fmt.Errorf("mesh: %s sent control code 0x%02x of %d bytes, at most %d", addr, msg.Code, msg.Size, maxControlSize))
+	}
+	switch msg.Code {
+	case msgPing:
+		var nonce uint64
+		if err := msg.Decode(&nonce); err != nil {
+			return n.punish(addr, scoreMalformed, fmt.Errorf("mesh: ping from %s: %v", addr, err))
+		}
+		d.control(msgPong, nonce)
+	case msgPong:
+		var nonce uint64
+		if err := msg.Decode(&nonce); err != nil {
+			return n.punish(addr, scoreMalformed, fmt.Errorf("mesh: pong from %s: %v", addr, err))
+		}
+		if at, ok := sentAt[nonce]; ok {
+			delete(sentAt, nonce)
+			n.setRTT(addr, n.cfg.Clock.Since(at))
+		}
+	default:
+		_ = msg.Discard()
+		return n.punish(addr, scoreMalformed, fmt.Errorf("mesh: %s sent code 0x%02x after the handshake", addr, msg.Code))
+	}
+	return nil
+}
+
+func (n *Node) handleEnvelope(addr Address, msg p2p.Msg) error {
+	code := Code(msg.Code)
+	limit, ok := PayloadCap(code)
+	if !ok {
+		_ = msg.Discard()
+		return n.punish(addr, scoreMalformed, fmt.Errorf("mesh: %s sent unknown code 0x%02x", addr, msg.Code))
+	}
+	if int(msg.Size) > limit+envelopeOverhead+MaxCommunityLen {
+		_ = msg.Discard()
+		return n.punish(addr, scoreOversized, fmt.Errorf("mesh: %s sent code 0x%02x of %d bytes, cap %d", addr, msg.Code, msg.Size, limit+envelopeOverhead+MaxCommunityLen))
+	}
+	raw := make([]byte, msg.Size)
+	if _, err := io.ReadFull(msg.Payload, raw); err != nil {
+		return fmt.Errorf("mesh: reading code 0x%02x from %s: %w", msg.Code, addr, err)
+	}
+	if len(raw) > 0 && envelopeCode(raw) != code {
+		return n.punish(addr, scoreMalformed, fmt.Errorf("mesh: %s sent an envelope under message code 0x%02x that is not its own", addr, msg.Code))
+	}
+	if v := n.receive(addr, raw); v.disconnect {
+		return n.ban(addr, v.err)
+	}
+	return nil
+}
+
+// envelopeCode peeks at the code of an encoded envelope (0xff when it cannot tell).
+func envelopeCode(raw []byte) Code {
+	e, err := DecodeEnvelope(raw)
+	if err != nil {
+		return 0xff
+	}
+	return e.Code
+}
+
+func (n *Node) punish(addr Address, delta int, err error) error {
+	n.router.mu.Lock()
+	p, ok := n.router.peers[addr]
+	var v verdict
+	if ok {
+		v = n.router.penalise(p, delta, err)
+	}
+	n.router.mu.Unlock()
+	if v.disconnect {
+		return n.ban(addr, err)
+	}
+	return nil
+}
+
+func (n *Node) ban(addr Address, why error) error {
+	n.mu.Lock()
+	n.bans[addr] = n.cfg.Clock.Now().Add(banFor)
+	n.mu.Unlock()
+	return fmt.Errorf("mesh: disconnecting %s: %w", addr, why)
+}
+
+func (n *Node) setRTT(addr Address, rtt time.Duration) {
+	n.router.mu.Lock()
+	defer n.router.mu.Unlock()
+	if p, ok := n.router.peers[addr]; ok {
+		p.info.RTT = rtt
+	}
+}
+
+// lazyIterator is the node's discovery source: the server wants it before it starts, the discovery
+// table exists only after.
+type lazyIterator struct {
+	ready  chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	doneMu sync.Once
+	it     enode.Iterator
+}
+
+func newLazyIterator() *lazyIterator {
+	return &lazyIterator{ready: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (l *lazyIterator) set(it enode.Iterator) {
+	l.once.Do(func() { l.it = it; close(l.ready) })
+}
+
+func (l *lazyIterator) Next() bool {
+	select {
+	case <-l.ready:
+		return l.it.Next()
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *lazyIterator) Node() *enode.Node {
+	select {
+	case <-l.ready:
+		return l.it.Node()
+	default:
+		return nil
+	}
+}
+
+func (l *lazyIterator) Close() {
+	l.doneMu.Do(func() {
+		close(l.done)
+		select {
+		case <-l.ready:
+			l.it.Close()
+		default:
+		}
+	})
+}
+
+// Community returns the community the node serves.
+func (n *Node) Community() string { return n.cfg.Options.Community }

@@ -1,0 +1,551 @@
+package mesh
+
+import (
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/fractals-energy/fractals/internal/clock"
+)
+
+// Options are the limits and lifetimes shared by every implementation of the mesh.
+type Options struct {
+	Community       string        // only envelopes of this community are delivered or relayed
+	HopLimit        uint8         // gossip is relayed at most this many times
+	TTL             time.Duration // lifetime of the envelopes this unit authors
+	MaxTTL          time.Duration // envelopes expiring later than now+MaxTTL are refused
+	QueuePerPeer    int           // store-and-forward envelopes kept for one absent peer
+	QueueTotal      int           // store-and-forward envelopes kept in all
+	RecentGossip    int           // broadcasts kept to hand to peers that (re)connect
+	RateMsgs        float64       // messages per second a peer may send, sustained
+	BurstMsgs       float64       // ... in one burst
+	RateBytes       float64       // bytes per second a peer may send, sustained
+	BurstBytes      float64       // ... in one burst
+	SubBuffer       int           // messages a subscription holds before it drops the oldest
+	DisconnectScore int           // a peer whose score falls to this is disconnected
+	MaxStreams      int           // (author, destination) replay windows kept
+	AuthorRateMsgs  float64       // messages per second one author's envelopes are delivered and relayed
+	AuthorBurstMsgs float64       // ... in one burst
+}
+
+// DefaultOptions returns the limits used when a field is zero.
+func DefaultOptions(community string) Options {
+	return Options{
+		Community: community, HopLimit: 16, TTL: 30 * time.Minute, MaxTTL: 2 * time.Hour,
+		QueuePerPeer: 512, QueueTotal: 8192, RecentGossip: 1024,
+		RateMsgs: 500, BurstMsgs: 2000, RateBytes: 2 << 20, BurstBytes: 8 << 20,
+		SubBuffer: 1024, DisconnectScore: -100, MaxStreams: 1 << 16,
+		AuthorRateMsgs: 100, AuthorBurstMsgs: 500,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions(o.Community)
+	fill := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fillF := func(v *float64, def float64) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	if o.HopLimit == 0 {
+		o.HopLimit = d.HopLimit
+	}
+	if o.TTL == 0 {
+		o.TTL = d.TTL
+	}
+	if o.MaxTTL == 0 {
+		o.MaxTTL = d.MaxTTL
+	}
+	fill(&o.QueuePerPeer, d.QueuePerPeer)
+	fill(&o.QueueTotal, d.QueueTotal)
+	fill(&o.RecentGossip, d.RecentGossip)
+	fill(&o.SubBuffer, d.SubBuffer)
+	fill(&o.DisconnectScore, d.DisconnectScore)
+	fill(&o.MaxStreams, d.MaxStreams)
+	fillF(&o.RateMsgs, d.RateMsgs)
+	fillF(&o.BurstMsgs, d.BurstMsgs)
+	fillF(&o.RateBytes, d.RateBytes)
+	fillF(&o.BurstBytes, d.BurstBytes)
+	fillF(&o.AuthorRateMsgs, d.AuthorRateMsgs)
+	fillF(&o.AuthorBurstMsgs, d.AuthorBurstMsgs)
+	return o
+}
+
+// Score changes, by what a peer did. Duplicates, replays and expired envelopes cost nothing: honest
+// gossip and store-and-forward produce them.
+const (
+	scoreGood       = 1
+	scoreMaxGood    = 100
+	scoreMalformed  = -25
+	scoreOversized  = -50
+	scoreBadSig     = -50
+	scoreStranger   = -50 // another community's envelope
+	scoreFarFuture  = -25 // expiry beyond MaxTTL
+	scoreMisrouted  = -5  // a direct envelope for someone else
+	scoreFlood      = -10 // each message over the rate budget
+	scoreOwnEnvelop = 0
+)
+
+// link is how the router hands an encoded envelope to one neighbour. send must not block; it reports
+// false when the link cannot take it now (the envelope then waits in store-and-forward). own marks
+// what this unit authored, which a link sends ahead of relayed traffic so a flood passing through
+// cannot starve the unit's own messages.
+type link interface {
+	send(code Code, raw []byte, own bool) bool
+}
+
+type peerState struct {
+	link        link
+	info        *PeerInfo
+	msgs, bytes bucket
+}
+
+type queued struct {
+	code    Code
+	raw     []byte
+	expires uint64
+}
+
+type streamKey struct{ author, to Address }
+
+// router is the mesh logic shared by the devp2p node and the in-memory network: signing, replay
+// windows, delivery to subscribers, gossip relay, store-and-forward, budgets and scores. It is safe
+// for concurrent use; links are called with its lock held and must not call back into it.
+type router struct {
+	mu        sync.Mutex
+	key       *ecdsa.PrivateKey
+	self      Address
+	clk       clock.Clock
+	opt       Options
+	nextSeq   map[Address]uint64
+	windows   map[streamKey]*window
+	authors   map[Address]*bucket
+	subs      map[Code][]*subscription
+	peerSubs  []*peerSub
+	peers     map[Address]*peerState
+	order     []Address // connected peers, sorted: relays go out in a reproducible order
+	known     map[Address]*PeerInfo
+	queues    map[Address][]queued
+	queuedAll int
+	recent    []queued // ring of recent broadcasts, oldest first
+	closed    bool
+	counters  Counters
+}
+
+// Counters are a unit's totals, for the API and for tests.
+type Counters struct {
+	Delivered  uint64 `json:"delivered"`
+	Relayed    uint64 `json:"relayed"`
+	Duplicates uint64 `json:"duplicates"`
+	Rejected   uint64 `json:"rejected"`
+	Queued     uint64 `json:"queued"`
+	Expired    uint64 `json:"expired"`
+}
+
+func newRouter(key *ecdsa.PrivateKey, clk clock.Clock, opt Options) *router {
+	return &router{
+		key: key, self: crypto.PubkeyToAddress(key.PublicKey), clk: clk, opt: opt.withDefaults(),
+		nextSeq: map[Address]uint64{}, windows: map[streamKey]*window{}, authors: map[Address]*bucket{}, subs: map[Code][]*subscription{},
+		peers: map[Address]*peerState{}, known: map[Address]*PeerInfo{}, queues: map[Address][]queued{},
+	}
+}
+
+// seal signs a new envelope of this unit's stream towards to (zero: broadcast).
+func (r *router) seal(to Address, code Code, payload []byte) (*Envelope, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
+	limit, ok := PayloadCap(code)
+	if !ok {
+		return nil, fmt.Errorf("%w: 0x%02x", ErrUnknownCode, uint8(code))
+	}
+	if len(payload) > limit {
+		return nil, fmt.Errorf("%w: code 0x%02x payload %d bytes, cap %d", ErrTooLarge, uint8(code), len(payload), limit)
+	}
+	now := r.clk.Now()
+	seq, ok := r.nextSeq[to]
+	if !ok {
+		// Start each stream at the clock in microseconds, so a unit that restarts without memory
+		// still numbers above everything it sent before.
+		seq = uint64(now.UnixMicro())
+	}
+	r.nextSeq[to] = seq + 1
+	e := &Envelope{Code: code, To: to, Community: r.opt.Community, Seq: seq,
+		ExpiryMs: uint64(now.Add(r.opt.TTL).UnixMilli()), Payload: append([]byte(nil), payload...)}
+	if err := e.Sign(r.key); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Send implements Mesh.Send.
+func (r *router) Send(to Address, code Code, payload []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if to == r.self || to == (Address{}) {
+		return fmt.Errorf("mesh: send to %s: not a peer", to)
+	}
+	e, err := r.seal(to, code, payload)
+	if err != nil {
+		return err
+	}
+	raw := e.Encode()
+	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && p.link.send(code, raw, true) {
+		r.countOut(p, raw)
+		return nil
+	}
+	return r.enqueue(to, queued{code, raw, e.ExpiryMs})
+}
+
+// Broadcast implements Mesh.Broadcast.
+func (r *router) Broadcast(code Code, payload []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, err := r.seal(Address{}, code, payload)
+	if err != nil {
+		return err
+	}
+	raw := e.Encode()
+	r.remember(queued{code, raw, e.ExpiryMs})
+	for _, addr := range r.order {
+		if p := r.peers[addr]; p.link.send(code, raw, true) {
+			r.countOut(p, raw)
+		}
+	}
+	return nil
+}
+
+func (r *router) enqueue(to Address, q queued) error {
+	r.dropExpired(to)
+	if len(r.queues[to]) >= r.opt.QueuePerPeer || r.queuedAll >= r.opt.QueueTotal {
+		return fmt.Errorf("%w: %d for %s, %d in all", ErrQueueFull, len(r.queues[to]), to, r.queuedAll)
+	}
+	r.queues[to] = append(r.queues[to], q)
+	r.queuedAll++
+	r.counters.Queued++
+	return nil
+}
+
+func (r *router) dropExpired(to Address) {
+	now := uint64(r.clk.Now().UnixMilli())
+	q := r.queues[to]
+	keep := q[:0]
+	for _, e := range q {
+		if e.expires > now {
+			keep = append(keep, e)
+		} else {
+			r.counters.Expired++
+		}
+	}
+	r.queuedAll -= len(q) - len(keep)
+	if len(keep) == 0 {
+		delete(r.queues, to)
+		return
+	}
+	r.queues[to] = keep
+}
+
+func (r *router) remember(q queued) {
+	if len(r.recent) >= r.opt.RecentGossip {
+		r.recent = append(r.recent[:0], r.recent[1:]...)
+	}
+	r.recent = append(r.recent, q)
+}
+
+func (r *router) countOut(p *peerState, raw []byte) {
+	p.info.MsgsOut++
+	p.info.BytesOut += uint64(len(raw))
+}
+
+// verdict is what the transport should do about a peer after one of its messages.
+type verdict struct {
+	err        error // why the message was not delivered (nil: delivered or a harmless duplicate)
+	disconnect bool
+}
+
+// receive handles one encoded envelope that neighbour via handed over.
+func (r *router) receive(via Address, raw []byte) verdict {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.peers[via]
+	if !ok || r.closed {
+		return verdict{err: fmt.Errorf("mesh: message from %s, not a connected peer", via)}
+	}
+	p.info.MsgsIn++
+	p.info.BytesIn += uint64(len(raw))
+	now := r.clk.Now()
+	if !p.msgs.take(now, 1, r.opt.RateMsgs, r.opt.BurstMsgs) || !p.bytes.take(now, float64(len(raw)), r.opt.RateBytes, r.opt.BurstBytes) {
+		return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its budget of %.0f msg/s, %.0f B/s", via, r.opt.RateMsgs, r.opt.RateBytes))
+	}
+	e, err := DecodeEnvelope(raw)
+	if err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			return r.penalise(p, scoreOversized, fmt.Errorf("mesh: from %s: %w", via, err))
+		}
+		return r.penalise(p, scoreMalformed, fmt.Errorf("mesh: from %s: %w", via, err))
+	}
+	return r.accept(p, e, raw, now)
+}
+
+func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) verdict {
+	via := p.info.Address
+	switch {
+	case e.Community != r.opt.Community:
+		return r.penalise(p, scoreStranger, fmt.Errorf("mesh: from %s: envelope of community %q, ours is %q", via, e.Community, r.opt.Community))
+	case e.ExpiryMs > uint64(now.Add(r.opt.MaxTTL).UnixMilli()):
+		return r.penalise(p, scoreFarFuture, fmt.Errorf("mesh: from %s: expiry %d ms beyond the %v limit", via, e.ExpiryMs, r.opt.MaxTTL))
+	case e.To != (Address{}) && e.To != r.self:
+		return r.penalise(p, scoreMisrouted, fmt.Errorf("mesh: from %s: direct envelope for %s, not us", via, e.To))
+	case e.Expired(now):
+		r.counters.Expired++
+		return verdict{}
+	case e.Author == r.self:
+		r.counters.Duplicates++
+		return verdict{}
+	}
+	key := streamKey{e.Author, e.To}
+	w := r.windows[key]
+	if w != nil && w.seen(e.Seq) {
+		r.counters.Duplicates++
+		return verdict{}
+	}
+	if err := e.Verify(); err != nil {
+		return r.penalise(p, scoreBadSig, fmt.Errorf("mesh: from %s: %w", via, err))
+	}
+	if w == nil {
+		if w = r.newWindow(key, now); w == nil {
+			r.counters.Rejected++
+			return verdict{err: fmt.Errorf("mesh: from %s: %d replay windows in use, none free", via, len(r.windows))}
+		}
+	}
+	if !r.authorBudget(e.Author, now) {
+		// An author over its budget is flooding the community: its surplus goes no further, so an
+		// honest relay never passes a flood on to be punished for it.
+		if e.Author == via {
+			return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its author budget of %.0f msg/s", via, r.opt.AuthorRateMsgs))
+		}
+		r.counters.Rejected++
+		return verdict{err: fmt.Errorf("mesh: from %s: author %s over its budget of %.0f msg/s", via, e.Author, r.opt.AuthorRateMsgs)}
+	}
+	w.mark(e.Seq)
+	w.lastUsed = now.UnixMilli()
+	p.info.Score = min(p.info.Score+scoreGood, max(p.info.Score, scoreMaxGood))
+	r.counters.Delivered++
+	r.deliver(Message{Code: e.Code, From: e.Author, Via: via, Seq: e.Seq, Payload: e.Payload})
+	if e.To == (Address{}) {
+		r.relay(e, via)
+	}
+	return verdict{}
+}
+
+// authorBudget charges one message to its author's budget. The table is bounded: when it is full it
+// starts again, which at worst lets a flooder through for one more burst.
+func (r *router) authorBudget(author Address, now time.Time) bool {
+	b := r.authors[author]
+	if b == nil {
+		if len(r.authors) >= r.opt.MaxStreams {
+			clear(r.authors)
+		}
+		b = &bucket{}
+		r.authors[author] = b
+	}
+	return b.take(now, 1, r.opt.AuthorRateMsgs, r.opt.AuthorBurstMsgs)
+}
+
+func (r *router) newWindow(key streamKey, now time.Time) *window {
+	if len(r.windows) >= r.opt.MaxStreams {
+		// A stream idle for longer than MaxTTL can hold nothing that is not expired, so forgetting
+		// it lets no replay through.
+		idle := now.Add(-r.opt.MaxTTL).UnixMilli()
+		for k, w := range r.windows {
+			if w.lastUsed < idle {
+				delete(r.windows, k)
+			}
+		}
+		if len(r.windows) >= r.opt.MaxStreams {
+			return nil
+		}
+	}
+	w := &window{}
+	r.windows[key] = w
+	return w
+}
+
+// relay passes a broadcast on to every other neighbour, one hop further.
+func (r *router) relay(e *Envelope, via Address) {
+	if e.Hops+1 >= r.opt.HopLimit {
+		r.remember(queued{e.Code, e.Encode(), e.ExpiryMs})
+		return
+	}
+	e.Hops++
+	raw := e.Encode()
+	r.remember(queued{e.Code, raw, e.ExpiryMs})
+	for _, addr := range r.order {
+		if addr == via || addr == e.Author {
+			continue
+		}
+		if p := r.peers[addr]; p.link.send(e.Code, raw, false) {
+			r.countOut(p, raw)
+			r.counters.Relayed++
+		}
+	}
+}
+
+func (r *router) penalise(p *peerState, delta int, err error) verdict {
+	p.info.Score += delta
+	r.counters.Rejected++
+	return verdict{err: err, disconnect: p.info.Score <= r.opt.DisconnectScore}
+}
+
+// peerUp registers a neighbour, flushes what waited for it and hands it the recent broadcasts so a
+// unit that was away catches up.
+func (r *router) peerUp(addr Address, l link, info PeerInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	known := r.known[addr]
+	if known == nil {
+		known = &PeerInfo{Address: addr}
+		r.known[addr] = known
+	}
+	score := known.Score
+	*known = info
+	known.Address, known.Connected, known.Score = addr, true, score
+	p := &peerState{link: l, info: known}
+	if _, again := r.peers[addr]; !again {
+		i := sort.Search(len(r.order), func(i int) bool { return r.order[i].Cmp(addr) >= 0 })
+		r.order = append(r.order[:i], append([]Address{addr}, r.order[i:]...)...)
+	}
+	r.peers[addr] = p
+	r.flush(addr, p)
+	now := uint64(r.clk.Now().UnixMilli())
+	for _, q := range r.recent {
+		if q.expires > now && p.link.send(q.code, q.raw, false) {
+			r.countOut(p, q.raw)
+		}
+	}
+	r.emit(PeerEvent{Peer: addr, Up: true, At: r.clk.Now()})
+}
+
+func (r *router) flush(addr Address, p *peerState) {
+	r.dropExpired(addr)
+	q := r.queues[addr]
+	sent := 0
+	for _, e := range q {
+		if !p.link.send(e.code, e.raw, true) {
+			break
+		}
+		r.countOut(p, e.raw)
+		sent++
+	}
+	r.queuedAll -= sent
+	if sent == len(q) {
+		delete(r.queues, addr)
+	} else {
+		r.queues[addr] = q[sent:]
+	}
+}
+
+// retry flushes store-and-forward queues of connected peers whose links refused earlier.
+func (r *router) retry() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for addr := range r.queues {
+		if p, ok := r.peers[addr]; ok {
+			r.flush(addr, p)
+		}
+	}
+}
+
+func (r *router) peerDown(addr Address) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.peers[addr]; !ok {
+		return
+	}
+	delete(r.peers, addr)
+	i := sort.Search(len(r.order), func(i int) bool { return r.order[i].Cmp(addr) >= 0 })
+	r.order = append(r.order[:i], r.order[i+1:]...)
+	r.known[addr].Connected = false
+	r.emit(PeerEvent{Peer: addr, Up: false, At: r.clk.Now()})
+}
+
+// Peers implements Mesh.Peers: connected neighbours and those seen before, by address.
+func (r *router) Peers() []PeerInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]PeerInfo, 0, len(r.known))
+	for _, p := range r.known {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address.Cmp(out[j].Address) < 0 })
+	return out
+}
+
+// Stats returns the unit's totals.
+func (r *router) Stats() Counters {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counters
+}
+
+// QueuedFor returns how many envelopes wait in store-and-forward for a peer.
+func (r *router) QueuedFor(addr Address) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.queues[addr])
+}
+
+// Self implements Mesh.Self.
+func (r *router) Self() Address { return r.self }
+
+func (r *router) shutdown() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.closed = true
+	for _, ss := range r.subs {
+		for _, s := range ss {
+			s.closeLocked()
+		}
+	}
+	r.subs = map[Code][]*subscription{}
+	for _, s := range r.peerSubs {
+		s.closeLocked()
+	}
+	r.peerSubs = nil
+}
+
+// bucket is a token bucket on the injected clock.
+type bucket struct {
+	tokens float64
+	at     time.Time
+	init   bool
+}
+
+func (b *bucket) take(now time.Time, n, rate, burst float64) bool {
+	if !b.init {
+		b.tokens, b.at, b.init = burst, now, true
+	}
+	if dt := now.Sub(b.at).Seconds(); dt > 0 {
+		b.tokens = min(burst, b.tokens+dt*rate)
+		b.at = now
+	}
+	if b.tokens < n {
+		return false
+	}
+	b.tokens -= n
+	return true
+}
