@@ -240,6 +240,7 @@ func (b *builder) build() error {
 			}
 		}
 	}
+	b.hw.Devices.Services = servicesOf(b.hw.AccessPoint, b.hw.StorageNode, ServiceLimitsOf(b.u))
 	if b.gridInput != nil && b.hw.Devices.Meter != nil {
 		b.hw.Devices.Meter = &gridInputMeter{m: b.hw.Devices.Meter, in: b.gridInput}
 	}

@@ -130,6 +130,19 @@ devices:
 	if on, limit, _ := emu.State(); !on || limit != 32 {
 		t.Errorf("step 0: wifi on=%v limit=%d, want 32", on, limit)
 	}
+	// The writer's path: the controller's step reaches both services through Devices.Services.
+	if hw.Devices.Services == nil {
+		t.Fatal("the unit's devices carry no service degrader")
+	}
+	if err := hw.Devices.Services.SetServiceStep(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if paused, ro, _ := node.State(); !paused || !ro {
+		t.Errorf("step 2 through Devices.Services: storage paused=%v read-only=%v", paused, ro)
+	}
+	if err := hw.Devices.Services.SetServiceStep(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
 	for _, bad := range []struct{ dev, want string }{
 		{"{name: w, protocol: hostapd, roles: [access_point], control_socket: wlan0}", "devices[0].control_socket: \"wlan0\": want an absolute path"},
 		{"{name: w, protocol: hostapd, roles: [access_point], control_socket: /run/h, client_limit: 5000}", "devices[0].client_limit: 5000 outside"},
