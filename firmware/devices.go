@@ -293,6 +293,7 @@ func (b *builder) sunspec(d *config.Device) error {
 	}
 	h := &polledHybrid{h: &sunspec.Hybrid{Dev: dev, Revert: revert, BatteryWDischargePositive: d.BatteryWDischargePositive},
 		clk: b.clk, every: b.cc.Cycle / 2}
+	h.b802 = newBattery802(dev, b.clk, b.cc.Reserve, b.cc.SoCMax, fractals.DefaultWriterConfig().Refresh, b.log)
 	for _, r := range d.Roles {
 		switch r {
 		case "pv":
@@ -324,6 +325,8 @@ type polledHybrid struct {
 	mu     sync.Mutex
 	polled time.Time
 	err    error
+
+	b802 *battery802 // heartbeat and reserve of a battery that carries model 802 (battery802.go)
 }
 
 // poll polls the device if it was not polled in this cycle. It returns an error wrapping
@@ -366,7 +369,11 @@ func (p *polledHybrid) ReadBattery(ctx context.Context) (der.BatteryStatus, erro
 }
 
 func (p *polledHybrid) SetBatteryPower(ctx context.Context, w units.Watts) error {
-	return p.h.SetBatteryPower(ctx, w)
+	err := p.h.SetBatteryPower(ctx, w)
+	if p.b802 != nil {
+		p.b802.afterWrite(ctx)
+	}
+	return err
 }
 
 func (b *builder) mqtt(d *config.Device) error {
