@@ -229,10 +229,11 @@ func (b *builder) build() error {
 		protocol string
 		build    func(*config.Device) error
 	}{{"gpio", b.relay}, {"mqtt", b.mqtt}, {"sunspec", b.sunspec}, {"regmap", b.regmap},
-		{"hostapd", b.hostapd}, {"storagenode", b.storagenode}, {"gpio", b.gpio}} {
+		{"", b.driver}, {"gpio", b.gpio}} {
 		for i := range b.u.Devices {
 			d := &b.u.Devices[i]
-			if d.Protocol != step.protocol {
+			// "" is every registered driver's device (those that own their configuration).
+			if _, registered := der.Lookup(d.Protocol); d.Protocol != step.protocol && (step.protocol != "" || !registered) {
 				continue
 			}
 			if err := step.build(d); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/der/mqtt"
 	"github.com/fractals-energy/fractals/der/regmap"
 )
@@ -150,10 +151,10 @@ type Device struct {
 	// positive, against the model's definition.
 	BatteryWDischargePositive bool `yaml:"battery_w_discharge_positive"`
 
-	// hostapd: the access point's control socket and its full client limit; storagenode: its URL.
-	ControlSocket string `yaml:"control_socket"`
-	ClientLimit   int    `yaml:"client_limit"`
-	URL           string `yaml:"url"`
+	// DriverFields are the entry's other fields, a registered driver's own (drivers.go); Driver
+	// is them decoded and checked by that driver.
+	DriverFields map[string]yaml.Node `yaml:",inline"`
+	Driver       der.DriverConfig     `yaml:"-"`
 }
 
 // Poll is the polling schedule of a SunSpec device.
@@ -528,6 +529,11 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 	}
 	allowed, ok := roles[d.Protocol]
 	if !ok {
+		allowed, ok = v.driverDevice(i, d)
+	} else {
+		v.noDriverFields(i, d)
+	}
+	if !ok {
 		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt, regmap or gpio", d.Protocol)
 		return
 	}
@@ -548,8 +554,6 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 	switch d.Protocol {
 	case "regmap":
 		v.regmapDevice(i, d, gateways)
-	case "hostapd", "storagenode":
-		v.serviceDevice(i, d)
 	case "sunspec":
 		if !gateways[d.Gateway] {
 			v.fail(p("devices", i, "gateway"), "%q is not among the gateways", d.Gateway)
