@@ -496,7 +496,7 @@ func (b *builder) gpio(d *config.Device) error {
 	if err != nil {
 		return err
 	}
-	name, roles := d.Name, strings.Join(d.Roles, ",")
+	name, roles := d.Name, fmt.Sprint(d.Roles)
 	onChange := func(active bool) {
 		if b.log != nil {
 			// door and fault inputs are for the operator: logged, not acted on by the controller.
@@ -529,7 +529,7 @@ func (b *builder) assignRelay(d *config.Device, r *gpio.Relay) error {
 		switch {
 		case role == "pcc":
 			b.hw.Devices.PCC = r
-		case strings.HasPrefix(role, "load"):
+		case strings.HasPrefix(string(role), "load"):
 			k := int(role[4] - '0')
 			if k < 0 || k >= int(fractals.NumLoads) {
 				return fmt.Errorf("role %s: the controller has loads 0..%d", role, fractals.NumLoads-1)
@@ -551,7 +551,7 @@ func (b *builder) loadMeter(d *config.Device, k int) gpio.LoadMeter {
 	if name == "" {
 		for i := range b.u.Devices {
 			for _, r := range b.u.Devices[i].Roles {
-				if r == fmt.Sprintf("load%d_power", k) {
+				if string(r) == fmt.Sprintf("load%d_power", k) {
 					name = b.u.Devices[i].Name
 				}
 			}

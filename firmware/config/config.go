@@ -101,7 +101,7 @@ type MQTT struct {
 type Device struct {
 	Name       string        `yaml:"name"`
 	Protocol   string        `yaml:"protocol"` // sunspec, mqtt or gpio
-	Roles      []string      `yaml:"roles"`    // pv, battery, meter, pcc, load0.., ev
+	Roles      []der.Role    `yaml:"roles"`    // pv, battery, meter, pcc, load0.., ev (typed: der.Role)
 	StaleAfter time.Duration `yaml:"stale_after"`
 	Revert     time.Duration `yaml:"revert"` // revert timer written with controls
 
@@ -410,10 +410,10 @@ func (v *validator) unit(u *Unit) {
 		names[d.Name] = true
 		v.device(u, i, d, gateways)
 		for k, r := range d.Roles {
-			if other, ok := taken[r]; ok {
+			if other, ok := taken[string(r)]; ok {
 				v.fail(p("devices", i, "roles", k), "role %q already played by %q", r, other)
 			}
-			taken[r] = d.Name
+			taken[string(r)] = d.Name
 		}
 	}
 	v.sharedPins(u)
@@ -541,7 +541,7 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		v.fail(p("devices", i, "roles"), "missing: what the device is for (%s)", keys(allowed))
 	}
 	for k, r := range d.Roles {
-		if !allowed[r] {
+		if !allowed[string(r)] {
 			v.fail(p("devices", i, "roles", k), "%q: a %s device may be %s", r, d.Protocol, keys(allowed))
 		}
 	}
@@ -653,7 +653,7 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		}
 		if d.Pins["relay"].Name == "" {
 			for k, r := range d.Roles {
-				if r == "pcc" || strings.HasPrefix(r, "load") {
+				if r == "pcc" || strings.HasPrefix(string(r), "load") {
 					v.fail(p("devices", i, "roles", k), "role %q switches a circuit: it needs a relay pin", r)
 				}
 			}
