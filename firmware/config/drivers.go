@@ -39,9 +39,7 @@ func (v *validator) driverDevice(i int, d *Device) (map[string]bool, bool) {
 		own.Content = append(own.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key, Line: n.Line}, &n)
 	}
 	if err := own.Decode(cfg); err != nil {
-		for _, e := range yamlError(v.file, err).(Errors) {
-			v.errs = append(v.errs, e)
-		}
+		v.errs = append(v.errs, yamlError(v.file, err).(Errors)...)
 		return allowed, true
 	}
 	cfg.Check(func(field, format string, args ...any) { v.fail(p("devices", i, field), format, args...) })
