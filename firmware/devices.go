@@ -229,10 +229,11 @@ func (b *builder) build() error {
 		protocol string
 		build    func(*config.Device) error
 	}{{"gpio", b.relay}, {"mqtt", b.mqtt}, {"sunspec", b.sunspec}, {"regmap", b.regmap},
-		{"hostapd", b.hostapd}, {"storagenode", b.storagenode}, {"gpio", b.gpio}} {
+		{"", b.driver}, {"gpio", b.gpio}} {
 		for i := range b.u.Devices {
 			d := &b.u.Devices[i]
-			if d.Protocol != step.protocol {
+			// "" is every registered driver's device (those that own their configuration).
+			if _, registered := der.Lookup(d.Protocol); d.Protocol != step.protocol && (step.protocol != "" || !registered) {
 				continue
 			}
 			if err := step.build(d); err != nil {
@@ -240,6 +241,7 @@ func (b *builder) build() error {
 			}
 		}
 	}
+	b.hw.Devices.Services = servicesOf(b.hw.AccessPoint, b.hw.StorageNode, ServiceLimitsOf(b.u))
 	if b.gridInput != nil && b.hw.Devices.Meter != nil {
 		b.hw.Devices.Meter = &gridInputMeter{m: b.hw.Devices.Meter, in: b.gridInput}
 	}
@@ -292,6 +294,7 @@ func (b *builder) sunspec(d *config.Device) error {
 	}
 	h := &polledHybrid{h: &sunspec.Hybrid{Dev: dev, Revert: revert, BatteryWDischargePositive: d.BatteryWDischargePositive},
 		clk: b.clk, every: b.cc.Cycle / 2}
+	h.b802 = newBattery802(dev, b.clk, b.cc.Reserve, b.cc.SoCMax, fractals.DefaultWriterConfig().Refresh, b.log)
 	for _, r := range d.Roles {
 		switch r {
 		case "pv":
@@ -323,6 +326,8 @@ type polledHybrid struct {
 	mu     sync.Mutex
 	polled time.Time
 	err    error
+
+	b802 *battery802 // heartbeat and reserve of a battery that carries model 802 (battery802.go)
 }
 
 // poll polls the device if it was not polled in this cycle. It returns an error wrapping
@@ -365,7 +370,11 @@ func (p *polledHybrid) ReadBattery(ctx context.Context) (der.BatteryStatus, erro
 }
 
 func (p *polledHybrid) SetBatteryPower(ctx context.Context, w units.Watts) error {
-	return p.h.SetBatteryPower(ctx, w)
+	err := p.h.SetBatteryPower(ctx, w)
+	if p.b802 != nil {
+		p.b802.afterWrite(ctx)
+	}
+	return err
 }
 
 func (b *builder) mqtt(d *config.Device) error {
@@ -487,7 +496,7 @@ func (b *builder) gpio(d *config.Device) error {
 	if err != nil {
 		return err
 	}
-	name, roles := d.Name, strings.Join(d.Roles, ",")
+	name, roles := d.Name, fmt.Sprint(d.Roles)
 	onChange := func(active bool) {
 		if b.log != nil {
 			// door and fault inputs are for the operator: logged, not acted on by the controller.
@@ -520,7 +529,7 @@ func (b *builder) assignRelay(d *config.Device, r *gpio.Relay) error {
 		switch {
 		case role == "pcc":
 			b.hw.Devices.PCC = r
-		case strings.HasPrefix(role, "load"):
+		case strings.HasPrefix(string(role), "load"):
 			k := int(role[4] - '0')
 			if k < 0 || k >= int(fractals.NumLoads) {
 				return fmt.Errorf("role %s: the controller has loads 0..%d", role, fractals.NumLoads-1)
@@ -542,7 +551,7 @@ func (b *builder) loadMeter(d *config.Device, k int) gpio.LoadMeter {
 	if name == "" {
 		for i := range b.u.Devices {
 			for _, r := range b.u.Devices[i].Roles {
-				if r == fmt.Sprintf("load%d_power", k) {
+				if string(r) == fmt.Sprintf("load%d_power", k) {
 					name = b.u.Devices[i].Name
 				}
 			}

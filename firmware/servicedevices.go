@@ -1,30 +1,54 @@
 package firmware
 
 import (
+	"fmt"
+
+	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/der/hostapd"
-	"github.com/fractals-energy/fractals/der/storagenode"
 	"github.com/fractals-energy/fractals/firmware/config"
 )
 
-// defaultClientLimit is the access point's full client limit when the file does not say.
-const defaultClientLimit = 64
-
-// hostapd builds the access point on its control socket (connected on first use, so a hostapd that
-// starts after the daemon is found).
-func (b *builder) hostapd(d *config.Device) error {
-	limit := d.ClientLimit
-	if limit == 0 {
-		limit = defaultClientLimit
+// driver builds a device of a registered driver (one that owns its configuration, der.Register)
+// and puts what it offers where its roles say.
+func (b *builder) driver(d *config.Device) error {
+	if d.Driver == nil {
+		return fmt.Errorf("protocol %s: the configuration was not checked by its driver", d.Protocol)
 	}
-	c := hostapd.New(d.ControlSocket, "", b.cc.Cycle)
-	b.hw.services = append(b.hw.services, c)
-	b.hw.AccessPoint = &hostapd.AP{C: c, Limit: limit}
+	o, err := d.Driver.Open(der.Env{Name: d.Name, Unit: b.u.Name, Cycle: b.cc.Cycle, Clock: b.clk, Log: b.log})
+	if err != nil {
+		return err
+	}
+	if o.Closer != nil {
+		b.hw.services = append(b.hw.services, o.Closer)
+	}
+	for _, r := range d.Roles {
+		if err := b.place(der.Role(r), o); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// storagenode builds the IGFS storage node on its HTTP API.
-func (b *builder) storagenode(d *config.Device) error {
-	b.hw.StorageNode = &storagenode.Node{BaseURL: d.URL}
+// place puts the interface a role needs from an opened device into the hardware.
+func (b *builder) place(r der.Role, o der.Opened) error {
+	var missing bool
+	switch r {
+	case der.RolePV:
+		b.hw.Devices.PV, missing = o.PV, o.PV == nil
+	case der.RoleBattery:
+		b.hw.Devices.Battery, missing = o.Battery, o.Battery == nil
+	case der.RoleMeter:
+		b.hw.Devices.Meter, missing = o.Meter, o.Meter == nil
+	case der.RoleAccessPoint:
+		b.hw.AccessPoint, missing = o.AccessPoint, o.AccessPoint == nil
+	case der.RoleStorageNode:
+		b.hw.StorageNode, missing = o.StorageNode, o.StorageNode == nil
+	default:
+		return fmt.Errorf("role %s: not offered by registered drivers yet", r)
+	}
+	if missing {
+		return fmt.Errorf("role %s: the driver did not open it", r)
+	}
 	return nil
 }
 
@@ -33,8 +57,8 @@ func (b *builder) storagenode(d *config.Device) error {
 func ServiceLimitsOf(u *config.Unit) ServiceLimits {
 	lim := DefaultServiceLimits
 	for _, d := range u.Devices {
-		if d.Protocol == "hostapd" && d.ClientLimit > 0 {
-			lim.FullClients, lim.ReducedClients = d.ClientLimit, max(1, d.ClientLimit/8)
+		if c, ok := d.Driver.(*hostapd.Config); ok {
+			lim.FullClients, lim.ReducedClients = c.Limit(), max(1, c.Limit()/8)
 		}
 	}
 	return lim

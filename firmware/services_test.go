@@ -13,6 +13,7 @@ import (
 	"github.com/fractals-energy/fractals/der/hostapd"
 	"github.com/fractals-energy/fractals/der/storagenode"
 	"github.com/fractals-energy/fractals/firmware/config"
+	"github.com/fractals-energy/fractals/hil"
 	"github.com/fractals-energy/fractals/hil/rig"
 	"github.com/fractals-energy/fractals/internal/clock"
 )
@@ -129,6 +130,19 @@ devices:
 	if on, limit, _ := emu.State(); !on || limit != 32 {
 		t.Errorf("step 0: wifi on=%v limit=%d, want 32", on, limit)
 	}
+	// The writer's path: the controller's step reaches both services through Devices.Services.
+	if hw.Devices.Services == nil {
+		t.Fatal("the unit's devices carry no service degrader")
+	}
+	if err := hw.Devices.Services.SetServiceStep(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if paused, ro, _ := node.State(); !paused || !ro {
+		t.Errorf("step 2 through Devices.Services: storage paused=%v read-only=%v", paused, ro)
+	}
+	if err := hw.Devices.Services.SetServiceStep(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
 	for _, bad := range []struct{ dev, want string }{
 		{"{name: w, protocol: hostapd, roles: [access_point], control_socket: wlan0}", "devices[0].control_socket: \"wlan0\": want an absolute path"},
 		{"{name: w, protocol: hostapd, roles: [access_point], control_socket: /run/h, client_limit: 5000}", "devices[0].client_limit: 5000 outside"},
@@ -139,5 +153,37 @@ devices:
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: %v\nwant %s", bad.dev, err, bad.want)
 		}
+	}
+}
+
+// The rig serves the services too; its unit file names them and the daemon's hardware drives them.
+func TestRigServicesThroughItsUnitFile(t *testing.T) {
+	pc := hil.DefaultConfig()
+	r, err := rig.Start(rig.Config{Plant: pc, Listen: "127.0.0.1:0", Tick: 50 * time.Millisecond,
+		HostapdSocket: filepath.Join(t.TempDir(), "wlan0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	u, err := config.Parse("rig.yaml", strings.NewReader(r.UnitYAML(200*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hw.Close()
+	if hw.AccessPoint == nil || hw.StorageNode == nil {
+		t.Fatalf("services not built: %+v %+v", hw.AccessPoint, hw.StorageNode)
+	}
+	if err := ApplyServiceStep(context.Background(), hw.AccessPoint, hw.StorageNode, 4, ServiceLimitsOf(u)); err != nil {
+		t.Fatal(err)
+	}
+	if on, _, _ := r.Hostapd().State(); on {
+		t.Error("Wi-Fi on at step 4")
+	}
+	if paused, ro, _ := r.StorageNode().State(); !paused || !ro {
+		t.Errorf("storage paused=%v read-only=%v at step 4", paused, ro)
 	}
 }

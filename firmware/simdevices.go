@@ -13,6 +13,7 @@ import (
 // would, so the controller cannot tell the difference. The HIL rig does the same over real protocols.
 func SimulatedDevices(p *hil.Plant) fractals.Devices {
 	d := fractals.Devices{PV: simPV{p}, Battery: simBattery{p}, Meter: simMeter{p}, PCC: simPCC{p}, EV: simEV{p}}
+	d.Services = servicesOf(simAccessPoint{p}, simStorageNode{p}, DefaultServiceLimits)
 	for k := range d.Loads {
 		d.Loads[k] = simLoad{p, hil.LoadKind(k)}
 	}

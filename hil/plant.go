@@ -172,6 +172,8 @@ type Plant struct {
 	formingFreq    units.Hertz
 	formingVolt    units.Volts
 	pccStuck       bool
+
+	services ServiceState // what the unit's services were told (services.go)
 }
 
 type evSession struct {
@@ -222,6 +224,7 @@ func (p *Plant) updateInputs() {
 	cell := CellTemperature(poa, AmbientTemperature(p.cfg.Latitude, doy, sod), 1)
 	p.pvAvail = p.cfg.PV.ACPower(p.cfg.PV.DCPower(poa, cell))
 	p.loads.demand(&p.demand, es, sod/3600)
+	p.degradeServices(&p.demand)
 	p.gridUp = p.gridAvailable(p.elapsed)
 	p.updateEV(sod / 3600)
 }

@@ -35,6 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Broker, "broker", "", "external MQTT broker, tcp://host:port (e.g. Mosquitto); empty: embedded broker")
 	fs.StringVar(&cfg.BrokerListen, "broker-listen", "127.0.0.1:0", "address of the embedded MQTT broker")
 	fs.StringVar(&cfg.Topic, "topic", "meshbox", "MQTT topic prefix")
+	fs.StringVar(&cfg.HostapdSocket, "hostapd-socket", "", "unix socket path where the access point's hostapd control interface is emulated (with the IGFS storage node's HTTP API); empty: neither")
 	httpAddr := fs.String("http", "127.0.0.1:0", "address of the truth/fault HTTP API")
 	fs.Float64Var(&cfg.Speed, "speed", 1, "plant seconds per wall second, (0, 3600]")
 	fs.DurationVar(&cfg.Tick, "tick", 100*time.Millisecond, "wall time between plant steps, [10ms, 1s]")

@@ -3,7 +3,8 @@
 // chain, decoding of points with scale factors and "not implemented" sentinels (read as missing,
 // never as numbers), encoding of control writes with read-back verification, a register-map builder
 // that the HIL rig and the tests serve, per-device polling schedules, and adapters from SunSpec
-// devices to the der interfaces. Verified control writes exist for 123 (WMaxLimPct), 124 (storage
+// devices to the der interfaces: Hybrid (PV and battery, through 704 when the device carries it,
+// else 123 and 124) and Meter (models 201-204 and 211-214, the PCC meter). Verified control writes exist for 123 (WMaxLimPct), 124 (storage
 // controls, the battery power set-point), 704 (WMaxLimPct and WSet with their revert timers,
 // controls.go) and 802 (reserve band, SetOp, SetInvState, AlmRst, CtrlHb; 802 has no power
 // set-point).

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/der/mqtt"
 	"github.com/fractals-energy/fractals/der/regmap"
 )
@@ -100,7 +101,7 @@ type MQTT struct {
 type Device struct {
 	Name       string        `yaml:"name"`
 	Protocol   string        `yaml:"protocol"` // sunspec, mqtt or gpio
-	Roles      []string      `yaml:"roles"`    // pv, battery, meter, pcc, load0.., ev
+	Roles      []der.Role    `yaml:"roles"`    // pv, battery, meter, pcc, load0.., ev (typed: der.Role)
 	StaleAfter time.Duration `yaml:"stale_after"`
 	Revert     time.Duration `yaml:"revert"` // revert timer written with controls
 
@@ -150,10 +151,10 @@ type Device struct {
 	// positive, against the model's definition.
 	BatteryWDischargePositive bool `yaml:"battery_w_discharge_positive"`
 
-	// hostapd: the access point's control socket and its full client limit; storagenode: its URL.
-	ControlSocket string `yaml:"control_socket"`
-	ClientLimit   int    `yaml:"client_limit"`
-	URL           string `yaml:"url"`
+	// DriverFields are the entry's other fields, a registered driver's own (drivers.go); Driver
+	// is them decoded and checked by that driver.
+	DriverFields map[string]yaml.Node `yaml:",inline"`
+	Driver       der.DriverConfig     `yaml:"-"`
 }
 
 // Poll is the polling schedule of a SunSpec device.
@@ -409,10 +410,10 @@ func (v *validator) unit(u *Unit) {
 		names[d.Name] = true
 		v.device(u, i, d, gateways)
 		for k, r := range d.Roles {
-			if other, ok := taken[r]; ok {
+			if other, ok := taken[string(r)]; ok {
 				v.fail(p("devices", i, "roles", k), "role %q already played by %q", r, other)
 			}
-			taken[r] = d.Name
+			taken[string(r)] = d.Name
 		}
 	}
 	v.sharedPins(u)
@@ -528,6 +529,11 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 	}
 	allowed, ok := roles[d.Protocol]
 	if !ok {
+		allowed, ok = v.driverDevice(i, d)
+	} else {
+		v.noDriverFields(i, d)
+	}
+	if !ok {
 		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt, regmap or gpio", d.Protocol)
 		return
 	}
@@ -535,7 +541,7 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		v.fail(p("devices", i, "roles"), "missing: what the device is for (%s)", keys(allowed))
 	}
 	for k, r := range d.Roles {
-		if !allowed[r] {
+		if !allowed[string(r)] {
 			v.fail(p("devices", i, "roles", k), "%q: a %s device may be %s", r, d.Protocol, keys(allowed))
 		}
 	}
@@ -548,8 +554,6 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 	switch d.Protocol {
 	case "regmap":
 		v.regmapDevice(i, d, gateways)
-	case "hostapd", "storagenode":
-		v.serviceDevice(i, d)
 	case "sunspec":
 		if !gateways[d.Gateway] {
 			v.fail(p("devices", i, "gateway"), "%q is not among the gateways", d.Gateway)
@@ -649,7 +653,7 @@ func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) 
 		}
 		if d.Pins["relay"].Name == "" {
 			for k, r := range d.Roles {
-				if r == "pcc" || strings.HasPrefix(r, "load") {
+				if r == "pcc" || strings.HasPrefix(string(r), "load") {
 					v.fail(p("devices", i, "roles", k), "role %q switches a circuit: it needs a relay pin", r)
 				}
 			}

@@ -28,7 +28,7 @@ func (v *validator) applyTemplate(i int, d *Device) bool {
 		return false
 	}
 	for k, r := range d.Roles {
-		if !slices.Contains(t.Roles, r) {
+		if !slices.Contains(t.Roles, string(r)) {
 			v.fail(p("devices", i, "roles", k), "%q: template %s can play %s", r, t.Name, strings.Join(t.Roles, ", "))
 		}
 	}
@@ -81,7 +81,7 @@ func (v *validator) regmapDevice(i int, d *Device, gateways map[string]bool) {
 		return slices.ContainsFunc(d.Registers.Points, func(r regmap.Register) bool { return r.Point == point })
 	}
 	for k, r := range d.Roles {
-		for _, need := range regmapRoleNeeds[r] {
+		for _, need := range regmapRoleNeeds[string(r)] {
 			if !has(need) {
 				v.fail(p("devices", i, "roles", k), "role %q needs a %s point in the register map", r, need)
 			}

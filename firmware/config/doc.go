@@ -8,7 +8,8 @@
 // topic is mapped), vebus_instance and keepalive (victron) and publish_interval (opendtu), from
 // which the presets' stale limits follow. The optional market section (market.go) sets the unit's
 // market interval, horizon and method, tariffs, load values and battery and PV costs. Every error names the file, the line and the field, and says what is
-// accepted.
+// accepted. The fields of a registered driver's device (der.Register: hostapd, storagenode) are
+// decoded into and checked by that driver's own config (drivers.go).
 //
 // telemetry.go adds the operations part, in a unit file or on its own (LoadOperations, for the
 // simulated unit): data_dir (the state file's directory) and the telemetry section (InfluxDB, MQTT

@@ -8,7 +8,9 @@
 //   - the PCC meter, the EV charger and the load circuits' power over MQTT (an embedded broker by
 //     default, or any broker such as Mosquitto);
 //   - the PCC breaker, the load relays and the grid-present input as GPIO lines on a pin server
-//     (der/gpio's line protocol), with feedback contacts.
+//     (der/gpio's line protocol), with feedback contacts;
+//   - when Config.HostapdSocket is set, the access point's hostapd control interface (a unix
+//     datagram socket) and the IGFS storage node's HTTP API, protocol state only.
 //
 // Faults are injected per device: offline, slow replies, Modbus exception codes, garbage registers,
 // broker down, stuck relay. The plant's truth is served as JSON for assertions.

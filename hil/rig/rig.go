@@ -45,6 +45,9 @@ type Config struct {
 	Clock    clock.Clock // the wall clock; default clock.Real
 	// History is how many truth samples are kept (default 1200: two minutes at 100 ms).
 	History int
+	// HostapdSocket, when set, is where the unit's access point's control interface is emulated;
+	// the IGFS storage node's HTTP API is then emulated too (see services.go).
+	HostapdSocket string
 }
 
 // DeviceInfo is one device as the rig serves it (printed as a JSON line when ready).
@@ -80,6 +83,7 @@ type Rig struct {
 	stop      context.CancelFunc
 	done      chan struct{}
 	pinsDown  bool
+	services  *services
 }
 
 func (c *Config) defaults() {
@@ -157,6 +161,11 @@ func Start(cfg Config) (*Rig, error) {
 		}
 		r.broker, r.brokerURL, r.brokerAdr = b, b.URL(), b.Addr()
 	}
+	if err := r.startServices(); err != nil {
+		r.pinSrv.Stop()
+		r.modbus.Stop()
+		return nil, err
+	}
 	r.mq = newMQTTDevices(plant, r.brokerURL, fmt.Sprintf("hilrig-%d-%d", cfg.Plant.Seed, r.start.UnixNano()), cfg.Topic, cfg.EVRevert, r.clk.Now)
 	r.mq.toWall = r.toWall
 	r.mq.start()
@@ -217,7 +226,7 @@ func (r *Rig) Close() error {
 	r.stop()
 	<-r.done
 	r.mq.close()
-	errs := []error{r.modbus.Stop(), r.pinSrv.Stop()}
+	errs := append([]error{r.modbus.Stop(), r.pinSrv.Stop()}, r.closeServices()...)
 	r.mu.Lock()
 	b := r.broker
 	r.broker = nil

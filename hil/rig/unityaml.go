@@ -73,6 +73,7 @@ func (r *Rig) UnitYAML(cycle time.Duration) string {
 	for k := hil.LoadKind(0); k < hil.NumLoads; k++ {
 		w("  - {name: %s, protocol: gpio, roles: [load%d], pins: {relay: %s, feedback: %s}}", k, k, LoadCoil(k), LoadFeedback(k))
 	}
+	r.servicesYAML(w)
 	return b.String()
 }
 
