@@ -410,7 +410,9 @@ func (p *ConsensusPeer) complete(active []*neighbourState, now time.Time) {
 		p.prevAvg[nb.ID] = [2][]float64{avgOut, avgIn}
 		ls.priceOut, ls.priceIn = slices.Clone(out), slices.Clone(in)
 		minStreak = min(minStreak, m.Streak)
-		if m.Stop < p.stop {
+		// A sender decides or learns a stop only at an iteration it has completed, so a Stop at or
+		// beyond the iteration it sends is false and is ignored.
+		if m.Stop < p.stop && m.Stop < m.Iteration {
 			p.stop = m.Stop
 		}
 		nb.current, nb.next = nb.next, nil
