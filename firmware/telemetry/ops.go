@@ -151,8 +151,9 @@ func (o *Ops) startMQTT(d *firmware.Daemon, s Setup, c *config.TelemetryMQTT) er
 		}
 	}
 	var settings *firmware.Settings
+	var unit CommandTarget // an interface: left nil, not a nil *Unit, when commands are off
 	if c.Commands {
-		settings = o.Settings
+		settings, unit = o.Settings, d.Unit()
 	}
 	prefix, discovery, every := c.TopicPrefix, c.DiscoveryPrefix, c.Every
 	if prefix == "" {
@@ -166,7 +167,7 @@ func (o *Ops) startMQTT(d *firmware.Daemon, s Setup, c *config.TelemetryMQTT) er
 	}
 	m, err := NewMQTT(MQTTOptions{Broker: broker, Username: c.Username, Password: c.Password,
 		Topics: Topics{Prefix: prefix, Discovery: discovery, Unit: s.UnitName}, Every: every,
-		Version: s.Version, Settings: settings, Log: s.Log})
+		Version: s.Version, Settings: settings, Unit: unit, Log: s.Log})
 	if err != nil {
 		return err
 	}
