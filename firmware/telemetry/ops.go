@@ -60,6 +60,7 @@ func Start(d *firmware.Daemon, s Setup) (*Ops, error) {
 	d.Mount("GET /api/telemetry", http.HandlerFunc(o.serveStats))
 	if t.Prometheus == nil || *t.Prometheus {
 		o.Metrics = NewMetrics()
+		o.Metrics.AttachDaemon(d)
 		d.AddObserver(o.Metrics)
 		d.Mount("GET /metrics", o.Metrics.Handler())
 	}
