@@ -87,7 +87,7 @@ func (u *Unit) RequestIsland(on bool) {
 func (u *Unit) currentState() fractals.State {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return fractals.RequestIsland(u.state, u.planned)
+	return fractals.RequestEVMode(fractals.RequestIsland(u.state, u.planned), u.evMode)
 }
 
 // ProtectionPeriod returns the protection tick the unit runs between control cycles.

@@ -43,6 +43,8 @@ type Unit struct {
 	lastAt time.Time
 	// planned is the planned-island command from the API, applied to the state at the next tick.
 	planned bool
+	// evMode is the EV-mode command (SetEVMode), applied to the state like planned.
+	evMode fractals.EVMode
 }
 
 // NewUnit wires devices to a controller on a clock. A nil logger keeps the unit silent.

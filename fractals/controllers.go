@@ -130,7 +130,7 @@ func optimise(p *plan) {
 // battery is kept for the loads that must last the night.
 func (p *plan) evPower() units.Watts {
 	s := &p.s
-	if !s.EVConnected.Good() || !s.EVConnected.Value || !s.EVNeeded.Good() || !s.EVDelivered.Good() || !s.EVMaxPower.Good() {
+	if p.prev.EVMode == EVOff || !s.EVConnected.Good() || !s.EVConnected.Value || !s.EVNeeded.Good() || !s.EVDelivered.Good() || !s.EVMaxPower.Good() {
 		return 0
 	}
 	remaining := s.EVNeeded.Value - s.EVDelivered.Value
@@ -138,10 +138,10 @@ func (p *plan) evPower() units.Watts {
 		return 0
 	}
 	maxP := min(p.ev.hi, remaining.Per(p.cfg.Cycle))
-	must := false
+	must := p.prev.EVMode == EVNow
 	if s.EVDeadline.Good() {
 		left := s.EVDeadline.Value.Sub(s.At)
-		must = remaining >= p.ev.hi.Over(left-p.cfg.EVMargin)
+		must = must || remaining >= p.ev.hi.Over(left-p.cfg.EVMargin)
 		infeasible := remaining > p.ev.hi.Over(left)
 		if infeasible != p.prev.EVInfeasible {
 			p.next.EVInfeasible = infeasible

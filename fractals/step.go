@@ -38,6 +38,7 @@ type State struct {
 	Safe         bool           `json:"safe"`          // essential readings missing: safe set-points
 	Shed         [NumLoads]bool `json:"shed"`          // loads the controller switched off for lack of supply
 	EVInfeasible bool           `json:"ev_infeasible"` // the EV's request cannot be met by its deadline
+	EVMode       EVMode         `json:"ev_mode"`       // the operator's EV choice (RequestEVMode)
 	Schedule     Schedule       `json:"schedule"`      // the market's commitment for the current period, set by the shell
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/fractals-energy/fractals/fractals"
 )
 
 // haEntity is one Home Assistant entity of the unit, read from the state topic's JSON.
@@ -36,6 +38,14 @@ var haEntities = []haEntity{
 	{"binary_sensor", "safe_mode", "Safe mode", "problem", "", ""},
 	{"binary_sensor", "grid_present", "Grid present", "power", "", ""},
 	{"number", "reserve_soc_pct", "Reserve state of charge", "battery", "", "%"},
+	{"switch", "planned_island", "Planned island", "switch", "", ""},
+	{"select", "ev_mode", "EV charging mode", "", "", ""},
+	{"sensor", "island_phase", "Island phase", "enum", "", ""},
+}
+
+// commandEntity says whether e takes commands, and so is announced only when its target is set.
+func (e haEntity) commandEntity() bool {
+	return e.component == "number" || e.component == "switch" || e.component == "select"
 }
 
 // Topics is the unit's topic tree (documented in the README).
@@ -106,6 +116,13 @@ func discoveryConfig(t Topics, e haEntity, version string) []byte {
 	case "number":
 		c["command_topic"] = t.Set(e.key)
 		c["min"], c["max"], c["step"], c["mode"] = 0, 100, 1, "box"
+	case "switch":
+		c["command_topic"] = t.Set(e.key)
+		c["value_template"] = "{{ 'ON' if value_json." + e.key + " else 'OFF' }}"
+		c["payload_on"], c["payload_off"] = "ON", "OFF"
+	case "select":
+		c["command_topic"] = t.Set(e.key)
+		c["options"] = fractals.EVModeNames()
 	}
 	if e.key == "mode" {
 		c["options"] = []string{"connected", "islanded"}

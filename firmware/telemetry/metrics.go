@@ -23,11 +23,15 @@ type Metrics struct {
 	trips       prometheus.Counter
 	transitions *prometheus.CounterVec
 	notGood     *prometheus.CounterVec
+	readErrors  *prometheus.CounterVec
+	phases      *prometheus.CounterVec
 
-	mu       sync.Mutex
-	latest   firmware.Status
-	have     bool
-	lastMode fractals.Mode
+	mu        sync.Mutex
+	latest    firmware.Status
+	have      bool
+	lastMode  fractals.Mode
+	lastPhase fractals.Phase
+	daemon    *firmware.Daemon // nil: no mesh or ledger figures
 	// lastEvent is the time of the newest event counted (read and written on the loop goroutine).
 	lastEvent time.Time
 	extra     []func() (name string, value float64)
@@ -58,7 +62,11 @@ func NewMetrics() *Metrics {
 		Help: "Mode changes, by the mode entered."}, []string{"to"})
 	m.notGood = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fractals_reading_not_good_total",
 		Help: "Cycles in which a reading was not read good (a failed or missing device read), by reading and quality."}, []string{"reading", "quality"})
-	m.registry.MustRegister(m.cycle, m.events, m.trips, m.transitions, m.notGood, m,
+	m.readErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fractals_device_read_errors_total",
+		Help: "Failed device reads, by the device the read error names."}, []string{"device"})
+	m.phases = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fractals_island_phase_transitions_total",
+		Help: "Island state machine transitions, by phase left and entered."}, []string{"from", "to"})
+	m.registry.MustRegister(m.cycle, m.events, m.trips, m.transitions, m.notGood, m.readErrors, m.phases, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -91,8 +99,10 @@ func (m *Metrics) Observe(st *firmware.Status, took time.Duration) {
 			m.notGood.WithLabelValues(r.name, r.quality.String()).Inc()
 		}
 	}
+	m.countReadErrors(st)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.countPhase(st)
 	if m.have && st.State.Mode != m.lastMode {
 		m.transitions.WithLabelValues(st.State.Mode.String()).Inc()
 	}
@@ -105,8 +115,11 @@ func (m *Metrics) Describe(chan<- *prometheus.Desc) {}
 // Collect reads the latest status.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
-	st, have, extra := m.latest, m.have, m.extra
+	st, have, extra, d := m.latest, m.have, m.extra, m.daemon
 	m.mu.Unlock()
+	if d != nil {
+		collectCommunity(d, ch)
+	}
 	for _, f := range extra {
 		name, v := f()
 		ch <- prometheus.MustNewConstMetric(descExtra, prometheus.CounterValue, v, name)
@@ -129,6 +142,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descMode, prometheus.GaugeValue, boolValue(st.State.Mode == fractals.Islanded))
 	ch <- prometheus.MustNewConstMetric(descSafe, prometheus.GaugeValue, boolValue(st.State.Safe))
+	collectDevices(&st, ch)
 	for k, shed := range st.State.Shed {
 		ch <- prometheus.MustNewConstMetric(descShed, prometheus.GaugeValue, boolValue(shed), fractals.LoadKind(k).String())
 	}

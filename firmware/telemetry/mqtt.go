@@ -26,7 +26,16 @@ type MQTTOptions struct {
 	Version            string        // sw_version in the discovery device
 	// Settings, when set, is where the reserve SoC command goes; nil: no command entity is offered.
 	Settings *firmware.Settings
-	Log      *slog.Logger // nil: silent
+	// Unit, when set, takes the planned-island and EV-mode commands; nil: those entities are not offered.
+	Unit CommandTarget
+	Log  *slog.Logger // nil: silent
+}
+
+// CommandTarget takes the planned-island and EV-mode commands (a *firmware.Unit).
+type CommandTarget interface {
+	RequestIsland(on bool)
+	SetEVMode(mode string) error
+	Commands() firmware.Commands
 }
 
 // MQTT publishes the unit's state as one retained JSON message every Every, with retained Home
@@ -68,18 +77,29 @@ func NewMQTT(o MQTTOptions) (*MQTT, error) {
 func (m *MQTT) onConnect(c paho.Client) {
 	t := m.opts.Topics
 	for _, e := range haEntities {
-		if e.component == "number" && m.opts.Settings == nil {
+		if e.commandEntity() && !m.offers(e.key) {
 			continue
 		}
 		c.Publish(t.Config(e), 1, true, discoveryConfig(t, e, m.opts.Version))
 	}
 	c.Publish(t.Availability(), 1, true, "online").WaitTimeout(5 * time.Second)
-	if m.opts.Settings != nil {
-		c.Subscribe(t.Set("reserve_soc_pct"), 1, func(_ paho.Client, msg paho.Message) {
-			m.command("reserve_soc_pct", msg.Payload())
+	for _, key := range []string{"reserve_soc_pct", "planned_island", "ev_mode"} {
+		if !m.offers(key) {
+			continue
+		}
+		c.Subscribe(t.Set(key), 1, func(_ paho.Client, msg paho.Message) {
+			m.command(key, msg.Payload())
 		}).WaitTimeout(5 * time.Second)
 	}
 	m.announced.Add(1)
+}
+
+// offers says whether the command key has somewhere to go.
+func (m *MQTT) offers(key string) bool {
+	if key == "reserve_soc_pct" {
+		return m.opts.Settings != nil
+	}
+	return m.opts.Unit != nil
 }
 
 // Announced counts the connections on which the unit announced itself (configs, online, commands).
@@ -98,15 +118,31 @@ func (m *MQTT) command(key string, payload []byte) {
 
 func (m *MQTT) apply(key string, payload []byte) error {
 	if len(payload) > 64 {
-		return fmt.Errorf("%s: payload of %d bytes, want a number", key, len(payload))
+		return fmt.Errorf("%s: payload of %d bytes, too long for a command", key, len(payload))
 	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(string(payload)), 64)
-	if err != nil {
-		return fmt.Errorf("%s: %q is not a number", key, payload)
+	if !m.offers(key) {
+		return fmt.Errorf("%s: no such command", key)
 	}
+	text := strings.TrimSpace(string(payload))
 	switch key {
 	case "reserve_soc_pct":
+		v, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a number", key, payload)
+		}
 		return m.opts.Settings.SetReserve(v)
+	case "planned_island":
+		switch text {
+		case "ON":
+			m.opts.Unit.RequestIsland(true)
+		case "OFF":
+			m.opts.Unit.RequestIsland(false)
+		default:
+			return fmt.Errorf("%s: %q is not ON or OFF", key, payload)
+		}
+		return nil
+	case "ev_mode":
+		return m.opts.Unit.SetEVMode(text)
 	}
 	return fmt.Errorf("%s: no such command", key)
 }
@@ -119,6 +155,10 @@ func (m *MQTT) Observe(st *firmware.Status, _ time.Duration) {
 	}
 	m.lastAt = at
 	payload := statePayload(st, m.opts.Settings)
+	if m.opts.Unit != nil {
+		c := m.opts.Unit.Commands()
+		payload["planned_island"], payload["ev_mode"] = c.PlannedIsland, c.EVMode
+	}
 	select {
 	case m.mailbox <- payload:
 		return
@@ -211,6 +251,7 @@ func statePayload(st *firmware.Status, settings *firmware.Settings) map[string]a
 	}
 	p["mode"] = st.State.Mode.String()
 	p["safe_mode"] = st.State.Safe
+	p["island_phase"] = st.State.Island.Phase.String()
 	p["grid_present"] = s.GridPresent.Good() && s.GridPresent.Value
 	if settings != nil {
 		p["reserve_soc_pct"] = round1(settings.Reserve())

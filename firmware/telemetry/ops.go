@@ -60,6 +60,7 @@ func Start(d *firmware.Daemon, s Setup) (*Ops, error) {
 	d.Mount("GET /api/telemetry", http.HandlerFunc(o.serveStats))
 	if t.Prometheus == nil || *t.Prometheus {
 		o.Metrics = NewMetrics()
+		o.Metrics.AttachDaemon(d)
 		d.AddObserver(o.Metrics)
 		d.Mount("GET /metrics", o.Metrics.Handler())
 	}
@@ -151,8 +152,9 @@ func (o *Ops) startMQTT(d *firmware.Daemon, s Setup, c *config.TelemetryMQTT) er
 		}
 	}
 	var settings *firmware.Settings
+	var unit CommandTarget // an interface: left nil, not a nil *Unit, when commands are off
 	if c.Commands {
-		settings = o.Settings
+		settings, unit = o.Settings, d.Unit()
 	}
 	prefix, discovery, every := c.TopicPrefix, c.DiscoveryPrefix, c.Every
 	if prefix == "" {
@@ -166,7 +168,7 @@ func (o *Ops) startMQTT(d *firmware.Daemon, s Setup, c *config.TelemetryMQTT) er
 	}
 	m, err := NewMQTT(MQTTOptions{Broker: broker, Username: c.Username, Password: c.Password,
 		Topics: Topics{Prefix: prefix, Discovery: discovery, Unit: s.UnitName}, Every: every,
-		Version: s.Version, Settings: settings, Log: s.Log})
+		Version: s.Version, Settings: settings, Unit: unit, Log: s.Log})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,48 @@
+package firmware
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fractals-energy/fractals/fractals"
+)
+
+func TestEVModeByAPI(t *testing.T) {
+	d, clk := newTestDaemon(t)
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	ctx := context.Background()
+	d.Tick(ctx)
+	post := func(body string) (int, string) {
+		resp, err := http.Post(srv.URL+"/api/ev", "application/json", bytes.NewBufferString(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	for _, bad := range []string{`{"mode": "turbo"}`, `{}`, `{"mode": 1}`, `{"mode": "off", "x": 1}`, `not json`} {
+		if code, body := post(bad); code != http.StatusBadRequest || !strings.Contains(body, "deadline") {
+			t.Fatalf("%s: %d %s", bad, code, body)
+		}
+	}
+	if got := d.Unit().Commands().EVMode; got != "deadline" {
+		t.Fatalf("refused commands changed the mode to %q", got)
+	}
+	if code, body := post(`{"mode": "off"}`); code != http.StatusOK {
+		t.Fatalf("off: %d %s", code, body)
+	}
+	clk.Advance(time.Second)
+	d.Tick(ctx)
+	st := d.Unit().Status()
+	if st.State.EVMode != fractals.EVOff || st.Commands.EVPower != 0 {
+		t.Fatalf("after off: mode %v, EV power %v", st.State.EVMode, st.Commands.EVPower)
+	}
+}
