@@ -45,8 +45,8 @@ func (u *Unit) ProtectionTick(ctx context.Context) error {
 // and stops PV and battery output when the relay ceased energizing.
 func (u *Unit) actNow(ctx context.Context, prev, next fractals.State) error {
 	var errs []error
-	wantClosed := next.Island.Phase == fractals.PhaseConnected || next.Island.Phase == fractals.PhaseClosing
-	wasClosed := prev.Island.Phase == fractals.PhaseConnected || prev.Island.Phase == fractals.PhaseClosing
+	wantClosed := next.Island.Phase.PCCWanted()
+	wasClosed := prev.Island.Phase.PCCWanted()
 	if u.devices.PCC != nil && (wantClosed != wasClosed || next.Island.Redrive) {
 		errs = append(errs, u.devices.PCC.SetSwitch(ctx, wantClosed))
 	}

@@ -32,11 +32,11 @@ func protect(p *plan) {
 // and during a blackout, and its output is ramped after reconnection.
 func island(p *plan) {
 	ph := p.next.Island.Phase
-	p.pcc.lock(ph == PhaseConnected || ph == PhaseClosing)
+	p.pcc.lock(ph.PCCWanted())
 	prot := &p.next.Protection
 	// While the PCC may still be closed (connected, or opening and not yet confirmed open) the relay's
 	// word holds: the DER must not energize the utility against it.
-	cease := ph == PhaseStuckClosed || ph == PhaseBlackout || ((ph == PhaseConnected || ph == PhaseOpening) && prot.Ready && !prot.Energize)
+	cease := ph.ceased() || ((ph == PhaseConnected || ph == PhaseOpening) && prot.Ready && !prot.Energize)
 	if cease || !prot.Ready {
 		p.pvLimit.pin(0)
 		p.battery.pin(0)

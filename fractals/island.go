@@ -31,9 +31,23 @@ const (
 	PhaseStuckClosed
 	// PhaseBlackout: the island collapsed (the relay tripped on it); dark until the black start.
 	PhaseBlackout
+	// PhaseOpenCease: the open transition of a site without a utility-side sensor (nothing to
+	// synchronise on). The utility's presence input held for the enter-service delay; the
+	// grid-forming inverter and every DER cease for openTransitionDeadTime, the PCC still open.
+	PhaseOpenCease
+	// PhaseOpenClose: the open transition's close: the PCC is commanded closed onto the dead island
+	// bus, the DER still ceased; once the meter (now on the utility) reads the enter-service window,
+	// connected, and output ramps back.
+	PhaseOpenClose
 )
 
-var phaseNames = [...]string{"connected", "opening", "islanded", "synchronising", "closing", "stuck_closed", "blackout"}
+// openTransitionDeadTime is how long the island is dark before the PCC closes in an open
+// transition: long enough for the grid-forming inverter to have stopped (a few of its cycles and one
+// protection tick), short enough that a critical load rides it on its own hold-up.
+const openTransitionDeadTime = time.Second
+
+var phaseNames = [...]string{"connected", "opening", "islanded", "synchronising", "closing", "stuck_closed", "blackout",
+	"open_transition_cease", "open_transition_close"}
 
 // String names the phase.
 func (p Phase) String() string {
@@ -52,6 +66,16 @@ func (p Phase) mode() Mode {
 		return Connected
 	}
 	return Islanded
+}
+
+// PCCWanted is true in the phases whose PCC command is closed.
+func (p Phase) PCCWanted() bool {
+	return p == PhaseConnected || p == PhaseClosing || p == PhaseOpenClose
+}
+
+// ceased is true in the phases where every DER, the grid-forming battery included, is stopped.
+func (p Phase) ceased() bool {
+	return p == PhaseStuckClosed || p == PhaseBlackout || p == PhaseOpenCease || p == PhaseOpenClose
 }
 
 // forming is true in the phases where the battery inverter forms the grid: from the PCC confirmed
@@ -129,6 +153,8 @@ func stepIsland(cfg *Config, st *State, m ProtectionSample, dt time.Duration, ev
 		islanded(cfg, st, m, dt, ev)
 	case PhaseClosing:
 		closing(cfg, st, m, ev)
+	case PhaseOpenCease, PhaseOpenClose:
+		openTransition(cfg, st, m, ev)
 	case PhaseBlackout:
 		if m.At.Sub(st.Island.Since) >= cfg.Protection.BlackStartDelay {
 			resetRelay(&st.Protection)
@@ -218,6 +244,10 @@ func islanded(cfg *Config, st *State, m ProtectionSample, dt time.Duration, ev f
 	p := &st.Protection
 	if p.Tripped != "" {
 		st.enter(PhaseBlackout, m.At, "relay tripped on the island ("+p.Tripped+"): the battery inverter ceases", ev)
+		return
+	}
+	if !st.Island.Planned && noUtilitySensor(m) {
+		waitForOpenTransition(cfg, st, m, dt, ev)
 		return
 	}
 	u, ok := utilityWindow(cfg, m)
