@@ -103,6 +103,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("GET /api/mesh", d.serveMesh)
 	mux.HandleFunc("POST /api/island", d.handleIsland)
 	mux.HandleFunc("POST /api/ev", d.handleEVMode)
+	mux.HandleFunc("GET /api/community", d.serveCommunity)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := d.unit.Status()
 		if st.Cycles == 0 || d.clock.Since(st.Snapshot.At) > 3*d.cycle {

@@ -3,6 +3,7 @@ package firmware
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,5 +45,21 @@ func TestEVModeByAPI(t *testing.T) {
 	st := d.Unit().Status()
 	if st.State.EVMode != fractals.EVOff || st.Commands.EVPower != 0 {
 		t.Fatalf("after off: mode %v, EV power %v", st.State.EVMode, st.Commands.EVPower)
+	}
+}
+
+func TestCommunityRouteWithoutMeshOrLedger(t *testing.T) {
+	d, _ := newTestDaemon(t)
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/community")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&v)
+	if _, hasMesh := v["mesh"]; err != nil || resp.StatusCode != http.StatusOK || !hasMesh || v["mesh"] != nil || v["ledger"] != nil {
+		t.Fatalf("%d %v %v", resp.StatusCode, v, err)
 	}
 }

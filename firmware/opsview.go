@@ -1,6 +1,10 @@
 package firmware
 
-import "context"
+import (
+	"context"
+	"net/http"
+	"time"
+)
 
 // MeshView is the mesh node's status for the operations reporters; false when the daemon runs none.
 func (d *Daemon) MeshView() (MeshStatus, bool) {
@@ -16,4 +20,31 @@ func (d *Daemon) LedgerView(ctx context.Context) ([]ChannelView, int, bool) {
 		return nil, 0, false
 	}
 	return d.ledger.Channels(ctx), d.ledger.Pending(), true
+}
+
+// CommunityView is what GET /api/community returns for the dashboard: the mesh node's status and the
+// ledger's channels, each null when the daemon runs none (always 200, so a page without them logs
+// no failed request).
+type CommunityView struct {
+	Mesh   *MeshStatus  `json:"mesh"`
+	Ledger *LedgerBrief `json:"ledger"`
+}
+
+// LedgerBrief is the ledger part of CommunityView.
+type LedgerBrief struct {
+	Channels []ChannelView `json:"channels"`
+	Pending  int           `json:"pending_chain_actions"`
+}
+
+func (d *Daemon) serveCommunity(w http.ResponseWriter, r *http.Request) {
+	var v CommunityView
+	if ms, ok := d.MeshView(); ok {
+		v.Mesh = &ms
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if chans, pending, ok := d.LedgerView(ctx); ok {
+		v.Ledger = &LedgerBrief{Channels: chans, Pending: pending}
+	}
+	writeJSON(w, v)
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fractals-energy/fractals/firmware"
 )
 
 // chromium loads url in headless Chromium and returns the DOM after the page's scripts ran and the
@@ -65,7 +67,18 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ops.Close()
+	nodes, err := firmware.StartLoopbackCommunity(2, "dashboard-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	}()
+	d.AttachMesh(nodes[1])
 	tick(d, clk, 1200)
+	waitFor(t, "the mesh peer", func() bool { ms, _ := d.MeshView(); return len(ms.Peers) == 1 })
 	d.StopObservers() // the unit stands still, so the page and the status show the same cycle
 	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
@@ -100,8 +113,30 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 	if n := strings.Count(dom, "<polyline"); n != 5 {
 		t.Errorf("%d plot lines, want 5 (history has %d samples)", n, len(ops.History.Samples()))
 	}
-	if !strings.Contains(dom, "No market data in this unit's status yet.") {
-		t.Error("market panel should say it is empty")
+	if !strings.Contains(dom, "No market commitment in this unit's status yet.") {
+		t.Error("market panel should say it is empty (no schedule in the status)")
+	}
+	if !strings.Contains(dom, "This unit runs no ledger.") {
+		t.Error("ledger panel should say the unit runs none")
+	}
+	cell := func(key string) string {
+		m := regexp.MustCompile(`<td>` + regexp.QuoteMeta(key) + `</td><td>([^<]*)</td>`).FindStringSubmatch(dom)
+		if m == nil {
+			t.Fatalf("no %q row in the page", key)
+		}
+		return m[1]
+	}
+	if got := cell("phase"); got != st.State.Island.Phase.String() {
+		t.Errorf("island phase shows %q, status %q", got, st.State.Island.Phase)
+	}
+	if got := cell("EV mode"); got != st.State.EVMode.String() {
+		t.Errorf("EV mode shows %q, status %q", got, st.State.EVMode)
+	}
+	if got := cell("community"); got != "dashboard-test" {
+		t.Errorf("mesh community shows %q", got)
+	}
+	if got := cell("peers"); got != "1" {
+		t.Errorf("mesh peers shows %q, /api/mesh has 1", got)
 	}
 
 	shot := filepath.Join(artifactDir(t), "dashboard-phone.png")
