@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fractals-energy/fractals/fractals"
+	"github.com/fractals-energy/fractals/grid/ieee1547"
 	"github.com/fractals-energy/fractals/hil"
 	"github.com/fractals-energy/fractals/hil/scenario"
 	"github.com/fractals-energy/fractals/internal/clock"
@@ -94,7 +95,11 @@ func RunScenario(ctx context.Context, s *scenario.Scenario) (ScenarioResult, err
 		}
 	}
 	clk := clock.NewSim(pc.Start)
-	plant, unit, err := newSimulatedUnit(pc, ScenarioStep, clk, nil)
+	step := ScenarioStep
+	if s.Step > 0 {
+		step = s.Step
+	}
+	plant, unit, err := newScenarioUnit(pc, step, ieee1547.Category(max(s.Category, 2)), clk)
 	if err != nil {
 		return ScenarioResult{}, err
 	}
@@ -108,13 +113,13 @@ func RunScenario(ctx context.Context, s *scenario.Scenario) (ScenarioResult, err
 			r.returns = append(r.returns, e.At)
 		}
 	}
-	steps := int(s.Duration / ScenarioStep)
+	steps := int(s.Duration / step)
 	seenEvents := 0
 	for n := 0; n < steps; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ScenarioResult{}, ctx.Err()
 		}
-		elapsed := time.Duration(n) * ScenarioStep
+		elapsed := time.Duration(n) * step
 		applyFaults(plant, s, elapsed)
 		_ = unit.Cycle(ctx) // simulated devices do not fail
 		st := unit.Status()
@@ -122,8 +127,8 @@ func RunScenario(ctx context.Context, s *scenario.Scenario) (ScenarioResult, err
 			res.Events, seenEvents = appendNew(res.Events, st.Events, seenEvents)
 		}
 		r.observe(&res, st, plant, elapsed, s)
-		plant.Advance(ScenarioStep)
-		clk.Advance(ScenarioStep)
+		plant.Advance(step)
+		clk.Advance(step)
 	}
 	res.SimSeconds = s.Duration.Seconds()
 	res.Energy = summarise(o, []unitRun{{counters: plant.Counters(), cfg: pc}}).Energy
@@ -296,4 +301,23 @@ func (r *scenarioRun) verdicts(s *scenario.Scenario, res *ScenarioResult, p *hil
 		out = append(out, v)
 	}
 	return out
+}
+
+// newScenarioUnit is a simulated unit on the scenario's step with its IEEE 1547 category's relay.
+func newScenarioUnit(pc hil.Config, step time.Duration, cat ieee1547.Category, clk clock.Clock) (*hil.Plant, *Unit, error) {
+	plant, err := hil.New(pc)
+	if err != nil {
+		return nil, nil, err
+	}
+	cc := ControllerConfigFor(pc)
+	cc.Cycle = step
+	cc.StaleLimit = max(cc.StaleLimit, 2*step)
+	cc.Protection = cc.Protecting()
+	cc.Protection.Relay = ieee1547.DefaultSettingsAt(cat, float64(cc.NominalFrequency))
+	cc.Protection.Tick = step
+	unit, err := NewUnit(cc, fractals.DefaultWriterConfig(), SimulatedDevices(plant), clk, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return plant, unit, nil
 }

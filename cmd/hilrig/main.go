@@ -32,6 +32,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:5020", "Modbus TCP address of the SunSpec devices (host:port)")
 	fs.StringVar(&cfg.PinListen, "pins", "127.0.0.1:0", "address of the GPIO pin server (host:port; loopback unless --pins-remote)")
 	fs.BoolVar(&cfg.PinsRemote, "pins-remote", false, "allow the pin server (no authentication) on a non-loopback address")
+	fs.BoolVar(&cfg.NoUtilitySensor, "no-utility-sensor", false, "publish no utility side of the PCC: the unit reconnects by an open transition")
 	fs.StringVar(&cfg.Broker, "broker", "", "external MQTT broker, tcp://host:port (e.g. Mosquitto); empty: embedded broker")
 	fs.StringVar(&cfg.BrokerListen, "broker-listen", "127.0.0.1:0", "address of the embedded MQTT broker")
 	fs.StringVar(&cfg.Topic, "topic", "meshbox", "MQTT topic prefix")

@@ -31,6 +31,9 @@ type params struct {
 	// the PCC through the GPIO pin server) while the battery forms the grid.
 	outage    string
 	reconnect bool // the controller closes the PCC again within the healthy phase
+	// noUtilitySensor runs the rig without the utility side of the PCC (hilrig --no-utility-sensor):
+	// the reconnection must be an open transition. offline 0 skips the inverter-offline phase.
+	noUtilitySensor bool
 }
 
 // TestEndToEnd is the short variant that runs with every `go test`: about 20 s of wall time.
@@ -40,6 +43,13 @@ func TestEndToEnd(t *testing.T) {
 	// closes the PCC again well inside the 12 s healthy phase.
 	run(t, params{cycle: 500 * time.Millisecond, speed: 10, healthy: 12 * time.Second, offline: 5 * time.Second,
 		recovery: 6 * time.Second, outage: "15s-30s", reconnect: true})
+}
+
+// TestEndToEndOpenTransition: a site whose meter does not sense the utility side islands and
+// reconnects by an open transition (the island dark for 1 s, then the PCC closes); about 15 s.
+func TestEndToEndOpenTransition(t *testing.T) {
+	run(t, params{cycle: 500 * time.Millisecond, speed: 10, healthy: 12 * time.Second,
+		outage: "15s-30s", reconnect: true, noUtilitySensor: true})
 }
 
 var (
@@ -206,8 +216,8 @@ func run(t *testing.T, p params) {
 	unitFile := filepath.Join(dir, "unit.yaml")
 	// Evening: the PV fades, the car is plugged in, an islanded battery discharges (so the island's
 	// frequency droops and is worth comparing).
-	rp := start(t, hilrigBin, "--listen", "127.0.0.1:0", "--speed", fmt.Sprint(p.speed), "--write-config", unitFile,
-		"--cycle", p.cycle.String(), "--start", "2026-06-21T18:30:00Z", "--outage", p.outage)
+	rp := start(t, hilrigBin, append([]string{"--listen", "127.0.0.1:0", "--speed", fmt.Sprint(p.speed), "--write-config", unitFile,
+		"--cycle", p.cycle.String(), "--start", "2026-06-21T18:30:00Z", "--outage", p.outage}, rigFlags(p)...)...)
 	var rigURL string
 	rp.waitLine(t, "rig ready", func(l string) bool {
 		var d rig.DeviceInfo
@@ -291,15 +301,28 @@ func run(t *testing.T, p params) {
 	}
 	if p.reconnect {
 		// Resynchronised on the utility side the rig publishes, not an open transition.
-		for _, kind := range []string{"island_islanded", "island_synchronising", "island_closing", "island_connected"} {
+		want := []string{"island_islanded", "island_synchronising", "island_closing", "island_connected"}
+		if p.noUtilitySensor {
+			want = []string{"island_islanded", "island_open_transition_cease", "island_open_transition_close", "island_connected"}
+		}
+		for _, kind := range want {
 			if _, ok := events[kind]; !ok {
 				t.Errorf("no %s event from the daemon (events seen: %v)", kind, events)
 			}
 		}
-		t.Logf("synchronised: %s", events["island_closing"])
+		if _, synced := events["island_synchronising"]; p.noUtilitySensor && synced {
+			t.Errorf("synchronised without a utility-side sensor: %v", events)
+		}
+		t.Logf("reconnection: %s; %s", events["island_closing"], events["island_open_transition_cease"])
 	}
 	t.Logf("%d cycles matched the plant; battery command %v W held by the inverter; islanded %v (lowest frequency %.3f Hz), reconnected %v",
 		matched, st.Commands.BatteryPower, islanded, minFreq, reconnected)
+
+	if p.offline == 0 {
+		dp.interrupt(t, "fractalsd")
+		rp.interrupt(t, "hilrig")
+		return
+	}
 
 	// The inverter goes silent: stale within two cycles, then safe set-points.
 	inject(t, rigURL, rig.Fault{Device: "inverter", Kind: "offline", On: true})
@@ -372,4 +395,12 @@ func drainEvents(p *proc, into map[string]string) {
 			return
 		}
 	}
+}
+
+// rigFlags are the hilrig flags a run's parameters add.
+func rigFlags(p params) []string {
+	if p.noUtilitySensor {
+		return []string{"--no-utility-sensor"}
+	}
+	return nil
 }

@@ -36,7 +36,8 @@ type mqttDevices struct {
 	now     func() time.Time
 	// toWall maps a plant instant to the wall clock the controller lives on (the plant may run
 	// faster and start at another time of day).
-	toWall func(time.Time) time.Time
+	toWall    func(time.Time) time.Time
+	noUtility bool // Config.NoUtilitySensor: the utility/* topics are not published
 }
 
 // Topics of the MQTT devices, relative to the prefix.
@@ -166,10 +167,12 @@ func (d *mqttDevices) publish() {
 		send(t[mqtt.MeterVoltage], num(float64(g.Voltage)))
 		send(t[mqtt.MeterFrequency], num(float64(g.Frequency)))
 		send(t[mqtt.MeterPresent], flag(g.Present))
-		u := d.plant.Utility()
-		send(t[mqtt.UtilityVoltage], num(float64(u.Voltage)))
-		send(t[mqtt.UtilityFrequency], num(float64(u.Frequency)))
-		send(t[mqtt.UtilityPhase], num(u.PhaseDeg))
+		if !d.noUtility {
+			u := d.plant.Utility()
+			send(t[mqtt.UtilityVoltage], num(float64(u.Voltage)))
+			send(t[mqtt.UtilityFrequency], num(float64(u.Frequency)))
+			send(t[mqtt.UtilityPhase], num(u.PhaseDeg))
+		}
 	}
 	if !d.isOffline("ev") {
 		e := d.plant.EV()
@@ -194,4 +197,16 @@ func (d *mqttDevices) publish() {
 		send(t[mqtt.LoadPower], num(float64(l.Power)))
 		send(t[mqtt.LoadDemand], num(float64(l.Demand)))
 	}
+}
+
+// meterTopics are the PCC meter's topics in this rig: without the utility side when the site has no
+// sensor for it.
+func (r *Rig) meterTopics() map[string]string {
+	t := meterTopics(r.cfg.Topic)
+	if r.cfg.NoUtilitySensor {
+		delete(t, mqtt.UtilityVoltage)
+		delete(t, mqtt.UtilityFrequency)
+		delete(t, mqtt.UtilityPhase)
+	}
+	return t
 }

@@ -31,6 +31,9 @@ type Config struct {
 	// PinsRemote is set (pinguard.go).
 	PinListen  string
 	PinsRemote bool
+	// NoUtilitySensor leaves out the utility side of the PCC (the MQTT utility/* topics): a site
+	// whose meter cannot sense it, which reconnects by an open transition.
+	NoUtilitySensor bool
 	// Broker is an external MQTT broker (tcp://host:port, e.g. Mosquitto); empty starts the
 	// embedded one on BrokerListen (default 127.0.0.1:0).
 	Broker       string
@@ -167,6 +170,7 @@ func Start(cfg Config) (*Rig, error) {
 		return nil, err
 	}
 	r.mq = newMQTTDevices(plant, r.brokerURL, fmt.Sprintf("hilrig-%d-%d", cfg.Plant.Seed, r.start.UnixNano()), cfg.Topic, cfg.EVRevert, r.clk.Now)
+	r.mq.noUtility = cfg.NoUtilitySensor
 	r.mq.toWall = r.toWall
 	r.mq.start()
 	r.record(r.clk.Now())
@@ -240,7 +244,7 @@ func (r *Rig) Close() error {
 // Devices lists the devices as served.
 func (r *Rig) Devices() []DeviceInfo {
 	out := []DeviceInfo{{Device: "inverter", Protocol: "sunspec", Addr: r.ModbusAddr(), Unit: InverterUnit, Models: r.inv.m.Models()}}
-	out = append(out, DeviceInfo{Device: "meter", Protocol: "mqtt", Addr: r.brokerURL, Topics: meterTopics(r.cfg.Topic)})
+	out = append(out, DeviceInfo{Device: "meter", Protocol: "mqtt", Addr: r.brokerURL, Topics: r.meterTopics()})
 	out = append(out, DeviceInfo{Device: "ev", Protocol: "mqtt", Addr: r.brokerURL, Topics: evTopics(r.cfg.Topic), Command: evCommandTopic(r.cfg.Topic)})
 	out = append(out, DeviceInfo{Device: "pcc", Protocol: "gpio", Addr: r.PinAddr(),
 		Pins: map[string]string{"relay": PinPCCCoil, "feedback": PinPCCFeedback}})

@@ -63,7 +63,7 @@ func (r *Rig) UnitYAML(cycle time.Duration) string {
 			}
 		}
 	}
-	mqttDevice("meter", "meter", meterTopics(r.cfg.Topic), nil)
+	mqttDevice("meter", "meter", r.meterTopics(), nil)
 	mqttDevice("ev", "ev", evTopics(r.cfg.Topic), map[string]string{"ev.setpoint": evCommandTopic(r.cfg.Topic)})
 	for k := hil.LoadKind(0); k < hil.NumLoads; k++ {
 		mqttDevice(fmt.Sprintf("%s-meter", k), fmt.Sprintf("load%d_power", k), loadTopics(r.cfg.Topic, k), nil)

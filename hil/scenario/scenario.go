@@ -25,8 +25,12 @@ type Scenario struct {
 	BatteryKWh  float64       `yaml:"battery_kwh"`
 	EVKWh       float64       `yaml:"ev_kwh"` // energy the EV asks for; 0: no EV
 	Seed        uint64        `yaml:"seed"`
-	Events      []Event       `yaml:"events"`
-	Assertions  []Assertion   `yaml:"assertions"`
+	// Step is the plant step and control cycle (each cycle one protection tick), 20ms..1s (default 1 s).
+	Step time.Duration `yaml:"step"`
+	// Category is the unit's IEEE 1547 abnormal-performance category: 2 or 3 (default 2).
+	Category   int         `yaml:"category"`
+	Events     []Event     `yaml:"events"`
+	Assertions []Assertion `yaml:"assertions"`
 }
 
 // Event is a plant event at a time since the run's start.
@@ -211,6 +215,14 @@ func (c *checker) check(s *Scenario) {
 	c.rangeCheck(at("pv_kw"), s.PVKW, 0, 100)
 	c.rangeCheck(at("battery_kwh"), s.BatteryKWh, 1, 1000)
 	c.rangeCheck(at("ev_kwh"), s.EVKWh, 0, 200)
+	if s.Step != 0 && (s.Step < 20*time.Millisecond || s.Step > time.Second) {
+		c.fail(at("step"), "%v outside 20ms..1s", s.Step)
+	} else if s.Step != 0 && s.Duration/s.Step > 2_000_000 {
+		c.fail(at("step"), "%v makes %d steps over %v, more than 2000000", s.Step, s.Duration/s.Step, s.Duration)
+	}
+	if s.Category != 0 && s.Category != 2 && s.Category != 3 {
+		c.fail(at("category"), "%d: accepted 2 or 3", s.Category)
+	}
 	c.events(s)
 	if len(s.Assertions) == 0 {
 		c.fail(at("assertions"), "missing: a scenario without assertions proves nothing")

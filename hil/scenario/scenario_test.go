@@ -46,6 +46,8 @@ func TestBadFilesGetFileLineField(t *testing.T) {
 		{"name: t", "name: t\nbogus: 1", "t.yaml:2: (yaml): field bogus not found"},
 		{"duration: 2h", "duration: [", "t.yaml:3: (yaml)"},
 		{"{kind: detection_time, within: 2s}", "{kind: soc, max: 1}", "t.yaml:8: assertions[0]: soc needs min"},
+		{"duration: 2h", "duration: 2h\nstep: 5ms", "t.yaml:3: step: 5ms outside 20ms..1s"},
+		{"duration: 2h", "duration: 2h\ncategory: 1", "t.yaml:3: category: 1: accepted 2 or 3"},
 	}
 	for _, c := range cases {
 		_, err := Read("t.yaml", strings.NewReader(strings.Replace(good, c.from, c.to, 1)))
