@@ -122,6 +122,12 @@ type UtilitySensor interface {
 	ReadUtility(ctx context.Context) (UtilityStatus, error)
 }
 
+// ReactivePowerSetter is a PV (or hybrid) inverter that takes a reactive power set-point, positive
+// injecting: the IEEE 1547 volt-var response.
+type ReactivePowerSetter interface {
+	SetReactivePower(ctx context.Context, q units.VoltAmperesReactive) error
+}
+
 // GridFormer is a battery inverter that is told to form the grid or to follow it, and, while
 // forming, the frequency and voltage to hold (zero: its own droop), for synchronisation.
 type GridFormer interface {

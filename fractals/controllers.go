@@ -43,6 +43,9 @@ func island(p *plan) {
 		p.ev.pin(0)
 		return
 	}
+	if ph == PhaseConnected {
+		gridSupport(p)
+	}
 	if ph == PhaseConnected && prot.RampFraction < 1 {
 		frac := units.Watts(max(0, prot.RampFraction))
 		p.pvLimit.narrow(0, frac*p.pvLimit.hi)

@@ -51,6 +51,9 @@ type Commands struct {
 	PCCClosed    bool           `json:"pcc_closed"`
 	// GridForming asks the battery inverter to form the grid (islanded) or follow it (connected).
 	GridForming bool `json:"grid_forming"`
+	// ReactivePower is the PV inverter's reactive power set-point from the IEEE 1547 volt-var
+	// response (gridsupport.go), positive injecting; zero while islanded or ceased.
+	ReactivePower units.VoltAmperesReactive `json:"reactive_power"`
 	// FrequencySet and VoltageSet are the grid-forming inverter's set-points while synchronising to
 	// the utility; zero leaves it on its own droop.
 	FrequencySet units.Hertz `json:"frequency_set,omitempty"`
@@ -153,6 +156,7 @@ type plan struct {
 	battery, pvLimit, ev setpoint
 	loads                [NumLoads]relay
 	pcc                  relay
+	reactive             units.VoltAmperesReactive
 }
 
 // derive sets the plan's actuators and inputs from its snapshot and configuration.
@@ -190,6 +194,7 @@ func (p *plan) commands() Commands {
 	c := Commands{PVLimit: p.pvLimit.value, BatteryPower: p.battery.value, EVPower: p.ev.value, PCCClosed: p.pcc.on,
 		GridForming:  p.next.Island.Phase.forming(),
 		FrequencySet: p.next.Island.FrequencySet, VoltageSet: p.next.Island.VoltageSet, ServiceStep: p.next.Services}
+	c.ReactivePower = p.reactive
 	for k := range p.loads {
 		c.LoadOn[k] = p.loads[k].on
 	}

@@ -11,6 +11,8 @@ import (
 type islandOutputs struct {
 	forming, setpoints, services       bool // written at least once
 	formingAt, setpointsAt, servicesAt time.Time
+	reactive                           bool
+	reactiveAt                         time.Time
 }
 
 // writeIsland sends the grid-forming command and set-points to a battery inverter that takes them
@@ -36,6 +38,13 @@ func (w *Writer) writeIsland(ctx context.Context, d *Devices, c Commands, now ti
 			if o.setpoints = err == nil; o.setpoints {
 				o.setpointsAt, w.last.FrequencySet, w.last.VoltageSet = now, c.FrequencySet, c.VoltageSet
 			}
+		}
+	}
+	if rs, ok := d.PV.(der.ReactivePowerSetter); ok && d.PV != nil && due(o.reactive, o.reactiveAt, w.last.ReactivePower != c.ReactivePower) {
+		err := rs.SetReactivePower(ctx, c.ReactivePower)
+		note(err)
+		if o.reactive = err == nil; o.reactive {
+			o.reactiveAt, w.last.ReactivePower = now, c.ReactivePower
 		}
 	}
 	if d.Services != nil && due(o.services, o.servicesAt, w.last.ServiceStep != c.ServiceStep) {

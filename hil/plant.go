@@ -170,6 +170,7 @@ type Plant struct {
 	utilityPhase   float64
 	formingCommand bool
 	formingFreq    units.Hertz
+	reactive       units.VoltAmperesReactive // the PV inverter's reactive power set-point (volt-var)
 	formingVolt    units.Volts
 	pccStuck       bool
 

@@ -76,7 +76,8 @@ var assertionKinds = map[string]string{
 }
 
 // Phases the sequence assertion may name.
-var phaseNames = []string{"connected", "opening", "islanded", "synchronising", "closing", "stuck_closed", "blackout"}
+var phaseNames = []string{"connected", "opening", "islanded", "synchronising", "closing", "stuck_closed", "blackout",
+	"open_transition_cease", "open_transition_close"}
 
 // Error is a problem in a scenario file: where and what.
 type Error struct {
