@@ -4,7 +4,7 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BIN           := bin
 TEST_TIMEOUT  ?= 14m
 
-.PHONY: run test bench lint cross build soak fuzz clean
+.PHONY: run test bench lint cross build soak fuzz clean footprint install
 
 ## run: one simulated MeshBox++ unit in real time; API on http://127.0.0.1:8080/api/status (Ctrl-C stops)
 run:
@@ -38,11 +38,33 @@ soak: build
 	$(BIN)/fractals sim --units 1 --duration 8760h --step 1s --seed 7
 	$(BIN)/fractals sim --units 1000 --duration 24h --step 1s --seed 7
 
+## footprint: the daemon's RSS after an hour of simulated operation with all telemetry on (InfluxDB
+## down, embedded MQTT broker), and the ARM binary sizes from make cross
+footprint: build cross
+	$(BIN)/fractalsd --footprint 1h --telemetry deploy/footprint.yaml
+	@for f in $(BIN)/linux-arm64/fractalsd $(BIN)/linux-armv7/fractalsd; do \
+		printf '%s: %.1f MB\n' $$f $$(echo "$$(stat -c %s $$f) / 1048576" | bc -l); done
+
+## install: on a unit, as root: the daemon, a fractals system user and the systemd unit
+install: build
+	id -u fractals >/dev/null 2>&1 || useradd --system --home-dir /var/lib/fractals --shell /usr/sbin/nologin fractals
+	install -D -m 0755 $(BIN)/fractalsd $(DESTDIR)/usr/local/bin/fractalsd
+	install -D -m 0644 deploy/systemd/fractalsd.service $(DESTDIR)/etc/systemd/system/fractalsd.service
+	systemctl daemon-reload
+	@echo "put the unit file in /etc/fractals/unit.yaml (data_dir: /var/lib/fractals), then: systemctl enable --now fractalsd"
+
 clean:
 	rm -rf $(BIN)
+
+## scenarios: every HIL scenario (reports in /tmp/fractals-scenarios) and a 200-outage campaign (1-2 min)
+scenarios: build
+	@for f in hil/scenarios/*.yaml; do $(BIN)/fractals scenario run $$f --report /tmp/fractals-scenarios/$$(basename $$f .yaml) || exit 1; done
+	$(BIN)/fractals scenario campaign --n 200 --seed 7 > /tmp/fractals-scenarios/campaign.json
 
 .PHONY: interop
 ## interop: our mesh node against go-ethereum's devp2p tool (RLPx hello, discv5 ping, record resolve)
 interop:
 	@command -v devp2p >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/devp2p" ] || { echo "needs devp2p: $(GO) install github.com/ethereum/go-ethereum/cmd/devp2p@v1.16.9"; exit 1; }
 	$(GO) test -count=1 -tags interop -run Interop -v ./mesh/
+	@command -v geth >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/geth" ] || { echo "needs geth: $(GO) install github.com/ethereum/go-ethereum/cmd/geth@v1.16.9"; exit 1; }
+	$(GO) test -count=1 -tags interop -run TestInteropLedgerOnGethDev -v ./firmware/

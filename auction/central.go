@@ -58,6 +58,15 @@ func newIPMBlock(b *block, periods int) *ipmBlock {
 // solveBlockLP minimises Σ cost·x over all blocks subject to their rows, their bounds and balance in every
 // period.
 func solveBlockLP(blocks []block, periods int) (lpResult, error) {
+	return solveBlockLPTol(blocks, periods, ipmTolerance)
+}
+
+// nearTolerance is how close an iterate must be to accept it when the Newton system turns singular at
+// the very end (the market peer's small programs, solved hundreds of times, meet this now and then).
+const nearTolerance = 1e-7
+
+// solveBlockLPTol is solveBlockLP to a given relative tolerance.
+func solveBlockLPTol(blocks []block, periods int, tol float64) (lpResult, error) {
 	bs := make([]*ipmBlock, len(blocks))
 	active := make([]bool, periods) // periods where some variable can move
 	var costScale, rhsScale float64
@@ -66,6 +75,9 @@ func solveBlockLP(blocks []block, periods int) (lpResult, error) {
 		for j, t := range blocks[i].period {
 			if t >= 0 {
 				active[t] = true
+			}
+			if t2, _ := blocks[i].second(j); t2 >= 0 {
+				active[t2] = true
 			}
 			costScale = math.Max(costScale, math.Abs(blocks[i].cost[j]))
 		}
@@ -82,10 +94,16 @@ func solveBlockLP(blocks []block, periods int) (lpResult, error) {
 	for it := 1; it <= maxIPMIterations; it++ {
 		pinf, dinf, gap, mu, obj := st.residuals()
 		// The balance rows add up thousands of kW: their residual is judged against their own size.
-		if pinf <= ipmTolerance*(1+math.Max(rhsScale, st.flowScale())) && dinf <= ipmTolerance*(1+costScale) && gap <= ipmTolerance*(1+math.Abs(obj)) {
+		within := func(tol float64) bool {
+			return pinf <= tol*(1+math.Max(rhsScale, st.flowScale())) && dinf <= tol*(1+costScale) && gap <= tol*(1+math.Abs(obj))
+		}
+		if within(tol) {
 			return st.result(obj, it-1), nil
 		}
 		if !st.factor() {
+			if within(math.Max(tol, nearTolerance)) {
+				return st.result(obj, it-1), nil
+			}
 			return lpResult{}, fmt.Errorf("%w: singular Newton system at iteration %d", ErrNotConverged, it)
 		}
 		// Predictor: the affine-scaling direction.
@@ -124,6 +142,9 @@ func (st *ipmState) flowScale() float64 {
 			if t >= 0 {
 				flow[t] += math.Abs(b.x[j])
 			}
+			if t2, _ := b.second(j); t2 >= 0 {
+				flow[t2] += math.Abs(b.x[j])
+			}
 		}
 	}
 	return maxAbs(flow)
@@ -153,14 +174,19 @@ func (st *ipmState) residuals() (pinf, dinf, gap, mu, obj float64) {
 			if t := b.period[j]; t >= 0 {
 				aty = b.sign[j] * st.yL[t]
 			}
+			if t2, sign2 := b.second(j); t2 >= 0 {
+				st.rpL[t2] -= sign2 * x
+				aty += sign2 * st.yL[t2]
+			}
 			for _, e := range b.column[j] {
 				b.rp[e.row] -= e.coef * x
 				aty += e.coef * b.y[e.row]
 			}
-			b.rd[j] = b.cost[j] - aty - b.z[j] + b.w[j]
+			q := b.quadAt(j)
+			b.rd[j] = b.cost[j] + q*x - aty - b.z[j] + b.w[j]
 			dinf = math.Max(dinf, math.Abs(b.rd[j]))
 			gap += x*b.z[j] + b.s[j]*b.w[j]
-			obj += b.cost[j] * x
+			obj += b.cost[j]*x + q*x*x/2
 			n++
 		}
 		for _, r := range b.rp {
@@ -182,9 +208,17 @@ func (st *ipmState) factor() bool {
 	clear(st.schur)
 	for _, b := range st.blocks {
 		for j := range b.x {
-			b.theta[j] = 1 / (b.z[j]/b.x[j] + b.w[j]/b.s[j])
-			if t := b.period[j]; t >= 0 {
+			b.theta[j] = 1 / (b.quadAt(j) + b.z[j]/b.x[j] + b.w[j]/b.s[j])
+			t := b.period[j]
+			if t >= 0 {
 				st.schur[t*T+t] += b.sign[j] * b.sign[j] * b.theta[j]
+			}
+			if t2, sign2 := b.second(j); t2 >= 0 {
+				st.schur[t2*T+t2] += sign2 * sign2 * b.theta[j]
+				if t >= 0 {
+					st.schur[t*T+t2] += b.sign[j] * sign2 * b.theta[j]
+					st.schur[t2*T+t] += b.sign[j] * sign2 * b.theta[j]
+				}
 			}
 		}
 		m := len(b.rhs)
@@ -202,6 +236,9 @@ func (st *ipmState) factor() bool {
 				}
 				if t := b.period[j]; t >= 0 {
 					b.maL[e1.row*T+t] += e1.coef * th * b.sign[j]
+				}
+				if t2, sign2 := b.second(j); t2 >= 0 {
+					b.maL[e1.row*T+t2] += e1.coef * th * sign2
 				}
 			}
 		}
@@ -256,6 +293,9 @@ func (st *ipmState) direct(rc func(b *ipmBlock, j int) (float64, float64)) {
 			if t := b.period[j]; t >= 0 {
 				st.rL[t] += b.sign[j] * tr
 			}
+			if t2, sign2 := b.second(j); t2 >= 0 {
+				st.rL[t2] += sign2 * tr
+			}
 			for _, e := range b.column[j] {
 				b.v[e.row] += e.coef * tr
 			}
@@ -292,6 +332,9 @@ func (st *ipmState) direct(rc func(b *ipmBlock, j int) (float64, float64)) {
 			aty := 0.0
 			if t := b.period[j]; t >= 0 {
 				aty = b.sign[j] * st.dyL[t]
+			}
+			if t2, sign2 := b.second(j); t2 >= 0 {
+				aty += sign2 * st.dyL[t2]
 			}
 			for _, e := range b.column[j] {
 				aty += e.coef * b.dy[e.row]

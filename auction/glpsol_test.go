@@ -98,3 +98,75 @@ func glpkObjective(t *testing.T, path string) float64 {
 	t.Fatalf("no objective in glpsol output %s", path)
 	return 0
 }
+
+// TestCommunityAgainstGLPK: the bilateral program SolveCommunity solves, written as a CPLEX LP file,
+// has the same optimum in GLPK's glpsol (skipped when glpk-utils is not installed).
+func TestCommunityAgainstGLPK(t *testing.T) {
+	glpsol, err := exec.LookPath("glpsol")
+	if err != nil {
+		t.Skip("glpsol not installed (apt-get install glpk-utils)")
+	}
+	dir := t.TempDir()
+	for trial, n := range []int{3, 6, 10} {
+		rng := rand.New(rand.NewPCG(91, uint64(trial)))
+		c := testCommunity(n, 4, geometricLinks(n, 0.5, rng), trial != 1, rng)
+		sol, err := SolveCommunity(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks, _, rows := c.blocks()
+		lpFile := filepath.Join(dir, fmt.Sprintf("c%d.lp", trial))
+		if err := os.WriteFile(lpFile, []byte(blockLPText(blocks, rows)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, fmt.Sprintf("c%d.txt", trial))
+		if msg, err := exec.Command(glpsol, "--lp", lpFile, "-o", out).CombinedOutput(); err != nil {
+			t.Fatalf("glpsol: %v\n%s", err, msg)
+		}
+		opt := -glpkObjective(t, out) // the file minimises cost
+		t.Logf("%d units: interior point %.8f, GLPK %.8f", n, sol.Welfare, opt)
+		if math.Abs(sol.Welfare-opt) > 1e-6*math.Max(1, math.Abs(opt)) {
+			t.Fatalf("%d units: welfare %.10g, GLPK %.10g", n, sol.Welfare, opt)
+		}
+	}
+}
+
+// blockLPText writes min Σ cost·x subject to every balance row, every block's own rows and the bounds.
+func blockLPText(blocks []block, rows int) string {
+	var obj strings.Builder
+	balance := make([]strings.Builder, rows)
+	var own, bounds strings.Builder
+	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for i, b := range blocks {
+		ownRows := make([]strings.Builder, len(b.rhs))
+		for j := range b.cost {
+			name := fmt.Sprintf("x%d_%d", i, j)
+			fmt.Fprintf(&obj, " %s %s", signed(b.cost[j]), name)
+			if t := b.period[j]; t >= 0 {
+				fmt.Fprintf(&balance[t], " %s %s", signed(b.sign[j]), name)
+			}
+			if t2, s2 := b.second(j); t2 >= 0 {
+				fmt.Fprintf(&balance[t2], " %s %s", signed(s2), name)
+			}
+			for _, e := range b.column[j] {
+				fmt.Fprintf(&ownRows[e.row], " %s %s", signed(e.coef), name)
+			}
+			fmt.Fprintf(&bounds, " 0 <= %s <= %s\n", name, num(b.upper[j]))
+		}
+		for r := range ownRows {
+			if ownRows[r].Len() > 0 {
+				fmt.Fprintf(&own, " own%d_%d:%s = %s\n", i, r, ownRows[r].String(), num(b.rhs[r]))
+			}
+		}
+	}
+	var lp strings.Builder
+	fmt.Fprintf(&lp, "Minimize\n obj:%s\nSubject To\n", obj.String())
+	for t := range balance {
+		if balance[t].Len() > 0 {
+			fmt.Fprintf(&lp, " bal%d:%s = 0\n", t, balance[t].String())
+		}
+	}
+	lp.WriteString(own.String())
+	fmt.Fprintf(&lp, "Bounds\n%sEnd\n", bounds.String())
+	return lp.String()
+}

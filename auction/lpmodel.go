@@ -20,6 +20,29 @@ type block struct {
 	sign   []float64 // +1 consumes, -1 produces, 0 stays inside the agent
 	column [][]entry // the variable's non-zeros in the block's own rows
 	rhs    []float64
+
+	// Optional, for the bilateral market (nil for every agent): quad is a diagonal quadratic cost
+	// ½·quad·x² (a trade's ADMM penalty); period2/sign2 a second balance row the variable joins (a
+	// trade leaves one unit's balance and enters its neighbour's), -1 when none.
+	quad    []float64
+	period2 []int
+	sign2   []float64
+}
+
+// quadAt is variable j's diagonal quadratic cost coefficient.
+func (b *block) quadAt(j int) float64 {
+	if b.quad == nil {
+		return 0
+	}
+	return b.quad[j]
+}
+
+// second returns variable j's second balance row and its sign, or -1.
+func (b *block) second(j int) (int, float64) {
+	if b.period2 == nil {
+		return -1, 0
+	}
+	return b.period2[j], b.sign2[j]
 }
 
 func (b *block) add(cost, upper float64, period int, sign float64, col ...entry) int {

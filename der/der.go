@@ -112,6 +112,11 @@ type UtilityStatus struct {
 	PhaseDeg  float64 // the utility's phase minus the island's, in degrees
 }
 
+// ErrNoUtilitySensor is what a UtilitySensor's ReadUtility returns on a site whose meter does not
+// sense the utility side (its mapping has no such points): the controller reconnects by an open
+// transition instead of synchronising.
+var ErrNoUtilitySensor = errors.New("der: the meter does not sense the utility side of the PCC")
+
 // UtilitySensor is a PCC meter that also senses the utility side of the contactor.
 type UtilitySensor interface {
 	ReadUtility(ctx context.Context) (UtilityStatus, error)

@@ -14,6 +14,7 @@ import (
 	"github.com/fractals-energy/fractals/hil"
 	"github.com/fractals-energy/fractals/internal/clock"
 	"github.com/fractals-energy/fractals/internal/units"
+	"github.com/fractals-energy/fractals/mesh"
 )
 
 // CommunityOptions choose a community run: the units' plants as for Simulate, the market each unit
@@ -32,6 +33,9 @@ type CommunityOptions struct {
 	FeederLoadScale float64
 	// LedgerDir holds each unit's bbolt channel store; "" makes (and removes) a temporary directory.
 	LedgerDir string
+	// MeshDrop and MeshJitter are the in-memory mesh's loss probability and jitter (on 5 ms latency).
+	MeshDrop   float64
+	MeshJitter time.Duration
 	// Liars are units that sign a meter reading 500 Wh below what their meter measured each period, to
 	// pay less for what they drew (the adversary of the settlement tests).
 	Liars []int
@@ -101,8 +105,9 @@ type CommunityResult struct {
 	Market   MarketResult   `json:"market"`
 	Payments PaymentsResult `json:"payments"`
 	Feeder   *FeederSummary `json:"feeder,omitempty"`
-	// Mesh is absent: the market and the payments run in-process until the mesh is wired.
-	Mesh *struct{} `json:"mesh"`
+	// Mesh is what the in-memory mesh carried (the signed meter readings; the market and the payments
+	// still run in-process).
+	Mesh *MeshSummary `json:"mesh"`
 }
 
 // member is one unit of the community with what it trades from.
@@ -161,6 +166,9 @@ func (o CommunityOptions) Validate() error {
 	if !(o.FeederLoadScale >= 0 && o.FeederLoadScale <= 10) {
 		return fmt.Errorf("--feeder-load-scale %g out of range [0, 10]", o.FeederLoadScale)
 	}
+	if !(o.MeshDrop >= 0 && o.MeshDrop <= 1) || o.MeshJitter < 0 || o.MeshJitter > readingsWait/2 {
+		return fmt.Errorf("--mesh-drop %g out of range [0, 1] or --mesh-jitter %v out of range [0, %v]", o.MeshDrop, o.MeshJitter, readingsWait/2)
+	}
 	for _, l := range o.Liars {
 		if l < 0 || l >= o.Sim.Units {
 			return fmt.Errorf("liar %d is not a unit (0..%d)", l, o.Sim.Units-1)
@@ -180,6 +188,7 @@ type communityRun struct {
 	feeder  *Feeder
 	base    float64 // feeder losses without the units, W
 	pay     *payments
+	mesh    *readingsMesh
 	tmpDir  string
 
 	current cleared
@@ -235,6 +244,12 @@ func newCommunityRun(o CommunityOptions) (*communityRun, error) {
 		return nil, err
 	}
 	r.pay = p
+	rm, err := newReadingsMesh(start, r.names, o.Sim.Seed, mesh.LinkProfile{Latency: 5 * time.Millisecond, Jitter: o.MeshJitter, Drop: o.MeshDrop})
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	r.mesh = rm
 	r.res.Market.PriceMin, r.res.Market.PriceMax = math.Inf(1), math.Inf(-1)
 	return r, nil
 }
@@ -242,6 +257,9 @@ func newCommunityRun(o CommunityOptions) (*communityRun, error) {
 func (r *communityRun) close() {
 	if r.pay != nil {
 		r.pay.close()
+	}
+	if r.mesh != nil {
+		r.mesh.close()
 	}
 	if r.tmpDir != "" {
 		os.RemoveAll(r.tmpDir)
@@ -402,6 +420,7 @@ func (r *communityRun) settle(ctx context.Context, now time.Time) error {
 	}
 	mc := &r.o.Market
 	from := now.Add(-h)
+	received := r.mesh.exchange(now, readings)
 	for i, m := range r.members {
 		p := fractals.Period{Unit: m.name, Interval: c.interval, Seconds: seconds, Mode: m.unit.Status().State.Mode,
 			Own: readings[i].Reading, Keys: r.keys, Feeder: balance, ImportPrice: mc.ImportPriceAt(from), ExportPrice: mc.ExportPrice,
@@ -414,11 +433,7 @@ func (r *communityRun) settle(ctx context.Context, now time.Time) error {
 				p.Trades = append(p.Trades, t)
 			}
 		}
-		for j, s := range readings {
-			if j != i {
-				p.Readings = append(p.Readings, s)
-			}
-		}
+		p.Readings = received[i]
 		s := fractals.Settle(&p, m.done)
 		r.record(ctx, m, s)
 	}
@@ -480,6 +495,7 @@ func (r *communityRun) summary() (CommunityResult, error) {
 		res.Market.PriceMin, res.Market.PriceMax = 0, 0
 	}
 	res.Payments.Transfers, res.Payments.Failed = r.pay.transfers, r.pay.failed
+	res.Mesh = r.mesh.summary(len(r.members), res.Market.Intervals)
 	// A mediated payment returns once its first hop is unlocked; the hops behind it finish on their own.
 	// Wait for the channels to agree before reading them.
 	var sent, received float64

@@ -62,6 +62,9 @@ func TestCommunityOfThreeTradesAndPays(t *testing.T) {
 	if r.Payments.Transfers == 0 || r.Payments.Paid <= 0 {
 		t.Fatalf("no payments over the channels: %+v", r.Payments)
 	}
+	if ms := r.Mesh; ms == nil || ms.Messages == 0 || ms.Missing != 0 || ms.Refused != 0 || ms.BytesPerUnitPerInterval == 0 {
+		t.Fatalf("mesh %+v", ms)
+	}
 	f := r.Feeder
 	if f == nil || f.Periods != 24 || !(f.MinVoltage > 0.9 && f.MaxVoltage <= 1.0+1e-9) || f.LossesWh <= 0 {
 		t.Fatalf("feeder %+v", f)
@@ -131,5 +134,18 @@ func TestCommunityOptionsRefused(t *testing.T) {
 	o.Liars = []int{5}
 	if _, err := SimulateCommunity(context.Background(), o); err == nil || !strings.Contains(err.Error(), "liar") {
 		t.Fatalf("liar 5 of 3: %v", err)
+	}
+}
+
+func TestCommunityLossyMeshHoldsWhatItCannotCheck(t *testing.T) {
+	r := communityRunFor(t, 3*time.Hour, func(o *CommunityOptions) { o.MeshDrop, o.MeshJitter = 0.2, 200*time.Millisecond })
+	if r.Mesh.Lost == 0 || r.Mesh.Missing == 0 {
+		t.Fatalf("20 %% loss lost nothing: %+v", r.Mesh)
+	}
+	if r.Payments.Held == 0 {
+		t.Fatalf("readings missing, nothing held: %+v", r.Payments)
+	}
+	if r.Market.Cleared != r.Market.Intervals || r.Payments.Paid != r.Payments.Received || r.Payments.Failed != 0 {
+		t.Fatalf("market %+v payments %+v", r.Market, r.Payments)
 	}
 }

@@ -25,6 +25,7 @@ type Daemon struct {
 	lastAdvance time.Time
 	mesh        *mesh.Node // nil without a mesh node; see AttachMesh
 	ops         ops        // observers and extra routes (observe.go)
+	ledger      *Ledger    // nil without a channels section (ledger_api.go)
 }
 
 // NewSimDaemon builds a daemon for one simulated unit whose plant starts at the clock's now.
@@ -110,6 +111,7 @@ func (d *Daemon) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	d.mountOps(mux)
+	d.ledgerRoutes(mux)
 	return mux
 }
 

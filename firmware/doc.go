@@ -1,5 +1,14 @@
 // Package firmware is the unit runtime: configuration, wiring devices (real or simulated) to the
 // controller, the cycle loop on the injected clock, storage, telemetry, the HTTP API and the watchdog.
+// Operations: observers see the status after every cycle (observe.go); the state file in the data
+// directory (state.go, bbolt); the dashboard at / with its in-memory history (dashboard.go,
+// history.go, web/); systemd's READY and WATCHDOG from the loop (watchdog.go); operator settings
+// applied between cycles (settings.go). The reporters (InfluxDB, MQTT, Prometheus) are in
+// firmware/telemetry.
+// The unit key and its mesh node (GET /api/mesh) are identity.go and mesh.go.
+// The ledger (ledger.go, ledger_api.go): with a channels section the daemon runs the unit's payment
+// channels (store, TCP listener for the neighbours, chain keeper; opens and tops up channels when the
+// chain answers) and serves /api/ledger/; ledgermesh.go carries ledger frames over the mesh.
 // It may import every package but cmd; it holds no control logic of its own.
 //
 // community*.go and feeder.go are the community simulator: SimulateCommunity runs N simulated units
@@ -9,5 +18,7 @@
 // after each period every unit signs its meter reading, settles (fractals.Settle) against the others'
 // readings and the feeder's AC power flow and balance, and pays over real ledger nodes (a bbolt file
 // each, the in-process transport, channels along a binary tree of the units, mediated beyond a
-// partner). There is no mesh in it yet.
+// partner). The signed meter readings travel over the in-memory mesh (package mesh's MemNetwork, the
+// units linked along the same tree, with loss and jitter as options); the market does not use the mesh
+// yet.
 package firmware

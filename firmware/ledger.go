@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -441,27 +440,4 @@ func (l *Ledger) closeParts() error {
 		errs = append(errs, l.sim.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// LoadKey reads the unit's hex secp256k1 key from path, creating it (mode 0600) when missing.
-func LoadKey(path string) (*ecdsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		k, err := crypto.GenerateKey()
-		if err != nil {
-			return nil, fmt.Errorf("key %s: %w", path, err)
-		}
-		if err := os.WriteFile(path, []byte(hex.EncodeToString(crypto.FromECDSA(k))+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("key %s: %w", path, err)
-		}
-		return k, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", path, err)
-	}
-	k, err := crypto.HexToECDSA(strings.TrimSpace(string(b)))
-	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", path, err)
-	}
-	return k, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/fractals-energy/fractals/fractals"
 )
@@ -82,7 +83,7 @@ func (e *lockedError) Error() string { return e.err.Error() }
 // openOurs opens path as a bbolt file and makes sure it is a FRACTALS state file (marking a new one).
 func openOurs(path string) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, &lockedError{fmt.Errorf("state file %s is held by another process (is a second fractalsd running?)", path)}
 	}
 	if err != nil {
@@ -91,7 +92,7 @@ func openOurs(path string) (*bolt.DB, error) {
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
-			if tx.Stats().PageCount > 0 && hasBuckets(tx) {
+			if hasBuckets(tx) {
 				return errors.New("a bbolt file of another program (no FRACTALS meta bucket)")
 			}
 			return initBuckets(tx)

@@ -179,6 +179,7 @@ func TestRestoreIsSafe(t *testing.T) {
 	if err := d.Unit().Restore(saved); err != nil {
 		t.Fatal(err)
 	}
+	d.plant.SetPCC(false) // the crash left the PCC open, as the island had it
 	tick(d, clk, 3)
 	st := d.Unit().Status()
 	// Back from a crash islanded: the PCC stays open until the utility has been good for the whole

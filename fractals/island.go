@@ -97,6 +97,12 @@ func boot(st *State, m ProtectionSample, ev func(string, string)) {
 		st.enter(PhaseOpening, m.At, "booted without the utility: PCC open, battery forms the grid", ev)
 		return
 	}
+	if st.Island.Phase != PhaseConnected && m.PCCClosed.Good() && !m.PCCClosed.Value {
+		// Restored islanded after a restart, and the PCC is still open: reconnecting goes through
+		// enter service and synchronisation like any return of the utility, counted from now.
+		st.enter(PhaseIslanded, m.At, "restarted islanded with the PCC open: reconnect through enter service and synchronisation", ev)
+		return
+	}
 	st.Island.Phase, st.Mode = PhaseConnected, Connected
 }
 
@@ -159,6 +165,12 @@ func connected(cfg *Config, st *State, m ProtectionSample, dt time.Duration, ev 
 	if m.Voltage.Good() && m.Frequency.Good() {
 		sample.V, sample.F = m.Voltage.Value.PU(cfg.NominalVoltage), m.Frequency.Value
 	}
+	if !m.PhaseKnown {
+		// The phase the previous frequency explains: what the detector expects, so no shift is seen.
+		p.phaseDeg = math.Remainder(p.phaseDeg+360*float64(p.lastF-cfg.NominalFrequency)*dt.Seconds(), 360)
+		sample.PhaseDeg = p.phaseDeg
+	}
+	p.lastF = sample.F
 	var det islanding.Detection
 	var found bool
 	var err error
@@ -226,8 +238,12 @@ func islanded(cfg *Config, st *State, m ProtectionSample, dt time.Duration, ev f
 		st.enter(PhaseSynchronising, m.At, fmt.Sprintf("utility inside the enter-service window for %v: synchronising", cfg.Protection.EnterService.Delay), ev)
 	}
 	sync := cfg.Protection.Sync
+	first := st.Island.FrequencySet == 0
 	st.Island.FrequencySet = u.Frequency + sync.Slip
 	st.Island.VoltageSet = u.Voltage
+	if first {
+		return // the set-points go out first: the windows are checked from the next tick on
+	}
 	if !m.Voltage.Good() || !m.Frequency.Good() {
 		return
 	}

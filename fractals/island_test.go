@@ -132,7 +132,7 @@ func TestPlannedIslandOnCommand(t *testing.T) {
 		t.Fatalf("a planned island must hold while commanded, with the utility fine: %v", st.Island.Phase)
 	}
 	st = RequestIsland(st, false)
-	st, _, _ = run(t, cfg, st, s, 400*time.Second, 401*time.Second, 400*time.Second+cfg.ReconnectDelay+time.Second)
+	st, _, _ = run(t, cfg, st, s, 400*time.Second, 401*time.Second, 400*time.Second+cfg.ReconnectDelay+time.Second, 400*time.Second+cfg.ReconnectDelay+2*time.Second)
 	if st.Island.Phase != PhaseClosing {
 		t.Fatalf("command withdrawn, utility in window and in phase: want closing, got %v", st.Island.Phase)
 	}
@@ -223,4 +223,16 @@ func FuzzProtect(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Without a measured phase, an off-nominal but steady frequency is no vector shift.
+func TestSteadyOffNominalFrequencyIsNoVectorShift(t *testing.T) {
+	cfg := DefaultConfig()
+	st := bootedConnected(t, cfg)
+	s := snap()
+	s.GridFrequency = good[units.Hertz](49.6, s.At) // continuous operation, above the detector's 49.42 Hz
+	st, _, ev := run(t, cfg, st, s, seconds(30)...)
+	if st.Island.Phase != PhaseConnected {
+		t.Fatalf("49.6 Hz for 30 s islanded the unit: %v", ev)
+	}
 }

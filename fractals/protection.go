@@ -90,6 +90,9 @@ type ProtectionSample struct {
 	Voltage   Reading[units.Volts]
 	Frequency Reading[units.Hertz]
 	PhaseDeg  float64 // the unit side's phase against a reference at nominal frequency (vector shift)
+	// PhaseKnown says PhaseDeg was measured (a PLL). Without it Protect integrates the phase from the
+	// frequency, so vector shift cannot fire (it needs a real phase jump) and no false one is seen.
+	PhaseKnown bool
 	// GridPresent is the breaker status input: the utility side is energised.
 	GridPresent Reading[bool]
 	PCCClosed   Reading[bool]
@@ -121,6 +124,8 @@ type Protection struct {
 	Frequency    string        `json:"frequency_mode"` // ride-through mode the frequency demands
 	EnterWaited  time.Duration `json:"enter_service_waited"`
 	RampFraction float64       `json:"ramp_fraction"` // output the enter-service ramp permits after reconnection
+	phaseDeg     float64       // integrated from the frequency when the sample has no phase
+	lastF        units.Hertz   // the detector's previous frequency
 
 	relay    ieee1547.Relay
 	detector islanding.Detector

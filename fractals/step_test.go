@@ -198,9 +198,9 @@ func TestReconnectsOnlyAfterEnterServiceAndSynchronisation(t *testing.T) {
 	// Booted during an outage: islanded straight away.
 	s := snap()
 	s.GridPresent, s.PCCClosed = good(false, s.At), good(false, s.At)
-	st, c, ev := step(t, cfg, State{}, s)
+	st, _, _ := step(t, cfg, State{}, s)
 	s.At = s.At.Add(time.Second)
-	st, c, ev = step(t, cfg, st, s)
+	st, c, ev := step(t, cfg, st, s)
 	if st.Island.Phase != PhaseIslanded || c.PCCClosed || !c.GridForming || !hasEvent(ev, "island_islanded") {
 		t.Fatalf("boot in an outage: phase %v, pcc %v, forming %v, events %v", st.Island.Phase, c.PCCClosed, c.GridForming, ev)
 	}

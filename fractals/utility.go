@@ -2,6 +2,7 @@ package fractals
 
 import (
 	"context"
+	"errors"
 	"math"
 	"time"
 
@@ -27,6 +28,9 @@ func readUtility(ctx context.Context, dev der.Meter, s, prev *Snapshot, limit ti
 		return
 	}
 	u, err := us.ReadUtility(ctx)
+	if errors.Is(err, der.ErrNoUtilitySensor) {
+		return // no utility-side sensor on this site: reconnection is an open transition
+	}
 	err = checkFinite(err, "utility side", float64(u.Voltage), float64(u.Frequency), u.PhaseDeg)
 	if err != nil {
 		fail(err)

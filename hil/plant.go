@@ -18,6 +18,8 @@ type GridConfig struct {
 	NominalVoltage   units.Volts
 	NominalFrequency units.Hertz
 	Outages          []Outage // windows in which the utility is down
+	// Excursions are windows in which the utility is up but off its nominal voltage or frequency.
+	Excursions []Excursion
 }
 
 // Outage is a window of elapsed time since the plant's start in which the utility is down.
@@ -171,6 +173,7 @@ type Plant struct {
 	formingVolt    units.Volts
 
 	services ServiceState // what the unit's services were told (services.go)
+	pccStuck bool
 }
 
 type evSession struct {

@@ -55,6 +55,9 @@ func (p *Plant) Grid() GridState {
 	defer p.mu.Unlock()
 	g := GridState{Power: p.gridPower, Present: p.gridUp, PCCClosed: p.pccClosed,
 		Voltage: p.cfg.Grid.NominalVoltage, Frequency: p.cfg.Grid.NominalFrequency}
+	if p.gridUp && p.pccClosed {
+		g.Voltage, g.Frequency = p.utilityVF()
+	}
 	if !p.gridUp || !p.pccClosed {
 		// Islanded: the battery inverter forms the grid (islandFrequency).
 		g.Frequency = p.islandFrequency()
@@ -67,7 +70,14 @@ func (p *Plant) Grid() GridState {
 }
 
 // SetPCC closes or opens the point-of-common-coupling breaker from the next step.
-func (p *Plant) SetPCC(closed bool) { p.mu.Lock(); defer p.mu.Unlock(); p.pccClosed = closed }
+// A stuck contactor (SetPCCStuck) ignores the command.
+func (p *Plant) SetPCC(closed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.pccStuck {
+		p.pccClosed = closed
+	}
+}
 
 // Load returns one switched load's state.
 func (p *Plant) Load(k LoadKind) LoadState {

@@ -26,8 +26,8 @@ func (p *Plant) Utility() UtilitySide {
 	if !p.gridUp {
 		return UtilitySide{}
 	}
-	return UtilitySide{Voltage: p.cfg.Grid.NominalVoltage, Frequency: p.cfg.Grid.NominalFrequency,
-		PhaseDeg: math.Remainder(p.utilityPhase, 360)}
+	v, f := p.utilityVF()
+	return UtilitySide{Voltage: v, Frequency: f, PhaseDeg: math.Remainder(p.utilityPhase, 360)}
 }
 
 // SetGridForming records the battery inverter's grid-forming command. The simulated hybrid inverter
@@ -70,4 +70,26 @@ func (p *Plant) advanceUtility(dt time.Duration, wasUp bool) {
 		slip := float64(p.cfg.Grid.NominalFrequency - p.islandFrequency())
 		p.utilityPhase = math.Remainder(p.utilityPhase+360*slip*dt.Seconds(), 360)
 	}
+}
+
+// SetPCCStuck makes the PCC contactor ignore its commands (welded or jammed) until released.
+func (p *Plant) SetPCCStuck(stuck bool) { p.mu.Lock(); defer p.mu.Unlock(); p.pccStuck = stuck }
+
+// Excursion is a window of elapsed time in which the utility holds the given voltage (p.u. of
+// nominal) and frequency instead of nominal: a sag, a swell or a frequency event at the feeder head.
+type Excursion struct {
+	From, To  time.Duration
+	Voltage   units.PerUnit
+	Frequency units.Hertz
+}
+
+// utilityVF is the utility's voltage and frequency now. Call with the lock held.
+func (p *Plant) utilityVF() (units.Volts, units.Hertz) {
+	g := p.cfg.Grid
+	for _, e := range g.Excursions {
+		if p.elapsed >= e.From && p.elapsed < e.To {
+			return units.Volts(float64(g.NominalVoltage) * float64(e.Voltage)), e.Frequency
+		}
+	}
+	return g.NominalVoltage, g.NominalFrequency
 }

@@ -58,6 +58,10 @@ type BenchResult struct {
 	// SignVerifyUs is the cost of one signature plus one verification alone, in microseconds:
 	// the per-transfer floor of the whole path.
 	SignVerifyUs float64 `json:"sign_verify_us"`
+	// ReusedDir says the stores were left in Dir by an earlier run, so the channels continue from
+	// their stored state (bigger files, nonces far from zero); Note says so in words.
+	ReusedDir bool   `json:"reused_dir"`
+	Note      string `json:"note,omitempty"`
 }
 
 // benchNet is a line of nodes over loopback TCP with durable stores, each channel funded.
@@ -139,6 +143,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	if cfg.Hops != 1 && cfg.Hops != 3 {
 		return BenchResult{}, fmt.Errorf("bench: hops %d, want 1 or 3", cfg.Hops)
 	}
+	earlier, _ := filepath.Glob(filepath.Join(cfg.Dir, "node*.db"))
 	bn, err := newBenchNet(cfg.Hops+1, cfg.Dir, uint64(cfg.Transfers)*10)
 	if err != nil {
 		return BenchResult{}, err
@@ -155,6 +160,9 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		}
 		return first.PayRoute(ctx, route, 1, 0)
 	}
+	// A reused dir holds what earlier runs paid: count this run's transfers from there.
+	target, payer := bn.nodes[len(bn.nodes)-1], bn.nodes[len(bn.nodes)-2].Address()
+	base := target.Channel(payer).Received
 	latencies := make([]time.Duration, cfg.Transfers)
 	var next atomic.Int64
 	var firstErr error
@@ -186,12 +194,12 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	// A mediated payment completes for its initiator before the last unlocks along the route
 	// land; give them a moment, then check the target holds every payment.
-	target, payer := bn.nodes[len(bn.nodes)-1], bn.nodes[len(bn.nodes)-2].Address()
-	for deadline := time.Now().Add(5 * time.Second); target.Channel(payer).Received != uint64(cfg.Transfers) && time.Now().Before(deadline); {
+	want := base + uint64(cfg.Transfers)
+	for deadline := time.Now().Add(5 * time.Second); target.Channel(payer).Received != want && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
-	if got := target.Channel(payer).Received; got != uint64(cfg.Transfers) {
-		return BenchResult{}, fmt.Errorf("bench: target holds %d received, want %d", got, cfg.Transfers)
+	if got := target.Channel(payer).Received; got != want {
+		return BenchResult{}, fmt.Errorf("bench: target holds %d received, want %d (%d before this run)", got, want, base)
 	}
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -216,6 +224,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		TPS:   float64(cfg.Transfers) / elapsed.Seconds(),
 		P50ms: ms(latencies[len(latencies)/2]), P99ms: ms(latencies[len(latencies)*99/100]),
 		Durable: durable, Commits: commits, CommitMeanMs: ms(commitMean), CommitMaxMs: ms(commitMax), SignVerifyUs: SignVerifyCost(2000).Seconds() * 1e6,
+		ReusedDir: len(earlier) > 0, Note: reuseNote(cfg.Dir, earlier),
 	}, nil
 }
 
@@ -235,4 +244,12 @@ func SignVerifyCost(n int) time.Duration {
 		}
 	}
 	return time.Since(start) / time.Duration(n)
+}
+
+// reuseNote says in words that a bench ran on stores an earlier run left behind.
+func reuseNote(dir string, earlier []string) string {
+	if len(earlier) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("reused %d store(s) an earlier run left in %s: the channels continued from their stored state, not from fresh files", len(earlier), dir)
 }

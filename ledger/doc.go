@@ -7,7 +7,8 @@
 //
 //   - channel: the pure state machine of one channel and the wire codecs (no I/O, time as an argument).
 //   - store: the bbolt file (channel states, payment records, secrets, queued chain actions).
-//   - transport: the Transport interface the mesh will implement; in-process hub and TCP.
+//   - transport: the Transport interface; in-process hub and TCP (firmware.MeshTransport implements it
+//     over the mesh).
 //   - contracts: the Solidity settlement contract, its pinned compiler and committed bindings.
 //   - chain: the contract adapter (simulated backend or JSON-RPC), the ChannelClosed watcher and the
 //     durable queue of on-chain actions.
@@ -25,6 +26,9 @@
 // unsigned messages (Sync, secret requests) are taken as coming from the transport's `from`,
 // which every Transport authenticates (the TCP transport by a signed challenge-response hello). The
 // contract pays settle and unlock out by pull (withdrawBalance; the keeper collects).
+//
+// The store refuses a torn or corrupted file at open (store/torn.go, store/readonly.go) and Inspect
+// reads one read-only for `fractals ledger inspect`.
 //
 // The checks beyond `go test ./ledger/...`: `go test -bench . ./ledger/...` (throughput and latency
 // against the 5,000 transfers/s, p99 5 ms and 3-hop p99 20 ms targets, next to the sign+verify cost),

@@ -23,7 +23,9 @@ func FuzzHandshake(f *testing.F) {
 	f.Fuzz(func(t *testing.T, code uint8, payload []byte) {
 		a, b := p2p.MsgPipe()
 		defer a.Close()
-		go func() { _ = b.WriteMsg(p2p.Msg{Code: uint64(code), Size: uint32(len(payload)), Payload: bytes.NewReader(payload)}) }()
+		go func() {
+			_ = b.WriteMsg(p2p.Msg{Code: uint64(code), Size: uint32(len(payload)), Payload: bytes.NewReader(payload)})
+		}()
 		h, err := readHello(a)
 		if err == nil && code != msgHello {
 			t.Fatalf("code 0x%02x accepted as a hello: %+v", code, h)

@@ -37,6 +37,7 @@ type MemNetwork struct {
 	events  eventHeap
 	seq     uint64
 	stats   NetStats
+	retried time.Time // when unacknowledged direct envelopes were last sent again
 }
 
 // NetStats are the network's totals.
@@ -180,21 +181,39 @@ func (n *MemNetwork) Pending() int {
 
 // Deliver hands over every message due up to until, in time order, moving the simulated clock to
 // each delivery's time and finally to until. Messages sent during delivery that are due by until are
-// delivered in the same call. It returns the number delivered.
+// delivered in the same call, and every resendAfter the units send again the direct envelopes whose
+// acknowledgement did not come. It returns the number delivered.
 func (n *MemNetwork) Deliver(until time.Time) int {
 	delivered := 0
 	for {
 		n.mu.Lock()
-		if len(n.events) == 0 || n.events[0].at.After(until) {
+		haveEvent := len(n.events) > 0 && !n.events[0].at.After(until)
+		retryAt := n.retried.Add(resendAfter)
+		if retryAt.Before(n.clk.Now()) {
+			retryAt = n.clk.Now()
+		}
+		retryDue := !retryAt.After(until) && (!haveEvent || retryAt.Before(n.events[0].at))
+		n.mu.Unlock()
+		if retryDue {
+			if n.anyUnacknowledged() {
+				n.clk.AdvanceTo(retryAt)
+				n.retryAll(retryAt)
+				continue
+			}
+			n.mu.Lock()
+			n.retried = retryAt // nothing waits: look again one period later
 			n.mu.Unlock()
+		}
+		if !haveEvent {
 			break
 		}
+		n.mu.Lock()
 		ev := heap.Pop(&n.events).(event)
 		alive := n.links[linkKey(ev.from, ev.to)]
 		to := n.nodes[ev.to]
 		if !alive {
 			n.stats.Lost++
-		} else {
+		} else if !ev.ack {
 			n.stats.Delivered++
 		}
 		n.mu.Unlock()
@@ -202,6 +221,10 @@ func (n *MemNetwork) Deliver(until time.Time) int {
 			n.clk.AdvanceTo(ev.at)
 		}
 		if !alive {
+			continue
+		}
+		if ev.ack {
+			to.acked(ev.from, ev.seqAck)
 			continue
 		}
 		delivered++
@@ -215,16 +238,61 @@ func (n *MemNetwork) Deliver(until time.Time) int {
 	return delivered
 }
 
-// Settle delivers until nothing is in flight or the clock passes limit, and returns the clock then.
+func (n *MemNetwork) anyUnacknowledged() bool {
+	for _, node := range n.sortedNodes() {
+		node.mu.Lock()
+		waiting := len(node.inflight) > 0
+		node.mu.Unlock()
+		if waiting {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *MemNetwork) retryAll(at time.Time) {
+	for _, node := range n.sortedNodes() {
+		node.retry()
+	}
+	n.mu.Lock()
+	n.retried = at
+	n.mu.Unlock()
+}
+
+func (n *MemNetwork) sortedNodes() []*MemNode {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	addrs := make([]Address, 0, len(n.nodes))
+	for a := range n.nodes {
+		addrs = append(addrs, a)
+	}
+	sortAddresses(addrs)
+	out := make([]*MemNode, len(addrs))
+	for i, a := range addrs {
+		out[i] = n.nodes[a]
+	}
+	return out
+}
+
+// Settle delivers until nothing is in flight or waiting for an acknowledgement, or the clock passes
+// limit, and returns the clock then.
 func (n *MemNetwork) Settle(limit time.Time) time.Time {
 	for {
 		n.mu.Lock()
-		if len(n.events) == 0 || n.events[0].at.After(limit) {
-			n.mu.Unlock()
+		var next time.Time
+		if len(n.events) > 0 {
+			next = n.events[0].at
+		}
+		n.mu.Unlock()
+		if next.IsZero() {
+			if !n.anyUnacknowledged() {
+				return n.clk.Now()
+			}
+			next = n.clk.Now().Add(resendAfter)
+		}
+		if next.After(limit) {
 			return n.clk.Now()
 		}
-		next := n.events[0].at
-		n.mu.Unlock()
 		n.Deliver(next)
 	}
 }
@@ -256,11 +324,31 @@ func (l *memLink) send(_ Code, raw []byte, _ bool) bool {
 	return true
 }
 
+func (l *memLink) ack(seq uint64) {
+	n := l.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.links[linkKey(l.from, l.to)] {
+		return
+	}
+	if n.profile.Drop > 0 && n.rng.Float64() < n.profile.Drop {
+		return
+	}
+	d := n.profile.Latency
+	if n.profile.Jitter > 0 {
+		d += time.Duration(n.rng.Int64N(int64(n.profile.Jitter)))
+	}
+	n.seq++
+	heap.Push(&n.events, event{at: n.clk.Now().Add(d), seq: n.seq, from: l.from, to: l.to, ack: true, seqAck: seq})
+}
+
 type event struct {
 	at       time.Time
 	seq      uint64
 	from, to Address
 	raw      []byte
+	ack      bool // an acknowledgement of direct envelope seqAck instead of raw
+	seqAck   uint64
 }
 
 type eventHeap []event

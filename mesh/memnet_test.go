@@ -241,3 +241,32 @@ func TestMemRestartedNodeCatchesUp(t *testing.T) {
 		t.Fatalf("restarted node got %v", seen)
 	}
 }
+
+func TestMemDirectSendsSurviveLossByAcknowledgement(t *testing.T) {
+	c := newCommunity(t, 2, line(2), LinkProfile{Latency: 20 * time.Millisecond, Jitter: 200 * time.Millisecond, Drop: 0.2}, 12)
+	a, b := c.nodes[0], c.nodes[1]
+	sub := b.Subscribe(CodeLedger)
+	for i := range 100 {
+		if err := a.Send(b.Self(), CodeLedger, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.net.Settle(c.clk.Now().Add(10 * time.Minute))
+	got := map[byte]int{}
+	for drained := false; !drained; {
+		select {
+		case m := <-sub.C():
+			got[m.Payload[0]]++
+		default:
+			drained = true
+		}
+	}
+	for i := range 100 {
+		if got[byte(i)] != 1 {
+			t.Fatalf("direct message %d delivered %d times over a 20%% loss link", i, got[byte(i)])
+		}
+	}
+	if u := a.Unacknowledged(b.Self()); u != 0 {
+		t.Fatalf("%d still unacknowledged", u)
+	}
+}

@@ -3,6 +3,7 @@ package mesh
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/p2p"
+	"github.com/ethereum/go-ethereum/p2p/discover"
 	"github.com/ethereum/go-ethereum/p2p/enode"
 	"github.com/ethereum/go-ethereum/p2p/enr"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -26,6 +28,7 @@ const (
 	msgRefuse = 0x01 // refuseMsg, then the link closes
 	msgPing   = 0x02 // a nonce, answered by msgPong with the same nonce
 	msgPong   = 0x03
+	msgAck    = 0x04 // the sequence number of a direct envelope that arrived
 	protoLen  = 0x14 // codes 0x00..0x13; 0x10..0x13 carry envelopes of the same Code
 
 	maxControlSize  = 1024 // hello, refuse, ping and pong
@@ -80,7 +83,7 @@ type Node struct {
 	*router
 	srv   *p2p.Server
 	cfg   NodeConfig
-	cands *lazyIterator
+	cands *candidates
 	quit  chan struct{}
 	wg    sync.WaitGroup
 
@@ -106,7 +109,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if len(cfg.Options.Community) > MaxCommunityLen {
 		return nil, fmt.Errorf("mesh: community id %d bytes, at most %d", len(cfg.Options.Community), MaxCommunityLen)
 	}
-	n := &Node{router: newRouter(cfg.Key, cfg.Clock, cfg.Options), cfg: cfg, cands: newLazyIterator(),
+	n := &Node{router: newRouter(cfg.Key, cfg.Clock, cfg.Options), cfg: cfg, cands: newCandidates(),
 		quit: make(chan struct{}), peers: map[Address]*devPeer{}, bans: map[Address]time.Time{}}
 	proto := p2p.Protocol{
 		Name: ProtocolName, Version: ProtocolVersion, Length: protoLen, Run: n.run,
@@ -124,8 +127,11 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("mesh: starting devp2p on %s: %w", cfg.Listen, err)
 	}
 	if d := n.srv.DiscoveryV5(); d != nil {
-		community := cfg.Options.Community
-		n.cands.set(enode.Filter(d.RandomNodes(), func(nd *enode.Node) bool { return SameCommunity(nd, community) }))
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.cands.feed(d, n.srv.Self().ID(), cfg.Options.Community, n.quit)
+		}()
 	}
 	n.wg.Add(1)
 	go n.retryLoop()
@@ -162,8 +168,8 @@ func (n *Node) Close() {
 	default:
 	}
 	close(n.quit)
-	n.srv.Stop()
 	n.cands.Close()
+	n.srv.Stop()
 	n.wg.Wait()
 	n.shutdown()
 }
@@ -227,6 +233,8 @@ func (d *devPeer) control(code uint64, v any) bool {
 		return false
 	}
 }
+
+func (d *devPeer) ack(seq uint64) { d.control(msgAck, seq) }
 
 func (d *devPeer) stop() { d.once.Do(func() { close(d.closed) }) }
 
@@ -444,6 +452,12 @@ func (n *Node) handle(addr Address, d *devPeer, msg p2p.Msg, sentAt map[uint64]t
 			return n.punish(addr, scoreMalformed, fmt.Errorf("mesh: ping from %s: %v", addr, err))
 		}
 		d.control(msgPong, nonce)
+	case msgAck:
+		var seq uint64
+		if err := msg.Decode(&seq); err != nil {
+			return n.punish(addr, scoreMalformed, fmt.Errorf("mesh: ack from %s: %v", addr, err))
+		}
+		n.acked(addr, seq)
 	case msgPong:
 		var nonce uint64
 		if err := msg.Decode(&nonce); err != nil {
@@ -522,51 +536,65 @@ func (n *Node) setRTT(addr Address, rtt time.Duration) {
 	}
 }
 
-// lazyIterator is the node's discovery source: the server wants it before it starts, the discovery
-// table exists only after.
-type lazyIterator struct {
-	ready  chan struct{}
-	done   chan struct{}
-	once   sync.Once
-	doneMu sync.Once
-	it     enode.Iterator
+// candidates is the node's discovery source of dial candidates: a goroutine feeds it the community's
+// members from the discovery table and from lookups towards changing targets. (go-ethereum's own
+// RandomNodes iterator can deadlock its table in v1.16.9 when the table is empty and two nodes
+// arrive at once: waitForNodes takes the table lock while the table, holding it, sends it a node
+// event on an unbuffered channel. We have seen it hang a test's Close; this source never waits on the
+// table.)
+type candidates struct {
+	ch   chan *enode.Node
+	cur  *enode.Node
+	done chan struct{}
+	once sync.Once
 }
 
-func newLazyIterator() *lazyIterator {
-	return &lazyIterator{ready: make(chan struct{}), done: make(chan struct{})}
+func newCandidates() *candidates {
+	return &candidates{ch: make(chan *enode.Node), done: make(chan struct{})}
 }
 
-func (l *lazyIterator) set(it enode.Iterator) {
-	l.once.Do(func() { l.it = it; close(l.ready) })
-}
-
-func (l *lazyIterator) Next() bool {
+func (c *candidates) Next() bool {
 	select {
-	case <-l.ready:
-		return l.it.Next()
-	case <-l.done:
+	case n := <-c.ch:
+		c.cur = n
+		return true
+	case <-c.done:
 		return false
 	}
 }
 
-func (l *lazyIterator) Node() *enode.Node {
-	select {
-	case <-l.ready:
-		return l.it.Node()
-	default:
-		return nil
-	}
-}
+func (c *candidates) Node() *enode.Node { return c.cur }
 
-func (l *lazyIterator) Close() {
-	l.doneMu.Do(func() {
-		close(l.done)
-		select {
-		case <-l.ready:
-			l.it.Close()
-		default:
+func (c *candidates) Close() { c.once.Do(func() { close(c.done) }) }
+
+const discoverEvery = time.Second
+
+// feed offers the community's members found by discovery to the dialer until the node closes.
+func (c *candidates) feed(d *discover.UDPv5, self enode.ID, community string, quit <-chan struct{}) {
+	t := time.NewTicker(discoverEvery) // the network's pace, not simulated time
+	defer t.Stop()
+	for round := uint64(0); ; round++ {
+		target := enode.ID(crypto.Keccak256Hash(self[:], binary.BigEndian.AppendUint64(nil, round)))
+		for _, nd := range append(d.AllNodes(), d.Lookup(target)...) {
+			if nd.ID() == self || !SameCommunity(nd, community) {
+				continue
+			}
+			select {
+			case c.ch <- nd:
+			case <-c.done:
+				return
+			case <-quit:
+				return
+			}
 		}
-	})
+		select {
+		case <-t.C:
+		case <-c.done:
+			return
+		case <-quit:
+			return
+		}
+	}
 }
 
 // Community returns the community the node serves.

@@ -3,6 +3,7 @@ package mesh
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,16 +19,21 @@ type attacker struct {
 	srv  *p2p.Server
 	done chan struct{}
 	got  chan []byte // envelopes the victim sent us
+	err  error       // why the link ended, once done is closed
 }
 
 func startAttacker(t *testing.T, victim *Node, act func(a *attacker, rw p2p.MsgReadWriter)) *attacker {
 	t.Helper()
 	a := &attacker{key: SeededKey(666, 0), done: make(chan struct{}), got: make(chan []byte, 4096)}
-	run := func(p *p2p.Peer, rw p2p.MsgReadWriter) error {
-		defer close(a.done)
-		go func() { _ = p2p.Send(rw, msgHello, helloMsg{Version: ProtocolVersion, Community: testCommunity}) }()
+	run := func(p *p2p.Peer, rw p2p.MsgReadWriter) (err error) {
+		defer func() { a.err = err; close(a.done) }()
+		sent := make(chan error, 1)
+		go func() { sent <- p2p.Send(rw, msgHello, helloMsg{Version: ProtocolVersion, Community: testCommunity}) }()
 		if _, err := readHello(rw); err != nil {
-			return err
+			return fmt.Errorf("handshake: %w", err)
+		}
+		if err := <-sent; err != nil { // the attack starts only after our hello is out
+			return fmt.Errorf("handshake: %w", err)
 		}
 		go act(a, rw)
 		for {
@@ -87,7 +93,7 @@ func expectDropped(t *testing.T, a *attacker, v *Node) {
 		}
 	}
 	if r := v.refusal(me, &helloMsg{Version: ProtocolVersion, Community: testCommunity}); !strings.Contains(r, "misbehaviour") {
-		t.Fatalf("attacker not banned: refusal %q", r)
+		t.Fatalf("attacker not banned: refusal %q (its link ended with: %v; victim's view %+v)", r, a.err, v.Peers())
 	}
 }
 

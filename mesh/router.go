@@ -100,7 +100,12 @@ const (
 // cannot starve the unit's own messages.
 type link interface {
 	send(code Code, raw []byte, own bool) bool
+	ack(seq uint64) // tell the neighbour its direct envelope seq arrived
 }
+
+// resendAfter is how long a direct envelope may go unacknowledged on a live link before it is sent
+// again (the receiver's replay window makes a second copy harmless).
+const resendAfter = 3 * time.Second
 
 type peerState struct {
 	link        link
@@ -112,6 +117,8 @@ type queued struct {
 	code    Code
 	raw     []byte
 	expires uint64
+	seq     uint64    // of a direct envelope
+	sentAt  time.Time // when it went out, while unacknowledged
 }
 
 type streamKey struct{ author, to Address }
@@ -134,6 +141,7 @@ type router struct {
 	order     []Address // connected peers, sorted: relays go out in a reproducible order
 	known     map[Address]*PeerInfo
 	queues    map[Address][]queued
+	inflight  map[Address][]queued // direct envelopes sent and not yet acknowledged, oldest first
 	queuedAll int
 	recent    []queued // ring of recent broadcasts, oldest first
 	closed    bool
@@ -154,7 +162,7 @@ func newRouter(key *ecdsa.PrivateKey, clk clock.Clock, opt Options) *router {
 	return &router{
 		key: key, self: crypto.PubkeyToAddress(key.PublicKey), clk: clk, opt: opt.withDefaults(),
 		nextSeq: map[Address]uint64{}, windows: map[streamKey]*window{}, authors: map[Address]*bucket{}, subs: map[Code][]*subscription{},
-		peers: map[Address]*peerState{}, known: map[Address]*PeerInfo{}, queues: map[Address][]queued{},
+		peers: map[Address]*peerState{}, known: map[Address]*PeerInfo{}, queues: map[Address][]queued{}, inflight: map[Address][]queued{},
 	}
 }
 
@@ -200,9 +208,10 @@ func (r *router) Send(to Address, code Code, payload []byte) error {
 	raw := e.Encode()
 	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && p.link.send(code, raw, true) {
 		r.countOut(p, raw)
+		r.inflight[to] = append(r.inflight[to], queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq, sentAt: r.clk.Now()})
 		return nil
 	}
-	return r.enqueue(to, queued{code, raw, e.ExpiryMs})
+	return r.enqueue(to, queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq})
 }
 
 // Broadcast implements Mesh.Broadcast.
@@ -214,7 +223,7 @@ func (r *router) Broadcast(code Code, payload []byte) error {
 		return err
 	}
 	raw := e.Encode()
-	r.remember(queued{code, raw, e.ExpiryMs})
+	r.remember(queued{code: code, raw: raw, expires: e.ExpiryMs})
 	for _, addr := range r.order {
 		if p := r.peers[addr]; p.link.send(code, raw, true) {
 			r.countOut(p, raw)
@@ -315,6 +324,9 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	w := r.windows[key]
 	if w != nil && w.seen(e.Seq) {
 		r.counters.Duplicates++
+		if e.To == r.self && e.Author == via {
+			p.link.ack(e.Seq) // our first acknowledgement was lost: the sender is still waiting
+		}
 		return verdict{}
 	}
 	if err := e.Verify(); err != nil {
@@ -342,6 +354,8 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	r.deliver(Message{Code: e.Code, From: e.Author, Via: via, Seq: e.Seq, Payload: e.Payload})
 	if e.To == (Address{}) {
 		r.relay(e, via)
+	} else if e.Author == via {
+		p.link.ack(e.Seq)
 	}
 	return verdict{}
 }
@@ -382,12 +396,12 @@ func (r *router) newWindow(key streamKey, now time.Time) *window {
 // relay passes a broadcast on to every other neighbour, one hop further.
 func (r *router) relay(e *Envelope, via Address) {
 	if e.Hops+1 >= r.opt.HopLimit {
-		r.remember(queued{e.Code, e.Encode(), e.ExpiryMs})
+		r.remember(queued{code: e.Code, raw: e.Encode(), expires: e.ExpiryMs})
 		return
 	}
 	e.Hops++
 	raw := e.Encode()
-	r.remember(queued{e.Code, raw, e.ExpiryMs})
+	r.remember(queued{code: e.Code, raw: raw, expires: e.ExpiryMs})
 	for _, addr := range r.order {
 		if addr == via || addr == e.Author {
 			continue
@@ -441,11 +455,14 @@ func (r *router) flush(addr Address, p *peerState) {
 	r.dropExpired(addr)
 	q := r.queues[addr]
 	sent := 0
+	now := r.clk.Now()
 	for _, e := range q {
 		if !p.link.send(e.code, e.raw, true) {
 			break
 		}
 		r.countOut(p, e.raw)
+		e.sentAt = now
+		r.inflight[addr] = append(r.inflight[addr], e)
 		sent++
 	}
 	r.queuedAll -= sent
@@ -465,6 +482,59 @@ func (r *router) retry() {
 			r.flush(addr, p)
 		}
 	}
+	r.resend()
+}
+
+// resend sends again the direct envelopes a live link has not acknowledged for resendAfter.
+func (r *router) resend() {
+	now := r.clk.Now()
+	nowMs := uint64(now.UnixMilli())
+	for addr, list := range r.inflight {
+		p, ok := r.peers[addr]
+		if !ok {
+			continue
+		}
+		keep := list[:0]
+		for _, e := range list {
+			if e.expires <= nowMs {
+				r.counters.Expired++
+				continue
+			}
+			if now.Sub(e.sentAt) >= resendAfter && p.link.send(e.code, e.raw, true) {
+				r.countOut(p, e.raw)
+				e.sentAt = now
+			}
+			keep = append(keep, e)
+		}
+		if len(keep) == 0 {
+			delete(r.inflight, addr)
+		} else {
+			r.inflight[addr] = keep
+		}
+	}
+}
+
+// acked drops a direct envelope the neighbour confirmed.
+func (r *router) acked(via Address, seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := r.inflight[via]
+	for i, e := range list {
+		if e.seq == seq {
+			r.inflight[via] = append(list[:i:i], list[i+1:]...)
+			if len(r.inflight[via]) == 0 {
+				delete(r.inflight, via)
+			}
+			return
+		}
+	}
+}
+
+// Unacknowledged returns how many direct envelopes to a peer went out without an acknowledgement.
+func (r *router) Unacknowledged(addr Address) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.inflight[addr])
 }
 
 func (r *router) peerDown(addr Address) {
@@ -474,6 +544,12 @@ func (r *router) peerDown(addr Address) {
 		return
 	}
 	delete(r.peers, addr)
+	// What the link took but the peer never confirmed goes back to the head of its queue.
+	if back := r.inflight[addr]; len(back) > 0 {
+		r.queues[addr] = append(back, r.queues[addr]...)
+		r.queuedAll += len(back)
+		delete(r.inflight, addr)
+	}
 	i := sort.Search(len(r.order), func(i int) bool { return r.order[i].Cmp(addr) >= 0 })
 	r.order = append(r.order[:i], r.order[i+1:]...)
 	r.known[addr].Connected = false

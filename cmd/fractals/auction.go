@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,7 +21,7 @@ func init() {
 
 func runAuction(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: fractals auction clear|solve --in FILE (default stdin) [--method central|distributed]")
+		fmt.Fprintln(stderr, "usage: fractals auction clear|solve --in FILE (default stdin) [--method central|distributed|consensus]")
 		return 2
 	}
 	switch args[0] {
@@ -74,14 +75,16 @@ func auctionClear(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 func auctionSolve(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fractals auction solve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	in := fs.String("in", "", "JSON input file (default stdin)")
-	method := fs.String("method", "central", "central (interior point) or distributed (ADMM exchange)")
+	in := fs.String("in", "", "JSON input file (default stdin): a pooled problem (agents) or a community (units and links)")
+	method := fs.String("method", "central", "central (interior point), distributed (ADMM exchange, pooled problems) or consensus (bilateral peers, communities)")
 	maxIter := fs.Int("max-iterations", 1000, "distributed: iteration limit, 1..100000")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *method != string(auction.Central) && *method != string(auction.Distributed) {
-		fmt.Fprintf(stderr, "fractals auction solve: --method %q, want central or distributed\n", *method)
+	switch *method {
+	case string(auction.Central), string(auction.Distributed), "consensus":
+	default:
+		fmt.Fprintf(stderr, "fractals auction solve: --method %q, want central, distributed or consensus\n", *method)
 		return 2
 	}
 	if *maxIter < 1 || *maxIter > 100000 {
@@ -94,7 +97,19 @@ func auctionSolve(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return 2
 	}
 	defer done()
-	p, err := auction.ReadProblem(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		fmt.Fprintf(stderr, "fractals auction solve: --in: %v\n", err)
+		return 2
+	}
+	if auction.IsCommunityInput(data) {
+		return solveCommunity(data, *method, stdout, stderr)
+	}
+	if *method == "consensus" {
+		fmt.Fprintln(stderr, "fractals auction solve: --method consensus needs a community (units and links), got a pooled problem (agents)")
+		return 2
+	}
+	p, err := auction.ReadProblem(bytes.NewReader(data))
 	if err != nil {
 		fmt.Fprintf(stderr, "fractals auction solve: %v\n", err)
 		return 2
@@ -108,4 +123,39 @@ func auctionSolve(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return 2
 	}
 	return writeJSON(stdout, stderr, "fractals auction", sol, true)
+}
+
+// solveCommunity solves a bilateral market centrally or by its consensus peers.
+func solveCommunity(data []byte, method string, stdout, stderr io.Writer) int {
+	c, err := auction.ReadCommunity(bytes.NewReader(data))
+	if err != nil {
+		fmt.Fprintf(stderr, "fractals auction solve: %v\n", err)
+		return 2
+	}
+	switch method {
+	case "consensus":
+		run, err := auction.RunConsensus(c, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "fractals auction solve: %v\n", err)
+			return 1
+		}
+		if !run.Converged {
+			fmt.Fprintf(stderr, "fractals auction solve: consensus did not converge in %d iterations\n", run.Iterations)
+			writeJSON(stdout, stderr, "fractals auction", run, true)
+			return 1
+		}
+		return writeJSON(stdout, stderr, "fractals auction", run, true)
+	case string(auction.Central):
+		sol, err := auction.SolveCommunity(c)
+		if err != nil {
+			fmt.Fprintf(stderr, "fractals auction solve: %v\n", err)
+			if errors.Is(err, auction.ErrNotConverged) {
+				return 1
+			}
+			return 2
+		}
+		return writeJSON(stdout, stderr, "fractals auction", sol, true)
+	}
+	fmt.Fprintln(stderr, "fractals auction solve: a community (units and links) takes --method central or consensus")
+	return 2
 }

@@ -161,3 +161,36 @@ func TestAuctionReaderErrorsThroughTheCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestAuctionSolveCommunity: a dumped community (three units in a line, the middle one relaying the
+// sunny unit's energy to the shady one) solves centrally and by its consensus peers to the same
+// welfare, and the methods that do not apply are refused by name.
+func TestAuctionSolveCommunity(t *testing.T) {
+	path := filepath.Join("testdata", "community3.json")
+	welfare := map[string]float64{}
+	for _, method := range []string{"central", "consensus"} {
+		var out, errOut bytes.Buffer
+		if code := dispatch([]string{"auction", "solve", "--in", path, "--method", method}, nil, &out, &errOut); code != 0 {
+			t.Fatalf("%s: exit %d: %s", method, code, errOut.String())
+		}
+		var sol struct {
+			Welfare float64 `json:"welfare"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &sol); err != nil {
+			t.Fatal(err)
+		}
+		welfare[method] = sol.Welfare
+	}
+	if gap := (welfare["consensus"] - welfare["central"]) / welfare["central"]; gap > 0.005 || gap < -0.005 {
+		t.Fatalf("consensus welfare %v, central %v", welfare["consensus"], welfare["central"])
+	}
+	var out, errOut bytes.Buffer
+	if code := dispatch([]string{"auction", "solve", "--in", path, "--method", "distributed"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "central or consensus") {
+		t.Fatalf("distributed on a community: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	pooled := strings.NewReader(`{"periods":1,"agents":[{"id":"pv","kind":"pv","forecast_w":[1],"cost_per_kwh":0}]}`)
+	if code := dispatch([]string{"auction", "solve", "--method", "consensus"}, pooled, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "needs a community") {
+		t.Fatalf("consensus on a pooled problem: exit %d, %q", code, errOut.String())
+	}
+}

@@ -26,6 +26,8 @@ type communityFlags struct {
 	networkRate float64
 	loadScale   float64
 	liars       string
+	meshDrop    float64
+	meshJitter  time.Duration
 }
 
 // communityFlagsOn registers the community flags on the sim's flag set.
@@ -42,6 +44,8 @@ func communityFlagsOn(fs *flag.FlagSet) *communityFlags {
 	fs.Float64Var(&c.networkRate, "network-rate", c.networkRate, "network charge per kWh of an average-distance trade")
 	fs.Float64Var(&c.loadScale, "feeder-load-scale", c.loadScale, "scale of the case's own loads, [0, 10] (0: only the community)")
 	fs.StringVar(&c.liars, "liars", "", "comma-separated units (0-based) whose signed meter readings understate their import")
+	fs.Float64Var(&c.meshDrop, "mesh-drop", 0, "probability that the in-memory mesh loses a message, [0, 1]")
+	fs.DurationVar(&c.meshJitter, "mesh-jitter", 0, "uniform jitter on the in-memory mesh's 5 ms latency, [0, 15s]")
 	return c
 }
 
@@ -59,6 +63,7 @@ func (c *communityFlags) options(fs *flag.FlagSet, sim firmware.SimOptions) (fir
 	o.Sim, o.Feeder, o.Method = sim, c.feeder, auction.Method(c.method)
 	o.Market.Interval, o.Market.Horizon = c.interval, c.horizon
 	o.NetworkRate, o.FeederLoadScale = units.PricePerKWh(c.networkRate), c.loadScale
+	o.MeshDrop, o.MeshJitter = c.meshDrop, c.meshJitter
 	var err error
 	if o.FeederBuses, err = intList("--feeder-buses", c.buses); err != nil {
 		return o, err
@@ -106,7 +111,10 @@ func runCommunity(ctx context.Context, o firmware.CommunityOptions, asJSON bool,
 		fmt.Fprintf(stdout, "feeder      %s: losses %.0f Wh (units' share %.0f Wh), voltage %.4f..%.4f p.u., %d of %d periods outside 0.95-1.05\n",
 			f.Case, f.LossesWh, f.UnitsLossesWh, f.MinVoltage, f.MaxVoltage, f.OutsideBand, f.Periods)
 	}
-	fmt.Fprintln(stdout, "mesh        not wired: market and payments run in-process")
+	if ms := r.Mesh; ms != nil {
+		fmt.Fprintf(stdout, "mesh        %s, meter readings only: %d messages (%.1f per unit per interval), %d bytes (%.0f per unit per interval), %d lost, readings missing %d, refused %d\n",
+			ms.Kind, ms.Messages, ms.MessagesPerUnitPerInterval, ms.Bytes, ms.BytesPerUnitPerInterval, ms.Lost, ms.Missing, ms.Refused)
+	}
 	for _, d := range p.Disagreements {
 		fmt.Fprintf(stdout, "recorded    %s\n", d)
 	}

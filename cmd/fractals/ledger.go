@@ -11,15 +11,25 @@ import (
 )
 
 func init() {
-	register(command{name: "ledger", summary: "payment channels: ledger bench --transfers N [--hops 1|3] [--json]", run: runLedger})
+	register(command{name: "ledger", summary: "payment channels: ledger bench|inspect|channels|open|deposit|withdraw|close|settle|pay", run: runLedger})
 }
 
 func runLedger(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "bench" {
-		fmt.Fprintln(stderr, "fractals ledger: sub-command required (accepted: bench)")
-		return 2
+	if len(args) > 0 {
+		switch args[0] {
+		case "bench":
+			return runLedgerBench(args[1:], stdout, stderr)
+		case "inspect":
+			return runLedgerInspect(args[1:], stdout, stderr)
+		case "channels":
+			return runLedgerChannels(args[1:], stdout, stderr)
+		}
+		if ledgerActions[args[0]] {
+			return runLedgerAction(args[0], args[1:], stdout, stderr)
+		}
 	}
-	return runLedgerBench(args[1:], stdout, stderr)
+	fmt.Fprintln(stderr, "fractals ledger: sub-command required (accepted: bench, inspect, channels, open, deposit, withdraw, close, settle, pay)")
+	return 2
 }
 
 func runLedgerBench(args []string, stdout, stderr io.Writer) int {
@@ -76,5 +86,8 @@ func runLedgerBench(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%d transfers over %d hop(s) in %.3f s: %.0f transfers/s, p50 %.3f ms, p99 %.3f ms, %d commits (mean %.3f ms, max %.1f ms), sign+verify %.1f µs\n",
 		r.Transfers, r.Hops, r.Seconds, r.TPS, r.P50ms, r.P99ms, r.Commits, r.CommitMeanMs, r.CommitMaxMs, r.SignVerifyUs)
+	if r.Note != "" {
+		fmt.Fprintln(stdout, "note:", r.Note)
+	}
 	return 0
 }

@@ -57,3 +57,18 @@ func TestLedgerBenchRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerBenchSaysWhenItReusesADir: a second run on the same --dir says so in words.
+func TestLedgerBenchSaysWhenItReusesADir(t *testing.T) {
+	dir := t.TempDir()
+	for run := 0; run < 2; run++ {
+		var out, errb bytes.Buffer
+		if code := dispatch([]string{"ledger", "bench", "--transfers", "50", "--dir", dir}, nil, &out, &errb); code != 0 {
+			t.Fatalf("run %d: exit %d: %s", run, code, errb.String())
+		}
+		reused := strings.Contains(out.String(), "note: reused 2 store(s) an earlier run left in "+dir)
+		if reused != (run == 1) {
+			t.Fatalf("run %d: %q", run, out.String())
+		}
+	}
+}

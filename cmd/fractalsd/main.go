@@ -86,6 +86,14 @@ func run(args []string, stderr io.Writer) int {
 			return 2
 		}
 		defer hw.Close()
+		l, err := firmware.StartConfiguredLedger(context.Background(), *configPath, d, clock.Real{}, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+			return 2
+		}
+		if l != nil {
+			defer l.Shutdown()
+		}
 	} else if d, err = firmware.NewSimDaemon(o, clock.Real{}, log); err != nil {
 		fmt.Fprintf(stderr, "fractalsd: %v\n", err)
 		return 2

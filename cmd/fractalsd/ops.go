@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -110,13 +111,21 @@ func footprint(o firmware.SimOptions, f opsFlags, stdout, stderr io.Writer) int 
 	for i := 0; i < cycles; i++ {
 		clk.Advance(o.Step)
 		d.Tick(ctx)
+		for ops.Pending() > 0 { // let the reporters keep up, as they do at one cycle a second
+			time.Sleep(50 * time.Microsecond)
+		}
 	}
+	stats := ops.Stats()
 	d.StopObservers()
 	_ = ops.Close()
 	runtime.GC()
 	rss, peak := procStatusKB("VmRSS"), procStatusKB("VmHWM")
 	fmt.Fprintf(stdout, "footprint: %d cycles (%v simulated) in %.1f s: rss %.1f MB, peak rss %.1f MB, go heap in use %.1f MB\n",
 		cycles, f.footprint, time.Since(began).Seconds(), rss/1024, peak/1024, heapInUseMB())
+	if stats.Influx != nil {
+		fmt.Fprintf(stdout, "footprint: influx points handed %d, written %d, dropped at the queue %d; mqtt states published %d\n",
+			stats.Influx.Handed, stats.Influx.Written, stats.Influx.DroppedQueue, stats.MQTTPublished)
+	}
 	return 0
 }
 
@@ -139,4 +148,15 @@ func heapInUseMB() float64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return float64(ms.HeapInuse) / (1 << 20)
+}
+
+// memoryLimit is the Go heap's soft limit unless GOMEMLIMIT says otherwise: near it the collector
+// works harder instead of letting the heap grow, which keeps the daemon inside the unit's 40 MB
+// resident budget while the InfluxDB retry buffer fills during an outage.
+const memoryLimit = 24 << 20
+
+func init() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }

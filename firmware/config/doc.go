@@ -11,6 +11,10 @@
 // accepted. The fields of a registered driver's device (der.Register: hostapd, storagenode) are
 // decoded into and checked by that driver's own config (drivers.go).
 //
+// telemetry.go adds the operations part, in a unit file or on its own (LoadOperations, for the
+// simulated unit): data_dir (the state file's directory) and the telemetry section (InfluxDB, MQTT
+// with Home Assistant discovery, Prometheus on or off, how often state is written).
+//
 // It validates and describes; it must not open connections (wiring lives with the runtime,
 // firmware.OpenDevices).
 package config

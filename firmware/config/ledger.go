@@ -28,7 +28,8 @@ type Channels struct {
 	Listen string `yaml:"listen"`
 	// Store is the ledger's bbolt file.
 	Store string `yaml:"store"`
-	// KeyFile holds the unit's secp256k1 key in hex; created (mode 0600) when missing.
+	// KeyFile holds the unit's secp256k1 key in hex; created (mode 0600) when missing. Empty: the
+	// mesh section's key file, so one key signs the unit's links, envelopes and payments.
 	KeyFile string `yaml:"key_file"`
 	// Deposit is what the unit keeps deposited in each channel (in the token's smallest unit);
 	// the daemon opens or tops up to it whenever the chain is reachable.
@@ -74,8 +75,11 @@ func (v *validator) ledger(u *Unit) {
 	if c.Store == "" {
 		v.fail(p("channels", "store"), "missing: the ledger's bbolt file")
 	}
+	if c.KeyFile == "" && u.Mesh != nil {
+		c.KeyFile = u.Mesh.KeyFile
+	}
 	if c.KeyFile == "" {
-		v.fail(p("channels", "key_file"), "missing: the file of the unit's key")
+		v.fail(p("channels", "key_file"), "missing: the file of the unit's key (or a mesh section with one)")
 	}
 	if c.Token != "" && !hexAddress.MatchString(c.Token) {
 		v.fail(p("channels", "token"), "%q is not an address (0x and 40 hex digits)", c.Token)

@@ -14,6 +14,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	influxlog "github.com/influxdata/influxdb-client-go/v2/log"
 
 	"github.com/fractals-energy/fractals/firmware"
 	"github.com/fractals-energy/fractals/fractals"
@@ -64,6 +65,9 @@ func NewInflux(o InfluxOptions) (*Influx, error) {
 	if o.RetryInterval <= 0 {
 		o.RetryInterval = 5 * time.Second
 	}
+	// The client would log every failed write and retry on stderr, a line a second through an outage;
+	// the writer counts them instead (Stats, /api/telemetry, /metrics).
+	influxlog.Log = nil
 	in := &Influx{opts: o, queue: make(chan firmware.Status, o.QueueCycles), done: make(chan struct{})}
 	opts := influxdb2.DefaultOptions().
 		SetBatchSize(o.BatchSize).

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fractals-energy/fractals/firmware"
@@ -58,7 +59,7 @@ func NewMetrics() *Metrics {
 	m.notGood = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fractals_reading_not_good_total",
 		Help: "Cycles in which a reading was not read good (a failed or missing device read), by reading and quality."}, []string{"reading", "quality"})
 	m.registry.MustRegister(m.cycle, m.events, m.trips, m.transitions, m.notGood, m,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -40,6 +40,7 @@ type MQTT struct {
 	published atomic.Uint64
 	dropped   atomic.Uint64
 	rejected  atomic.Uint64
+	announced atomic.Uint64 // times the unit announced itself (once per connection)
 	stop      sync.Once
 }
 
@@ -72,13 +73,17 @@ func (m *MQTT) onConnect(c paho.Client) {
 		}
 		c.Publish(t.Config(e), 1, true, discoveryConfig(t, e, m.opts.Version))
 	}
-	c.Publish(t.Availability(), 1, true, "online")
+	c.Publish(t.Availability(), 1, true, "online").WaitTimeout(5 * time.Second)
 	if m.opts.Settings != nil {
 		c.Subscribe(t.Set("reserve_soc_pct"), 1, func(_ paho.Client, msg paho.Message) {
 			m.command("reserve_soc_pct", msg.Payload())
-		})
+		}).WaitTimeout(5 * time.Second)
 	}
+	m.announced.Add(1)
 }
+
+// Announced counts the connections on which the unit announced itself (configs, online, commands).
+func (m *MQTT) Announced() uint64 { return m.announced.Load() }
 
 // command validates and applies a command; a refused one is logged and counted, never applied.
 func (m *MQTT) command(key string, payload []byte) {

@@ -48,7 +48,7 @@ func startMQTT(t *testing.T, broker string, settings *firmware.Settings) *MQTT {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for !m.client.IsConnectionOpen() && time.Now().Before(deadline) {
+	for m.Announced() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return m

@@ -223,3 +223,16 @@ func (o *Ops) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Pending counts statuses handed to the reporters and not yet taken up by their goroutines; a loop
+// that runs faster than real time (the footprint run) waits for it to reach 0 to stay realistic.
+func (o *Ops) Pending() int {
+	n := 0
+	if o.Influx != nil {
+		n += len(o.Influx.queue)
+	}
+	if o.MQTT != nil {
+		n += len(o.MQTT.mailbox)
+	}
+	return n
+}

@@ -35,8 +35,11 @@ type params struct {
 
 // TestEndToEnd is the short variant that runs with every `go test`: about 20 s of wall time.
 func TestEndToEnd(t *testing.T) {
-	run(t, params{cycle: 500 * time.Millisecond, speed: 10, healthy: 7 * time.Second, offline: 5 * time.Second,
-		recovery: 6 * time.Second, outage: "30s-50s"})
+	// The outage ends 3 s into the run (wall time); the unit's enter-service delay is 5 s (ten cycles,
+	// see rig.UnitYAML), so it synchronises on the utility side the rig publishes over MQTT and
+	// closes the PCC again well inside the 12 s healthy phase.
+	run(t, params{cycle: 500 * time.Millisecond, speed: 10, healthy: 12 * time.Second, offline: 5 * time.Second,
+		recovery: 6 * time.Second, outage: "15s-30s", reconnect: true})
 }
 
 var (
@@ -231,8 +234,10 @@ func run(t *testing.T, p params) {
 	minFreq := 1e9
 	matched := 0
 	deadline := time.Now().Add(p.healthy)
+	events := map[string]string{} // the daemon's island events seen, kind → detail
 	for time.Now().Before(deadline) {
 		time.Sleep(p.cycle)
+		drainEvents(dp, events)
 		getJSON(t, apiURL+"/api/status", &st)
 		fetched := time.Now() // the reads behind this status ended before it was served
 		var hist []rig.Truth
@@ -283,6 +288,15 @@ func run(t *testing.T, p params) {
 	}
 	if p.reconnect && !reconnected {
 		t.Errorf("the controller did not close the PCC again after the outage")
+	}
+	if p.reconnect {
+		// Resynchronised on the utility side the rig publishes, not an open transition.
+		for _, kind := range []string{"island_islanded", "island_synchronising", "island_closing", "island_connected"} {
+			if _, ok := events[kind]; !ok {
+				t.Errorf("no %s event from the daemon (events seen: %v)", kind, events)
+			}
+		}
+		t.Logf("synchronised: %s", events["island_closing"])
 	}
 	t.Logf("%d cycles matched the plant; battery command %v W held by the inverter; islanded %v (lowest frequency %.3f Hz), reconnected %v",
 		matched, st.Commands.BatteryPower, islanded, minFreq, reconnected)
@@ -343,4 +357,19 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// drainEvents collects the daemon's island events from its JSON log without blocking.
+func drainEvents(p *proc, into map[string]string) {
+	for {
+		select {
+		case l := <-p.lines:
+			var m struct{ Msg, Kind, Detail string }
+			if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "event" && strings.HasPrefix(m.Kind, "island_") {
+				into[m.Kind] = m.Detail
+			}
+		default:
+			return
+		}
+	}
 }

@@ -32,3 +32,19 @@ func FuzzFaultHandler(f *testing.F) {
 		}
 	})
 }
+
+func TestPinServerIsLoopbackOnlyUnlessRemote(t *testing.T) {
+	for _, c := range []struct {
+		addr   string
+		remote bool
+		ok     bool
+	}{
+		{"127.0.0.1:0", false, true}, {"[::1]:7000", false, true}, {"localhost:1", false, true},
+		{"0.0.0.0:7000", false, false}, {"192.168.1.5:7000", false, false}, {":7000", false, false},
+		{"0.0.0.0:7000", true, true}, {"nonsense", false, false},
+	} {
+		if err := checkPinListen(c.addr, c.remote); (err == nil) != c.ok {
+			t.Errorf("%q remote=%v: err %v, want ok=%v", c.addr, c.remote, err, c.ok)
+		}
+	}
+}

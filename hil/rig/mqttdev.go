@@ -42,7 +42,10 @@ type mqttDevices struct {
 // Topics of the MQTT devices, relative to the prefix.
 func meterTopics(prefix string) map[string]string {
 	return map[string]string{mqtt.MeterPower: prefix + "/meter/power", mqtt.MeterVoltage: prefix + "/meter/voltage",
-		mqtt.MeterFrequency: prefix + "/meter/frequency", mqtt.MeterPresent: prefix + "/meter/present"}
+		mqtt.MeterFrequency: prefix + "/meter/frequency", mqtt.MeterPresent: prefix + "/meter/present",
+		// The utility side of the PCC, as a synchronising relay senses it (zero while the utility is out).
+		mqtt.UtilityVoltage: prefix + "/utility/voltage", mqtt.UtilityFrequency: prefix + "/utility/frequency",
+		mqtt.UtilityPhase: prefix + "/utility/phase"}
 }
 
 func evTopics(prefix string) map[string]string {
@@ -163,6 +166,10 @@ func (d *mqttDevices) publish() {
 		send(t[mqtt.MeterVoltage], num(float64(g.Voltage)))
 		send(t[mqtt.MeterFrequency], num(float64(g.Frequency)))
 		send(t[mqtt.MeterPresent], flag(g.Present))
+		u := d.plant.Utility()
+		send(t[mqtt.UtilityVoltage], num(float64(u.Voltage)))
+		send(t[mqtt.UtilityFrequency], num(float64(u.Frequency)))
+		send(t[mqtt.UtilityPhase], num(u.PhaseDeg))
 	}
 	if !d.isOffline("ev") {
 		e := d.plant.EV()

@@ -27,8 +27,10 @@ type Config struct {
 	// ModbusMaxClients, when positive, limits the Modbus listener to that many client connections
 	// at once and closes any further one at once, as most inverters do with one client.
 	ModbusMaxClients int
-	// PinListen is the pin server's address (default 127.0.0.1:0).
-	PinListen string
+	// PinListen is the pin server's address (default 127.0.0.1:0); it must be loopback unless
+	// PinsRemote is set (pinguard.go).
+	PinListen  string
+	PinsRemote bool
 	// Broker is an external MQTT broker (tcp://host:port, e.g. Mosquitto); empty starts the
 	// embedded one on BrokerListen (default 127.0.0.1:0).
 	Broker       string
@@ -141,6 +143,10 @@ func Start(cfg Config) (*Rig, error) {
 	}
 	r.pins = newPins(plant)
 	r.pinSrv = gpio.NewPinServer(r.pins)
+	if err := checkPinListen(cfg.PinListen, cfg.PinsRemote); err != nil {
+		r.modbus.Stop()
+		return nil, err
+	}
 	if err := r.pinSrv.Start(cfg.PinListen); err != nil {
 		r.modbus.Stop()
 		return nil, err

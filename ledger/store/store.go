@@ -24,24 +24,40 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the database at path.
+// A torn or corrupted file is refused with an error naming it (every page is checked).
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true})
+	if err := checkTorn(path); err != nil {
+		return nil, err
+	}
+	// Opening rebuilds the free list by walking the pages: guard turns a garbage page into an error.
+	var db *bolt.DB
+	err := guard(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketChannels, bucketPayments, bucketPending, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
+	err = guard(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketChannels, bucketPayments, bucketPending, bucketMeta} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: create buckets: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	st := &Store{db: db}
+	if err := st.Check(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // Durable reports whether a commit is on disk when it returns (bbolt fsyncs every commit unless

@@ -1,6 +1,6 @@
-// Package transport carries ledger messages between units. The Transport interface is what the
-// mesh layer will implement; this package has an in-process hub (tests) and a loopback/LAN TCP
-// transport (tests and benchmarks).
+// Package transport carries ledger messages between units. The Transport interface is what
+// firmware.MeshTransport implements over the mesh; this package has an in-process hub (tests,
+// the community simulator) and a loopback/LAN TCP transport (the daemon's channels, the bench).
 //
 // A transport is best effort: it may drop, delay or duplicate frames, and the ledger copes
 // (every update is self-contained and idempotent). It must preserve the order of frames between

@@ -1,0 +1,163 @@
+package firmware
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fractals-energy/fractals/hil/scenario"
+	"github.com/fractals-energy/fractals/internal/clock"
+)
+
+func readScenario(t testing.TB, path string) *scenario.Scenario {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s, err := scenario.Read(path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Every scenario of the suite passes through the simulated devices.
+func TestScenarioSuitePasses(t *testing.T) {
+	files, err := filepath.Glob("../hil/scenarios/*.yaml")
+	if err != nil || len(files) < 7 {
+		t.Fatalf("scenarios: %v %v", files, err)
+	}
+	for _, f := range files {
+		s := readScenario(t, f)
+		r, err := RunScenario(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Pass {
+			t.Errorf("%s fails: %+v", f, r.Verdicts)
+		}
+	}
+}
+
+// A scenario whose assertion cannot hold fails, and the report says which and what was measured.
+func TestScenarioReportAndFailingAssertion(t *testing.T) {
+	s := readScenario(t, "../hil/scenarios/outage-noon.yaml")
+	for i := range s.Assertions {
+		if s.Assertions[i].Kind == "phases" {
+			s.Assertions[i].Sequence = []string{"connected"}
+		}
+	}
+	r, err := RunScenario(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Pass {
+		t.Fatal("a wrong phase sequence passed")
+	}
+	dir := t.TempDir()
+	if err := WriteScenarioReport(dir, &r); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Pass     bool `json:"pass"`
+		Verdicts []struct {
+			Kind     string `json:"kind"`
+			Measured string `json:"measured"`
+			Pass     bool   `json:"pass"`
+		} `json:"assertions"`
+	}
+	body, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, v := range rep.Verdicts {
+		if !v.Pass {
+			failed++
+			if v.Kind != "phases" || !strings.Contains(v.Measured, "synchronising") {
+				t.Errorf("failed verdict %+v", v)
+			}
+		}
+	}
+	if rep.Pass || failed != 1 {
+		t.Fatalf("report: pass %v, %d failed", rep.Pass, failed)
+	}
+	for _, f := range []string{"index.html", "power.png", "soc.png", "frequency.png", "voltage.png", "states.png"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "index.html"))
+	if !strings.Contains(string(page), `<img src="power.png"`) || !strings.Contains(string(page), "FAIL") {
+		t.Error("index.html does not show the plots and the verdict")
+	}
+}
+
+// BenchmarkScenario48h is the two-day winter outage scenario (50 h simulated at 1 s cycles).
+func BenchmarkScenario48h(b *testing.B) {
+	s := readScenario(b, "../hil/scenarios/outage-winter-two-days.yaml")
+	for b.Loop() {
+		if _, err := RunScenario(context.Background(), s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkProtectionTick is one protection tick of one unit against the simulated devices: read
+// the PCC meter and feedback, step the relay, detector and island state machine.
+func BenchmarkProtectionTick(b *testing.B) {
+	o := DefaultSimOptions()
+	pc := o.PlantConfig(0)
+	clk := newBenchClock(pc.Start)
+	plant, unit, err := newSimulatedUnit(pc, o.Step, clk, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = plant
+	ctx := context.Background()
+	_ = unit.Cycle(ctx)
+	b.ReportAllocs()
+	for b.Loop() {
+		clk.Advance(tickForBench)
+		_ = unit.ProtectionTick(ctx)
+	}
+}
+
+const tickForBench = 100 * time.Millisecond
+
+func newBenchClock(start time.Time) *clock.Sim { return clock.NewSim(start) }
+
+// A small campaign is deterministic for its seed and every run passes (energy-limited runs, whose
+// battery reached its floor, count their unserved critical energy in the distribution, not as failures).
+func TestCampaignIsDeterministicAndPasses(t *testing.T) {
+	a, err := RunCampaign(context.Background(), 6, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := RunCampaign(context.Background(), 6, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Passed != a.N {
+		t.Fatalf("campaign runs failed: %+v", a.Runs)
+	}
+	a.WallSeconds, b.WallSeconds = 0, 0
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		t.Fatal("the same seed gave different campaigns")
+	}
+	if a.Detection.Max > 2 || a.FrequencyNadir.Min < 48.75 {
+		t.Fatalf("distributions out of bounds: %+v %+v", a.Detection, a.FrequencyNadir)
+	}
+}
