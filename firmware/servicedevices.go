@@ -14,7 +14,8 @@ func (b *builder) driver(d *config.Device) error {
 	if d.Driver == nil {
 		return fmt.Errorf("protocol %s: the configuration was not checked by its driver", d.Protocol)
 	}
-	o, err := d.Driver.Open(der.Env{Name: d.Name, Unit: b.u.Name, Cycle: b.cc.Cycle, Clock: b.clk, Log: b.log})
+	o, err := d.Driver.Open(der.Env{Name: d.Name, Unit: b.u.Name, Cycle: b.cc.Cycle, Clock: b.clk, Log: b.log,
+		Shared: b.shared})
 	if err != nil {
 		return err
 	}
