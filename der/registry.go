@@ -55,6 +55,9 @@ type Opened struct {
 	Meter       Meter
 	AccessPoint AccessPoint
 	StorageNode StorageNode
+	Switch      Switch    // for RolePCC
+	Load        Load      // for a LoadRole
+	EV          EVCharger // for RoleEV
 	Closer      io.Closer
 }
 
