@@ -42,6 +42,9 @@ type Env struct {
 	Cycle time.Duration // the control cycle
 	Clock clock.Clock
 	Log   *slog.Logger
+	// Shared looks up a resource several devices share by kind and name (shared.go); nil when the
+	// unit has none to lend. Drivers call Env.Resource.
+	Shared func(kind, name string) (any, error)
 }
 
 // Opened is a device as a driver built it: the interfaces it offers for the roles it may play, and
@@ -52,6 +55,9 @@ type Opened struct {
 	Meter       Meter
 	AccessPoint AccessPoint
 	StorageNode StorageNode
+	Switch      Switch    // for RolePCC
+	Load        Load      // for a LoadRole
+	EV          EVCharger // for RoleEV
 	Closer      io.Closer
 }
 

@@ -14,7 +14,8 @@ func (b *builder) driver(d *config.Device) error {
 	if d.Driver == nil {
 		return fmt.Errorf("protocol %s: the configuration was not checked by its driver", d.Protocol)
 	}
-	o, err := d.Driver.Open(der.Env{Name: d.Name, Unit: b.u.Name, Cycle: b.cc.Cycle, Clock: b.clk, Log: b.log})
+	o, err := d.Driver.Open(der.Env{Name: d.Name, Unit: b.u.Name, Cycle: b.cc.Cycle, Clock: b.clk, Log: b.log,
+		Shared: b.shared})
 	if err != nil {
 		return err
 	}
@@ -43,8 +44,16 @@ func (b *builder) place(r der.Role, o der.Opened) error {
 		b.hw.AccessPoint, missing = o.AccessPoint, o.AccessPoint == nil
 	case der.RoleStorageNode:
 		b.hw.StorageNode, missing = o.StorageNode, o.StorageNode == nil
+	case der.RolePCC:
+		b.hw.Devices.PCC, missing = o.Switch, o.Switch == nil
+	case der.RoleEV:
+		b.hw.Devices.EV, missing = o.EV, o.EV == nil
 	default:
-		return fmt.Errorf("role %s: not offered by registered drivers yet", r)
+		k, isLoad := r.Load()
+		if !isLoad {
+			return fmt.Errorf("role %s: not offered by registered drivers yet", r)
+		}
+		b.hw.Devices.Loads[k], missing = o.Load, o.Load == nil
 	}
 	if missing {
 		return fmt.Errorf("role %s: the driver did not open it", r)
