@@ -206,7 +206,7 @@ func (r *router) Send(to Address, code Code, payload []byte) error {
 		return err
 	}
 	raw := e.Encode()
-	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && p.link.send(code, raw, true) {
+	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && r.inSpan(to, e.Seq) && p.link.send(code, raw, true) {
 		r.countOut(p, raw)
 		r.inflight[to] = append(r.inflight[to], queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq, sentAt: r.clk.Now()})
 		return nil
@@ -230,6 +230,13 @@ func (r *router) Broadcast(code Code, payload []byte) error {
 		}
 	}
 	return nil
+}
+
+// inSpan reports whether direct envelope seq may go out to a peer now: the unacknowledged ones must
+// all fit in the receiver's replay window, or a late one would fall below it and be lost.
+func (r *router) inSpan(to Address, seq uint64) bool {
+	list := r.inflight[to]
+	return len(list) == 0 || seq-list[0].seq < windowBits
 }
 
 func (r *router) enqueue(to Address, q queued) error {
@@ -324,7 +331,7 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	w := r.windows[key]
 	if w != nil && w.seen(e.Seq) {
 		r.counters.Duplicates++
-		if e.To == r.self && e.Author == via {
+		if e.To == r.self && e.Author == via && !w.belowWindow(e.Seq) {
 			p.link.ack(e.Seq) // our first acknowledgement was lost: the sender is still waiting
 		}
 		return verdict{}
@@ -457,7 +464,7 @@ func (r *router) flush(addr Address, p *peerState) {
 	sent := 0
 	now := r.clk.Now()
 	for _, e := range q {
-		if !p.link.send(e.code, e.raw, true) {
+		if !r.inSpan(addr, e.seq) || !p.link.send(e.code, e.raw, true) {
 			break
 		}
 		r.countOut(p, e.raw)
@@ -524,6 +531,9 @@ func (r *router) acked(via Address, seq uint64) {
 			r.inflight[via] = append(list[:i:i], list[i+1:]...)
 			if len(r.inflight[via]) == 0 {
 				delete(r.inflight, via)
+			}
+			if p, ok := r.peers[via]; ok && len(r.queues[via]) > 0 {
+				r.flush(via, p) // the acknowledgement may have made room in the window
 			}
 			return
 		}
