@@ -3,6 +3,7 @@ package mesh
 // Regression tests for the independent review of issue 9, one per finding.
 
 import (
+	"crypto/ecdsa"
 	"testing"
 	"time"
 )
@@ -50,4 +51,40 @@ func TestRegressionDirectJitterOnlyBeyondWindow(t *testing.T) {
 	if len(sub.C()) != 400 {
 		t.Errorf("%d of 400 direct messages delivered", len(sub.C()))
 	}
+}
+
+// Two attackers next to honest relay R each send within R's per-peer budget; R relays both to N,
+// whose per-peer budget for R is exceeded: N disconnects the honest relay.
+func TestRegressionRelayFloodEvictsHonestRelay(t *testing.T) {
+	// nodes: 0=N, 1=R, 2=A1, 3=A2
+	c := newCommunity(t, 4, [][]int{{1}, {2, 3}}, LinkProfile{Latency: time.Millisecond}, 21)
+	keys := keysN(20)
+	now := c.clk.Now()
+	seq := uint64(1)
+	for a := 2; a <= 3; a++ {
+		for i := 0; i < 1900; i++ {
+			k := keys[(a-2)*10+i%10] // 190 per author: under the author burst of 500
+			e := &Envelope{Code: CodeTelemetry, Community: "test-community", Seq: seq, ExpiryMs: uint64(now.Add(time.Minute).UnixMilli()), Payload: []byte{byte(i)}}
+			seq++
+			_ = e.Sign(k)
+			c.net.Inject(c.nodes[a].Self(), c.nodes[1].Self(), e.Encode())
+		}
+	}
+	c.net.Settle(c.clk.Now().Add(time.Second))
+	s21, up21 := c.score(1, 2)
+	s01, up01 := c.score(0, 1)
+	t.Logf("R's view of attacker A1: score %d connected %v", s21, up21)
+	t.Logf("N's view of honest relay R: score %d connected %v", s01, up01)
+	t.Logf("N stats %+v", c.nodes[0].Stats())
+	if !up01 {
+		t.Errorf("honest relay R disconnected by N (score %d) because attackers flooded through it", s01)
+	}
+}
+
+func keysN(n int) []*ecdsa.PrivateKey {
+	out := make([]*ecdsa.PrivateKey, n)
+	for i := range out {
+		out[i] = SeededKey(999, i)
+	}
+	return out
 }

@@ -298,9 +298,7 @@ func (r *router) receive(via Address, raw []byte) verdict {
 	p.info.MsgsIn++
 	p.info.BytesIn += uint64(len(raw))
 	now := r.clk.Now()
-	if !p.msgs.take(now, 1, r.opt.RateMsgs, r.opt.BurstMsgs) || !p.bytes.take(now, float64(len(raw)), r.opt.RateBytes, r.opt.BurstBytes) {
-		return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its budget of %.0f msg/s, %.0f B/s", via, r.opt.RateMsgs, r.opt.RateBytes))
-	}
+	overBudget := !p.msgs.take(now, 1, r.opt.RateMsgs, r.opt.BurstMsgs) || !p.bytes.take(now, float64(len(raw)), r.opt.RateBytes, r.opt.BurstBytes)
 	e, err := DecodeEnvelope(raw)
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
@@ -308,7 +306,24 @@ func (r *router) receive(via Address, raw []byte) verdict {
 		}
 		return r.penalise(p, scoreMalformed, fmt.Errorf("mesh: from %s: %w", via, err))
 	}
+	if overBudget {
+		return r.overPeerBudget(p, e)
+	}
 	return r.accept(p, e, raw, now)
+}
+
+// overPeerBudget drops an envelope a neighbour sent beyond its per-peer budget, before its signature
+// costs anything. Only the first hop is punished (what the neighbour authored, or claims to hand on
+// unrelayed): an honest relay passing on what several others sent must not be disconnected for it;
+// those authors are held to their own budgets where they enter the mesh and at every receiver.
+func (r *router) overPeerBudget(p *peerState, e *Envelope) verdict {
+	via := p.info.Address
+	err := fmt.Errorf("mesh: %s over its budget of %.0f msg/s, %.0f B/s", via, r.opt.RateMsgs, r.opt.RateBytes)
+	if e.Author == via || e.Hops == 0 {
+		return r.penalise(p, scoreFlood, err)
+	}
+	r.counters.Rejected++
+	return verdict{err: err}
 }
 
 func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) verdict {
