@@ -4,6 +4,8 @@ package mesh
 
 import (
 	"crypto/ecdsa"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/fractals-energy/fractals/internal/clock"
 	"testing"
 	"time"
 )
@@ -87,4 +89,62 @@ func keysN(n int) []*ecdsa.PrivateKey {
 		out[i] = SeededKey(999, i)
 	}
 	return out
+}
+
+type capLink struct{ raws [][]byte }
+
+func (l *capLink) send(_ Code, raw []byte, _ bool) bool { l.raws = append(l.raws, raw); return true }
+func (l *capLink) ack(uint64)                           {}
+
+// An author's envelope with expiry at the relay's now+MaxTTL is relayed; a neighbour whose clock is
+// 2 s behind the relay's punishes the honest relay as far-future and disconnects it.
+func TestRegressionClockSkewPunishesHonestRelay(t *testing.T) {
+	cr := clock.NewSim(simEpoch)
+	cn := clock.NewSim(simEpoch.Add(-2 * time.Second))
+	kr, kn, ka := SeededKey(26, 0), SeededKey(26, 1), SeededKey(26, 2)
+	R := newRouter(kr, cr, DefaultOptions("c"))
+	N := newRouter(kn, cn, DefaultOptions("c"))
+	aAddr := crypto.PubkeyToAddress(ka.PublicKey)
+	toN := &capLink{}
+	R.peerUp(aAddr, &capLink{}, PeerInfo{})
+	R.peerUp(N.self, toN, PeerInfo{})
+	N.peerUp(R.self, &capLink{}, PeerInfo{})
+	var last verdict
+	for i := 0; i < 6; i++ {
+		e := &Envelope{Code: CodeGossip, Community: "c", Seq: uint64(i + 1), ExpiryMs: uint64(cr.Now().Add(2 * time.Hour).UnixMilli()), Payload: []byte("x")}
+		_ = e.Sign(ka)
+		if v := R.receive(aAddr, e.Encode()); v.err != nil {
+			t.Fatalf("relay refused: %v", v.err)
+		}
+	}
+	for _, raw := range toN.raws {
+		last = N.receive(R.self, raw)
+	}
+	t.Logf("relayed %d; N's last verdict for R: %+v; R score at N %d", len(toN.raws), last, N.known[R.self].Score)
+	if last.disconnect {
+		t.Errorf("honest relay disconnected by a neighbour 2 s behind it")
+	}
+}
+
+// The author of a far-future envelope is still scored for it; one within the clock slack is not.
+func TestRegressionFarFutureScoresOnlyTheAuthor(t *testing.T) {
+	clk := clock.NewSim(simEpoch)
+	ka := SeededKey(26, 3)
+	N := newRouter(SeededKey(26, 4), clk, DefaultOptions("c"))
+	aAddr := crypto.PubkeyToAddress(ka.PublicKey)
+	N.peerUp(aAddr, &capLink{}, PeerInfo{})
+	send := func(seq uint64, expiry time.Duration) verdict {
+		e := &Envelope{Code: CodeGossip, Community: "c", Seq: seq, ExpiryMs: uint64(clk.Now().Add(expiry).UnixMilli()), Payload: []byte("x")}
+		_ = e.Sign(ka)
+		return N.receive(aAddr, e.Encode())
+	}
+	if v := send(1, 2*time.Hour+clockSlack/2); v.err != nil {
+		t.Fatalf("expiry within the clock slack refused: %v", v.err)
+	}
+	if v := send(2, 3*time.Hour); v.err == nil {
+		t.Fatal("an expiry an hour beyond MaxTTL was accepted")
+	}
+	if s := N.known[aAddr].Score; s >= 1 {
+		t.Errorf("author of a far-future envelope has score %d, want it penalised", s)
+	}
 }

@@ -312,6 +312,21 @@ func (r *router) receive(via Address, raw []byte) verdict {
 	return r.accept(p, e, raw, now)
 }
 
+// clockSlack is how far a neighbour's clock may run ahead of ours before its envelopes' expiries
+// count as beyond MaxTTL: units keep time by NTP or GPS, but not to the millisecond.
+const clockSlack = time.Minute
+
+// farFuture drops an envelope expiring beyond MaxTTL. Only its author is punished: a relay cannot
+// tell whether the author's clock or its own is off, and passed it on in good faith.
+func (r *router) farFuture(p *peerState, e *Envelope) verdict {
+	err := fmt.Errorf("mesh: from %s: expiry %d ms beyond the %v limit", p.info.Address, e.ExpiryMs, r.opt.MaxTTL)
+	if e.Author == p.info.Address {
+		return r.penalise(p, scoreFarFuture, err)
+	}
+	r.counters.Rejected++
+	return verdict{err: err}
+}
+
 // overPeerBudget drops an envelope a neighbour sent beyond its per-peer budget, before its signature
 // costs anything. Only the first hop is punished (what the neighbour authored, or claims to hand on
 // unrelayed): an honest relay passing on what several others sent must not be disconnected for it;
@@ -331,8 +346,8 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	switch {
 	case e.Community != r.opt.Community:
 		return r.penalise(p, scoreStranger, fmt.Errorf("mesh: from %s: envelope of community %q, ours is %q", via, e.Community, r.opt.Community))
-	case e.ExpiryMs > uint64(now.Add(r.opt.MaxTTL).UnixMilli()):
-		return r.penalise(p, scoreFarFuture, fmt.Errorf("mesh: from %s: expiry %d ms beyond the %v limit", via, e.ExpiryMs, r.opt.MaxTTL))
+	case e.ExpiryMs > uint64(now.Add(r.opt.MaxTTL+clockSlack).UnixMilli()):
+		return r.farFuture(p, e)
 	case e.To != (Address{}) && e.To != r.self:
 		return r.penalise(p, scoreMisrouted, fmt.Errorf("mesh: from %s: direct envelope for %s, not us", via, e.To))
 	case e.Expired(now):
