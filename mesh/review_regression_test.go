@@ -148,3 +148,69 @@ func TestRegressionFarFutureScoresOnlyTheAuthor(t *testing.T) {
 		t.Errorf("author of a far-future envelope has score %d, want it penalised", s)
 	}
 }
+
+// An attacker with many keys fills the replay-window table; honest new streams are then refused.
+func TestRegressionWindowTableExhaustion(t *testing.T) {
+	clk := clock.NewSim(simEpoch)
+	opt := DefaultOptions("test-community")
+	opt.MaxStreams = 300 // the default 65536 is the same logic, just slower to fill
+	net := NewMemNetwork(clk, 1, LinkProfile{Latency: time.Millisecond}, opt)
+	v := net.AddNode(SeededKey(23, 0))
+	att := net.AddNode(SeededKey(23, 1))
+	honest := net.AddNode(SeededKey(23, 2))
+	_ = net.Connect(v.Self(), att.Self())
+	_ = net.Connect(v.Self(), honest.Self())
+	sub := v.Subscribe(CodeGossip)
+	for i := 0; i < 300; i++ {
+		k, _ := crypto.GenerateKey()
+		e := &Envelope{Code: CodeGossip, Community: "test-community", Seq: 1, ExpiryMs: uint64(clk.Now().Add(time.Minute).UnixMilli()), Payload: []byte("x")}
+		_ = e.Sign(k)
+		net.Inject(att.Self(), v.Self(), e.Encode())
+	}
+	net.Settle(clk.Now().Add(time.Second))
+	for len(sub.C()) > 0 {
+		<-sub.C()
+	}
+	clk.Advance(10 * time.Minute)
+	_ = honest.Broadcast(CodeGossip, []byte("honest"))
+	net.Settle(clk.Now().Add(time.Second))
+	s, up := 0, false
+	for _, p := range v.Peers() {
+		if p.Address == att.Self() {
+			s, up = p.Score, p.Connected
+		}
+	}
+	t.Logf("attacker score %d connected %v; honest delivered %d; stats %+v", s, up, len(sub.C()), v.Stats())
+	if len(sub.C()) == 0 {
+		t.Errorf("honest broadcast refused after the window table was filled by throwaway keys")
+	}
+	if s > 0 {
+		t.Errorf("attacker earned score %d by sending envelopes of throwaway authors", s)
+	}
+}
+
+// A neighbour introduces new authors at a bounded rate; beyond it, what it authored costs it score.
+func TestRegressionNewAuthorsPerNeighbourBounded(t *testing.T) {
+	clk := clock.NewSim(simEpoch)
+	opt := DefaultOptions("test-community")
+	opt.NewAuthorBurst, opt.NewAuthorRate = 10, 1
+	net := NewMemNetwork(clk, 1, LinkProfile{Latency: time.Millisecond}, opt)
+	v := net.AddNode(SeededKey(28, 0))
+	att := net.AddNode(SeededKey(28, 1))
+	_ = net.Connect(v.Self(), att.Self())
+	sub := v.Subscribe(CodeGossip)
+	for i := 0; i < 50; i++ {
+		e := &Envelope{Code: CodeGossip, Community: "test-community", Seq: 1, ExpiryMs: uint64(clk.Now().Add(time.Minute).UnixMilli()), Payload: []byte("x")}
+		_ = e.Sign(SeededKey(29, i))
+		net.Inject(att.Self(), v.Self(), e.Encode())
+	}
+	net.Settle(clk.Now().Add(time.Second))
+	if n := len(sub.C()); n != 10 {
+		t.Errorf("%d envelopes of new authors delivered from one neighbour, want the burst of 10", n)
+	}
+	for _, p := range v.Peers() {
+		if p.Address == att.Self() && p.Score >= 0 {
+			t.Errorf("neighbour introducing 50 authors at once has score %d, want it penalised", p.Score)
+		}
+	}
+}

@@ -30,6 +30,8 @@ type Options struct {
 	MaxStreams      int           // (author, destination) replay windows kept
 	AuthorRateMsgs  float64       // messages per second one author's envelopes are delivered and relayed
 	AuthorBurstMsgs float64       // ... in one burst
+	NewAuthorRate   float64       // authors per second one neighbour may introduce (a replay window each)
+	NewAuthorBurst  float64       // ... in one burst
 }
 
 // DefaultOptions returns the limits used when a field is zero.
@@ -39,7 +41,7 @@ func DefaultOptions(community string) Options {
 		QueuePerPeer: 512, QueueTotal: 8192, RecentGossip: 1024,
 		RateMsgs: 500, BurstMsgs: 2000, RateBytes: 2 << 20, BurstBytes: 8 << 20,
 		SubBuffer: 1024, DisconnectScore: -100, MaxStreams: 1 << 16,
-		AuthorRateMsgs: 100, AuthorBurstMsgs: 500,
+		AuthorRateMsgs: 100, AuthorBurstMsgs: 500, NewAuthorRate: 16, NewAuthorBurst: 1024,
 	}
 }
 
@@ -76,6 +78,8 @@ func (o Options) withDefaults() Options {
 	fillF(&o.BurstBytes, d.BurstBytes)
 	fillF(&o.AuthorRateMsgs, d.AuthorRateMsgs)
 	fillF(&o.AuthorBurstMsgs, d.AuthorBurstMsgs)
+	fillF(&o.NewAuthorRate, d.NewAuthorRate)
+	fillF(&o.NewAuthorBurst, d.NewAuthorBurst)
 	return o
 }
 
@@ -111,6 +115,7 @@ type peerState struct {
 	link        link
 	info        *PeerInfo
 	msgs, bytes bucket
+	newAuthors  bucket // replay windows this neighbour made us open
 }
 
 type queued struct {
@@ -369,11 +374,19 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	if err := e.Verify(); err != nil {
 		return r.penalise(p, scoreBadSig, fmt.Errorf("mesh: from %s: %w", via, err))
 	}
-	if w == nil {
-		if w = r.newWindow(key, now); w == nil {
+	fresh := w == nil
+	if fresh {
+		if !p.newAuthors.take(now, 1, r.opt.NewAuthorRate, r.opt.NewAuthorBurst) {
+			// Throwaway author keys would fill the window table: a neighbour introduces new
+			// streams at a bounded rate, and is punished for it only when it authored them.
+			err := fmt.Errorf("mesh: from %s: over its budget of %.0f new authors/s", via, r.opt.NewAuthorRate)
+			if e.Hops == 0 {
+				return r.penalise(p, scoreFlood, err)
+			}
 			r.counters.Rejected++
-			return verdict{err: fmt.Errorf("mesh: from %s: %d replay windows in use, none free", via, len(r.windows))}
+			return verdict{err: err}
 		}
+		w = r.newWindow(key, now)
 	}
 	if !r.authorBudget(e.Author, now) {
 		// An author over its budget is flooding the community: its surplus goes no further, so an
@@ -386,7 +399,11 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	}
 	w.mark(e.Seq)
 	w.lastUsed = now.UnixMilli()
-	p.info.Score = min(p.info.Score+scoreGood, max(p.info.Score, scoreMaxGood))
+	if !fresh {
+		// Only an established stream earns the neighbour credit: envelopes of throwaway authors
+		// would otherwise buy an attacker the score to misbehave later.
+		p.info.Score = min(p.info.Score+scoreGood, max(p.info.Score, scoreMaxGood))
+	}
 	r.counters.Delivered++
 	r.deliver(Message{Code: e.Code, From: e.Author, Via: via, Seq: e.Seq, Payload: e.Payload})
 	if e.To == (Address{}) {
@@ -397,13 +414,13 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	return verdict{}
 }
 
-// authorBudget charges one message to its author's budget. The table is bounded: when it is full it
-// starts again, which at worst lets a flooder through for one more burst.
+// authorBudget charges one message to its author's budget. The table is bounded: when it is full,
+// buckets that have refilled (they hold nothing a new one would not) go first, then strangers'.
 func (r *router) authorBudget(author Address, now time.Time) bool {
 	b := r.authors[author]
 	if b == nil {
 		if len(r.authors) >= r.opt.MaxStreams {
-			clear(r.authors)
+			r.evictAuthors(now)
 		}
 		b = &bucket{}
 		r.authors[author] = b
@@ -411,23 +428,73 @@ func (r *router) authorBudget(author Address, now time.Time) bool {
 	return b.take(now, 1, r.opt.AuthorRateMsgs, r.opt.AuthorBurstMsgs)
 }
 
+func (r *router) evictAuthors(now time.Time) {
+	full := time.Duration(r.opt.AuthorBurstMsgs / r.opt.AuthorRateMsgs * float64(time.Second))
+	for a, b := range r.authors {
+		if now.Sub(b.at) >= full {
+			delete(r.authors, a)
+		}
+	}
+	for a := range r.authors {
+		if len(r.authors) < r.opt.MaxStreams {
+			return
+		}
+		if r.known[a] == nil {
+			delete(r.authors, a)
+		}
+	}
+	for a := range r.authors { // every author is a neighbour: the table is too small, make room
+		if len(r.authors) < r.opt.MaxStreams {
+			return
+		}
+		delete(r.authors, a)
+	}
+}
+
 func (r *router) newWindow(key streamKey, now time.Time) *window {
 	if len(r.windows) >= r.opt.MaxStreams {
-		// A stream idle for longer than MaxTTL can hold nothing that is not expired, so forgetting
-		// it lets no replay through.
-		idle := now.Add(-r.opt.MaxTTL).UnixMilli()
-		for k, w := range r.windows {
-			if w.lastUsed < idle {
-				delete(r.windows, k)
-			}
-		}
-		if len(r.windows) >= r.opt.MaxStreams {
-			return nil
-		}
+		r.evictWindows(now)
 	}
 	w := &window{}
 	r.windows[key] = w
 	return w
+}
+
+// evictWindows makes room in a full window table. A stream idle for longer than MaxTTL can hold
+// nothing that is not expired, so forgetting it lets no replay through. If that is not enough, the
+// least recently used streams of authors who are not our neighbours go (a sixteenth of the table at
+// once, so a flood of new authors does not sort the table each time): only then could a replay of
+// theirs get through, and the neighbours' streams, those an attacker would most like to replay, stay.
+func (r *router) evictWindows(now time.Time) {
+	idle := now.Add(-r.opt.MaxTTL).UnixMilli()
+	for k, w := range r.windows {
+		if w.lastUsed < idle {
+			delete(r.windows, k)
+		}
+	}
+	if len(r.windows) < r.opt.MaxStreams {
+		return
+	}
+	type aged struct {
+		key  streamKey
+		used int64
+	}
+	var strangers, all []aged
+	for k, w := range r.windows {
+		all = append(all, aged{k, w.lastUsed})
+		if r.known[k.author] == nil {
+			strangers = append(strangers, aged{k, w.lastUsed})
+		}
+	}
+	victims := strangers
+	if len(victims) == 0 {
+		victims = all
+	}
+	sort.Slice(victims, func(i, j int) bool { return victims[i].used < victims[j].used })
+	n := max(1, r.opt.MaxStreams/16)
+	for _, v := range victims[:min(n, len(victims))] {
+		delete(r.windows, v.key)
+	}
 }
 
 // relay passes a broadcast on to every other neighbour, one hop further.
