@@ -4,6 +4,7 @@ package mesh
 
 import (
 	"crypto/ecdsa"
+	"errors"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/fractals-energy/fractals/internal/clock"
 	"testing"
@@ -212,5 +213,27 @@ func TestRegressionNewAuthorsPerNeighbourBounded(t *testing.T) {
 		if p.Address == att.Self() && p.Score >= 0 {
 			t.Errorf("neighbour introducing 50 authors at once has score %d, want it penalised", p.Score)
 		}
+	}
+}
+
+// Direct envelopes a peer never acknowledges pile up beyond QueuePerPeer / QueueTotal.
+func TestRegressionInflightUnbounded(t *testing.T) {
+	c := newCommunity(t, 2, line(2), LinkProfile{Latency: time.Millisecond, Drop: 1.0}, 24)
+	a, b := c.nodes[0], c.nodes[1]
+	for i := 0; i < 2000; i++ {
+		if err := a.Send(b.Self(), CodeLedger, []byte{byte(i)}); err != nil {
+			if !errors.Is(err, ErrQueueFull) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	u := a.Unacknowledged(b.Self())
+	c.net.Disconnect(a.Self(), b.Self())
+	q := a.QueuedFor(b.Self())
+	err := a.Send(b.Self(), CodeLedger, []byte("new"))
+	t.Logf("unacknowledged %d, queued after disconnect %d (QueuePerPeer 512); next send: %v", u, q, err)
+	if q > 512 {
+		t.Errorf("store-and-forward queue for one peer holds %d > QueuePerPeer 512", q)
 	}
 }

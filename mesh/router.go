@@ -147,7 +147,7 @@ type router struct {
 	known     map[Address]*PeerInfo
 	queues    map[Address][]queued
 	inflight  map[Address][]queued // direct envelopes sent and not yet acknowledged, oldest first
-	queuedAll int
+	queuedAll int // direct envelopes held in queues and inflight, against QueueTotal
 	recent    []queued // ring of recent broadcasts, oldest first
 	closed    bool
 	counters  Counters
@@ -206,6 +206,9 @@ func (r *router) Send(to Address, code Code, payload []byte) error {
 	if to == r.self || to == (Address{}) {
 		return fmt.Errorf("mesh: send to %s: not a peer", to)
 	}
+	if err := r.room(to); err != nil {
+		return err
+	}
 	e, err := r.seal(to, code, payload)
 	if err != nil {
 		return err
@@ -214,6 +217,7 @@ func (r *router) Send(to Address, code Code, payload []byte) error {
 	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && r.inSpan(to, e.Seq) && p.link.send(code, raw, true) {
 		r.countOut(p, raw)
 		r.inflight[to] = append(r.inflight[to], queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq, sentAt: r.clk.Now()})
+		r.queuedAll++
 		return nil
 	}
 	return r.enqueue(to, queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq})
@@ -244,11 +248,19 @@ func (r *router) inSpan(to Address, seq uint64) bool {
 	return len(list) == 0 || seq-list[0].seq < windowBits
 }
 
-func (r *router) enqueue(to Address, q queued) error {
+// room reports ErrQueueFull when a peer already has QueuePerPeer direct envelopes kept for it, or all
+// peers QueueTotal: those waiting and those sent but unacknowledged count alike, since both are held
+// until the peer confirms them (and go back to waiting if its link drops).
+func (r *router) room(to Address) error {
 	r.dropExpired(to)
-	if len(r.queues[to]) >= r.opt.QueuePerPeer || r.queuedAll >= r.opt.QueueTotal {
-		return fmt.Errorf("%w: %d for %s, %d in all", ErrQueueFull, len(r.queues[to]), to, r.queuedAll)
+	if held := len(r.queues[to]) + len(r.inflight[to]); held >= r.opt.QueuePerPeer || r.queuedAll >= r.opt.QueueTotal {
+		return fmt.Errorf("%w: %d for %s, %d in all", ErrQueueFull, held, to, r.queuedAll)
 	}
+	return nil
+}
+
+// enqueue keeps q until its peer can take it; the caller checked room.
+func (r *router) enqueue(to Address, q queued) error {
 	r.queues[to] = append(r.queues[to], q)
 	r.queuedAll++
 	r.counters.Queued++
@@ -569,7 +581,6 @@ func (r *router) flush(addr Address, p *peerState) {
 		r.inflight[addr] = append(r.inflight[addr], e)
 		sent++
 	}
-	r.queuedAll -= sent
 	if sent == len(q) {
 		delete(r.queues, addr)
 	} else {
@@ -602,6 +613,7 @@ func (r *router) resend() {
 		for _, e := range list {
 			if e.expires <= nowMs {
 				r.counters.Expired++
+				r.queuedAll--
 				continue
 			}
 			if now.Sub(e.sentAt) >= resendAfter && p.link.send(e.code, e.raw, true) {
@@ -626,6 +638,7 @@ func (r *router) acked(via Address, seq uint64) {
 	for i, e := range list {
 		if e.seq == seq {
 			r.inflight[via] = append(list[:i:i], list[i+1:]...)
+			r.queuedAll--
 			if len(r.inflight[via]) == 0 {
 				delete(r.inflight, via)
 			}
@@ -654,7 +667,6 @@ func (r *router) peerDown(addr Address) {
 	// What the link took but the peer never confirmed goes back to the head of its queue.
 	if back := r.inflight[addr]; len(back) > 0 {
 		r.queues[addr] = append(back, r.queues[addr]...)
-		r.queuedAll += len(back)
 		delete(r.inflight, addr)
 	}
 	i := sort.Search(len(r.order), func(i int) bool { return r.order[i].Cmp(addr) >= 0 })
