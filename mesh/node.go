@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
@@ -36,6 +37,9 @@ const (
 	pingEvery       = 5 * time.Second
 	retryEvery      = time.Second
 	writeQueueDepth = 2048
+	// writeQueueBytes bounds each of a peer's two write queues in bytes as well: 2048 envelopes of
+	// the largest code would be over 100 MB for one slow peer, too much for a small ARM box.
+	writeQueueBytes = 2 << 20
 	banFor          = 10 * time.Minute
 )
 
@@ -191,12 +195,14 @@ func (n *Node) retryLoop() {
 // devPeer is one connected neighbour: a bounded write queue drained by its own goroutine, so the
 // router never blocks on a slow link.
 type devPeer struct {
-	addr   Address
-	p      *p2p.Peer
-	own    chan outMsg // this unit's envelopes and control messages, written first
-	out    chan outMsg // relayed envelopes
-	closed chan struct{}
-	once   sync.Once
+	addr Address
+	p    *p2p.Peer
+	own  chan outMsg // this unit's envelopes and control messages, written first
+	out  chan outMsg // relayed envelopes
+	// ownBytes and outBytes are the bytes waiting in own and out, against writeQueueBytes.
+	ownBytes, outBytes atomic.Int64
+	closed             chan struct{}
+	once               sync.Once
 }
 
 type outMsg struct {
@@ -205,18 +211,27 @@ type outMsg struct {
 }
 
 func (d *devPeer) send(code Code, raw []byte, own bool) bool {
-	q := d.out
+	q, held := d.out, &d.outBytes
 	if own {
-		q = d.own
+		q, held = d.own, &d.ownBytes
+	}
+	return d.put(q, held, outMsg{uint64(code), raw})
+}
+
+// put queues m unless the link is closed or the queue is full by count or by bytes.
+func (d *devPeer) put(q chan outMsg, held *atomic.Int64, m outMsg) bool {
+	if held.Add(int64(len(m.raw))) > writeQueueBytes {
+		held.Add(-int64(len(m.raw)))
+		return false
 	}
 	select {
 	case <-d.closed:
-		return false
-	case q <- outMsg{uint64(code), raw}:
+	case q <- m:
 		return true
 	default:
-		return false
 	}
+	held.Add(-int64(len(m.raw)))
+	return false
 }
 
 func (d *devPeer) control(code uint64, v any) bool {
@@ -224,14 +239,7 @@ func (d *devPeer) control(code uint64, v any) bool {
 	if err != nil {
 		return false
 	}
-	select {
-	case <-d.closed:
-		return false
-	case d.own <- outMsg{code, raw}:
-		return true
-	default:
-		return false
-	}
+	return d.put(d.own, &d.ownBytes, outMsg{code, raw})
 }
 
 func (d *devPeer) ack(seq uint64) { d.control(msgAck, seq) }
@@ -245,12 +253,15 @@ func (d *devPeer) writeLoop(rw p2p.MsgWriter) {
 		case <-d.closed:
 			return
 		case m = <-d.own:
+			d.ownBytes.Add(-int64(len(m.raw)))
 		default:
 			select {
 			case <-d.closed:
 				return
 			case m = <-d.own:
+				d.ownBytes.Add(-int64(len(m.raw)))
 			case m = <-d.out:
+				d.outBytes.Add(-int64(len(m.raw)))
 			}
 		}
 		if err := rw.WriteMsg(p2p.Msg{Code: m.code, Size: uint32(len(m.raw)), Payload: bytes.NewReader(m.raw)}); err != nil {

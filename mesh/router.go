@@ -21,6 +21,8 @@ type Options struct {
 	QueuePerPeer    int           // store-and-forward envelopes kept for one absent peer
 	QueueTotal      int           // store-and-forward envelopes kept in all
 	RecentGossip    int           // broadcasts kept to hand to peers that (re)connect
+	RecentBytes     int           // ... and their bytes at most
+	QueueBytes      int           // bytes of store-and-forward and unacknowledged envelopes kept in all
 	RateMsgs        float64       // messages per second a peer may send, sustained
 	BurstMsgs       float64       // ... in one burst
 	RateBytes       float64       // bytes per second a peer may send, sustained
@@ -38,7 +40,7 @@ type Options struct {
 func DefaultOptions(community string) Options {
 	return Options{
 		Community: community, HopLimit: 16, TTL: 30 * time.Minute, MaxTTL: 2 * time.Hour,
-		QueuePerPeer: 512, QueueTotal: 8192, RecentGossip: 1024,
+		QueuePerPeer: 512, QueueTotal: 8192, RecentGossip: 1024, RecentBytes: 4 << 20, QueueBytes: 16 << 20,
 		RateMsgs: 500, BurstMsgs: 2000, RateBytes: 2 << 20, BurstBytes: 8 << 20,
 		SubBuffer: 1024, DisconnectScore: -100, MaxStreams: 1 << 16,
 		AuthorRateMsgs: 100, AuthorBurstMsgs: 500, NewAuthorRate: 16, NewAuthorBurst: 1024,
@@ -69,6 +71,8 @@ func (o Options) withDefaults() Options {
 	fill(&o.QueuePerPeer, d.QueuePerPeer)
 	fill(&o.QueueTotal, d.QueueTotal)
 	fill(&o.RecentGossip, d.RecentGossip)
+	fill(&o.RecentBytes, d.RecentBytes)
+	fill(&o.QueueBytes, d.QueueBytes)
 	fill(&o.SubBuffer, d.SubBuffer)
 	fill(&o.DisconnectScore, d.DisconnectScore)
 	fill(&o.MaxStreams, d.MaxStreams)
@@ -147,8 +151,10 @@ type router struct {
 	known     map[Address]*PeerInfo
 	queues    map[Address][]queued
 	inflight  map[Address][]queued // direct envelopes sent and not yet acknowledged, oldest first
-	queuedAll int // direct envelopes held in queues and inflight, against QueueTotal
-	recent    []queued // ring of recent broadcasts, oldest first
+	queuedAll int                  // direct envelopes held in queues and inflight, against QueueTotal
+	heldBytes int                  // ... their bytes, against QueueBytes
+	recentLen int                  // bytes in recent, against RecentBytes
+	recent    []queued             // ring of recent broadcasts, oldest first
 	closed    bool
 	counters  Counters
 }
@@ -206,7 +212,7 @@ func (r *router) Send(to Address, code Code, payload []byte) error {
 	if to == r.self || to == (Address{}) {
 		return fmt.Errorf("mesh: send to %s: not a peer", to)
 	}
-	if err := r.room(to); err != nil {
+	if err := r.room(to, len(payload)+envelopeOverhead+len(r.opt.Community)); err != nil {
 		return err
 	}
 	e, err := r.seal(to, code, payload)
@@ -218,6 +224,7 @@ func (r *router) Send(to Address, code Code, payload []byte) error {
 		r.countOut(p, raw)
 		r.inflight[to] = append(r.inflight[to], queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq, sentAt: r.clk.Now()})
 		r.queuedAll++
+		r.heldBytes += len(raw)
 		return nil
 	}
 	return r.enqueue(to, queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq})
@@ -251,8 +258,11 @@ func (r *router) inSpan(to Address, seq uint64) bool {
 // room reports ErrQueueFull when a peer already has QueuePerPeer direct envelopes kept for it, or all
 // peers QueueTotal: those waiting and those sent but unacknowledged count alike, since both are held
 // until the peer confirms them (and go back to waiting if its link drops).
-func (r *router) room(to Address) error {
+func (r *router) room(to Address, size int) error {
 	r.dropExpired(to)
+	if r.heldBytes+size > r.opt.QueueBytes {
+		return fmt.Errorf("%w: %d bytes held for peers, limit %d", ErrQueueFull, r.heldBytes, r.opt.QueueBytes)
+	}
 	if held := len(r.queues[to]) + len(r.inflight[to]); held >= r.opt.QueuePerPeer || r.queuedAll >= r.opt.QueueTotal {
 		return fmt.Errorf("%w: %d for %s, %d in all", ErrQueueFull, held, to, r.queuedAll)
 	}
@@ -263,6 +273,7 @@ func (r *router) room(to Address) error {
 func (r *router) enqueue(to Address, q queued) error {
 	r.queues[to] = append(r.queues[to], q)
 	r.queuedAll++
+	r.heldBytes += len(q.raw)
 	r.counters.Queued++
 	return nil
 }
@@ -276,6 +287,7 @@ func (r *router) dropExpired(to Address) {
 			keep = append(keep, e)
 		} else {
 			r.counters.Expired++
+			r.heldBytes -= len(e.raw)
 		}
 	}
 	r.queuedAll -= len(q) - len(keep)
@@ -286,11 +298,19 @@ func (r *router) dropExpired(to Address) {
 	r.queues[to] = keep
 }
 
+// remember keeps a broadcast for catch-up, dropping the oldest beyond RecentGossip envelopes or
+// RecentBytes bytes (a count alone would let 1024 large envelopes hold 64 MB on a small box).
 func (r *router) remember(q queued) {
-	if len(r.recent) >= r.opt.RecentGossip {
-		r.recent = append(r.recent[:0], r.recent[1:]...)
+	drop := 0
+	for drop < len(r.recent) && (len(r.recent)-drop >= r.opt.RecentGossip || r.recentLen+len(q.raw) > r.opt.RecentBytes) {
+		r.recentLen -= len(r.recent[drop].raw)
+		drop++
+	}
+	if drop > 0 {
+		r.recent = append(r.recent[:0], r.recent[drop:]...)
 	}
 	r.recent = append(r.recent, q)
+	r.recentLen += len(q.raw)
 }
 
 func (r *router) countOut(p *peerState, raw []byte) {
@@ -614,6 +634,7 @@ func (r *router) resend() {
 			if e.expires <= nowMs {
 				r.counters.Expired++
 				r.queuedAll--
+				r.heldBytes -= len(e.raw)
 				continue
 			}
 			if now.Sub(e.sentAt) >= resendAfter && p.link.send(e.code, e.raw, true) {
@@ -639,6 +660,7 @@ func (r *router) acked(via Address, seq uint64) {
 		if e.seq == seq {
 			r.inflight[via] = append(list[:i:i], list[i+1:]...)
 			r.queuedAll--
+			r.heldBytes -= len(e.raw)
 			if len(r.inflight[via]) == 0 {
 				delete(r.inflight, via)
 			}
