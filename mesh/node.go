@@ -40,7 +40,11 @@ const (
 	// writeQueueBytes bounds each of a peer's two write queues in bytes as well: 2048 envelopes of
 	// the largest code would be over 100 MB for one slow peer, too much for a small ARM box.
 	writeQueueBytes = 2 << 20
-	banFor          = 10 * time.Minute
+	// pingsOutstanding is how many unanswered pings a link remembers for their RTT.
+	pingsOutstanding = 8
+	// maxBans bounds the table of banned peers (each ban lasts banFor).
+	maxBans = 4096
+	banFor  = 10 * time.Minute
 )
 
 // helloMsg is what each side says first.
@@ -414,6 +418,8 @@ func (n *Node) readLoop(addr Address, d *devPeer, rw p2p.MsgReader) error {
 		if d.control(msgPing, nonce) {
 			sentAt[nonce] = n.cfg.Clock.Now()
 		}
+		delete(sentAt, nonce-pingsOutstanding) // a peer that never answers does not grow the map
+
 	}
 	msgs := make(chan p2p.Msg)
 	errc := make(chan error, 1)
@@ -534,9 +540,31 @@ func (n *Node) punish(addr Address, delta int, err error) error {
 
 func (n *Node) ban(addr Address, why error) error {
 	n.mu.Lock()
-	n.bans[addr] = n.cfg.Clock.Now().Add(banFor)
+	now := n.cfg.Clock.Now()
+	pruneBans(n.bans, now, maxBans)
+	n.bans[addr] = now.Add(banFor)
 	n.mu.Unlock()
 	return fmt.Errorf("mesh: disconnecting %s: %w", addr, why)
+}
+
+// pruneBans forgets expired bans and, if an attacker with many keys still fills the table, the
+// ones closest to expiry, so the table stays below limit.
+func pruneBans(bans map[Address]time.Time, now time.Time, limit int) {
+	for a, until := range bans {
+		if !now.Before(until) {
+			delete(bans, a)
+		}
+	}
+	for len(bans) >= limit {
+		var soonest Address
+		first := true
+		for a, until := range bans {
+			if first || until.Before(bans[soonest]) {
+				soonest, first = a, false
+			}
+		}
+		delete(bans, soonest)
+	}
 }
 
 func (n *Node) setRTT(addr Address, rtt time.Duration) {

@@ -565,6 +565,9 @@ func (r *router) peerUp(addr Address, l link, info PeerInfo) {
 	}
 	known := r.known[addr]
 	if known == nil {
+		if len(r.known) >= maxKnownPeers {
+			r.forgetPeer()
+		}
 		known = &PeerInfo{Address: addr}
 		r.known[addr] = known
 	}
@@ -585,6 +588,32 @@ func (r *router) peerUp(addr Address, l link, info PeerInfo) {
 		}
 	}
 	r.emit(PeerEvent{Peer: addr, Up: true, At: r.clk.Now()})
+}
+
+// maxKnownPeers bounds the peers remembered (with their scores) after they disconnect: an attacker
+// connecting under ever new keys would otherwise grow the table without end.
+const maxKnownPeers = 4096
+
+// forgetPeer drops one disconnected peer from the table: one in good standing first (forgetting a
+// bad score would let its owner start afresh), else any.
+func (r *router) forgetPeer() {
+	var bad Address
+	found := false
+	for a, p := range r.known {
+		if p.Connected {
+			continue
+		}
+		if p.Score >= 0 {
+			delete(r.known, a)
+			return
+		}
+		if !found {
+			bad, found = a, true
+		}
+	}
+	if found {
+		delete(r.known, bad)
+	}
 }
 
 func (r *router) flush(addr Address, p *peerState) {
