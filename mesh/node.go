@@ -296,8 +296,8 @@ func (n *Node) run(p *p2p.Peer, rw p2p.MsgReadWriter) error {
 		n.mu.Unlock()
 		n.peerDown(addr)
 	}()
-	_ = hello
-	n.peerUp(addr, d, PeerInfo{Enode: p.Node().URLv4(), Remote: p.RemoteAddr().String(), Inbound: p.Inbound()})
+	n.peerUp(addr, d, PeerInfo{Enode: p.Node().URLv4(), Remote: p.RemoteAddr().String(), Inbound: p.Inbound(),
+		Version: hello.Version, Capabilities: hello.Capabilities})
 	return n.readLoop(addr, d, rw)
 }
 
