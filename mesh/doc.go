@@ -15,8 +15,7 @@
 // Replay windows live in memory only. A unit that restarts forgets which envelopes it delivered, so
 // an envelope still within its expiry (TTL 30 minutes by default, at most MaxTTL) that reaches it
 // again after the restart, resent or replayed by anyone, is delivered a second time. Consumers must
-// be idempotent across a restart (the ledger's signed channel states are: an old state is refused by
-// its nonce); a unit's own streams restart above everything it sent before (numbered from the clock).
+// be idempotent across a restart (refuse what they already applied); a unit's own streams restart above everything it sent before (numbered from the clock).
 //
 // Node runs the router over devp2p: one p2p.Server keyed by the unit key, the fractals/1
 // sub-protocol (a hello exchanging version, community and capabilities, refused with a reason on a
