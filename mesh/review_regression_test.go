@@ -237,3 +237,29 @@ func TestRegressionInflightUnbounded(t *testing.T) {
 		t.Errorf("store-and-forward queue for one peer holds %d > QueuePerPeer 512", q)
 	}
 }
+
+// A channel partner's payment stream over CodeLedger has its own, larger budget: 1,500 at once are
+// delivered and cost no score, and do not eat the partner's budget for other codes.
+func TestRegressionLedgerStreamHasItsOwnBudget(t *testing.T) {
+	clk := clock.NewSim(simEpoch)
+	ka := SeededKey(33, 0)
+	n := newRouter(SeededKey(33, 1), clk, DefaultOptions("c"))
+	a := crypto.PubkeyToAddress(ka.PublicKey)
+	n.peerUp(a, &capLink{}, PeerInfo{})
+	send := func(code Code, to Address, seq uint64) verdict {
+		e := &Envelope{Code: code, To: to, Community: "c", Seq: seq, ExpiryMs: uint64(clk.Now().Add(time.Minute).UnixMilli()), Payload: []byte("pay")}
+		_ = e.Sign(ka)
+		return n.receive(a, e.Encode())
+	}
+	for i := uint64(1); i <= 1500; i++ {
+		if v := send(CodeLedger, n.self, i); v.err != nil {
+			t.Fatalf("ledger envelope %d refused: %v", i, v.err)
+		}
+	}
+	if v := send(CodeTelemetry, Address{}, 1); v.err != nil {
+		t.Errorf("telemetry after the payment stream refused: %v", v.err)
+	}
+	if s := n.known[a].Score; s < 0 {
+		t.Errorf("partner's score %d after its payment stream", s)
+	}
+}

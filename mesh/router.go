@@ -32,6 +32,8 @@ type Options struct {
 	MaxStreams      int           // (author, destination) replay windows kept
 	AuthorRateMsgs  float64       // messages per second one author's envelopes are delivered and relayed
 	AuthorBurstMsgs float64       // ... in one burst
+	LedgerRateMsgs  float64       // ... of CodeLedger: a payment stream between channel partners
+	LedgerBurstMsgs float64       // ... in one burst
 	NewAuthorRate   float64       // authors per second one neighbour may introduce (a replay window each)
 	NewAuthorBurst  float64       // ... in one burst
 }
@@ -44,6 +46,7 @@ func DefaultOptions(community string) Options {
 		RateMsgs: 500, BurstMsgs: 2000, RateBytes: 2 << 20, BurstBytes: 8 << 20,
 		SubBuffer: 1024, DisconnectScore: -100, MaxStreams: 1 << 16,
 		AuthorRateMsgs: 100, AuthorBurstMsgs: 500, NewAuthorRate: 16, NewAuthorBurst: 1024,
+		LedgerRateMsgs: 500, LedgerBurstMsgs: 2000,
 	}
 }
 
@@ -82,6 +85,8 @@ func (o Options) withDefaults() Options {
 	fillF(&o.BurstBytes, d.BurstBytes)
 	fillF(&o.AuthorRateMsgs, d.AuthorRateMsgs)
 	fillF(&o.AuthorBurstMsgs, d.AuthorBurstMsgs)
+	fillF(&o.LedgerRateMsgs, d.LedgerRateMsgs)
+	fillF(&o.LedgerBurstMsgs, d.LedgerBurstMsgs)
 	fillF(&o.NewAuthorRate, d.NewAuthorRate)
 	fillF(&o.NewAuthorBurst, d.NewAuthorBurst)
 	return o
@@ -143,7 +148,7 @@ type router struct {
 	opt       Options
 	nextSeq   map[Address]uint64
 	windows   map[streamKey]*window
-	authors   map[Address]*bucket
+	authors   map[authorCode]*bucket
 	subs      map[Code][]*subscription
 	peerSubs  []*peerSub
 	peers     map[Address]*peerState
@@ -172,7 +177,7 @@ type Counters struct {
 func newRouter(key *ecdsa.PrivateKey, clk clock.Clock, opt Options) *router {
 	return &router{
 		key: key, self: crypto.PubkeyToAddress(key.PublicKey), clk: clk, opt: opt.withDefaults(),
-		nextSeq: map[Address]uint64{}, windows: map[streamKey]*window{}, authors: map[Address]*bucket{}, subs: map[Code][]*subscription{},
+		nextSeq: map[Address]uint64{}, windows: map[streamKey]*window{}, authors: map[authorCode]*bucket{}, subs: map[Code][]*subscription{},
 		peers: map[Address]*peerState{}, known: map[Address]*PeerInfo{}, queues: map[Address][]queued{}, inflight: map[Address][]queued{},
 	}
 }
@@ -420,14 +425,15 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 		}
 		w = r.newWindow(key, now)
 	}
-	if !r.authorBudget(e.Author, now) {
+	if !r.authorBudget(e.Author, e.Code, now) {
 		// An author over its budget is flooding the community: its surplus goes no further, so an
 		// honest relay never passes a flood on to be punished for it.
+		rate, _ := r.opt.authorRate(e.Code)
 		if e.Author == via {
-			return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its author budget of %.0f msg/s", via, r.opt.AuthorRateMsgs))
+			return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its author budget of %.0f msg/s for code 0x%02x", via, rate, uint8(e.Code)))
 		}
 		r.counters.Rejected++
-		return verdict{err: fmt.Errorf("mesh: from %s: author %s over its budget of %.0f msg/s", via, e.Author, r.opt.AuthorRateMsgs)}
+		return verdict{err: fmt.Errorf("mesh: from %s: author %s over its budget of %.0f msg/s for code 0x%02x", via, e.Author, rate, uint8(e.Code))}
 	}
 	w.mark(e.Seq)
 	w.lastUsed = now.UnixMilli()
@@ -448,22 +454,48 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 
 // authorBudget charges one message to its author's budget. The table is bounded: when it is full,
 // buckets that have refilled (they hold nothing a new one would not) go first, then strangers'.
-func (r *router) authorBudget(author Address, now time.Time) bool {
-	b := r.authors[author]
+// Ledger traffic has its own budget per author, apart from everything else the author sends: a
+// payment stream to a channel partner is many small messages a second, not a flood, and must not eat
+// the budget of the author's market and telemetry messages (nor they its).
+func (r *router) authorBudget(author Address, code Code, now time.Time) bool {
+	k := authorCode{author, budgetClass(code)}
+	b := r.authors[k]
 	if b == nil {
 		if len(r.authors) >= r.opt.MaxStreams {
 			r.evictAuthors(now)
 		}
 		b = &bucket{}
-		r.authors[author] = b
+		r.authors[k] = b
 	}
-	return b.take(now, 1, r.opt.AuthorRateMsgs, r.opt.AuthorBurstMsgs)
+	rate, burst := r.opt.authorRate(code)
+	return b.take(now, 1, rate, burst)
+}
+
+// authorCode keys an author's budget: CodeLedger, or CodeGossip standing for every other code.
+type authorCode struct {
+	author Address
+	class  Code
+}
+
+func budgetClass(c Code) Code {
+	if c == CodeLedger {
+		return CodeLedger
+	}
+	return CodeGossip
+}
+
+// authorRate is the sustained rate and burst of one author's messages of code c.
+func (o Options) authorRate(c Code) (rate, burst float64) {
+	if c == CodeLedger {
+		return o.LedgerRateMsgs, o.LedgerBurstMsgs
+	}
+	return o.AuthorRateMsgs, o.AuthorBurstMsgs
 }
 
 func (r *router) evictAuthors(now time.Time) {
-	full := time.Duration(r.opt.AuthorBurstMsgs / r.opt.AuthorRateMsgs * float64(time.Second))
 	for a, b := range r.authors {
-		if now.Sub(b.at) >= full {
+		rate, burst := r.opt.authorRate(a.class)
+		if now.Sub(b.at).Seconds() >= burst/rate {
 			delete(r.authors, a)
 		}
 	}
@@ -471,7 +503,7 @@ func (r *router) evictAuthors(now time.Time) {
 		if len(r.authors) < r.opt.MaxStreams {
 			return
 		}
-		if r.known[a] == nil {
+		if r.known[a.author] == nil {
 			delete(r.authors, a)
 		}
 	}
