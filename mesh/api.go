@@ -54,6 +54,9 @@ type PeerInfo struct {
 	BytesOut  uint64        `json:"bytes_out"`
 	Score     int           `json:"score"`
 	Connected bool          `json:"connected"`
+	// Version and Capabilities are what the peer's handshake announced (devp2p node only).
+	Version      uint     `json:"version,omitempty"`
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // Subscription delivers the messages of one code until it is closed. A subscriber that falls behind

@@ -8,7 +8,14 @@
 // other neighbours up to a hop limit, keeps direct sends for an absent peer in a bounded
 // store-and-forward queue with expiry, hands recent broadcasts to a peer that (re)connects, and charges
 // each peer a message and byte budget and a score that falls with malformed, oversized, foreign or
-// wrongly signed data until the peer is disconnected.
+// wrongly signed data until the peer is disconnected. Traffic a neighbour only relays costs it no
+// score: each author has its own budget at every receiver, and a neighbour may introduce new authors
+// (each a replay window) only at a bounded rate. Queues and catch-up are bounded in bytes as well.
+//
+// Replay windows live in memory only. A unit that restarts forgets which envelopes it delivered, so
+// an envelope still within its expiry (TTL 30 minutes by default, at most MaxTTL) that reaches it
+// again after the restart, resent or replayed by anyone, is delivered a second time. Consumers must
+// be idempotent across a restart (refuse what they already applied); a unit's own streams restart above everything it sent before (numbered from the clock).
 //
 // Node runs the router over devp2p: one p2p.Server keyed by the unit key, the fractals/1
 // sub-protocol (a hello exchanging version, community and capabilities, refused with a reason on a

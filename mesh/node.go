@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
@@ -36,7 +37,14 @@ const (
 	pingEvery       = 5 * time.Second
 	retryEvery      = time.Second
 	writeQueueDepth = 2048
-	banFor          = 10 * time.Minute
+	// writeQueueBytes bounds each of a peer's two write queues in bytes as well: 2048 envelopes of
+	// the largest code would be over 100 MB for one slow peer, too much for a small ARM box.
+	writeQueueBytes = 2 << 20
+	// pingsOutstanding is how many unanswered pings a link remembers for their RTT.
+	pingsOutstanding = 8
+	// maxBans bounds the table of banned peers (each ban lasts banFor).
+	maxBans = 4096
+	banFor  = 10 * time.Minute
 )
 
 // helloMsg is what each side says first.
@@ -191,12 +199,14 @@ func (n *Node) retryLoop() {
 // devPeer is one connected neighbour: a bounded write queue drained by its own goroutine, so the
 // router never blocks on a slow link.
 type devPeer struct {
-	addr   Address
-	p      *p2p.Peer
-	own    chan outMsg // this unit's envelopes and control messages, written first
-	out    chan outMsg // relayed envelopes
-	closed chan struct{}
-	once   sync.Once
+	addr Address
+	p    *p2p.Peer
+	own  chan outMsg // this unit's envelopes and control messages, written first
+	out  chan outMsg // relayed envelopes
+	// ownBytes and outBytes are the bytes waiting in own and out, against writeQueueBytes.
+	ownBytes, outBytes atomic.Int64
+	closed             chan struct{}
+	once               sync.Once
 }
 
 type outMsg struct {
@@ -205,18 +215,27 @@ type outMsg struct {
 }
 
 func (d *devPeer) send(code Code, raw []byte, own bool) bool {
-	q := d.out
+	q, held := d.out, &d.outBytes
 	if own {
-		q = d.own
+		q, held = d.own, &d.ownBytes
+	}
+	return d.put(q, held, outMsg{uint64(code), raw})
+}
+
+// put queues m unless the link is closed or the queue is full by count or by bytes.
+func (d *devPeer) put(q chan outMsg, held *atomic.Int64, m outMsg) bool {
+	if held.Add(int64(len(m.raw))) > writeQueueBytes {
+		held.Add(-int64(len(m.raw)))
+		return false
 	}
 	select {
 	case <-d.closed:
-		return false
-	case q <- outMsg{uint64(code), raw}:
+	case q <- m:
 		return true
 	default:
-		return false
 	}
+	held.Add(-int64(len(m.raw)))
+	return false
 }
 
 func (d *devPeer) control(code uint64, v any) bool {
@@ -224,14 +243,7 @@ func (d *devPeer) control(code uint64, v any) bool {
 	if err != nil {
 		return false
 	}
-	select {
-	case <-d.closed:
-		return false
-	case d.own <- outMsg{code, raw}:
-		return true
-	default:
-		return false
-	}
+	return d.put(d.own, &d.ownBytes, outMsg{code, raw})
 }
 
 func (d *devPeer) ack(seq uint64) { d.control(msgAck, seq) }
@@ -245,12 +257,15 @@ func (d *devPeer) writeLoop(rw p2p.MsgWriter) {
 		case <-d.closed:
 			return
 		case m = <-d.own:
+			d.ownBytes.Add(-int64(len(m.raw)))
 		default:
 			select {
 			case <-d.closed:
 				return
 			case m = <-d.own:
+				d.ownBytes.Add(-int64(len(m.raw)))
 			case m = <-d.out:
+				d.outBytes.Add(-int64(len(m.raw)))
 			}
 		}
 		if err := rw.WriteMsg(p2p.Msg{Code: m.code, Size: uint32(len(m.raw)), Payload: bytes.NewReader(m.raw)}); err != nil {
@@ -281,8 +296,8 @@ func (n *Node) run(p *p2p.Peer, rw p2p.MsgReadWriter) error {
 		n.mu.Unlock()
 		n.peerDown(addr)
 	}()
-	_ = hello
-	n.peerUp(addr, d, PeerInfo{Enode: p.Node().URLv4(), Remote: p.RemoteAddr().String(), Inbound: p.Inbound()})
+	n.peerUp(addr, d, PeerInfo{Enode: p.Node().URLv4(), Remote: p.RemoteAddr().String(), Inbound: p.Inbound(),
+		Version: hello.Version, Capabilities: hello.Capabilities})
 	return n.readLoop(addr, d, rw)
 }
 
@@ -403,6 +418,8 @@ func (n *Node) readLoop(addr Address, d *devPeer, rw p2p.MsgReader) error {
 		if d.control(msgPing, nonce) {
 			sentAt[nonce] = n.cfg.Clock.Now()
 		}
+		delete(sentAt, nonce-pingsOutstanding) // a peer that never answers does not grow the map
+
 	}
 	msgs := make(chan p2p.Msg)
 	errc := make(chan error, 1)
@@ -523,9 +540,31 @@ func (n *Node) punish(addr Address, delta int, err error) error {
 
 func (n *Node) ban(addr Address, why error) error {
 	n.mu.Lock()
-	n.bans[addr] = n.cfg.Clock.Now().Add(banFor)
+	now := n.cfg.Clock.Now()
+	pruneBans(n.bans, now, maxBans)
+	n.bans[addr] = now.Add(banFor)
 	n.mu.Unlock()
 	return fmt.Errorf("mesh: disconnecting %s: %w", addr, why)
+}
+
+// pruneBans forgets expired bans and, if an attacker with many keys still fills the table, the
+// ones closest to expiry, so the table stays below limit.
+func pruneBans(bans map[Address]time.Time, now time.Time, limit int) {
+	for a, until := range bans {
+		if !now.Before(until) {
+			delete(bans, a)
+		}
+	}
+	for len(bans) >= limit {
+		var soonest Address
+		first := true
+		for a, until := range bans {
+			if first || until.Before(bans[soonest]) {
+				soonest, first = a, false
+			}
+		}
+		delete(bans, soonest)
+	}
 }
 
 func (n *Node) setRTT(addr Address, rtt time.Duration) {

@@ -361,3 +361,18 @@ func TestNodePeerLimitAdmitsOnlyTrustedBeyondIt(t *testing.T) {
 		t.Fatalf("one inbound slot: %d peers, the untrusted third has %d", x.PeerCount(), stranger.PeerCount())
 	}
 }
+
+// The version and capabilities a peer announced in its handshake are kept in its PeerInfo.
+func TestNodePeerInfoShowsHandshakeCapabilities(t *testing.T) {
+	a := startNode(t, SeededKey(32, 0), "127.0.0.1:0", func(c *NodeConfig) { c.Capabilities = []string{"ledger"} })
+	b := startNode(t, SeededKey(32, 1), "127.0.0.1:0", func(c *NodeConfig) { c.Capabilities = []string{"market", "telemetry"} })
+	b.AddPeer(a.Enode())
+	eventually(t, 10*time.Second, "a link with the handshake's capabilities", func() bool {
+		for _, p := range a.Peers() {
+			if p.Address == b.Self() && p.Connected {
+				return p.Version == ProtocolVersion && strings.Join(p.Capabilities, ",") == "market,telemetry"
+			}
+		}
+		return false
+	})
+}

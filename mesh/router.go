@@ -21,6 +21,8 @@ type Options struct {
 	QueuePerPeer    int           // store-and-forward envelopes kept for one absent peer
 	QueueTotal      int           // store-and-forward envelopes kept in all
 	RecentGossip    int           // broadcasts kept to hand to peers that (re)connect
+	RecentBytes     int           // ... and their bytes at most
+	QueueBytes      int           // bytes of store-and-forward and unacknowledged envelopes kept in all
 	RateMsgs        float64       // messages per second a peer may send, sustained
 	BurstMsgs       float64       // ... in one burst
 	RateBytes       float64       // bytes per second a peer may send, sustained
@@ -30,16 +32,21 @@ type Options struct {
 	MaxStreams      int           // (author, destination) replay windows kept
 	AuthorRateMsgs  float64       // messages per second one author's envelopes are delivered and relayed
 	AuthorBurstMsgs float64       // ... in one burst
+	LedgerRateMsgs  float64       // ... of CodeLedger: a payment stream between channel partners
+	LedgerBurstMsgs float64       // ... in one burst
+	NewAuthorRate   float64       // authors per second one neighbour may introduce (a replay window each)
+	NewAuthorBurst  float64       // ... in one burst
 }
 
 // DefaultOptions returns the limits used when a field is zero.
 func DefaultOptions(community string) Options {
 	return Options{
 		Community: community, HopLimit: 16, TTL: 30 * time.Minute, MaxTTL: 2 * time.Hour,
-		QueuePerPeer: 512, QueueTotal: 8192, RecentGossip: 1024,
+		QueuePerPeer: 512, QueueTotal: 8192, RecentGossip: 1024, RecentBytes: 4 << 20, QueueBytes: 16 << 20,
 		RateMsgs: 500, BurstMsgs: 2000, RateBytes: 2 << 20, BurstBytes: 8 << 20,
 		SubBuffer: 1024, DisconnectScore: -100, MaxStreams: 1 << 16,
-		AuthorRateMsgs: 100, AuthorBurstMsgs: 500,
+		AuthorRateMsgs: 100, AuthorBurstMsgs: 500, NewAuthorRate: 16, NewAuthorBurst: 1024,
+		LedgerRateMsgs: 500, LedgerBurstMsgs: 2000,
 	}
 }
 
@@ -67,6 +74,8 @@ func (o Options) withDefaults() Options {
 	fill(&o.QueuePerPeer, d.QueuePerPeer)
 	fill(&o.QueueTotal, d.QueueTotal)
 	fill(&o.RecentGossip, d.RecentGossip)
+	fill(&o.RecentBytes, d.RecentBytes)
+	fill(&o.QueueBytes, d.QueueBytes)
 	fill(&o.SubBuffer, d.SubBuffer)
 	fill(&o.DisconnectScore, d.DisconnectScore)
 	fill(&o.MaxStreams, d.MaxStreams)
@@ -76,6 +85,10 @@ func (o Options) withDefaults() Options {
 	fillF(&o.BurstBytes, d.BurstBytes)
 	fillF(&o.AuthorRateMsgs, d.AuthorRateMsgs)
 	fillF(&o.AuthorBurstMsgs, d.AuthorBurstMsgs)
+	fillF(&o.LedgerRateMsgs, d.LedgerRateMsgs)
+	fillF(&o.LedgerBurstMsgs, d.LedgerBurstMsgs)
+	fillF(&o.NewAuthorRate, d.NewAuthorRate)
+	fillF(&o.NewAuthorBurst, d.NewAuthorBurst)
 	return o
 }
 
@@ -111,6 +124,7 @@ type peerState struct {
 	link        link
 	info        *PeerInfo
 	msgs, bytes bucket
+	newAuthors  bucket // replay windows this neighbour made us open
 }
 
 type queued struct {
@@ -134,7 +148,7 @@ type router struct {
 	opt       Options
 	nextSeq   map[Address]uint64
 	windows   map[streamKey]*window
-	authors   map[Address]*bucket
+	authors   map[authorCode]*bucket
 	subs      map[Code][]*subscription
 	peerSubs  []*peerSub
 	peers     map[Address]*peerState
@@ -142,8 +156,10 @@ type router struct {
 	known     map[Address]*PeerInfo
 	queues    map[Address][]queued
 	inflight  map[Address][]queued // direct envelopes sent and not yet acknowledged, oldest first
-	queuedAll int
-	recent    []queued // ring of recent broadcasts, oldest first
+	queuedAll int                  // direct envelopes held in queues and inflight, against QueueTotal
+	heldBytes int                  // ... their bytes, against QueueBytes
+	recentLen int                  // bytes in recent, against RecentBytes
+	recent    []queued             // ring of recent broadcasts, oldest first
 	closed    bool
 	counters  Counters
 }
@@ -161,7 +177,7 @@ type Counters struct {
 func newRouter(key *ecdsa.PrivateKey, clk clock.Clock, opt Options) *router {
 	return &router{
 		key: key, self: crypto.PubkeyToAddress(key.PublicKey), clk: clk, opt: opt.withDefaults(),
-		nextSeq: map[Address]uint64{}, windows: map[streamKey]*window{}, authors: map[Address]*bucket{}, subs: map[Code][]*subscription{},
+		nextSeq: map[Address]uint64{}, windows: map[streamKey]*window{}, authors: map[authorCode]*bucket{}, subs: map[Code][]*subscription{},
 		peers: map[Address]*peerState{}, known: map[Address]*PeerInfo{}, queues: map[Address][]queued{}, inflight: map[Address][]queued{},
 	}
 }
@@ -201,14 +217,19 @@ func (r *router) Send(to Address, code Code, payload []byte) error {
 	if to == r.self || to == (Address{}) {
 		return fmt.Errorf("mesh: send to %s: not a peer", to)
 	}
+	if err := r.room(to, len(payload)+envelopeOverhead+len(r.opt.Community)); err != nil {
+		return err
+	}
 	e, err := r.seal(to, code, payload)
 	if err != nil {
 		return err
 	}
 	raw := e.Encode()
-	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && p.link.send(code, raw, true) {
+	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && r.inSpan(to, e.Seq) && p.link.send(code, raw, true) {
 		r.countOut(p, raw)
 		r.inflight[to] = append(r.inflight[to], queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq, sentAt: r.clk.Now()})
+		r.queuedAll++
+		r.heldBytes += len(raw)
 		return nil
 	}
 	return r.enqueue(to, queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq})
@@ -232,13 +253,32 @@ func (r *router) Broadcast(code Code, payload []byte) error {
 	return nil
 }
 
-func (r *router) enqueue(to Address, q queued) error {
+// inSpan reports whether direct envelope seq may go out to a peer now: the unacknowledged ones must
+// all fit in the receiver's replay window, or a late one would fall below it and be lost.
+func (r *router) inSpan(to Address, seq uint64) bool {
+	list := r.inflight[to]
+	return len(list) == 0 || seq-list[0].seq < windowBits
+}
+
+// room reports ErrQueueFull when a peer already has QueuePerPeer direct envelopes kept for it, or all
+// peers QueueTotal: those waiting and those sent but unacknowledged count alike, since both are held
+// until the peer confirms them (and go back to waiting if its link drops).
+func (r *router) room(to Address, size int) error {
 	r.dropExpired(to)
-	if len(r.queues[to]) >= r.opt.QueuePerPeer || r.queuedAll >= r.opt.QueueTotal {
-		return fmt.Errorf("%w: %d for %s, %d in all", ErrQueueFull, len(r.queues[to]), to, r.queuedAll)
+	if r.heldBytes+size > r.opt.QueueBytes {
+		return fmt.Errorf("%w: %d bytes held for peers, limit %d", ErrQueueFull, r.heldBytes, r.opt.QueueBytes)
 	}
+	if held := len(r.queues[to]) + len(r.inflight[to]); held >= r.opt.QueuePerPeer || r.queuedAll >= r.opt.QueueTotal {
+		return fmt.Errorf("%w: %d for %s, %d in all", ErrQueueFull, held, to, r.queuedAll)
+	}
+	return nil
+}
+
+// enqueue keeps q until its peer can take it; the caller checked room.
+func (r *router) enqueue(to Address, q queued) error {
 	r.queues[to] = append(r.queues[to], q)
 	r.queuedAll++
+	r.heldBytes += len(q.raw)
 	r.counters.Queued++
 	return nil
 }
@@ -252,6 +292,7 @@ func (r *router) dropExpired(to Address) {
 			keep = append(keep, e)
 		} else {
 			r.counters.Expired++
+			r.heldBytes -= len(e.raw)
 		}
 	}
 	r.queuedAll -= len(q) - len(keep)
@@ -262,11 +303,19 @@ func (r *router) dropExpired(to Address) {
 	r.queues[to] = keep
 }
 
+// remember keeps a broadcast for catch-up, dropping the oldest beyond RecentGossip envelopes or
+// RecentBytes bytes (a count alone would let 1024 large envelopes hold 64 MB on a small box).
 func (r *router) remember(q queued) {
-	if len(r.recent) >= r.opt.RecentGossip {
-		r.recent = append(r.recent[:0], r.recent[1:]...)
+	drop := 0
+	for drop < len(r.recent) && (len(r.recent)-drop >= r.opt.RecentGossip || r.recentLen+len(q.raw) > r.opt.RecentBytes) {
+		r.recentLen -= len(r.recent[drop].raw)
+		drop++
+	}
+	if drop > 0 {
+		r.recent = append(r.recent[:0], r.recent[drop:]...)
 	}
 	r.recent = append(r.recent, q)
+	r.recentLen += len(q.raw)
 }
 
 func (r *router) countOut(p *peerState, raw []byte) {
@@ -291,9 +340,7 @@ func (r *router) receive(via Address, raw []byte) verdict {
 	p.info.MsgsIn++
 	p.info.BytesIn += uint64(len(raw))
 	now := r.clk.Now()
-	if !p.msgs.take(now, 1, r.opt.RateMsgs, r.opt.BurstMsgs) || !p.bytes.take(now, float64(len(raw)), r.opt.RateBytes, r.opt.BurstBytes) {
-		return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its budget of %.0f msg/s, %.0f B/s", via, r.opt.RateMsgs, r.opt.RateBytes))
-	}
+	overBudget := !p.msgs.take(now, 1, r.opt.RateMsgs, r.opt.BurstMsgs) || !p.bytes.take(now, float64(len(raw)), r.opt.RateBytes, r.opt.BurstBytes)
 	e, err := DecodeEnvelope(raw)
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
@@ -301,7 +348,39 @@ func (r *router) receive(via Address, raw []byte) verdict {
 		}
 		return r.penalise(p, scoreMalformed, fmt.Errorf("mesh: from %s: %w", via, err))
 	}
+	if overBudget {
+		return r.overPeerBudget(p, e)
+	}
 	return r.accept(p, e, raw, now)
+}
+
+// clockSlack is how far a neighbour's clock may run ahead of ours before its envelopes' expiries
+// count as beyond MaxTTL: units keep time by NTP or GPS, but not to the millisecond.
+const clockSlack = time.Minute
+
+// farFuture drops an envelope expiring beyond MaxTTL. Only its author is punished: a relay cannot
+// tell whether the author's clock or its own is off, and passed it on in good faith.
+func (r *router) farFuture(p *peerState, e *Envelope) verdict {
+	err := fmt.Errorf("mesh: from %s: expiry %d ms beyond the %v limit", p.info.Address, e.ExpiryMs, r.opt.MaxTTL)
+	if e.Author == p.info.Address {
+		return r.penalise(p, scoreFarFuture, err)
+	}
+	r.counters.Rejected++
+	return verdict{err: err}
+}
+
+// overPeerBudget drops an envelope a neighbour sent beyond its per-peer budget, before its signature
+// costs anything. Only the first hop is punished (what the neighbour authored, or claims to hand on
+// unrelayed): an honest relay passing on what several others sent must not be disconnected for it;
+// those authors are held to their own budgets where they enter the mesh and at every receiver.
+func (r *router) overPeerBudget(p *peerState, e *Envelope) verdict {
+	via := p.info.Address
+	err := fmt.Errorf("mesh: %s over its budget of %.0f msg/s, %.0f B/s", via, r.opt.RateMsgs, r.opt.RateBytes)
+	if e.Author == via || e.Hops == 0 {
+		return r.penalise(p, scoreFlood, err)
+	}
+	r.counters.Rejected++
+	return verdict{err: err}
 }
 
 func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) verdict {
@@ -309,8 +388,8 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	switch {
 	case e.Community != r.opt.Community:
 		return r.penalise(p, scoreStranger, fmt.Errorf("mesh: from %s: envelope of community %q, ours is %q", via, e.Community, r.opt.Community))
-	case e.ExpiryMs > uint64(now.Add(r.opt.MaxTTL).UnixMilli()):
-		return r.penalise(p, scoreFarFuture, fmt.Errorf("mesh: from %s: expiry %d ms beyond the %v limit", via, e.ExpiryMs, r.opt.MaxTTL))
+	case e.ExpiryMs > uint64(now.Add(r.opt.MaxTTL+clockSlack).UnixMilli()):
+		return r.farFuture(p, e)
 	case e.To != (Address{}) && e.To != r.self:
 		return r.penalise(p, scoreMisrouted, fmt.Errorf("mesh: from %s: direct envelope for %s, not us", via, e.To))
 	case e.Expired(now):
@@ -324,7 +403,7 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	w := r.windows[key]
 	if w != nil && w.seen(e.Seq) {
 		r.counters.Duplicates++
-		if e.To == r.self && e.Author == via {
+		if e.To == r.self && e.Author == via && !w.belowWindow(e.Seq) {
 			p.link.ack(e.Seq) // our first acknowledgement was lost: the sender is still waiting
 		}
 		return verdict{}
@@ -332,24 +411,37 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	if err := e.Verify(); err != nil {
 		return r.penalise(p, scoreBadSig, fmt.Errorf("mesh: from %s: %w", via, err))
 	}
-	if w == nil {
-		if w = r.newWindow(key, now); w == nil {
+	fresh := w == nil
+	if fresh {
+		if !p.newAuthors.take(now, 1, r.opt.NewAuthorRate, r.opt.NewAuthorBurst) {
+			// Throwaway author keys would fill the window table: a neighbour introduces new
+			// streams at a bounded rate, and is punished for it only when it authored them.
+			err := fmt.Errorf("mesh: from %s: over its budget of %.0f new authors/s", via, r.opt.NewAuthorRate)
+			if e.Hops == 0 {
+				return r.penalise(p, scoreFlood, err)
+			}
 			r.counters.Rejected++
-			return verdict{err: fmt.Errorf("mesh: from %s: %d replay windows in use, none free", via, len(r.windows))}
+			return verdict{err: err}
 		}
+		w = r.newWindow(key, now)
 	}
-	if !r.authorBudget(e.Author, now) {
+	if !r.authorBudget(e.Author, e.Code, now) {
 		// An author over its budget is flooding the community: its surplus goes no further, so an
 		// honest relay never passes a flood on to be punished for it.
+		rate, _ := r.opt.authorRate(e.Code)
 		if e.Author == via {
-			return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its author budget of %.0f msg/s", via, r.opt.AuthorRateMsgs))
+			return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its author budget of %.0f msg/s for code 0x%02x", via, rate, uint8(e.Code)))
 		}
 		r.counters.Rejected++
-		return verdict{err: fmt.Errorf("mesh: from %s: author %s over its budget of %.0f msg/s", via, e.Author, r.opt.AuthorRateMsgs)}
+		return verdict{err: fmt.Errorf("mesh: from %s: author %s over its budget of %.0f msg/s for code 0x%02x", via, e.Author, rate, uint8(e.Code))}
 	}
 	w.mark(e.Seq)
 	w.lastUsed = now.UnixMilli()
-	p.info.Score = min(p.info.Score+scoreGood, max(p.info.Score, scoreMaxGood))
+	if !fresh {
+		// Only an established stream earns the neighbour credit: envelopes of throwaway authors
+		// would otherwise buy an attacker the score to misbehave later.
+		p.info.Score = min(p.info.Score+scoreGood, max(p.info.Score, scoreMaxGood))
+	}
 	r.counters.Delivered++
 	r.deliver(Message{Code: e.Code, From: e.Author, Via: via, Seq: e.Seq, Payload: e.Payload})
 	if e.To == (Address{}) {
@@ -360,37 +452,113 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	return verdict{}
 }
 
-// authorBudget charges one message to its author's budget. The table is bounded: when it is full it
-// starts again, which at worst lets a flooder through for one more burst.
-func (r *router) authorBudget(author Address, now time.Time) bool {
-	b := r.authors[author]
+// authorBudget charges one message to its author's budget. The table is bounded: when it is full,
+// buckets that have refilled (they hold nothing a new one would not) go first, then strangers'.
+// Ledger traffic has its own budget per author, apart from everything else the author sends: a
+// payment stream to a channel partner is many small messages a second, not a flood, and must not eat
+// the budget of the author's market and telemetry messages (nor they its).
+func (r *router) authorBudget(author Address, code Code, now time.Time) bool {
+	k := authorCode{author, budgetClass(code)}
+	b := r.authors[k]
 	if b == nil {
 		if len(r.authors) >= r.opt.MaxStreams {
-			clear(r.authors)
+			r.evictAuthors(now)
 		}
 		b = &bucket{}
-		r.authors[author] = b
+		r.authors[k] = b
 	}
-	return b.take(now, 1, r.opt.AuthorRateMsgs, r.opt.AuthorBurstMsgs)
+	rate, burst := r.opt.authorRate(code)
+	return b.take(now, 1, rate, burst)
+}
+
+// authorCode keys an author's budget: CodeLedger, or CodeGossip standing for every other code.
+type authorCode struct {
+	author Address
+	class  Code
+}
+
+func budgetClass(c Code) Code {
+	if c == CodeLedger {
+		return CodeLedger
+	}
+	return CodeGossip
+}
+
+// authorRate is the sustained rate and burst of one author's messages of code c.
+func (o Options) authorRate(c Code) (rate, burst float64) {
+	if c == CodeLedger {
+		return o.LedgerRateMsgs, o.LedgerBurstMsgs
+	}
+	return o.AuthorRateMsgs, o.AuthorBurstMsgs
+}
+
+func (r *router) evictAuthors(now time.Time) {
+	for a, b := range r.authors {
+		rate, burst := r.opt.authorRate(a.class)
+		if now.Sub(b.at).Seconds() >= burst/rate {
+			delete(r.authors, a)
+		}
+	}
+	for a := range r.authors {
+		if len(r.authors) < r.opt.MaxStreams {
+			return
+		}
+		if r.known[a.author] == nil {
+			delete(r.authors, a)
+		}
+	}
+	for a := range r.authors { // every author is a neighbour: the table is too small, make room
+		if len(r.authors) < r.opt.MaxStreams {
+			return
+		}
+		delete(r.authors, a)
+	}
 }
 
 func (r *router) newWindow(key streamKey, now time.Time) *window {
 	if len(r.windows) >= r.opt.MaxStreams {
-		// A stream idle for longer than MaxTTL can hold nothing that is not expired, so forgetting
-		// it lets no replay through.
-		idle := now.Add(-r.opt.MaxTTL).UnixMilli()
-		for k, w := range r.windows {
-			if w.lastUsed < idle {
-				delete(r.windows, k)
-			}
-		}
-		if len(r.windows) >= r.opt.MaxStreams {
-			return nil
-		}
+		r.evictWindows(now)
 	}
 	w := &window{}
 	r.windows[key] = w
 	return w
+}
+
+// evictWindows makes room in a full window table. A stream idle for longer than MaxTTL can hold
+// nothing that is not expired, so forgetting it lets no replay through. If that is not enough, the
+// least recently used streams of authors who are not our neighbours go (a sixteenth of the table at
+// once, so a flood of new authors does not sort the table each time): only then could a replay of
+// theirs get through, and the neighbours' streams, those an attacker would most like to replay, stay.
+func (r *router) evictWindows(now time.Time) {
+	idle := now.Add(-r.opt.MaxTTL).UnixMilli()
+	for k, w := range r.windows {
+		if w.lastUsed < idle {
+			delete(r.windows, k)
+		}
+	}
+	if len(r.windows) < r.opt.MaxStreams {
+		return
+	}
+	type aged struct {
+		key  streamKey
+		used int64
+	}
+	var strangers, all []aged
+	for k, w := range r.windows {
+		all = append(all, aged{k, w.lastUsed})
+		if r.known[k.author] == nil {
+			strangers = append(strangers, aged{k, w.lastUsed})
+		}
+	}
+	victims := strangers
+	if len(victims) == 0 {
+		victims = all
+	}
+	sort.Slice(victims, func(i, j int) bool { return victims[i].used < victims[j].used })
+	n := max(1, r.opt.MaxStreams/16)
+	for _, v := range victims[:min(n, len(victims))] {
+		delete(r.windows, v.key)
+	}
 }
 
 // relay passes a broadcast on to every other neighbour, one hop further.
@@ -429,6 +597,9 @@ func (r *router) peerUp(addr Address, l link, info PeerInfo) {
 	}
 	known := r.known[addr]
 	if known == nil {
+		if len(r.known) >= maxKnownPeers {
+			r.forgetPeer()
+		}
 		known = &PeerInfo{Address: addr}
 		r.known[addr] = known
 	}
@@ -451,13 +622,39 @@ func (r *router) peerUp(addr Address, l link, info PeerInfo) {
 	r.emit(PeerEvent{Peer: addr, Up: true, At: r.clk.Now()})
 }
 
+// maxKnownPeers bounds the peers remembered (with their scores) after they disconnect: an attacker
+// connecting under ever new keys would otherwise grow the table without end.
+const maxKnownPeers = 4096
+
+// forgetPeer drops one disconnected peer from the table: one in good standing first (forgetting a
+// bad score would let its owner start afresh), else any.
+func (r *router) forgetPeer() {
+	var bad Address
+	found := false
+	for a, p := range r.known {
+		if p.Connected {
+			continue
+		}
+		if p.Score >= 0 {
+			delete(r.known, a)
+			return
+		}
+		if !found {
+			bad, found = a, true
+		}
+	}
+	if found {
+		delete(r.known, bad)
+	}
+}
+
 func (r *router) flush(addr Address, p *peerState) {
 	r.dropExpired(addr)
 	q := r.queues[addr]
 	sent := 0
 	now := r.clk.Now()
 	for _, e := range q {
-		if !p.link.send(e.code, e.raw, true) {
+		if !r.inSpan(addr, e.seq) || !p.link.send(e.code, e.raw, true) {
 			break
 		}
 		r.countOut(p, e.raw)
@@ -465,7 +662,6 @@ func (r *router) flush(addr Address, p *peerState) {
 		r.inflight[addr] = append(r.inflight[addr], e)
 		sent++
 	}
-	r.queuedAll -= sent
 	if sent == len(q) {
 		delete(r.queues, addr)
 	} else {
@@ -498,6 +694,8 @@ func (r *router) resend() {
 		for _, e := range list {
 			if e.expires <= nowMs {
 				r.counters.Expired++
+				r.queuedAll--
+				r.heldBytes -= len(e.raw)
 				continue
 			}
 			if now.Sub(e.sentAt) >= resendAfter && p.link.send(e.code, e.raw, true) {
@@ -522,8 +720,13 @@ func (r *router) acked(via Address, seq uint64) {
 	for i, e := range list {
 		if e.seq == seq {
 			r.inflight[via] = append(list[:i:i], list[i+1:]...)
+			r.queuedAll--
+			r.heldBytes -= len(e.raw)
 			if len(r.inflight[via]) == 0 {
 				delete(r.inflight, via)
+			}
+			if p, ok := r.peers[via]; ok && len(r.queues[via]) > 0 {
+				r.flush(via, p) // the acknowledgement may have made room in the window
 			}
 			return
 		}
@@ -547,7 +750,6 @@ func (r *router) peerDown(addr Address) {
 	// What the link took but the peer never confirmed goes back to the head of its queue.
 	if back := r.inflight[addr]; len(back) > 0 {
 		r.queues[addr] = append(back, r.queues[addr]...)
-		r.queuedAll += len(back)
 		delete(r.inflight, addr)
 	}
 	i := sort.Search(len(r.order), func(i int) bool { return r.order[i].Cmp(addr) >= 0 })

@@ -25,6 +25,13 @@ func (w *window) seen(seq uint64) bool {
 	return w.bits[d/64]&(1<<(d%64)) != 0
 }
 
+// belowWindow reports whether seq is too old for the window to tell whether it was delivered. Such
+// an envelope is dropped but never acknowledged: the sender keeps it and sends it again (it bounds
+// what it has unacknowledged to the window, so this happens only to a stream the window lost).
+func (w *window) belowWindow(seq uint64) bool {
+	return w.started && seq < w.highest && w.highest-seq >= windowBits
+}
+
 // mark records seq as delivered. The caller checked seen first.
 func (w *window) mark(seq uint64) {
 	if !w.started {

@@ -72,14 +72,14 @@ func printMesh(w io.Writer, st *firmware.MeshStatus) {
 	fmt.Fprintf(w, "messages  %d delivered, %d relayed, %d duplicates, %d rejected, %d queued, %d expired\n\n",
 		c.Delivered, c.Relayed, c.Duplicates, c.Rejected, c.Queued, c.Expired)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tADDRESS\tDIR\tUP\tRTT\tMSGS IN/OUT\tBYTES IN/OUT\tSCORE")
+	fmt.Fprintln(tw, "PEER\tADDRESS\tDIR\tUP\tRTT\tMSGS IN/OUT\tBYTES IN/OUT\tSCORE\tCAPABILITIES")
 	for _, p := range st.Peers {
 		dir := "out"
 		if p.Inbound {
 			dir = "in"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%v\t%d/%d\t%d/%d\t%d\n", p.Address.Hex(), p.Remote, dir, p.Connected,
-			p.RTT.Round(time.Microsecond), p.MsgsIn, p.MsgsOut, p.BytesIn, p.BytesOut, p.Score)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%v\t%d/%d\t%d/%d\t%d\t%s\n", p.Address.Hex(), p.Remote, dir, p.Connected,
+			p.RTT.Round(time.Microsecond), p.MsgsIn, p.MsgsOut, p.BytesIn, p.BytesOut, p.Score, strings.Join(p.Capabilities, ","))
 	}
 	tw.Flush()
 	if len(st.Peers) == 0 {

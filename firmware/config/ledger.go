@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"path/filepath"
 	"regexp"
 	"time"
 )
@@ -77,6 +78,9 @@ func (v *validator) ledger(u *Unit) {
 	}
 	if c.KeyFile == "" && u.Mesh != nil {
 		c.KeyFile = u.Mesh.KeyFile
+	} else if u.Mesh != nil && u.Mesh.KeyFile != "" && filepath.Clean(c.KeyFile) != filepath.Clean(u.Mesh.KeyFile) {
+		// The unit has one identity: the key its mesh node is known by signs its payments.
+		v.fail(p("channels", "key_file"), "%q differs from mesh key_file %q: the unit has one key; leave one of them out", c.KeyFile, u.Mesh.KeyFile)
 	}
 	if c.KeyFile == "" {
 		v.fail(p("channels", "key_file"), "missing: the file of the unit's key (or a mesh section with one)")

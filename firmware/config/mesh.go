@@ -46,6 +46,11 @@ func (v *validator) mesh(m *Mesh) {
 	case len(m.Community) > maxCommunityLen:
 		v.fail(p("mesh", "community"), "%d bytes, at most %d", len(m.Community), maxCommunityLen)
 	}
+	if m.KeyFile == "" {
+		// Without a file the unit would be a new identity on every boot: its neighbours' static
+		// enode URLs would stop matching and its ledger address would change.
+		v.fail(p("mesh", "key_file"), "missing: the file of the unit's key (created 0600 when absent), so the unit keeps one identity across restarts")
+	}
 	v.enodes("static", m.Static)
 	v.enodes("trusted", m.Trusted)
 	v.enodes("bootnodes", m.Bootnodes)
