@@ -44,8 +44,36 @@ func staleClose(t *testing.T, partnerOffline bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const deposit = 1000
-	p := startPair(t, sim.Client(), mine, contract, ka, kb, deposit)
+	rounds := staleCloseAnswered(t, sim.Client(), mine, contract, ka, kb, kw, partnerOffline)
+	for try := 0; ; try++ {
+		if err := sim.AdjustTime(11 * time.Minute); err == nil {
+			sim.Commit()
+			break
+		} else if try > 200 {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a, b := crypto.PubkeyToAddress(ka.PublicKey), crypto.PubkeyToAddress(kb.PublicKey)
+	amountA, amountB := settledAmounts(t, ctx, sim.Client(), contract, a, b, rounds)
+	wantA, wantB := uint64(staleDeposit-150+20), uint64(staleDeposit+150-20)
+	if amountA != wantA || amountB != wantB {
+		t.Fatalf("settled a=%d b=%d, the latest proofs say a=%d b=%d", amountA, amountB, wantA, wantB)
+	}
+	t.Logf("stale close answered (partner offline: %v): settled a=%d b=%d as the latest proofs say", partnerOffline, amountA, amountB)
+}
+
+const staleDeposit = 1000
+
+// staleCloseAnswered: a and b fund a channel, a pays b 150 and b pays a 20, then a closes with
+// none of its payments on chain, through the contract directly. b's daemon, or with b shut down
+// the watchtower w holding b's delegation, must store a's latest proof on chain. It returns the
+// answering daemon's chain round.
+func staleCloseAnswered(t *testing.T, backend chain.Backend, mine func(), contract common.Address, ka, kb, kw *ecdsa.PrivateKey, partnerOffline bool) func() {
+	t.Helper()
+	ctx := context.Background()
+	const deposit = staleDeposit
+	p := startPair(t, backend, mine, contract, ka, kb, deposit)
 	p.syncUntil(t, "funded", func() bool {
 		ca, cb := p.a.Channels(ctx), p.b.Channels(ctx)
 		return len(ca) == 1 && len(cb) == 1 && ca[0].OwnBalance == deposit && ca[0].PartnerBalance == deposit &&
@@ -62,7 +90,7 @@ func staleClose(t *testing.T, partnerOffline bool) {
 	info := p.a.Node().Channel(p.b.Address())
 	watchers := []*Ledger{p.b}
 	if partnerOffline {
-		w := startWatchtower(t, sim.Client(), mine, contract, kw)
+		w := startWatchtower(t, backend, mine, contract, kw)
 		d, err := p.b.Delegation(p.a.Address())
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +108,7 @@ func staleClose(t *testing.T, partnerOffline bool) {
 	}
 
 	// a's cheat: close with b's proof (its 20) but hope its own 150 never reach the chain.
-	cheat, err := chain.New(ctx, sim.Client(), ka, contract, chain.Options{Mine: mine})
+	cheat, err := chain.New(ctx, backend, ka, contract, chain.Options{Mine: mine})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,26 +135,13 @@ func staleClose(t *testing.T, partnerOffline bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for try := 0; ; try++ {
-		if err := sim.AdjustTime(11 * time.Minute); err == nil {
-			sim.Commit()
-			break
-		} else if try > 200 {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	amountA, amountB := settledAmounts(t, ctx, sim.Client(), contract, rounds)
-	wantA, wantB := uint64(deposit-150+20), uint64(deposit+150-20)
-	if amountA != wantA || amountB != wantB {
-		t.Fatalf("settled a=%d b=%d, the latest proofs say a=%d b=%d", amountA, amountB, wantA, wantB)
-	}
-	t.Logf("stale close answered (partner offline: %v): settled a=%d b=%d as the latest proofs say", partnerOffline, amountA, amountB)
+	t.Logf("stale close answered (partner offline: %v): a's proof %d on chain", partnerOffline, info.OwnNonce)
+	return rounds
 }
 
 // settledAmounts runs the watchers' rounds until the contract's Settled event appears and returns
-// its amounts, participant a (key 211) first whichever address sorts lower.
-func settledAmounts(t *testing.T, ctx context.Context, backend chain.Backend, contract common.Address, rounds func()) (uint64, uint64) {
+// its amounts, participant a first whichever address sorts lower.
+func settledAmounts(t *testing.T, ctx context.Context, backend chain.Backend, contract, a, b common.Address, rounds func()) (uint64, uint64) {
 	t.Helper()
 	abi := bindings.NewFractalsChannels()
 	deadline := time.Now().Add(10 * time.Second)
@@ -138,9 +153,7 @@ func settledAmounts(t *testing.T, ctx context.Context, backend chain.Backend, co
 		}
 		for i := range logs {
 			if ev, err := abi.UnpackSettledEvent(&logs[i]); err == nil {
-				lo := crypto.PubkeyToAddress(ledger.DeterministicKey(211).PublicKey)
-				hi := crypto.PubkeyToAddress(ledger.DeterministicKey(212).PublicKey)
-				if lo.Cmp(hi) < 0 {
+				if a.Cmp(b) < 0 {
 					return ev.AmountA.Uint64(), ev.AmountB.Uint64()
 				}
 				return ev.AmountB.Uint64(), ev.AmountA.Uint64()
