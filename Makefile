@@ -68,3 +68,4 @@ interop:
 	$(GO) test -count=1 -tags interop -run Interop -v ./mesh/
 	@command -v geth >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/geth" ] || { echo "needs geth: $(GO) install github.com/ethereum/go-ethereum/cmd/geth@v1.16.9"; exit 1; }
 	$(GO) test -count=1 -tags interop -run TestInteropLedgerOnGethDev -v ./firmware/
+	$(GO) test -count=1 -tags interop -run TestInteropStaleCloseOnGethDev -v ./firmware/

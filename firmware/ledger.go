@@ -58,6 +58,8 @@ type Ledger struct {
 	// it is closed or settled (by either side) the daemon does not open a new one by itself; the
 	// operator does (fractals ledger open).
 	retired map[common.Address]bool
+	// signer is the unit key's signer (delegations for watchtowers).
+	signer *channel.KeySigner
 }
 
 // LedgerOptions are what StartLedger needs beyond the unit file.
@@ -92,6 +94,7 @@ func StartLedger(ctx context.Context, chainCfg config.Chain, cfg config.Channels
 		}
 	}()
 	signer := channel.NewKeySigner(o.Key)
+	l.signer = signer
 	var err error
 	if l.store, err = store.Open(cfg.Store); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)

@@ -517,3 +517,24 @@ func (n *Node) claims(before uint64) []Claim {
 	}
 	return out
 }
+
+// pruneRoutes forgets, with the batch that drops a settled channel, the records of finished
+// mediated payments (paid or expired) whose first hop was its partner: nothing on or off chain can
+// ask about them any more. An id used by a pruned record may pay again.
+func (n *Node) pruneRoutes(first channel.Address) error {
+	kvs, err := n.cfg.Store.MetaPrefix(routePrefix)
+	if err != nil {
+		return fmt.Errorf("ledger node: pruning route records: %w", err)
+	}
+	for _, kv := range kvs {
+		r, err := decodeRoute(kv.Value)
+		if err != nil {
+			return fmt.Errorf("ledger node: stored %s: %w", kv.Key, err)
+		}
+		if r.first != first || r.status == routePending {
+			continue
+		}
+		n.batch.Meta = append(n.batch.Meta, store.KV{Key: kv.Key}, store.KV{Key: routeIDKey(r.target, r.id)})
+	}
+	return nil
+}

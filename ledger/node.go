@@ -365,8 +365,9 @@ func (n *Node) handleSettled(d channel.Domain) error {
 	if !ok || cs.ch.Domain.Epoch > d.Epoch {
 		return nil
 	}
+	partner := cs.ch.Partner.Address
 	n.dropChannel(cs, fmt.Errorf("ledger node: channel %x epoch %d settled on chain", d.ChannelID[:4], cs.ch.Domain.Epoch))
-	return nil
+	return n.pruneRoutes(partner)
 }
 
 // Pay transfers amount directly to partner and returns once the partner has stored the signed
