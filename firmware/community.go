@@ -22,8 +22,14 @@ import (
 type CommunityOptions struct {
 	Sim    SimOptions
 	Market fractals.MarketConfig
-	// Method clears each interval: auction.Distributed (the ADMM exchange) or auction.Central.
+	// Method clears each interval: MethodConsensus (a market peer per unit over the mesh, no centre),
+	// auction.Distributed (the ADMM exchange in process) or auction.Central.
 	Method auction.Method
+	// DumpMarket, when set, is a directory that receives each interval's bilateral market
+	// (auction.WriteCommunity), for `fractals auction solve --in FILE` (consensus method).
+	DumpMarket string
+	// Silent are units whose market peer never answers (consensus method): their neighbours drop them.
+	Silent []int
 	// Feeder is a MATPOWER case file; "" runs without a feeder (no network charge, no power flow).
 	Feeder      string
 	FeederBuses []int             // the bus of each unit; empty: one per load bus in the case's order
@@ -69,6 +75,14 @@ type MarketResult struct {
 	// MaxImbalanceWh is the largest metered deviation of any unit from its committed exchange in a
 	// period.
 	MaxImbalanceWh float64 `json:"max_unit_imbalance_wh"`
+	// Dropped counts neighbours the consensus peers dropped (silent); TradeMismatches the committed
+	// trades whose two sides disagreed (not settled).
+	Dropped         int    `json:"dropped_neighbours"`
+	TradeMismatches int    `json:"trade_mismatches"`
+	Method          string `json:"method"`
+	// MaxGapAbs is the largest absolute welfare gap of an interval (consensus; there MaxGap is the
+	// gap relative to the interval's central welfare but at least 1).
+	MaxGapAbs float64 `json:"max_gap_abs"`
 }
 
 // PaymentsResult summarises settlement.
@@ -157,8 +171,13 @@ func (o CommunityOptions) Validate() error {
 	if o.Sim.Units < 2 || o.Sim.Units > 1000 {
 		return fmt.Errorf("--units %d out of range [2, 1000] for a community", o.Sim.Units)
 	}
-	if o.Method != auction.Distributed && o.Method != auction.Central {
-		return fmt.Errorf("--market-method %q, want distributed or central", o.Method)
+	if o.Method != auction.Distributed && o.Method != auction.Central && o.Method != MethodConsensus {
+		return fmt.Errorf("--market-method %q, want consensus, distributed or central", o.Method)
+	}
+	for _, l := range o.Silent {
+		if l < 0 || l >= o.Sim.Units || o.Method != MethodConsensus {
+			return fmt.Errorf("silent unit %d: want a unit (0..%d) of a consensus market", l, o.Sim.Units-1)
+		}
 	}
 	if o.Sim.Duration < o.Market.Interval {
 		return fmt.Errorf("--duration %v shorter than the market interval %v", o.Sim.Duration, o.Market.Interval)
@@ -189,7 +208,9 @@ type communityRun struct {
 	base    float64 // feeder losses without the units, W
 	pay     *payments
 	mesh    *readingsMesh
-	tmpDir  string
+	// consensus runs the market peers over mesh (MethodConsensus only).
+	consensus *consensusMarket
+	tmpDir    string
 
 	current cleared
 	res     CommunityResult
@@ -250,6 +271,11 @@ func newCommunityRun(o CommunityOptions) (*communityRun, error) {
 		return nil, err
 	}
 	r.mesh = rm
+	if o.Method == MethodConsensus {
+		charge := func(i, j int) units.PricePerKWh { return r.feeder.NetworkCharge(i, j, o.NetworkRate) }
+		r.consensus = newConsensusMarket(rm, r.names, charge, o.Silent)
+	}
+	r.res.Market.Method = string(o.Method)
 	r.res.Market.PriceMin, r.res.Market.PriceMax = math.Inf(1), math.Inf(-1)
 	return r, nil
 }
@@ -257,6 +283,9 @@ func newCommunityRun(o CommunityOptions) (*communityRun, error) {
 func (r *communityRun) close() {
 	if r.pay != nil {
 		r.pay.close()
+	}
+	if r.consensus != nil {
+		r.consensus.close()
 	}
 	if r.mesh != nil {
 		r.mesh.close()
@@ -324,7 +353,8 @@ func (r *communityRun) clear(now time.Time) error {
 	mc := &r.o.Market
 	n := mc.Periods()
 	var agents []auction.Agent
-	for _, m := range r.members {
+	perUnit := make([][]auction.Agent, len(r.members))
+	for i, m := range r.members {
 		st := m.unit.Status()
 		s := st.Snapshot
 		if s.At.IsZero() {
@@ -333,8 +363,12 @@ func (r *communityRun) clear(now time.Time) error {
 		f := fractals.Forecasts{PV: m.pv.Forecast(now, n, mc.Interval),
 			Critical: m.load.Forecast(now, n, mc.Interval, s.Loads[fractals.LoadCritical].Demand.Value),
 			Services: [2]units.Watts{s.Loads[fractals.LoadWiFi].Demand.Value, s.Loads[fractals.LoadStorage].Demand.Value}}
-		agents = append(agents, fractals.BuildAgents(m.name, mc, &m.cfg, st.State, &s, f, now)...)
+		perUnit[i] = fractals.BuildAgents(m.name, mc, &m.cfg, st.State, &s, f, now)
+		agents = append(agents, perUnit[i]...)
 		m.meterAt = m.plant.Counters().GridImport - m.plant.Counters().GridExport
+	}
+	if r.consensus != nil {
+		return r.clearConsensus(now, perUnit)
 	}
 	p := auction.Problem{Periods: n, PeriodHours: mc.Interval.Hours(), Agents: agents}
 	mr := &r.res.Market

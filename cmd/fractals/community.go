@@ -28,6 +28,7 @@ type communityFlags struct {
 	liars       string
 	meshDrop    float64
 	meshJitter  time.Duration
+	dumpMarket  string
 }
 
 // communityFlagsOn registers the community flags on the sim's flag set.
@@ -38,7 +39,8 @@ func communityFlagsOn(fs *flag.FlagSet) *communityFlags {
 	fs.BoolVar(&c.market, "market", false, "the units trade as one community: market every interval, settlement, payment channels")
 	fs.StringVar(&c.feeder, "feeder", "", "MATPOWER case the community sits on (implies --market)")
 	fs.StringVar(&c.buses, "feeder-buses", "", "comma-separated bus of each unit (default: the case's load buses in order)")
-	fs.StringVar(&c.method, "market-method", c.method, "how each interval clears: distributed (ADMM exchange) or central")
+	fs.StringVar(&c.method, "market-method", c.method, "how each interval clears: consensus (a market peer per unit over the in-memory mesh, no centre), distributed (ADMM exchange in process) or central")
+	fs.StringVar(&c.dumpMarket, "dump-market", "", "directory that receives each interval's bilateral market for `fractals auction solve --in FILE` (consensus)")
 	fs.DurationVar(&c.interval, "market-interval", c.interval, "market interval and period, [5m, 60m]")
 	fs.DurationVar(&c.horizon, "horizon", c.horizon, "receding horizon of each interval's market, [interval, 168h]")
 	fs.Float64Var(&c.networkRate, "network-rate", c.networkRate, "network charge per kWh of an average-distance trade")
@@ -64,6 +66,7 @@ func (c *communityFlags) options(fs *flag.FlagSet, sim firmware.SimOptions) (fir
 	o.Market.Interval, o.Market.Horizon = c.interval, c.horizon
 	o.NetworkRate, o.FeederLoadScale = units.PricePerKWh(c.networkRate), c.loadScale
 	o.MeshDrop, o.MeshJitter = c.meshDrop, c.meshJitter
+	o.DumpMarket = c.dumpMarket
 	var err error
 	if o.FeederBuses, err = intList("--feeder-buses", c.buses); err != nil {
 		return o, err
@@ -105,6 +108,10 @@ func runCommunity(ctx context.Context, o firmware.CommunityOptions, asJSON bool,
 		m.Cleared, m.Intervals, m.IterationsMean, m.IterationsMax, m.Trades, m.PriceMin, m.PriceMax)
 	fmt.Fprintf(stdout, "            welfare %.3f, central optimum %.3f (largest interval gap %.4f %%), largest unit imbalance %.0f Wh\n",
 		m.Welfare, m.Central, 100*m.MaxGap, m.MaxImbalanceWh)
+	if m.Method == string(firmware.MethodConsensus) {
+		fmt.Fprintf(stdout, "            consensus over the mesh: largest absolute interval gap %.6f, %d neighbours dropped, %d trades whose sides disagree\n",
+			m.MaxGapAbs, m.Dropped, m.TradeMismatches)
+	}
 	fmt.Fprintf(stdout, "payments    %d transfers, paid %.6f, received %.6f, failed %d, held %d; grid %.4f / %.4f, network %.4f\n",
 		p.Transfers, p.Paid, p.Received, p.Failed, p.Held, p.ToGrid, p.FromGrid, p.Network)
 	if f := r.Feeder; f != nil {
@@ -112,7 +119,7 @@ func runCommunity(ctx context.Context, o firmware.CommunityOptions, asJSON bool,
 			f.Case, f.LossesWh, f.UnitsLossesWh, f.MinVoltage, f.MaxVoltage, f.OutsideBand, f.Periods)
 	}
 	if ms := r.Mesh; ms != nil {
-		fmt.Fprintf(stdout, "mesh        %s, meter readings only: %d messages (%.1f per unit per interval), %d bytes (%.0f per unit per interval), %d lost, readings missing %d, refused %d\n",
+		fmt.Fprintf(stdout, "mesh        %s (meter readings; market messages too with consensus): %d messages (%.1f per unit per interval), %d bytes (%.0f per unit per interval), %d lost, readings missing %d, refused %d\n",
 			ms.Kind, ms.Messages, ms.MessagesPerUnitPerInterval, ms.Bytes, ms.BytesPerUnitPerInterval, ms.Lost, ms.Missing, ms.Refused)
 	}
 	for _, d := range p.Disagreements {

@@ -33,6 +33,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.Float64Var(&o.Latitude, "latitude", o.Latitude, "latitude of the simulated plant, [-66, 66]")
 	fs.Float64Var(&o.PVKW, "pv-kw", o.PVKW, "PV DC rating in kW, [0, 1000]")
 	fs.Float64Var(&o.BatteryKWh, "battery-kwh", o.BatteryKWh, "battery capacity in kWh, (0, 10000]")
+	communityUnits := fs.Int("community", 0, "run this many simulated units (2..10) on loopback devp2p, APIs on consecutive ports from --listen's")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	configPath := fs.String("config", "", "unit configuration (YAML): run against its real devices instead of the simulated plant")
 	var of opsFlags
@@ -72,6 +73,9 @@ func run(args []string, stderr io.Writer) int {
 		return footprint(o, of, os.Stdout, stderr)
 	}
 	log := slog.New(handler)
+	if *communityUnits != 0 {
+		return startCommunity(*communityUnits, *listen, o, log, stderr)
+	}
 	var d *firmware.Daemon
 	var err error
 	var unitFile *config.Unit
