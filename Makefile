@@ -24,10 +24,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-## cross: the daemon and tools for the unit's ARM boards, without cgo, stripped (-s -w: no symbol table or DWARF)
+## cross: the daemon and tools for the unit's ARM boards, without cgo, stripped (-s -w: no symbol table or DWARF),
+## without the embedded development chain (-tags nosimchain: units use a JSON-RPC chain)
 cross:
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -ldflags='-s -w' -o $(BIN)/linux-arm64/ ./cmd/...
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -ldflags='-s -w' -o $(BIN)/linux-armv7/ ./cmd/...
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags nosimchain -ldflags='-s -w' -o $(BIN)/linux-arm64/ ./cmd/...
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -tags nosimchain -ldflags='-s -w' -o $(BIN)/linux-armv7/ ./cmd/...
 
 ## build: the host binaries into bin/
 build:
@@ -40,8 +41,10 @@ soak: build
 
 ## footprint: the daemon's RSS after an hour of simulated operation with all telemetry on (InfluxDB
 ## down, embedded MQTT broker), and the ARM binary sizes from make cross
-footprint: build cross
-	$(BIN)/fractalsd --footprint 1h --telemetry deploy/footprint.yaml
+## (the production build: -tags nosimchain, like make cross)
+footprint: cross
+	$(GO) build -tags nosimchain -o $(BIN)/nosimchain/ ./cmd/fractalsd
+	$(BIN)/nosimchain/fractalsd --footprint 1h --telemetry deploy/footprint.yaml
 	@for f in $(BIN)/linux-arm64/fractalsd $(BIN)/linux-armv7/fractalsd; do \
 		printf '%s: %.1f MB\n' $$f $$(echo "$$(stat -c %s $$f) / 1048576" | bc -l); done
 

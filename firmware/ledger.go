@@ -7,16 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/internal/clock"
 	"github.com/fractals-energy/fractals/ledger"
@@ -42,7 +39,7 @@ type Ledger struct {
 	token   common.Address
 	clock   clock.Clock
 	log     *slog.Logger
-	sim     *simulated.Backend // the embedded chain, when the daemon made it
+	simStop func() error // stops the embedded chain, when the daemon made it
 	rpc     *ethclient.Client
 
 	// chainMu serialises everything that sends transactions (the keeper's round and the
@@ -143,10 +140,14 @@ func (l *Ledger) connectChain(ctx context.Context, o LedgerOptions) error {
 		}
 		l.rpc, backend, contract = c, c, common.HexToAddress(l.chainC.Contract)
 	default:
-		self := crypto.PubkeyToAddress(o.Key.PublicKey)
-		ether := new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
-		l.sim = simulated.NewBackend(types.GenesisAlloc{self: {Balance: new(big.Int).Mul(ether, big.NewInt(1000))}})
-		backend, mine = l.sim.Client(), func() { l.sim.Commit() }
+		newChain := registeredEmbeddedChain()
+		if newChain == nil {
+			return fmt.Errorf("ledger: %w", ErrNoEmbeddedChain)
+		}
+		var err error
+		if backend, mine, l.simStop, err = newChain(crypto.PubkeyToAddress(o.Key.PublicKey)); err != nil {
+			return fmt.Errorf("ledger: embedded chain: %w", err)
+		}
 		addr, _, err := chain.Deploy(ctx, backend, o.Key, chain.Options{Mine: mine})
 		if err != nil {
 			return fmt.Errorf("ledger: embedded chain: %w", err)
@@ -439,8 +440,8 @@ func (l *Ledger) closeParts() error {
 	if l.rpc != nil {
 		l.rpc.Close()
 	}
-	if l.sim != nil {
-		errs = append(errs, l.sim.Close())
+	if l.simStop != nil {
+		errs = append(errs, l.simStop())
 	}
 	return errors.Join(errs...)
 }

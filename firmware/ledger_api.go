@@ -25,6 +25,9 @@ func StartConfiguredLedger(ctx context.Context, path string, d *Daemon, clk cloc
 	if u.Channels == nil {
 		return nil, nil
 	}
+	if err := CheckChainAvailable(u.Chain.Backend); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	key, err := LoadOrCreateKey(u.Channels.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/fractals-energy/fractals/firmware"
+	scenarioreport "github.com/fractals-energy/fractals/firmware/report"
 	"github.com/fractals-energy/fractals/hil/scenario"
 	"github.com/fractals-energy/fractals/internal/cli"
 )
@@ -63,7 +64,7 @@ func runScenario(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *report != "" {
-		if err := firmware.WriteScenarioReport(*report, &res); err != nil {
+		if err := scenarioreport.WriteScenario(*report, &res); err != nil {
 			fmt.Fprintf(stderr, "fractals scenario: %v\n", err)
 			return 1
 		}

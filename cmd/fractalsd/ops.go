@@ -42,6 +42,12 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fractalsd: %s: site: %v\n", path, err)
 		return 1
 	}
+	if u.Channels != nil {
+		if err := firmware.CheckChainAvailable(u.Chain.Backend); err != nil {
+			fmt.Fprintf(stderr, "fractalsd: %s: %v\n", path, err)
+			return 1
+		}
+	}
 	fmt.Fprintf(stdout, "%s: ok: unit %q, %d devices, cycle %v, data_dir %q, telemetry %s\n", path, u.Name,
 		len(u.Devices), u.Cycle, u.DataDir, describeTelemetry(u.Telemetry))
 	return 0

@@ -1,4 +1,4 @@
-package firmware
+package report
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fractals-energy/fractals/firmware"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -17,9 +18,9 @@ import (
 // maxPlotPoints bounds the points per line, so a two-day run plots as fast as an hour's.
 const maxPlotPoints = 2000
 
-// WriteScenarioReport writes report.json (every assertion's measured value and verdict, the phases
+// WriteScenario writes report.json (every assertion's measured value and verdict, the phases
 // with their reasons, the energy and the events), one PNG per plot, and an index.html showing them.
-func WriteScenarioReport(dir string, r *ScenarioResult) error {
+func WriteScenario(dir string, r *firmware.ScenarioResult) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -106,7 +107,7 @@ func abs(x float64) float64 {
 	return x
 }
 
-func indexHTML(r *ScenarioResult, figs []string) string {
+func indexHTML(r *firmware.ScenarioResult, figs []string) string {
 	var b strings.Builder
 	verdict := "PASS"
 	if !r.Pass {
