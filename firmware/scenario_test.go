@@ -3,7 +3,6 @@ package firmware
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,12 +13,7 @@ import (
 
 func readScenario(t testing.TB, path string) *scenario.Scenario {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s, err := scenario.Read(path, f)
+	s, err := scenario.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/fractals-energy/fractals/firmware"
 	scenarioreport "github.com/fractals-energy/fractals/firmware/report"
@@ -47,13 +46,7 @@ func runScenario(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(files) != 1 {
 		return cli.Errorf(stderr, fs, "want exactly one scenario file, got %d", len(files))
 	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "fractals scenario: %v\n", err)
-		return cli.ExitUsage
-	}
-	s, err := scenario.Read(files[0], f)
-	f.Close()
+	s, err := scenario.ReadFile(files[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "fractals scenario: %v\n", err)
 		return cli.ExitUsage

@@ -14,12 +14,7 @@ import (
 
 func readScenario(t testing.TB, path string) *scenario.Scenario {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s, err := scenario.Read(path, f)
+	s, err := scenario.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

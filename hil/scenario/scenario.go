@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -90,6 +91,16 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Msg) }
 
 const maxFileBytes = 1 << 20
+
+// ReadFile opens, parses and checks the scenario file at path.
+func ReadFile(path string) (*Scenario, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	defer f.Close()
+	return Read(path, f)
+}
 
 // Read parses and checks a scenario file.
 func Read(name string, r io.Reader) (*Scenario, error) {
