@@ -1,7 +1,6 @@
 package firmware
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -19,16 +18,7 @@ func TestEVModeByAPI(t *testing.T) {
 	defer srv.Close()
 	ctx := context.Background()
 	d.Tick(ctx)
-	post := func(body string) (int, string) {
-		resp, err := http.Post(srv.URL+"/api/ev", "application/json", bytes.NewBufferString(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		_, _ = b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
-	}
+	post := func(body string) (int, string) { return postJSON(t, srv.URL+"/api/ev", body) }
 	for _, bad := range []string{`{"mode": "turbo"}`, `{}`, `{"mode": 1}`, `{"mode": "off", "x": 1}`, `not json`} {
 		if code, body := post(bad); code != http.StatusBadRequest || !strings.Contains(body, "deadline") {
 			t.Fatalf("%s: %d %s", bad, code, body)

@@ -59,16 +59,7 @@ func TestPlannedIslandByAPI(t *testing.T) {
 	defer srv.Close()
 	ctx := context.Background()
 	d.Tick(ctx)
-	post := func(body string) (int, string) {
-		resp, err := http.Post(srv.URL+"/api/island", "application/json", bytes.NewBufferString(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		_, _ = b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
-	}
+	post := func(body string) (int, string) { return postJSON(t, srv.URL+"/api/island", body) }
 	if code, body := post(`{"island": "yes"}`); code != http.StatusBadRequest || !strings.Contains(body, "island") {
 		t.Fatalf("bad body: %d %s", code, body)
 	}
@@ -93,4 +84,17 @@ func TestPlannedIslandByAPI(t *testing.T) {
 	if ph := d.Unit().Status().State.Island.Phase; ph != fractals.PhaseConnected {
 		t.Fatalf("withdrawn 400 s ago: phase %v, want connected after enter-service and synchronisation", ph)
 	}
+}
+
+// postJSON posts body to url and returns the status code and the answer's body.
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
 }
