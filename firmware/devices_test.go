@@ -186,10 +186,7 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	var pv der.PVStatus
 	waitUntil(t, 5*time.Second, "PV power read", func() bool {
@@ -218,10 +215,7 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	want := []time.Duration{60 * time.Second, 40 * time.Second, 15 * time.Second, 30 * time.Second, 7 * time.Second}
 	if len(hw.mqtts) != len(want) {
@@ -249,14 +243,21 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	for i, want := range []string{"W/c0/vebus/227/Hub4/L1/AcPowerSetpoint", "W/c1/vebus/276/Hub4/L1/AcPowerSetpoint"} {
 		if got := hw.mqtts[i].Mapping().Commands[mqtt.CmdACInSetpoint].Topic; got != want {
 			t.Errorf("%s: set-point topic %q, want %q", hw.mqtts[i].Name(), got, want)
 		}
 	}
+}
+
+// openHardware opens the devices of unit file u as the daemon does, on the real clock.
+func openHardware(t *testing.T, u *config.Unit) *Hardware {
+	t.Helper()
+	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hw
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/firmware/config"
-	"github.com/fractals-energy/fractals/internal/clock"
 	"github.com/fractals-energy/fractals/internal/units"
 )
 
@@ -41,10 +40,7 @@ func TestRegisteredDriverRunsInTheUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	st, err := hw.Devices.Meter.ReadMeter(context.Background())
 	if err != nil || st.Power != 1234 {

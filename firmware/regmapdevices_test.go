@@ -46,10 +46,7 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	if err := hw.WaitReady(context.Background(), 5*time.Second); err != nil {
 		t.Fatal(err)
@@ -137,10 +134,7 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	if err := hw.WaitReady(context.Background(), 5*time.Second); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/fractals"
-	"github.com/fractals-energy/fractals/internal/clock"
 	"github.com/fractals-energy/fractals/internal/units"
 )
 
@@ -58,10 +57,7 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	ctx := context.Background()
 	if err := hw.Devices.PCC.SetSwitch(ctx, true); err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/hil"
 	"github.com/fractals-energy/fractals/hil/rig"
-	"github.com/fractals-energy/fractals/internal/clock"
 )
 
 // Each degradation step becomes real commands: hostapd's control socket and the storage node's
@@ -108,10 +107,7 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	ctx := context.Background()
 	lim := ServiceLimitsOf(u)
@@ -169,10 +165,7 @@ func TestRigServicesThroughItsUnitFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	if hw.AccessPoint == nil || hw.StorageNode == nil {
 		t.Fatalf("services not built: %+v %+v", hw.AccessPoint, hw.StorageNode)

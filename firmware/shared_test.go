@@ -91,10 +91,7 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	hw, err := OpenDevices(u, ControllerConfig(u), clock.Real{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hw := openHardware(t, u)
 	defer hw.Close()
 	st, err := hw.Devices.Meter.ReadMeter(context.Background())
 	if err != nil || st.Power != -450 {
