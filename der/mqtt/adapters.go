@@ -155,14 +155,7 @@ func (a *Inverter) ReadMeter(context.Context) (der.MeterStatus, error) {
 	if !math.IsNaN(f) {
 		st.Frequency = units.Hertz(f)
 	}
-	vn, fn := float64(a.NominalVoltage), float64(a.NominalFrequency)
-	if vn == 0 {
-		vn = 230
-	}
-	if fn == 0 {
-		fn = 50
-	}
-	st.GridPresent = !math.IsNaN(v) && !math.IsNaN(f) && math.Abs(v-vn) <= 0.15*vn && math.Abs(f-fn) <= 3
+	st.GridPresent = !math.IsNaN(v) && !math.IsNaN(f) && der.InGridWindow(units.Volts(v), units.Hertz(f), a.NominalVoltage, a.NominalFrequency)
 	// A meter on the unit's side of the PCC sees the island's own voltage and frequency while the
 	// battery forms the grid: only a point that watches the utility side can tell an outage.
 	if present := read(MeterPresent); !math.IsNaN(present) {

@@ -140,14 +140,7 @@ func (a *Inverter) ReadMeter(ctx context.Context) (der.MeterStatus, error) {
 	v, err2 := a.Dev.Number(MeterVoltage)
 	f, err3 := a.Dev.Number(MeterFrequency)
 	st.Power, st.Voltage, st.Frequency = units.Watts(w), units.Volts(v), units.Hertz(f)
-	vn, fn := float64(a.NominalVoltage), float64(a.NominalFrequency)
-	if vn == 0 {
-		vn = 230
-	}
-	if fn == 0 {
-		fn = 50
-	}
-	st.GridPresent = err2 == nil && err3 == nil && math.Abs(v-vn) <= 0.15*vn && math.Abs(f-fn) <= 3
+	st.GridPresent = err2 == nil && err3 == nil && der.InGridWindow(st.Voltage, st.Frequency, a.NominalVoltage, a.NominalFrequency)
 	if a.Dev.Has(MeterPresent) {
 		present, err := a.Dev.Number(MeterPresent)
 		st.GridPresent = err == nil && present >= 0.5

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/internal/units"
@@ -72,13 +71,6 @@ func (m *Meter) ReadMeter(context.Context) (der.MeterStatus, error) {
 		return st, fmt.Errorf("sunspec: device %s: %w", m.Dev.Name, err)
 	}
 	st.Power, st.Voltage, st.Frequency = units.Watts(w), units.Volts(v), units.Hertz(hz)
-	vn, fn := float64(m.NominalVoltage), float64(m.NominalFrequency)
-	if vn == 0 {
-		vn = 230
-	}
-	if fn == 0 {
-		fn = 50
-	}
-	st.GridPresent = math.Abs(v-vn) <= 0.15*vn && math.Abs(hz-fn) <= 3
+	st.GridPresent = der.InGridWindow(st.Voltage, st.Frequency, m.NominalVoltage, m.NominalFrequency)
 	return st, nil
 }
