@@ -226,23 +226,12 @@ func Parse(name string, r io.Reader) (*Unit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", name, err)
 	}
-	if len(data) > maxConfigBytes {
-		return nil, &Error{name, 1, "(file)", fmt.Sprintf("larger than %d bytes", maxConfigBytes)}
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(name, err)
-	}
-	if len(root.Content) == 0 {
-		return nil, &Error{name, 1, "(file)", "empty configuration"}
-	}
 	var u Unit
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&u); err != nil {
-		return nil, yamlError(name, err)
+	root, err := decodeStrict(name, data, &u)
+	if err != nil {
+		return nil, err
 	}
-	v := validator{file: name, root: root.Content[0]}
+	v := validator{file: name, root: root}
 	v.unit(&u)
 	v.ledger(&u)
 	if len(v.errs) > 0 {
@@ -671,4 +660,25 @@ func keys(m map[string]bool) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ", ")
+}
+
+// decodeStrict decodes a configuration file into out, refusing unknown fields, and returns the
+// document's root node for the line numbers of later checks. Errors name the file and line.
+func decodeStrict(name string, data []byte, out any) (*yaml.Node, error) {
+	if len(data) > maxConfigBytes {
+		return nil, &Error{name, 1, "(file)", fmt.Sprintf("larger than %d bytes", maxConfigBytes)}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(name, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, &Error{name, 1, "(file)", "empty configuration"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(out); err != nil {
+		return nil, yamlError(name, err)
+	}
+	return root.Content[0], nil
 }

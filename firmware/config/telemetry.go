@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/url"
@@ -10,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Telemetry is where the unit reports itself: InfluxDB, MQTT (with Home Assistant discovery) and
@@ -160,23 +157,12 @@ func LoadOperations(path string) (*Operations, error) {
 
 // ParseOperations validates an operations file; name is used in error messages.
 func ParseOperations(name string, data []byte) (*Operations, error) {
-	if len(data) > maxConfigBytes {
-		return nil, &Error{name, 1, "(file)", fmt.Sprintf("larger than %d bytes", maxConfigBytes)}
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(name, err)
-	}
-	if len(root.Content) == 0 {
-		return nil, &Error{name, 1, "(file)", "empty configuration"}
-	}
 	var o Operations
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&o); err != nil {
-		return nil, yamlError(name, err)
+	root, err := decodeStrict(name, data, &o)
+	if err != nil {
+		return nil, err
 	}
-	v := validator{file: name, root: root.Content[0]}
+	v := validator{file: name, root: root}
 	u := Unit{Cycle: time.Second, DataDir: o.DataDir, Telemetry: o.Telemetry}
 	v.operations(&u)
 	if len(v.errs) > 0 {
