@@ -11,6 +11,7 @@ import (
 
 	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/der/mqtt"
+	"github.com/fractals-energy/fractals/der/sunspec"
 	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/fractals"
 	"github.com/fractals-energy/fractals/hil"
@@ -156,7 +157,7 @@ func BenchmarkDeviceCycleAgainstRig(b *testing.B) {
 	}
 	defer hw.Close()
 	// Back-to-back cycles run faster than the real cycle: make every one of them poll the inverter.
-	hw.Devices.PV.(*polledHybrid).every = 0
+	hw.Devices.PV.(*sunspec.Polled).SetMinInterval(0)
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -196,59 +197,6 @@ devices:
 	})
 	if pv.Power != 312.5 || pv.Rated != 800 {
 		t.Errorf("PV %+v, want 312.5 W of a 800 W inverter", pv)
-	}
-}
-
-// MQTT presets get their stale limit from the device's publishing rhythm, not from the cycle;
-// the file can change the rhythm or set the limit outright.
-func TestMQTTPresetStaleLimits(t *testing.T) {
-	u, err := config.Parse("u.yaml", strings.NewReader(`name: u
-cycle: 1s
-mqtt: {broker: "tcp://127.0.0.1:1"}
-devices:
-  - {name: venus, protocol: mqtt, roles: [battery], preset: victron, portal_id: c0}
-  - {name: venus20, protocol: mqtt, roles: [meter], preset: victron, portal_id: c1, keepalive: 20s}
-  - {name: dtu, protocol: mqtt, roles: [pv], preset: opendtu, serial: '1141', pv_rated_w: 800}
-  - {name: dtu2, protocol: mqtt, roles: [ev], preset: opendtu, serial: '1142', publish_interval: 10s}
-  - {name: dtu3, protocol: mqtt, roles: [load0_power], preset: opendtu, serial: '1143', stale_after: 7s}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hw := openHardware(t, u)
-	defer hw.Close()
-	want := []time.Duration{60 * time.Second, 40 * time.Second, 15 * time.Second, 30 * time.Second, 7 * time.Second}
-	if len(hw.mqtts) != len(want) {
-		t.Fatalf("%d mqtt devices", len(hw.mqtts))
-	}
-	for i, d := range hw.mqtts {
-		if d.StaleAfter() != want[i] {
-			t.Errorf("%s: stale after %v, want %v", d.Name(), d.StaleAfter(), want[i])
-		}
-		// Without mqtt.client_id the client id is unit-device, unique across units on one broker.
-		if d.ClientID() != "u-"+d.Name() {
-			t.Errorf("%s: client id %q, want %q", d.Name(), d.ClientID(), "u-"+d.Name())
-		}
-	}
-}
-
-// The Victron VE.Bus instance comes from the file (276 when it does not say).
-func TestVictronVebusInstance(t *testing.T) {
-	u, err := config.Parse("u.yaml", strings.NewReader(`name: u
-mqtt: {broker: "tcp://127.0.0.1:1"}
-devices:
-  - {name: a, protocol: mqtt, roles: [battery], preset: victron, portal_id: c0, vebus_instance: 227}
-  - {name: b, protocol: mqtt, roles: [meter], preset: victron, portal_id: c1}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hw := openHardware(t, u)
-	defer hw.Close()
-	for i, want := range []string{"W/c0/vebus/227/Hub4/L1/AcPowerSetpoint", "W/c1/vebus/276/Hub4/L1/AcPowerSetpoint"} {
-		if got := hw.mqtts[i].Mapping().Commands[mqtt.CmdACInSetpoint].Topic; got != want {
-			t.Errorf("%s: set-point topic %q, want %q", hw.mqtts[i].Name(), got, want)
-		}
 	}
 }
 

@@ -16,7 +16,7 @@ type exampleMeter struct {
 	Watts float64 `yaml:"watts"`
 }
 
-func (c *exampleMeter) Check(report func(field, format string, args ...any)) {
+func (c *exampleMeter) Check(_ []der.Role, report func(field, format string, args ...any)) {
 	if !(c.Watts >= -1e6 && c.Watts <= 1e6) {
 		report("watts", "%g outside ±1e6", c.Watts)
 	}

@@ -19,7 +19,7 @@ type contactor struct {
 	evSet  units.Watts
 }
 
-func (c *contactor) Check(func(field, format string, args ...any)) {}
+func (c *contactor) Check([]der.Role, func(field, format string, args ...any)) {}
 
 func (c *contactor) Open(der.Env) (der.Opened, error) {
 	return der.Opened{Switch: c, Load: c, EV: c}, nil

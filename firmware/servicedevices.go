@@ -8,28 +8,6 @@ import (
 	"github.com/fractals-energy/fractals/firmware/config"
 )
 
-// driver builds a device of a registered driver (one that owns its configuration, der.Register)
-// and puts what it offers where its roles say.
-func (b *builder) driver(d *config.Device) error {
-	if d.Driver == nil {
-		return fmt.Errorf("protocol %s: the configuration was not checked by its driver", d.Protocol)
-	}
-	o, err := d.Driver.Open(der.Env{Name: d.Name, Unit: b.u.Name, Cycle: b.cc.Cycle, Clock: b.clk, Log: b.log,
-		Shared: b.shared})
-	if err != nil {
-		return err
-	}
-	if o.Closer != nil {
-		b.hw.services = append(b.hw.services, o.Closer)
-	}
-	for _, r := range d.Roles {
-		if err := b.place(der.Role(r), o); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // place puts the interface a role needs from an opened device into the hardware.
 func (b *builder) place(r der.Role, o der.Opened) error {
 	var missing bool
@@ -48,10 +26,19 @@ func (b *builder) place(r der.Role, o der.Opened) error {
 		b.hw.Devices.PCC, missing = o.Switch, o.Switch == nil
 	case der.RoleEV:
 		b.hw.Devices.EV, missing = o.EV, o.EV == nil
+	case der.RoleGridPresent:
+		missing = o.GridPresence == nil // it wraps the meter once every device is open (build)
+	case der.RoleDoor, der.RoleFault:
+		// inputs for the operator: the driver logs them, the controller does not read them
 	default:
+		if _, measures := r.LoadPower(); measures {
+			_, missing = o.Shares[der.SharedLoadMeter] // the circuit's relay reads it (Opened.Link)
+			missing = !missing
+			break
+		}
 		k, isLoad := r.Load()
-		if !isLoad {
-			return fmt.Errorf("role %s: not offered by registered drivers yet", r)
+		if !isLoad || k >= len(b.hw.Devices.Loads) {
+			return fmt.Errorf("role %s: the controller has no such role", r)
 		}
 		b.hw.Devices.Loads[k], missing = o.Load, o.Load == nil
 	}

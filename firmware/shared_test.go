@@ -23,7 +23,7 @@ type registerMeter struct {
 	unit     *modbus.Unit
 }
 
-func (c *registerMeter) Check(report func(field, format string, args ...any)) {
+func (c *registerMeter) Check(_ []der.Role, report func(field, format string, args ...any)) {
 	if c.Slave < 1 || c.Slave > 247 {
 		report("slave", "%d outside 1..247", c.Slave)
 	}

@@ -9,9 +9,7 @@ import (
 )
 
 // LoadMeter reports what a switched circuit draws and would draw; a relay alone cannot tell.
-type LoadMeter interface {
-	ReadLoadPower(ctx context.Context) (power, demand units.Watts, err error)
-}
+type LoadMeter = der.LoadMeter
 
 // Load is a load behind a relay, as a der.Load: the relay switches it and its feedback says whether
 // it is on; the power comes from Meter when there is one, else from the nominal power.

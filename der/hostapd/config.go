@@ -27,7 +27,7 @@ type Config struct {
 }
 
 // Check reports a socket path that is not absolute or too long and a client limit out of range.
-func (c *Config) Check(report func(field, format string, args ...any)) {
+func (c *Config) Check(_ []der.Role, report func(field, format string, args ...any)) {
 	if !filepath.IsAbs(c.ControlSocket) || len(c.ControlSocket) > maxUnixPath {
 		report("control_socket", "%q: want an absolute path of at most %d bytes, such as /var/run/hostapd/wlan0", c.ControlSocket, maxUnixPath)
 	}

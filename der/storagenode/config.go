@@ -20,7 +20,7 @@ type Config struct {
 }
 
 // Check reports a URL that is not http(s)://host:port with a port in 1..65535.
-func (c *Config) Check(report func(field, format string, args ...any)) {
+func (c *Config) Check(_ []der.Role, report func(field, format string, args ...any)) {
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		report("url", "%q: want http://host:port", c.URL)

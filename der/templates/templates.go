@@ -26,19 +26,21 @@ type Template struct {
 	Protocol string   `yaml:"protocol"` // sunspec, mqtt or regmap
 	Roles    []string `yaml:"roles"`    // the roles it can play
 	// Source is the public document the registers (or topics) come from.
-	Source   string   `yaml:"source"`
-	Defaults Defaults `yaml:"defaults"`
-	Quirks   []string `yaml:"quirks"`
+	Source string `yaml:"source"`
+	// Port is the Modbus TCP port the device listens on (for the gateway's address), 0 when it
+	// has none.
+	Port int `yaml:"port"`
+	// Defaults are fields of the protocol's driver configuration (unit, preset ...) that a unit
+	// file entry naming the template may leave out or override. They stay YAML: the unit file's
+	// reader merges them into the entry before the driver decodes it (Fields).
+	Defaults yaml.Node `yaml:"defaults"`
+	Quirks   []string  `yaml:"quirks"`
 	// Controls are the set-points the controller can use on it (empty: read only).
-	Controls  []string    `yaml:"controls"`
-	Registers *regmap.Map `yaml:"registers"` // protocol regmap only
-}
-
-// Defaults are the settings a unit file may leave out when it names the template.
-type Defaults struct {
-	Unit   *int   `yaml:"unit"`   // Modbus unit id
-	Port   int    `yaml:"port"`   // Modbus TCP port the device listens on
-	Preset string `yaml:"preset"` // mqtt preset
+	Controls []string `yaml:"controls"`
+	// Registers is the register map (protocol regmap only): a field of the driver configuration
+	// that the template fixes, an entry may not bring its own.
+	Registers *regmap.Map `yaml:"registers"`
+	registers *yaml.Node  // Registers as written, for Fields
 }
 
 var (
@@ -80,6 +82,15 @@ func parse(file string) (*Template, error) {
 	if err := dec.Decode(&t); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	var raw struct {
+		Registers yaml.Node `yaml:"registers"`
+	}
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if t.Registers != nil {
+		t.registers = &raw.Registers
+	}
 	if err := t.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -94,6 +105,10 @@ func (t *Template) validate() error {
 		return fmt.Errorf("%s: maker, model and source are required", t.Name)
 	case len(t.Roles) == 0:
 		return fmt.Errorf("%s: roles missing", t.Name)
+	case t.Defaults.Kind != 0 && t.Defaults.Kind != yaml.MappingNode:
+		return fmt.Errorf("%s: defaults: want a mapping of the driver's fields", t.Name)
+	case t.Port < 0 || t.Port > 65535:
+		return fmt.Errorf("%s: port %d outside 1..65535", t.Name, t.Port)
 	}
 	switch t.Protocol {
 	case "regmap":
@@ -111,6 +126,19 @@ func (t *Template) validate() error {
 		return fmt.Errorf("%s: protocol %q: accepted sunspec, mqtt or regmap", t.Name, t.Protocol)
 	}
 	return nil
+}
+
+// Fields are the driver configuration fields the template supplies, by yaml name: defaults, which
+// an entry naming the template may override, and fixed ones (the register map), which it may not.
+func (t *Template) Fields() (defaults, fixed map[string]*yaml.Node) {
+	defaults, fixed = map[string]*yaml.Node{}, map[string]*yaml.Node{}
+	for i := 0; i+1 < len(t.Defaults.Content); i += 2 {
+		defaults[t.Defaults.Content[i].Value] = t.Defaults.Content[i+1]
+	}
+	if t.registers != nil {
+		fixed["registers"] = t.registers
+	}
+	return defaults, fixed
 }
 
 // All returns every template, sorted by name; the error names any file that does not load (a

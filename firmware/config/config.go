@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,8 +15,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fractals-energy/fractals/der"
-	"github.com/fractals-energy/fractals/der/mqtt"
-	"github.com/fractals-energy/fractals/der/regmap"
 )
 
 // Unit is the device configuration of one MeshBox++ unit.
@@ -97,86 +94,24 @@ type MQTT struct {
 	Password string `yaml:"password"`
 }
 
-// Device is one device and the roles it plays for the controller.
+// Device is one device entry of the unit file: the fields every device has, and the rest, which
+// belong to the driver its protocol names (der.Register) and are decoded and checked by it
+// (devices.go), after the template the entry names has supplied what the entry leaves out.
 type Device struct {
-	Name       string        `yaml:"name"`
-	Protocol   string        `yaml:"protocol"` // sunspec, mqtt or gpio
-	Roles      []der.Role    `yaml:"roles"`    // pv, battery, meter, pcc, load0.., ev (typed: der.Role)
+	Name     string     `yaml:"name"`
+	Protocol string     `yaml:"protocol"` // a registered driver: sunspec, regmap, mqtt, gpio, hostapd ...
+	Roles    []der.Role `yaml:"roles"`    // pv, battery, meter, pcc, load0.., ev ...
+	// StaleAfter is how long a reading lasts; 0: the driver's rule (its preset's rhythm, or one
+	// and a half cycles).
 	StaleAfter time.Duration `yaml:"stale_after"`
-	Revert     time.Duration `yaml:"revert"` // revert timer written with controls
-
-	// sunspec
-	Gateway string `yaml:"gateway"`
-	UnitID  *int   `yaml:"unit"`
-	Poll    *Poll  `yaml:"poll"`
-
-	// mqtt
-	Preset   string            `yaml:"preset"`    // victron, opendtu or "" (custom)
-	PortalID string            `yaml:"portal_id"` // victron
-	Serial   string            `yaml:"serial"`    // opendtu inverter serial
-	Prefix   string            `yaml:"prefix"`    // topic prefix
-	Topics   map[string]string `yaml:"topics"`    // point -> topic
-	Fields   map[string]string `yaml:"fields"`    // point -> JSON field in the payload
-	Commands map[string]string `yaml:"commands"`  // command -> topic
-	// VebusInstance (victron) is the VE.Bus instance of the Multi, default 276.
-	VebusInstance int `yaml:"vebus_instance"`
-	// Keepalive (victron) is how often the keepalive is sent, default 30s (Venus OS stops
-	// publishing a minute after the last one); values last two keepalives.
-	Keepalive time.Duration `yaml:"keepalive"`
-	// TrustRetained (mqtt) accepts a retained message as a fresh reading; off (the default), a
-	// retained value counts as stale until a live message arrives, since a broker keeps a sleeping
-	// or vanished device's last value for ever.
-	TrustRetained bool `yaml:"trust_retained"`
-	// PublishInterval (opendtu) is OpenDTU's MQTT publish interval, default 5s; values last three.
-	PublishInterval time.Duration `yaml:"publish_interval"`
-	// PVRated is the PV inverter's AC rating in W. Required for an mqtt device with role pv unless
-	// its topics map pv.rated: the controller caps PV at the rating, so a rating left at 0 would
-	// curtail the inverter to 0 W.
-	PVRated float64 `yaml:"pv_rated_w"`
-
-	// gpio
-	Pins      map[string]Pin `yaml:"pins"` // relay, feedback, input ...
-	Debounce  time.Duration  `yaml:"debounce"`
-	Interlock string         `yaml:"interlock"` // a device whose switch must be open before this one closes
-	// Meter names the mqtt device that measures a gpio load circuit (it plays load<k>_power).
-	Meter   string  `yaml:"meter"`
-	Nominal float64 `yaml:"nominal_w"` // a load circuit's power when it has no meter
-
-	// Template names a known device (der/templates) whose protocol, unit id, preset and register
-	// map the entry may leave out.
+	// Template names a known device (der/templates) whose protocol and driver fields (unit id,
+	// preset, register map) the entry may leave out.
 	Template string `yaml:"template"`
-	// Registers (regmap) is the register map of a non-SunSpec Modbus device, usually its template's.
-	Registers *regmap.Map `yaml:"registers"`
-	// BatteryWDischargePositive (sunspec) is for a device whose model 802 W counts discharge
-	// positive, against the model's definition.
-	BatteryWDischargePositive bool `yaml:"battery_w_discharge_positive"`
 
-	// DriverFields are the entry's other fields, a registered driver's own (drivers.go); Driver
-	// is them decoded and checked by that driver.
+	// DriverFields are the entry's other fields, its driver's own; Driver is them (merged with the
+	// template's) decoded and checked by that driver.
 	DriverFields map[string]yaml.Node `yaml:",inline"`
 	Driver       der.DriverConfig     `yaml:"-"`
-}
-
-// Poll is the polling schedule of a SunSpec device.
-type Poll struct {
-	Fast      []int `yaml:"fast"`
-	Slow      []int `yaml:"slow"`
-	SlowEvery int   `yaml:"slow_every"`
-}
-
-// Pin is one GPIO line.
-type Pin struct {
-	Name      string `yaml:"name"`       // GPIO17
-	ActiveLow bool   `yaml:"active_low"` // the relay or input is on when the line is low
-}
-
-// UnmarshalYAML accepts both `relay: GPIO17` and `relay: {name: GPIO17, active_low: true}`.
-func (p *Pin) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		return n.Decode(&p.Name)
-	}
-	type plain Pin
-	return n.Decode((*plain)(p))
 }
 
 // Error is a configuration error: where it is and what is wrong.
@@ -327,20 +262,7 @@ func p(parts ...any) []any { return parts }
 const (
 	minCycle, maxCycle     = 100 * time.Millisecond, 10 * time.Second
 	minTimeout, maxTimeout = 10 * time.Millisecond, time.Minute
-	maxUnitID              = 247
-	maxPVRated             = 10e6 // W
 )
-
-var roles = map[string]map[string]bool{
-	"sunspec": {"pv": true, "battery": true},
-	"mqtt": {"pv": true, "battery": true, "meter": true, "ev": true,
-		"load0_power": true, "load1_power": true, "load2_power": true},
-	"gpio": {"pcc": true, "load0": true, "load1": true, "load2": true, "grid_present": true, "door": true, "fault": true},
-}
-
-var mqttPresets = map[string]bool{"": true, "victron": true, "opendtu": true}
-
-var gpioPinName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,31}$`)
 
 func (v *validator) unit(u *Unit) {
 	v.mesh(u.Mesh)
@@ -388,44 +310,7 @@ func (v *validator) unit(u *Unit) {
 	if len(u.Devices) == 0 {
 		v.fail(p("devices"), "missing: a unit needs at least one device")
 	}
-	names, taken := map[string]bool{}, map[string]string{}
-	for i := range u.Devices {
-		d := &u.Devices[i]
-		if d.Name == "" {
-			v.fail(p("devices", i, "name"), "missing")
-		} else if names[d.Name] {
-			v.fail(p("devices", i, "name"), "%q defined twice", d.Name)
-		}
-		names[d.Name] = true
-		v.device(u, i, d, gateways)
-		for k, r := range d.Roles {
-			if other, ok := taken[string(r)]; ok {
-				v.fail(p("devices", i, "roles", k), "role %q already played by %q", r, other)
-			}
-			taken[string(r)] = d.Name
-		}
-	}
-	v.sharedPins(u)
-	v.sharedTargets(u)
-	relays := map[string]bool{}
-	for _, d := range u.Devices {
-		if d.Protocol == "gpio" && d.Pins["relay"].Name != "" {
-			relays[d.Name] = true
-		}
-	}
-	for i := range u.Devices {
-		d := &u.Devices[i]
-		if il := d.Interlock; il != "" && !names[il] {
-			v.fail(p("devices", i, "interlock"), "no device %q", il)
-		} else if il != "" && !relays[il] {
-			v.fail(p("devices", i, "interlock"), "%q is not a gpio relay (a device with a relay pin)", il)
-		} else if il != "" && !relays[d.Name] {
-			v.fail(p("devices", i, "interlock"), "only a gpio relay (a device with a relay pin) can be interlocked")
-		}
-		if d.Meter != "" && !names[d.Meter] {
-			v.fail(p("devices", i, "meter"), "no device %q", d.Meter)
-		}
-	}
+	v.devices(u, gateways)
 }
 
 func (v *validator) site(s *Site, cycle time.Duration) {
@@ -510,156 +395,6 @@ func (v *validator) gateway(i int, g *Gateway) {
 	if g.BackoffMin < 0 || g.BackoffMax < 0 || (g.BackoffMax != 0 && g.BackoffMax < g.BackoffMin) {
 		v.fail(p("gateways", i, "backoff_max"), "%v must be ≥ backoff_min %v and not negative", g.BackoffMax, g.BackoffMin)
 	}
-}
-
-func (v *validator) device(u *Unit, i int, d *Device, gateways map[string]bool) {
-	if !v.applyTemplate(i, d) {
-		return
-	}
-	allowed, ok := roles[d.Protocol]
-	if !ok {
-		allowed, ok = v.driverDevice(i, d)
-	} else {
-		v.noDriverFields(i, d)
-	}
-	if !ok {
-		v.fail(p("devices", i, "protocol"), "%q: accepted sunspec, mqtt, regmap or gpio", d.Protocol)
-		return
-	}
-	if len(d.Roles) == 0 {
-		v.fail(p("devices", i, "roles"), "missing: what the device is for (%s)", keys(allowed))
-	}
-	for k, r := range d.Roles {
-		if !allowed[string(r)] {
-			v.fail(p("devices", i, "roles", k), "%q: a %s device may be %s", r, d.Protocol, keys(allowed))
-		}
-	}
-	if d.StaleAfter < 0 || d.StaleAfter > time.Hour {
-		v.fail(p("devices", i, "stale_after"), "%v outside 0..1h", d.StaleAfter)
-	}
-	if d.Revert < 0 || d.Revert > 18*time.Hour {
-		v.fail(p("devices", i, "revert"), "%v outside 0..18h", d.Revert)
-	}
-	switch d.Protocol {
-	case "regmap":
-		v.regmapDevice(i, d, gateways)
-	case "sunspec":
-		if !gateways[d.Gateway] {
-			v.fail(p("devices", i, "gateway"), "%q is not among the gateways", d.Gateway)
-		}
-		if d.UnitID == nil {
-			v.fail(p("devices", i, "unit"), "missing: the Modbus unit id, 0..%d", maxUnitID)
-		} else if *d.UnitID < 0 || *d.UnitID > maxUnitID {
-			v.fail(p("devices", i, "unit"), "%d outside 0..%d", *d.UnitID, maxUnitID)
-		}
-		if d.Poll != nil {
-			for _, list := range []struct {
-				name string
-				ids  []int
-			}{{"fast", d.Poll.Fast}, {"slow", d.Poll.Slow}} {
-				for k, id := range list.ids {
-					if id < 1 || id > 65534 {
-						v.fail(p("devices", i, "poll", list.name, k), "model %d outside 1..65534", id)
-					}
-				}
-			}
-			if d.Poll.SlowEvery < 0 || d.Poll.SlowEvery > 100000 {
-				v.fail(p("devices", i, "poll", "slow_every"), "%d outside 0..100000", d.Poll.SlowEvery)
-			}
-		}
-	case "mqtt":
-		if u.MQTT == nil {
-			v.fail(p("devices", i, "protocol"), "mqtt device but no mqtt: broker section")
-		}
-		if !mqttPresets[d.Preset] {
-			v.fail(p("devices", i, "preset"), "%q: accepted victron, opendtu or none", d.Preset)
-		}
-		if d.Preset == "victron" && d.PortalID == "" {
-			v.fail(p("devices", i, "portal_id"), "missing: the Venus OS portal id")
-		}
-		if d.Preset == "opendtu" && d.Serial == "" {
-			v.fail(p("devices", i, "serial"), "missing: the inverter serial number")
-		}
-		if d.VebusInstance != 0 && (d.Preset != "victron" || d.VebusInstance < 0 || d.VebusInstance > 65535) {
-			v.fail(p("devices", i, "vebus_instance"), "%d: accepted 0..65535, with preset victron only", d.VebusInstance)
-		}
-		if d.Keepalive != 0 && (d.Preset != "victron" || d.Keepalive < time.Second || d.Keepalive > 55*time.Second) {
-			v.fail(p("devices", i, "keepalive"), "%v: accepted 1s..55s, with preset victron only", d.Keepalive)
-		}
-		if d.PublishInterval != 0 && (d.Preset != "opendtu" || d.PublishInterval < time.Second || d.PublishInterval > 10*time.Minute) {
-			v.fail(p("devices", i, "publish_interval"), "%v: accepted 1s..10m, with preset opendtu only", d.PublishInterval)
-		}
-		if d.PVRated < 0 || d.PVRated > maxPVRated {
-			v.fail(p("devices", i, "pv_rated_w"), "%g outside 0..%g", d.PVRated, float64(maxPVRated))
-		} else if slices.Contains(d.Roles, "pv") && d.PVRated == 0 && (d.Preset != "" || d.Topics["pv.rated"] == "") {
-			v.fail(p("devices", i, "pv_rated_w"), "missing: the PV inverter's rating in W (or a pv.rated topic)")
-		}
-		if d.Preset != "" && (len(d.Topics) > 0 || len(d.Commands) > 0 || len(d.Fields) > 0) {
-			v.fail(p("devices", i, "preset"), "%s: the preset brings its own topics; topics, commands and fields are for a device without preset", d.Preset)
-		}
-		if d.Preset == "" && len(d.Topics) == 0 {
-			v.fail(p("devices", i, "topics"), "missing: a device without preset needs its topic mapping")
-		}
-		for point := range d.Topics {
-			if !slices.Contains(mqtt.PointNames, point) {
-				v.fail(p("devices", i, "topics", point), "unknown point %q: accepted %s", point, strings.Join(mqtt.PointNames, ", "))
-			}
-		}
-		for cmd := range d.Commands {
-			if !slices.Contains(mqtt.CommandNames, cmd) {
-				v.fail(p("devices", i, "commands", cmd), "unknown command %q: accepted %s", cmd, strings.Join(mqtt.CommandNames, ", "))
-			}
-		}
-		for name := range d.Fields {
-			if !slices.Contains(mqtt.PointNames, name) && !slices.Contains(mqtt.CommandNames, name) {
-				v.fail(p("devices", i, "fields", name), "unknown point or command %q: accepted %s", name,
-					strings.Join(append(slices.Clone(mqtt.PointNames), mqtt.CommandNames...), ", "))
-			} else if d.Topics[name] == "" && d.Commands[name] == "" {
-				v.fail(p("devices", i, "fields", name), "%q has a field but no topic in topics or commands", name)
-			}
-		}
-		for point, topic := range d.Topics {
-			if topic == "" || strings.ContainsAny(topic, "+#\x00") {
-				v.fail(p("devices", i, "topics", point), "%q is not a topic name (no wildcards)", topic)
-			}
-		}
-		for cmd, topic := range d.Commands {
-			if topic == "" || strings.ContainsAny(topic, "+#\x00") {
-				v.fail(p("devices", i, "commands", cmd), "%q is not a topic name (no wildcards)", topic)
-			}
-		}
-	case "gpio":
-		if len(d.Pins) == 0 {
-			v.fail(p("devices", i, "pins"), "missing: a gpio device needs pins")
-		}
-		for role, pin := range d.Pins {
-			if role != "relay" && role != "feedback" && role != "input" {
-				v.fail(p("devices", i, "pins", role), "pin role %q: accepted relay, feedback or input", role)
-			}
-			if !gpioPinName.MatchString(pin.Name) {
-				v.fail(p("devices", i, "pins", role), "pin name %q: want a line name such as GPIO17", pin.Name)
-			}
-		}
-		if d.Pins["relay"].Name == "" {
-			for k, r := range d.Roles {
-				if r == "pcc" || strings.HasPrefix(string(r), "load") {
-					v.fail(p("devices", i, "roles", k), "role %q switches a circuit: it needs a relay pin", r)
-				}
-			}
-		}
-		if d.Debounce < 0 || d.Debounce > 10*time.Second {
-			v.fail(p("devices", i, "debounce"), "%v outside 0..10s", d.Debounce)
-		}
-	}
-}
-
-func keys(m map[string]bool) string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
 }
 
 // decodeStrict decodes a configuration file into out, refusing unknown fields, and returns the

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fractals-energy/fractals/der/gpio"
+	"github.com/fractals-energy/fractals/der/sunspec"
 )
 
 func TestLoadExample(t *testing.T) {
@@ -17,11 +20,11 @@ func TestLoadExample(t *testing.T) {
 	if u.Name != "meshbox-01" || u.Cycle != time.Second || len(u.Devices) != 4 {
 		t.Fatalf("%+v", u)
 	}
-	inv := u.Devices[0]
-	if inv.Protocol != "sunspec" || *inv.UnitID != 1 || inv.Poll.SlowEvery != 60 || inv.Revert != 30*time.Second {
-		t.Errorf("inverter %+v", inv)
+	inv, ok := u.Devices[0].Driver.(*sunspec.DriverConfig)
+	if !ok || u.Devices[0].Protocol != "sunspec" || *inv.Unit != 1 || inv.Poll.SlowEvery != 60 || inv.Revert != 30*time.Second {
+		t.Errorf("inverter %+v", u.Devices[0])
 	}
-	if pin := u.Devices[2].Pins["feedback"]; pin.Name != "GPIO27" || !pin.ActiveLow {
+	if pin := u.Devices[2].Driver.(*gpio.DriverConfig).Pins["feedback"]; pin.Name != "GPIO27" || !pin.ActiveLow {
 		t.Errorf("feedback pin %+v", pin)
 	}
 	if u.Gateways[0].WriteReadDelay != 20*time.Millisecond {

@@ -3,6 +3,10 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/fractals-energy/fractals/der/mqtt"
+	"github.com/fractals-energy/fractals/der/regmap"
+	"github.com/fractals-energy/fractals/der/sunspec"
 )
 
 const regmapHead = "name: u\ngateways:\n  - {name: rs485, protocol: modbus-tcp, address: '127.0.0.1:5020'}\ndevices:\n"
@@ -21,12 +25,13 @@ func TestTemplateFillsTheDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, sma := u.Devices[0], u.Devices[1]
-	if inv.Protocol != "regmap" || *inv.UnitID != 1 || inv.Registers == nil || len(inv.Registers.Points) < 6 {
-		t.Errorf("sungrow %+v", inv)
+	inv, ok1 := u.Devices[0].Driver.(*regmap.DriverConfig)
+	sma, ok2 := u.Devices[1].Driver.(*sunspec.DriverConfig)
+	if !ok1 || u.Devices[0].Protocol != "regmap" || *inv.Unit != 1 || inv.Registers == nil || len(inv.Registers.Points) < 6 {
+		t.Errorf("sungrow %+v", u.Devices[0])
 	}
-	if sma.Protocol != "sunspec" || *sma.UnitID != 3 {
-		t.Errorf("sma %+v", sma)
+	if !ok2 || u.Devices[1].Protocol != "sunspec" || *sma.Unit != 3 {
+		t.Errorf("sma %+v", u.Devices[1])
 	}
 }
 
@@ -41,7 +46,7 @@ func TestTemplateAndRegmapErrors(t *testing.T) {
 		{"  - {name: a, protocol: regmap, roles: [meter], gateway: rs485, unit: 1, registers: {points: [{point: meter.power, address: 1, type: s16}]}}\n",
 			`devices[0].roles[0]: role "meter" needs a meter.voltage point`},
 		{"  - {name: a, template: goodwe-et, roles: [battery], gateway: rs485}\n  - {name: b, template: goodwe-et, roles: [meter], gateway: rs485}\n",
-			"devices[1].registers: set-point battery.setpoint writes register 47512 of unit 247 on rs485, as devices[0] battery.setpoint does"},
+			"devices[1].registers: set-point battery.setpoint: register 47512 of unit 247 on rs485 already used by devices[0] (a.battery.setpoint)"},
 		{"  - {name: a, template: goodwe-et, roles: [pv], gateway: rs485}\n", "devices[0].pv_rated_w: missing"},
 	} {
 		_, err := Parse("u.yaml", strings.NewReader(regmapHead+c.dev))
@@ -52,7 +57,7 @@ func TestTemplateAndRegmapErrors(t *testing.T) {
 	_, err := Parse("u.yaml", strings.NewReader("name: u\nmqtt: {broker: 'tcp://h:1883'}\ndevices:\n"+
 		"  - {name: a, protocol: mqtt, roles: [ev], topics: {ev.power: p}, commands: {ev.setpoint: same/topic}}\n"+
 		"  - {name: b, protocol: mqtt, roles: [battery], topics: {battery.soc: s, battery.power: w}, commands: {battery.setpoint: same/topic}}\n"))
-	if err == nil || !strings.Contains(err.Error(), `u.yaml:5: devices[1].commands.battery.setpoint: topic "same/topic" is already written by devices[0] ev.setpoint`) {
+	if err == nil || !strings.Contains(err.Error(), `u.yaml:5: devices[1].commands.battery.setpoint: topic "same/topic" already used by devices[0] (a.ev.setpoint)`) {
 		t.Errorf("shared command topic: %v", err)
 	}
 }
@@ -65,7 +70,9 @@ func TestMQTTTemplatesBringTheirPreset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Devices[0].Protocol != "mqtt" || u.Devices[0].Preset != "victron" || u.Devices[1].Preset != "opendtu" {
+	venus, ok1 := u.Devices[0].Driver.(*mqtt.DriverConfig)
+	dtu, ok2 := u.Devices[1].Driver.(*mqtt.DriverConfig)
+	if !ok1 || !ok2 || u.Devices[0].Protocol != "mqtt" || venus.Preset != "victron" || dtu.Preset != "opendtu" {
 		t.Fatalf("%+v", u.Devices)
 	}
 	_, err = Parse("u.yaml", strings.NewReader("name: u\nmqtt: {broker: 'tcp://127.0.0.1:1883'}\ndevices:\n"+

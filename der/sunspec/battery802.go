@@ -1,11 +1,10 @@
-package firmware
+package sunspec
 
 import (
 	"context"
 	"log/slog"
 	"time"
 
-	"github.com/fractals-energy/fractals/der/sunspec"
 	"github.com/fractals-energy/fractals/internal/clock"
 	"github.com/fractals-energy/fractals/internal/units"
 )
@@ -16,7 +15,7 @@ import (
 // controller's reserve, SocRsvMax from its maximum state of charge), again at most once per
 // refresh so that a battery that restarted gets it back.
 type battery802 struct {
-	dev                  *sunspec.Device
+	dev                  *Device
 	clk                  clock.Clock
 	reserveMin, maxSoC   float64 // percent
 	refresh              time.Duration
@@ -27,7 +26,7 @@ type battery802 struct {
 	lastErrBeat, lastErr string // the last failure logged, so a device that lacks a point is not logged every write
 }
 
-func newBattery802(dev *sunspec.Device, clk clock.Clock, reserve, socMax units.Fraction, refresh time.Duration, log *slog.Logger) *battery802 {
+func newBattery802(dev *Device, clk clock.Clock, reserve, socMax units.Fraction, refresh time.Duration, log *slog.Logger) *battery802 {
 	return &battery802{dev: dev, clk: clk, reserveMin: float64(reserve) * 100, maxSoC: float64(socMax) * 100,
 		refresh: refresh, log: log}
 }
