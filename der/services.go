@@ -36,3 +36,7 @@ type StorageNode interface {
 	SetReadOnly(ctx context.Context, readOnly bool) error
 	SetBandwidthLimit(ctx context.Context, limit BytesPerSecond) error
 }
+
+// ClientLimited is the configuration of an access point whose full client limit the unit file
+// gives; the controller's service steps reduce it (to an eighth) and restore it.
+type ClientLimited interface{ Limit() int }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/der/templates"
 	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/fractals"
@@ -30,7 +31,7 @@ func TestSunSpecTemplatesAgainstRig(t *testing.T) {
 	defer r.Close()
 	ts, _ := templates.All()
 	for k, tp := range ts {
-		if tp.Protocol != "sunspec" || !slices.Contains(tp.Roles, "pv") {
+		if tp.Protocol != "sunspec" || !slices.Contains(tp.Roles, der.RolePV) {
 			continue
 		}
 		t.Run(tp.Name, func(t *testing.T) {
@@ -39,7 +40,7 @@ gateways:
   - {name: rig, protocol: modbus-tcp, address: "%s", timeout: 500ms}
 devices:
   - {name: inverter, template: %s, roles: [%s], gateway: rig, unit: 1}
-`, tp.Name, r.ModbusAddr(), tp.Name, strings.Join(tp.Roles, ", "))))
+`, tp.Name, r.ModbusAddr(), tp.Name, roleNames(tp.Roles))))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +56,7 @@ devices:
 			if len(errs) > 0 || !snap.PVPower.Good() || !snap.PVRated.Good() {
 				t.Fatalf("PV %v rated %v: %v", snap.PVPower, snap.PVRated, errs)
 			}
-			if slices.Contains(tp.Roles, "battery") && !snap.SoC.Good() {
+			if slices.Contains(tp.Roles, der.RoleBattery) && !snap.SoC.Good() {
 				t.Errorf("battery SoC %v", snap.SoC)
 			}
 			// A limit of its own per template, so one held from the template before does not count.
@@ -69,4 +70,12 @@ devices:
 			})
 		})
 	}
+}
+
+func roleNames(rs []der.Role) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return strings.Join(out, ", ")
 }

@@ -21,6 +21,8 @@ type templateRow struct {
 	Model    string   `json:"model"`
 	Protocol string   `json:"protocol"`
 	Roles    []string `json:"roles"`
+	Port     int      `json:"port,omitempty"`
+	Defaults any      `json:"defaults,omitempty"` // the driver fields an entry naming it may leave out
 	Controls []string `json:"controls"`
 	Source   string   `json:"source"`
 	Quirks   []string `json:"quirks,omitempty"`
@@ -44,7 +46,16 @@ func runTemplates(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	rows := make([]templateRow, len(ts))
 	for i, t := range ts {
-		rows[i] = templateRow{t.Name, t.Maker, t.Model, t.Protocol, t.Roles, t.Controls, t.Source, t.Quirks}
+		roles := make([]string, len(t.Roles))
+		for k, r := range t.Roles {
+			roles[k] = string(r)
+		}
+		var defaults map[string]any
+		if err := t.Defaults.Decode(&defaults); err != nil && t.Defaults.Kind != 0 {
+			fmt.Fprintf(stderr, "fractals templates: %s: defaults: %v\n", t.Name, err)
+			return 1
+		}
+		rows[i] = templateRow{t.Name, t.Maker, t.Model, t.Protocol, roles, t.Port, defaults, t.Controls, t.Source, t.Quirks}
 	}
 	if *asJSON {
 		return writeJSON(stdout, stderr, "fractals templates", rows, true)

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fractals-energy/fractals/der"
 	"github.com/fractals-energy/fractals/der/regmap"
 )
 
@@ -24,7 +25,7 @@ type Template struct {
 	Maker    string   `yaml:"maker"`
 	Model    string   `yaml:"model"`
 	Protocol string   `yaml:"protocol"` // sunspec, mqtt or regmap
-	Roles    []string `yaml:"roles"`    // the roles it can play
+	Roles    []der.Role `yaml:"roles"` // the roles it can play
 	// Source is the public document the registers (or topics) come from.
 	Source string `yaml:"source"`
 	// Port is the Modbus TCP port the device listens on (for the gateway's address), 0 when it

@@ -44,4 +44,3 @@ func (v *validator) emptyEntries() {
 		}
 	}
 }
-

@@ -91,8 +91,8 @@ func (v *validator) template(i int, d *Device) (defaults, fixed map[string]*yaml
 		return nil, nil, false
 	}
 	for k, r := range d.Roles {
-		if !slices.Contains(t.Roles, string(r)) {
-			v.fail(p("devices", i, "roles", k), "%q: template %s can play %s", r, t.Name, strings.Join(t.Roles, ", "))
+		if !slices.Contains(t.Roles, r) {
+			v.fail(p("devices", i, "roles", k), "%q: template %s can play %s", r, t.Name, roleList(t.Roles))
 		}
 	}
 	defaults, fixed = t.Fields()

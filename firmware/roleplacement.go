@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/fractals-energy/fractals/der"
-	"github.com/fractals-energy/fractals/der/hostapd"
 	"github.com/fractals-energy/fractals/firmware/config"
 )
 
@@ -53,7 +52,7 @@ func (b *builder) place(r der.Role, o der.Opened) error {
 func ServiceLimitsOf(u *config.Unit) ServiceLimits {
 	lim := DefaultServiceLimits
 	for _, d := range u.Devices {
-		if c, ok := d.Driver.(*hostapd.Config); ok {
+		if c, ok := d.Driver.(der.ClientLimited); ok {
 			lim.FullClients, lim.ReducedClients = c.Limit(), max(1, c.Limit()/8)
 		}
 	}
