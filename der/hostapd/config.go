@@ -50,4 +50,5 @@ func (c *Config) Open(env der.Env) (der.Opened, error) {
 	cl := New(c.ControlSocket, "", env.Cycle)
 	return der.Opened{AccessPoint: &AP{C: cl, Limit: c.Limit()}, Closer: cl}, nil
 }
+
 var _ der.ClientLimited = (*Config)(nil)

@@ -21,11 +21,11 @@ var files embed.FS
 
 // Template is one known device.
 type Template struct {
-	Name     string   `yaml:"name"`
-	Maker    string   `yaml:"maker"`
-	Model    string   `yaml:"model"`
-	Protocol string   `yaml:"protocol"` // sunspec, mqtt or regmap
-	Roles    []der.Role `yaml:"roles"` // the roles it can play
+	Name     string     `yaml:"name"`
+	Maker    string     `yaml:"maker"`
+	Model    string     `yaml:"model"`
+	Protocol string     `yaml:"protocol"` // sunspec, mqtt or regmap
+	Roles    []der.Role `yaml:"roles"`    // the roles it can play
 	// Source is the public document the registers (or topics) come from.
 	Source string `yaml:"source"`
 	// Port is the Modbus TCP port the device listens on (for the gateway's address), 0 when it

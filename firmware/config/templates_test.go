@@ -46,4 +46,3 @@ func TestTemplatesFitTheirDrivers(t *testing.T) {
 		}
 	}
 }
-
