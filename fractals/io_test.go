@@ -8,32 +8,15 @@ import (
 	"time"
 
 	"github.com/fractals-energy/fractals/der"
+	"github.com/fractals-energy/fractals/der/dertest"
 	"github.com/fractals-energy/fractals/internal/units"
 )
 
-// flakyBattery answers until told to fail, and records what it was told.
-type flakyBattery struct {
-	fail   bool
-	writes []units.Watts
-}
-
-func (b *flakyBattery) ReadBattery(context.Context) (der.BatteryStatus, error) {
-	if b.fail {
-		return der.BatteryStatus{}, der.ErrStale
-	}
-	return der.BatteryStatus{SoC: 0.6, Power: 100}, nil
-}
-
-func (b *flakyBattery) SetBatteryPower(_ context.Context, p units.Watts) error {
-	if b.fail {
-		return errors.New("battery: no answer")
-	}
-	b.writes = append(b.writes, p)
-	return nil
-}
+// failing are the faults of a battery that stopped answering.
+var failing = dertest.Faults{ReadErr: der.ErrStale, SetErr: errors.New("battery: no answer")}
 
 func TestReadDegradesToStaleThenMissing(t *testing.T) {
-	b := &flakyBattery{}
+	b := dertest.NewBattery(der.BatteryStatus{SoC: 0.6, Power: 100})
 	d := Devices{Battery: b}
 	ctx := context.Background()
 	s1, errs := Read(ctx, &d, t0, &Snapshot{}, 10*time.Second)
@@ -43,7 +26,7 @@ func TestReadDegradesToStaleThenMissing(t *testing.T) {
 	if s1.PVPower.Quality != Missing {
 		t.Fatal("a device that is not there must read missing")
 	}
-	b.fail = true
+	b.SetFaults(failing)
 	s2, errs := Read(ctx, &d, t0.Add(5*time.Second), &s1, 10*time.Second)
 	if len(errs) != 1 || !errors.Is(errs[0], der.ErrStale) {
 		t.Fatalf("want the device error back, got %v", errs)
@@ -58,7 +41,7 @@ func TestReadDegradesToStaleThenMissing(t *testing.T) {
 }
 
 func TestWriterDeadbandRefreshRampAndRetry(t *testing.T) {
-	b := &flakyBattery{}
+	b := dertest.NewBattery(der.BatteryStatus{SoC: 0.6, Power: 100})
 	d := Devices{Battery: b}
 	w := NewWriter(WriterConfig{Deadband: 20, Refresh: 10 * time.Second, Ramp: 1000})
 	ctx := context.Background()
@@ -69,26 +52,26 @@ func TestWriterDeadbandRefreshRampAndRetry(t *testing.T) {
 	}
 	write(0)
 	write(10) // inside the dead-band
-	if len(b.writes) != 1 {
-		t.Fatalf("dead-band ignored: writes %v", b.writes)
+	if b.Commands() != 1 {
+		t.Fatalf("dead-band ignored: %d writes", b.Commands())
 	}
 	write(3000) // ramp: at most 1000 W/s × 2 s since the last write
-	if got := b.writes[len(b.writes)-1]; got != 2000 {
+	if got := b.Setpoint(); got != 2000 {
 		t.Fatalf("ramp-limited write %v, want 2000", got)
 	}
 	write(3000)
-	if got := b.writes[len(b.writes)-1]; got != 3000 {
+	if got := b.Setpoint(); got != 3000 {
 		t.Fatalf("second ramp step %v, want 3000", got)
 	}
-	n := len(b.writes)
+	n := b.Commands()
 	for i := 0; i < 9; i++ {
 		write(3005)
 	}
-	if len(b.writes) != n {
-		t.Fatalf("rewrote inside the dead-band before refresh: %v", b.writes[n:])
+	if b.Commands() != n {
+		t.Fatalf("rewrote inside the dead-band before refresh: %d writes", b.Commands()-n)
 	}
 	write(3005)
-	if len(b.writes) != n+1 {
+	if b.Commands() != n+1 {
 		t.Fatal("no refresh after 10 s: the device's revert timer would fire")
 	}
 	// Zero is exact even inside the dead-band: idle is a safety state.
@@ -96,18 +79,18 @@ func TestWriterDeadbandRefreshRampAndRetry(t *testing.T) {
 	w2 := NewWriter(WriterConfig{Deadband: 20, Refresh: time.Hour})
 	w2.Write(ctx, &d, Commands{BatteryPower: 15}, at)
 	w2.Write(ctx, &d, Commands{BatteryPower: 0}, at.Add(time.Second))
-	if got := b.writes[len(b.writes)-1]; got != 0 {
+	if got := b.Setpoint(); got != 0 {
 		t.Fatalf("zero inside the dead-band not written: last %v", got)
 	}
 	// A failed write is retried next cycle.
-	b.fail = true
+	b.SetFaults(failing)
 	_, errs := w.Write(ctx, &d, Commands{BatteryPower: -500}, at.Add(2*time.Second))
 	if len(errs) != 1 {
 		t.Fatalf("write error not reported: %v", errs)
 	}
-	b.fail = false
+	b.SetFaults(dertest.Faults{})
 	w.Write(ctx, &d, Commands{BatteryPower: -500}, at.Add(3*time.Second))
-	if got := b.writes[len(b.writes)-1]; got != -500 {
+	if got := b.Setpoint(); got != -500 {
 		t.Fatalf("not retried after a failure: last %v", got)
 	}
 }

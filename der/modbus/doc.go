@@ -3,7 +3,8 @@
 // requests in flight per gateway, a delay between a write and the next read, and back-off for a unit
 // that stops answering (its requests then fail fast with der.ErrStale, never fatally). Holding
 // registers (read 3, write 16) and input registers (read 4); RTU is tested over a socat pty pair
-// against pymodbus.
+// against pymodbus. Target is the gateway and unit id fields a Modbus driver's configuration embeds,
+// with their checks.
 //
 // It knows registers, not meanings: SunSpec decoding lives in der/sunspec. It must not retry writes
 // on its own (a control write is retried by its caller, which knows whether it is still wanted).

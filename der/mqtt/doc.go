@@ -5,5 +5,10 @@
 // plausibility bands per point (plausible.go: an impossible value or a boolean where a number
 // belongs reads as der.ErrImplausible), and adapters to the der interfaces. It also embeds a broker (mochi-mqtt) for setups without one.
 //
+// It is the `mqtt` driver of the unit file (driver.go, der.Register): DriverConfig (preset,
+// portal_id, serial, topics, fields, commands, pv_rated_w ...) checks point and command names,
+// builds the Mapping and opens the device on the unit's broker; it lends its connection and its
+// load.power reading (der.SharedLoadMeter) to a relay's circuit, and claims its command topics.
+//
 // It must not make control decisions.
 package mqtt

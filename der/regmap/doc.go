@@ -5,5 +5,7 @@
 // bit field and enum labels, and each writable set-point with its limits. A Device polls the points
 // through der/modbus, with its back-off, and reports stale values as SunSpec devices do; Inverter
 // adapts a Device to der.PVInverter, der.Battery and der.Meter. Readings outside the physics of
-// their unit are refused as der.ErrImplausible.
+// their unit are refused as der.ErrImplausible. It is the `regmap` driver of the unit file
+// (driver.go, der.Register): DriverConfig (the modbus Target, registers, pv_rated_w) checks that the
+// map has the points each role needs and claims the registers its set-points write.
 package regmap

@@ -9,6 +9,11 @@
 // controls.go) and 802 (reserve band, SetOp, SetInvState, AlmRst, CtrlHb; 802 has no power
 // set-point).
 //
+// It is the `sunspec` driver of the unit file (driver.go, der.Register): DriverConfig (the modbus
+// Target, revert, poll, battery_w_discharge_positive) opens a Polled hybrid (polled at most once
+// per half cycle, stale at once when the unit stops answering, model 802's heartbeat and reserve
+// band after each battery write, battery802.go) and a PolledMeter.
+//
 // It must not make control decisions, and it never types register offsets by hand: every offset
 // comes from the generated tables.
 package sunspec

@@ -1,15 +1,19 @@
 // Package config reads a unit's device configuration from YAML: the Modbus gateways, the MQTT
 // broker, the pin server (for GPIO lines that live in another process, such as the HIL rig), the
 // site section (what the controller knows that devices do not report: battery ratings, SoC limits
-// and reserve, grid limits, nominal voltage and frequency, stale limit), and every device with its
-// protocol, address or unit id, polling schedule, topic mapping or pins, and the roles it plays for
-// the controller (pv, battery, meter, ev, pcc, load0..load2 and their load<k>_power meters,
-// grid_present, door, fault). MQTT devices add pv_rated_w (required for role pv unless a pv.rated
-// topic is mapped), vebus_instance and keepalive (victron) and publish_interval (opendtu), from
-// which the presets' stale limits follow. The optional market section (market.go) sets the unit's
-// market interval, horizon and method, tariffs, load values and battery and PV costs. Every error names the file, the line and the field, and says what is
-// accepted. The fields of a registered driver's device (der.Register: hostapd, storagenode) are
-// decoded into and checked by that driver's own config (drivers.go).
+// and reserve, grid limits, nominal voltage and frequency, stale limit), and every device entry.
+// An entry's common fields are name, protocol, roles (typed der.Role: pv, battery, meter, ev, pcc,
+// load0..load2 and their load<k>_power meters, grid_present, door, fault, access_point,
+// storage_node), stale_after and template; every other field belongs to the driver its protocol
+// names (der.Register; drivers.go imports them all: sunspec, regmap, mqtt, gpio, hostapd,
+// storagenode), which decodes and checks them (devices.go). A template (der/templates) supplies its
+// protocol and driver fields at the YAML-node level before the driver decodes: its defaults where
+// the entry has none, its fixed fields (a register map) which the entry may not bring. Checks across
+// the whole file are generic: a resource an entry uses (der.Use: a gateway, the broker section,
+// another device's relay or load meter) must exist, and no two entries may claim one thing
+// (der.Claim: a GPIO line, a register set-point, a command topic). The optional market section (market.go) sets the unit's
+// market interval, horizon and method, tariffs, load values and battery and PV costs. Every error names the file, the line and the field, and says what
+// is accepted.
 //
 // telemetry.go adds the operations part, in a unit file or on its own (LoadOperations, for the
 // simulated unit): data_dir (the state file's directory) and the telemetry section (InfluxDB, MQTT
