@@ -98,6 +98,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(base)
 	f.Add([]byte("name: x\ndevices:\n  - {name: a, protocol: gpio, roles: [pcc], pins: {relay: GPIO1}}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("name: x\ngateways: [{name: g, protocol: modbus-tcp, address: 'h:502'}]\ndevices:\n" +
+		"  - {name: i, template: sungrow-sh, roles: [pv, battery], gateway: g, unit: 3}\n" +
+		"  - {name: p, protocol: sunspec, roles: [meter], gateway: g, unit: 240, poll: {fast: [203]}}\n"))
 	f.Add([]byte("devices: [{unit: -1}]"))
 	f.Add([]byte("name: x\npin_server: {address: \"127.0.0.1:1\", timeout: 1s}\nsite: {soc_min: 0.1, reserve: .2, max_export_w: 0, reconnect_delay: 5s}\n" +
 		"mqtt: {broker: tcp://h:1}\ndevices:\n  - {name: m, protocol: mqtt, roles: [ev, load0_power], topics: {ev.power: a}}\n" +
