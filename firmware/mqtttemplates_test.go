@@ -37,7 +37,7 @@ devices:
 	acIn := fmt.Sprintf("W/%s/vebus/%d/Hub4/L1/AcPowerSetpoint", portal, mqtt.DefaultVebusInstance)
 	limit := "solar/" + serial + "/cmd/limit_nonpersistent_absolute"
 	devices, err := mqtt.New(mqtt.Config{Name: "devices", Broker: broker.URL(), ClientID: "emulated-devices",
-		Mapping: mqtt.Mapping{Points: map[string]mqtt.Binding{"acin": {Topic: acIn, Field: "value"}, "limit": {Topic: limit}}},
+		Mapping:    mqtt.Mapping{Points: map[string]mqtt.Binding{"acin": {Topic: acIn, Field: "value"}, "limit": {Topic: limit}}},
 		StaleAfter: time.Minute})
 	if err != nil {
 		t.Fatal(err)
