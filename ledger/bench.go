@@ -58,6 +58,9 @@ type BenchResult struct {
 	// SignVerifyUs is the cost of one signature plus one verification alone, in microseconds:
 	// the per-transfer floor of the whole path.
 	SignVerifyUs float64 `json:"sign_verify_us"`
+	// PaymentsPerProof is how many payments one signed direct proof carried on average (the
+	// payer coalesces the payments that arrive while its previous cut is being written).
+	PaymentsPerProof float64 `json:"payments_per_proof,omitempty"`
 	// ReusedDir says the stores were left in Dir by an earlier run, so the channels continue from
 	// their stored state (bigger files, nonces far from zero); Note says so in words.
 	ReusedDir bool   `json:"reused_dir"`
@@ -203,11 +206,13 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	commits := 0
+	commits, signed, coalesced := 0, 0, 0
 	var commitTime, commitMax time.Duration
 	for _, n := range bn.nodes {
 		st := n.Stats()
 		commits += st.Commits
+		signed += st.Signed
+		coalesced += st.Coalesced
 		commitTime += st.CommitTime
 		commitMax = max(commitMax, st.CommitMax)
 	}
@@ -224,8 +229,15 @@ func RunBench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		TPS:   float64(cfg.Transfers) / elapsed.Seconds(),
 		P50ms: ms(latencies[len(latencies)/2]), P99ms: ms(latencies[len(latencies)*99/100]),
 		Durable: durable, Commits: commits, CommitMeanMs: ms(commitMean), CommitMaxMs: ms(commitMax), SignVerifyUs: SignVerifyCost(2000).Seconds() * 1e6,
-		ReusedDir: len(earlier) > 0, Note: reuseNote(cfg.Dir, earlier),
+		ReusedDir: len(earlier) > 0, Note: reuseNote(cfg.Dir, earlier), PaymentsPerProof: perProof(coalesced, signed),
 	}, nil
+}
+
+func perProof(payments, proofs int) float64 {
+	if proofs == 0 {
+		return 0
+	}
+	return float64(payments) / float64(proofs)
 }
 
 // SignVerifyCost measures one signature plus one recovery of a balance proof, averaged over n.

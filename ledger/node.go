@@ -104,6 +104,8 @@ type Node struct {
 	committed  chan struct{}
 	out        []outFrame
 	finished   []finish
+	// coalescing lists the channels with payments waiting for flushPayments.
+	coalescing []*chanState
 	// durable answers wait for the next cut to be on disk; committing are those of the cut being written.
 	durable, committing []finish
 	fatal               error
@@ -119,6 +121,9 @@ type Node struct {
 // Stats counts what the node did (for tests and the bench).
 type Stats struct {
 	Commits, Signed, Received, Refused, Resent, Recovered int
+	// Coalesced counts the payments the Signed direct proofs carried (several per proof when
+	// they arrive together).
+	Coalesced int
 	// CommitTime is the time spent in group commits (fsync included); CommitMax the longest one.
 	CommitTime, CommitMax time.Duration
 }
@@ -130,13 +135,15 @@ type chanState struct {
 	// withdraw is the own withdrawal being negotiated (re-sent by the tick until confirmed).
 	withdraw *withdrawEvent
 	// settle is the own cooperative settle being negotiated (re-sent by the tick).
-	settle   *settleEvent
-	synced   bool
-	waiting  []*payEvent
-	waiters  []waiter
-	dirty    bool
-	ackDue   bool
-	lastSend time.Time
+	settle  *settleEvent
+	synced  bool
+	waiting []*payEvent
+	// coalescing are payments taken since the last flush: one proof will carry them all.
+	coalescing []*payEvent
+	waiters    []waiter
+	dirty      bool
+	ackDue     bool
+	lastSend   time.Time
 }
 
 type waiter struct {
@@ -492,8 +499,13 @@ func (n *Node) loop() {
 		}
 		n.recoverSigners(events)
 		for _, e := range events {
+			if _, pay := e.(*payEvent); !pay {
+				// Anything else may sign on a channel too: the payments before it go first.
+				n.flushPayments()
+			}
 			n.handle(e)
 		}
+		n.flushPayments()
 		// Answers depend only on acknowledgements (the partner's disk), never on our own pending
 		// commit, so callers hear at once.
 		for _, f := range n.finished {
@@ -900,20 +912,81 @@ func (n *Node) handlePay(e *payEvent) {
 		cs.waiting = append(cs.waiting, e)
 		return
 	}
-	u, err := cs.ch.Direct(e.amount, n.cfg.Signer)
-	if err != nil {
-		n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
+	if len(cs.coalescing) == 0 {
+		n.coalescing = append(n.coalescing, cs)
+	}
+	cs.coalescing = append(cs.coalescing, e)
+}
+
+// flushPayments signs, for every channel with payments taken since the last flush, one proof
+// that carries them all: its transferred total grows by their sum, so the partner verifies and
+// acknowledges one signature for the run, and each payment's record names that proof's nonce.
+// Payments are taken in order; one that the balance no longer covers fails alone, as it would
+// have one proof at a time.
+func (n *Node) flushPayments() {
+	for _, cs := range n.coalescing {
+		pays := cs.coalescing
+		cs.coalescing = nil
+		n.signPayments(cs, pays)
+	}
+	n.coalescing = n.coalescing[:0]
+}
+
+func (n *Node) signPayments(cs *chanState, pays []*payEvent) {
+	next := cs.ch.Own.Proof.Nonce + 1
+	balance := cs.ch.OwnBalance()
+	var total uint64
+	var carried []*payEvent
+	for _, e := range pays {
+		if e.id != 0 {
+			// A retry of a payment carried earlier in this run waits for the same proof.
+			if nonce, ok := n.paid[payKey{e.partner, e.id}]; ok {
+				n.awaitAck(cs, nonce, e.done)
+				continue
+			}
+		}
+		if err := coversPayment(e.amount, balance-total); err != nil {
+			n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
+			continue
+		}
+		total += e.amount
+		carried = append(carried, e)
+		if e.id != 0 {
+			n.paid[payKey{e.partner, e.id}] = next
+		}
+	}
+	if len(carried) == 0 {
 		return
 	}
-	n.count(func(s *Stats) { s.Signed++ })
-	cs.dirty = true
-	if e.id != 0 {
-		n.paid[payKey{e.partner, e.id}] = u.Proof.Nonce
-		n.batch.Payments = append(n.batch.Payments, store.Payment{Partner: e.partner, ID: e.id, Nonce: u.Proof.Nonce, Amount: e.amount})
+	u, err := cs.ch.Direct(total, n.cfg.Signer)
+	if err != nil {
+		for _, e := range carried {
+			delete(n.paid, payKey{e.partner, e.id})
+			n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
+		}
+		return
 	}
-	n.send(e.partner, channel.EncodeUpdate(u))
+	n.count(func(s *Stats) { s.Signed++; s.Coalesced += len(carried) })
+	cs.dirty = true
+	for _, e := range carried {
+		if e.id != 0 {
+			n.batch.Payments = append(n.batch.Payments, store.Payment{Partner: e.partner, ID: e.id, Nonce: u.Proof.Nonce, Amount: e.amount})
+		}
+		n.awaitAck(cs, u.Proof.Nonce, e.done)
+	}
+	n.send(cs.ch.Partner.Address, channel.EncodeUpdate(u))
 	cs.lastSend = n.now()
-	n.awaitAck(cs, u.Proof.Nonce, e.done)
+}
+
+// coversPayment refuses what Direct would refuse: a zero amount, or more than the balance left.
+func coversPayment(amount, left uint64) error {
+	if amount == 0 {
+		return fmt.Errorf("direct transfer: amount 0: %w", channel.ErrInvalidAmount)
+	}
+	if amount > left {
+		return fmt.Errorf("direct transfer of %d: %d left of the balance: %w", amount, left, channel.ErrOverspend)
+	}
+	return nil
 }
 
 // lookupPayment finds the nonce that carried payment id to partner. Only a record known to be
