@@ -505,7 +505,11 @@ func (n *Node) loop() {
 			}
 			n.handle(e)
 		}
-		n.flushPayments()
+		if !busy {
+			// Payments wait while the committer writes: they could not leave before the next
+			// cut anyway, and so one proof carries all that arrived meanwhile.
+			n.flushPayments()
+		}
 		// Answers depend only on acknowledgements (the partner's disk), never on our own pending
 		// commit, so callers hear at once.
 		for _, f := range n.finished {
@@ -566,6 +570,7 @@ func (n *Node) finalCut(busy bool) {
 		f.done <- f.err
 	}
 	n.committing = nil
+	n.flushPayments()
 	if n.cut() && <-n.commitDone == nil {
 		for _, f := range n.committing {
 			f.done <- f.err
@@ -705,7 +710,10 @@ func (n *Node) failChannel(cs *chanState, err error) {
 	for _, p := range cs.waiting {
 		p.done <- err
 	}
-	cs.waiters, cs.waiting = nil, nil
+	for _, p := range cs.coalescing {
+		p.done <- err
+	}
+	cs.waiters, cs.waiting, cs.coalescing = nil, nil, nil
 }
 
 func (n *Node) now() time.Time { return n.cfg.Clock.Now() }
