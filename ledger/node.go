@@ -53,6 +53,18 @@ type Config struct {
 	PaidMemory int
 	// Hooks (tests only) are called at named points of the transfer path; see CrashPoint.
 	Hook func(point CrashPoint)
+	// OnRefused hears every frame from a peer the node refused (bad signature, unknown channel,
+	// stale or malformed message), with the reason; the daemon logs and counts them. It runs on
+	// the node's loop and must not block.
+	OnRefused func(Refusal)
+}
+
+// Refusal is a peer's frame the node refused, and why.
+type Refusal struct {
+	From channel.Address
+	// Kind is the frame's first byte (its message kind; zero for an empty frame).
+	Kind channel.Kind
+	Err  error
 }
 
 // CrashPoint names a moment in the transfer path where a crash test kills the process.
@@ -1055,7 +1067,7 @@ func (n *Node) releaseAcked(cs *chanState) {
 func (n *Node) handleFrame(e *frameEvent) {
 	from, frame := e.from, e.frame
 	if len(frame) == 0 {
-		n.count(func(s *Stats) { s.Refused++ })
+		n.refuse(from, 0, errors.New("empty frame"))
 		return
 	}
 	cs := n.frameChannel(from, frame)
@@ -1083,7 +1095,15 @@ func (n *Node) handleFrame(e *frameEvent) {
 		err = fmt.Errorf("unknown message kind %d", frame[0])
 	}
 	if err != nil {
-		n.count(func(s *Stats) { s.Refused++ })
+		n.refuse(from, channel.Kind(frame[0]), err)
+	}
+}
+
+// refuse counts a refused frame and tells the OnRefused hook.
+func (n *Node) refuse(from channel.Address, kind channel.Kind, err error) {
+	n.count(func(s *Stats) { s.Refused++ })
+	if n.cfg.OnRefused != nil {
+		n.cfg.OnRefused(Refusal{From: from, Kind: kind, Err: err})
 	}
 }
 
