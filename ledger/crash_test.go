@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -90,6 +91,18 @@ func runChild() int {
 			}
 		}
 	}
+	sequential := false
+	if limit := env("FSIZE"); limit != "" {
+		// A full disk: no file of this process may grow beyond limit bytes (writes past it fail
+		// with EFBIG instead of the default SIGXFSZ).
+		n, _ := strconv.ParseUint(limit, 10, 64)
+		signal.Ignore(syscall.SIGXFSZ)
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		sequential = true
+	}
 	st, err := store.Open(env("DB"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -118,6 +131,20 @@ func runChild() int {
 	if role == "payee" {
 		// Serve until the parent closes stdin.
 		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+	} else if sequential {
+		for id := uint64(1); id <= crashPayments; id++ {
+			if err := payRetrying(node, partner, id); err != nil {
+				fmt.Fprintf(os.Stderr, "payment %d refused: %v\n", id, err)
+				if err := node.Pay(context.Background(), partner, 1, crashPayments+1); err == nil {
+					fmt.Fprintln(os.Stderr, "a payment after the failed commit went through")
+					return 4
+				}
+				node.Close()
+				tcp.Close()
+				st.Close() // fails too; the log stays for the next open
+				return 1
+			}
+		}
 	} else if err := payAll(node, partner); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -191,11 +218,12 @@ type child struct {
 	output *strings.Builder
 }
 
-func startChild(t *testing.T, role, db, peer string, d channel.Domain, point ledger.CrashPoint, at int) *child {
+func startChild(t *testing.T, role, db, peer string, d channel.Domain, point ledger.CrashPoint, at int, extraEnv ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "CRASH_ROLE="+role, "CRASH_DB="+db, "CRASH_PEER="+peer,
 		"CRASH_DOMAIN="+encodeDomain(d), "CRASH_POINT="+string(point), "CRASH_AT="+strconv.Itoa(at))
+	cmd.Env = append(cmd.Env, extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -459,4 +487,62 @@ func verifyAfterCrashes(t *testing.T, cc *crashChain, payerDB, payeeDB string, l
 		}
 	}
 	t.Fatal("no Settled event")
+}
+
+// TestFullDiskRefusesPaymentsLosesNothing runs the payer in a child whose files may not grow past
+// a limit (RLIMIT_FSIZE: the disk is full for it) and pays one payment at a time until its log
+// append fails: that payment and every later one are refused, and the payee holds exactly the
+// proof the payer's store holds. Restarted with room, the payer pays the rest once each, and the
+// channel settles on chain to the full amount.
+func TestFullDiskRefusesPaymentsLosesNothing(t *testing.T) {
+	cc := newCrashChain(t)
+	dir := t.TempDir()
+	payerDB, payeeDB := filepath.Join(dir, "payer.db"), filepath.Join(dir, "payee.db")
+	payee, tcp, st := localNode(t, payeeSeed, payeeDB)
+	if err := payee.AddChannel(cc.domain, cc.payer.Self(), depositB, depositA); err != nil {
+		t.Fatal(err)
+	}
+	// The payer's bbolt file exists at its opening size; the limit leaves its log about 40 KiB.
+	pre, err := store.Open(payerDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre.Close()
+	fi, err := os.Stat(payerDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := fi.Size() + 40<<10
+	c := startChild(t, "payer", payerDB, tcp.Addr(), cc.domain, "", 0, "CRASH_FSIZE="+strconv.FormatInt(limit, 10))
+	tcp.AddPeer(cc.payer.Self(), c.addr)
+	err = <-c.done
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(c.output.String(), "refused") || !strings.Contains(c.output.String(), "file too large") {
+		t.Fatalf("payer on a full disk: %v, want exit 1 with its refused payment\n%s", err, c.output)
+	}
+	t.Logf("full disk: %s", strings.TrimSpace(c.output.String()))
+	// Nothing the payee holds is missing from the payer's store, and nothing more was sent.
+	ro, err := store.OpenReadOnly(payerDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, err := ro.Channels()
+	ro.Close()
+	if err != nil || len(chans) != 1 {
+		t.Fatalf("payer store after the full disk: %d channels, %v", len(chans), err)
+	}
+	held := payee.Channel(cc.payer.Self())
+	if chans[0].Own.Proof != held.Partner || held.Received == 0 || held.Received == totalPaid() {
+		t.Fatalf("payer's stored proof %d (sent %d), the payee holds %d (received %d of %d)", chans[0].Own.Proof.Nonce, chans[0].Own.Proof.Transferred, held.Partner.Nonce, held.Received, totalPaid())
+	}
+	c = startChild(t, "payer", payerDB, tcp.Addr(), cc.domain, "", 0)
+	tcp.AddPeer(cc.payer.Self(), c.addr)
+	if err := <-c.done; err != nil {
+		t.Fatalf("payer with room again: %v\n%s", err, c.output)
+	}
+	payeeInfo := payee.Channel(cc.payer.Self())
+	payee.Close()
+	tcp.Close()
+	st.Close()
+	verifyAfterCrashes(t, cc, payerDB, payeeDB, payeeInfo.Received, 0)
 }
