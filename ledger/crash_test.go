@@ -51,6 +51,10 @@ const (
 	depositB      = 1_000
 	payerSeed     = 21
 	payeeSeed     = 22
+	// The mediated crash tests: payer → mediator (the child) → carol → dave.
+	mediatorSeed = 23
+	carolSeed    = 24
+	daveSeed     = 25
 )
 
 func amountOf(id uint64) uint64 { return id%5 + 1 }
@@ -68,8 +72,11 @@ func runChild() int {
 	env := func(k string) string { return os.Getenv("CRASH_" + k) }
 	role := env("ROLE")
 	seed, partnerSeed := uint64(payerSeed), uint64(payeeSeed)
-	if role == "payee" {
+	switch role {
+	case "payee":
 		seed, partnerSeed = payeeSeed, payerSeed
+	case "mediator":
+		seed, partnerSeed = mediatorSeed, payerSeed
 	}
 	key := channel.NewKeySigner(ledger.DeterministicKey(seed))
 	partner := channel.NewKeySigner(ledger.DeterministicKey(partnerSeed)).Address()
@@ -120,15 +127,29 @@ func runChild() int {
 		return 3
 	}
 	own, other := uint64(depositA), uint64(depositB)
-	if role == "payee" {
+	if role == "payee" || role == "mediator" {
 		own, other = other, own
 	}
 	if err := node.AddChannel(d, partner, own, other); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
+	if role == "mediator" {
+		// The second channel, towards carol: the mediator holds the big deposit on it.
+		d2, err := decodeDomain(env("DOMAIN2"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		carol := channel.NewKeySigner(ledger.DeterministicKey(carolSeed)).Address()
+		tcp.AddPeer(carol, env("PEER2"))
+		if err := node.AddChannel(d2, carol, depositA, depositB); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+	}
 	fmt.Printf("LISTEN %s\n", tcp.Addr())
-	if role == "payee" {
+	if role == "payee" || role == "mediator" {
 		// Serve until the parent closes stdin.
 		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 	} else if sequential {
@@ -545,4 +566,161 @@ func TestFullDiskRefusesPaymentsLosesNothing(t *testing.T) {
 	tcp.Close()
 	st.Close()
 	verifyAfterCrashes(t, cc, payerDB, payeeDB, payeeInfo.Received, 0)
+}
+
+// mediatedPayments is how many A→B→C→D payments a mediator crash test makes.
+const mediatedPayments = 40
+
+// TestCrashMediatorAtEveryPoint kills the mediator B of 3-hop transfers A→B→C→D (a child process;
+// A, C and D run here) at each named point of its path, which it walks both as a payee (A's locks
+// and unlocks) and as a payer (its locks and unlocks towards C). A retries each payment with its
+// id. Afterwards every payment reached D exactly once, no lock is left anywhere, and the
+// mediator's store, read after the test, gained and paid out exactly the total.
+func TestCrashMediatorAtEveryPoint(t *testing.T) {
+	for _, point := range []ledger.CrashPoint{ledger.PointReceived, ledger.PointReceivedDone, ledger.PointSigned, ledger.PointCommitted, ledger.PointSent} {
+		t.Run(string(point), func(t *testing.T) { crashMediator(t, point) })
+	}
+}
+
+func seedAddress(seed uint64) common.Address {
+	return channel.NewKeySigner(ledger.DeterministicKey(seed)).Address()
+}
+
+func offChainDomain(x, y common.Address) channel.Domain {
+	return channel.Domain{ChainID: 1337, Contract: channel.Address{0xbe}, ChannelID: crypto.Keccak256Hash(x.Bytes(), y.Bytes()), Epoch: 1}
+}
+
+func crashMediator(t *testing.T, point ledger.CrashPoint) {
+	dir := t.TempDir()
+	a, tcpA, stA := localNode(t, payerSeed, filepath.Join(dir, "a.db"))
+	c, tcpC, stC := localNode(t, carolSeed, filepath.Join(dir, "c.db"))
+	d, tcpD, stD := localNode(t, daveSeed, filepath.Join(dir, "d.db"))
+	b := seedAddress(mediatorSeed)
+	dAB, dBC, dCD := offChainDomain(a.Address(), b), offChainDomain(b, c.Address()), offChainDomain(c.Address(), d.Address())
+	for _, add := range []error{a.AddChannel(dAB, b, depositA, depositB), c.AddChannel(dBC, b, depositB, depositA),
+		c.AddChannel(dCD, d.Address(), depositA, depositB), d.AddChannel(dCD, c.Address(), depositB, depositA)} {
+		if add != nil {
+			t.Fatal(add)
+		}
+	}
+	tcpC.AddPeer(d.Address(), tcpD.Addr())
+	tcpD.AddPeer(c.Address(), tcpC.Addr())
+	tcpA.AddPeer(d.Address(), tcpD.Addr()) // secret request and reveal
+	tcpD.AddPeer(a.Address(), tcpA.Addr())
+	bDB := filepath.Join(dir, "b.db")
+	var mediator *child
+	start := func(at int) {
+		mediator = startChild(t, "mediator", bDB, tcpA.Addr(), dAB, point, at, "CRASH_PEER2="+tcpC.Addr(), "CRASH_DOMAIN2="+encodeDomain(dBC))
+		tcpA.AddPeer(b, mediator.addr)
+		tcpC.AddPeer(b, mediator.addr)
+	}
+	rng := rand.New(rand.NewPCG(uint64(len(point)), 7))
+	const kills = 3
+	start(1 + rng.IntN(6))
+	route := []common.Address{b, c.Address(), d.Address()}
+	paid := make(chan error, 1)
+	go func() { paid <- payRoutes(a, route) }()
+	killed := 0
+	for done := false; !done; {
+		select {
+		case err := <-mediator.done:
+			if !killedBySIGKILL(err) {
+				t.Fatalf("mediator exited: %v\n%s", err, mediator.output)
+			}
+			killed++
+			at := 0
+			if killed < kills {
+				at = 1 + rng.IntN(6)
+			}
+			start(at)
+		case err := <-paid:
+			if err != nil {
+				t.Fatalf("after %d kills at %s: %v\na→b %+v\nc←b %+v\nc→d %+v\nd←c %+v\nmediator: %s", killed, point, err,
+					a.Channel(b), c.Channel(b), c.Channel(d.Address()), d.Channel(c.Address()), mediator.output)
+			}
+			done = true
+		}
+	}
+	var want uint64
+	for id := uint64(1); id <= mediatedPayments; id++ {
+		want += amountOf(id)
+	}
+	// The last unlocks may still travel back along the route.
+	settled := func() bool {
+		ab, cb, cd, dc := a.Channel(b), c.Channel(b), c.Channel(d.Address()), d.Channel(c.Address())
+		return ab.OwnLocked == 0 && ab.Acked == ab.OwnNonce && cb.PartnerLocked == 0 && cd.OwnLocked == 0 && cd.Acked == cd.OwnNonce &&
+			dc.PartnerLocked == 0 && ab.Sent == want && cb.Received == want && cd.Sent == want && dc.Received == want
+	}
+	for deadline := time.Now().Add(30 * time.Second); !settled(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d kills at %s: a sent %+v; c got %+v from b and sent %+v; d got %+v; want %d each, no locks",
+				killed, point, a.Channel(b), c.Channel(b), c.Channel(d.Address()), d.Channel(c.Address()), want)
+		}
+	}
+	ab, cb := a.Channel(b), c.Channel(b)
+	mediator.stdin.Close()
+	if err := <-mediator.done; err != nil {
+		t.Fatalf("mediator shutdown: %v\n%s", err, mediator.output)
+	}
+	ro, err := store.OpenReadOnly(bDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, err := ro.Channels()
+	ro.Close()
+	if err != nil || len(chans) != 2 {
+		t.Fatalf("mediator's store: %d channels, %v", len(chans), err)
+	}
+	for _, ch := range chans {
+		switch ch.Partner.Address {
+		case a.Address():
+			if ch.Partner.Proof != ab.Own || ch.Partner.Proof.Transferred != want {
+				t.Fatalf("mediator holds a's proof %d (transferred %d), a's latest is %d, want %d", ch.Partner.Proof.Nonce, ch.Partner.Proof.Transferred, ab.OwnNonce, want)
+			}
+		case c.Address():
+			if ch.Own.Proof != cb.Partner || ch.Own.Proof.Transferred != want {
+				t.Fatalf("mediator's own proof to c %d (transferred %d), c holds %d, want %d", ch.Own.Proof.Nonce, ch.Own.Proof.Transferred, cb.PartnerNonce, want)
+			}
+		}
+	}
+	for _, x := range []struct {
+		n   *ledger.Node
+		tcp *transport.TCP
+		st  *store.Store
+	}{{a, tcpA, stA}, {c, tcpC, stC}, {d, tcpD, stD}} {
+		x.n.Close()
+		x.tcp.Close()
+		x.st.Close()
+	}
+	t.Logf("%d kills of the mediator at %s; %d mediated payments of total %d reached d once each", killed, point, mediatedPayments, want)
+}
+
+// payRoutes pays every id over route (four at a time), retrying an id after a timeout.
+func payRoutes(n *ledger.Node, route []common.Address) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := uint64(0); w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := w + 1; id <= mediatedPayments; id += 4 {
+				deadline := time.Now().Add(60 * time.Second)
+				for {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					err := n.PayRoute(ctx, route, amountOf(id), id)
+					cancel()
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+						errs <- fmt.Errorf("payment %d: %w", id, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }

@@ -103,10 +103,14 @@ type Node struct {
 	// Owned by the loop goroutine:
 	// channels are keyed by on-chain channel id: a unit may hold several channels with one
 	// partner (one per token), so nothing that arrives for one of them may touch another.
-	channels   map[channel.Hash]*chanState
-	byPartner  map[channel.Address][]channel.Hash // in the order the channels were added
-	paid       map[payKey]uint64
-	secrets    map[channel.Hash]channel.Hash
+	channels  map[channel.Hash]*chanState
+	byPartner map[channel.Address][]channel.Hash // in the order the channels were added
+	paid      map[payKey]uint64
+	secrets   map[channel.Hash]channel.Hash
+	// lockRoutes are the routes of own pending locks, by secret hash (re-sent with resent updates).
+	lockRoutes map[channel.Hash]channel.RouteInfo
+	// inRoutes are the routes of locks partners hold towards us, by secret hash (resumeLocks).
+	inRoutes   map[channel.Hash]channel.RouteInfo
 	routes     map[channel.Hash]*routed
 	routeIDs   map[string]channel.Hash // ids of routes started since the last restart (also on disk)
 	requests   map[channel.Hash]request
@@ -274,7 +278,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, self: cfg.Signer.Address(), inbox: make(chan event, 8192), quit: make(chan struct{}),
 		done: make(chan struct{}), channels: map[channel.Hash]*chanState{}, byPartner: map[channel.Address][]channel.Hash{}, paid: map[payKey]uint64{},
-		secrets: map[channel.Hash]channel.Hash{}, routes: map[channel.Hash]*routed{}, routeIDs: map[string]channel.Hash{},
+		secrets: map[channel.Hash]channel.Hash{}, lockRoutes: map[channel.Hash]channel.RouteInfo{}, inRoutes: map[channel.Hash]channel.RouteInfo{}, routes: map[channel.Hash]*routed{}, routeIDs: map[string]channel.Hash{},
 		requests: map[channel.Hash]request{},
 		commits:  make(chan *cut, 1), commitDone: make(chan error, 1), committed: make(chan struct{})}
 	stored, err := cfg.Store.Channels()
@@ -294,6 +298,9 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("ledger node: %w", err)
 	}
 	if err := n.loadRoutes(); err != nil {
+		return nil, fmt.Errorf("ledger node: %w", err)
+	}
+	if err := n.loadLockRoutes(); err != nil {
 		return nil, fmt.Errorf("ledger node: %w", err)
 	}
 	cfg.Transport.SetHandler(n.deliver)
@@ -1091,6 +1098,8 @@ func (n *Node) handleFrame(e *frameEvent) {
 		err = n.handleSecretRequest(from, frame)
 	case KindSecretReveal:
 		err = n.handleSecretReveal(from, frame)
+	case KindLockRoute:
+		err = n.handleLockRoute(from, frame)
 	default:
 		err = fmt.Errorf("unknown message kind %d", frame[0])
 	}
@@ -1181,6 +1190,11 @@ func (n *Node) handleSync(cs *chanState, from channel.Address, frame []byte) err
 		n.send(from, channel.EncodeUpdate(cs.ch.Latest()))
 		cs.lastSend = n.now()
 	}
+	if res.Resend || s.WantReply {
+		// A partner that restarted may hold our locks but not their routes (a route frame that
+		// came after the update was not on its disk yet); routes it has are ignored.
+		n.sendLockRoutes(cs)
+	}
 	if s.WantReply {
 		n.send(from, channel.EncodeSync(cs.ch.SyncMessage(false)))
 	}
@@ -1192,6 +1206,7 @@ func (n *Node) handleSync(cs *chanState, from channel.Address, frame []byte) err
 		for _, p := range waiting {
 			n.handlePay(p)
 		}
+		n.resumeLocks()
 	}
 	return nil
 }
@@ -1214,6 +1229,7 @@ func (n *Node) tick() {
 		}
 		if cs.ch.Unacked() && now.Sub(cs.lastSend) >= n.cfg.Resend {
 			n.send(partner, channel.EncodeUpdate(cs.ch.Latest()))
+			n.sendLockRoutes(cs)
 			cs.lastSend = now
 			n.count(func(s *Stats) { s.Resent++ })
 		}
