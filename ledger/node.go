@@ -21,10 +21,23 @@ import (
 	"github.com/fractals-energy/fractals/ledger/transport"
 )
 
+// Store is what the node needs of its disk: one durable group commit, and the reads it does at
+// start and to answer a retried payment. *store.Store implements it.
+type Store interface {
+	// Commit makes the batch durable; when it returns nil, everything in it is on disk.
+	Commit(b *store.Batch) error
+	Channels() ([]*channel.Channel, error)
+	LookupPayment(partner channel.Address, id uint64) (store.Payment, error)
+	Meta(key string) ([]byte, error)
+	MetaPrefix(prefix string) ([]store.KV, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
 // Config wires a Node to its key, disk, network and clock.
 type Config struct {
 	Signer    channel.Signer
-	Store     *store.Store
+	Store     Store
 	Transport transport.Transport
 	Clock     clock.Clock
 	// Resend is how long an unacknowledged proof (or an unanswered Sync) waits before it is sent
@@ -182,7 +195,9 @@ type finish struct {
 	err  error
 }
 
-type event interface{}
+// event is one input of the node's loop. The set is closed: only the types in this file and in
+// the files of this package implement it (isEvent), and handle names every one.
+type event interface{ isEvent() }
 
 type payEvent struct {
 	partner channel.Address
@@ -773,6 +788,8 @@ func (n *Node) handle(e event) {
 		e.reply <- n.info(cs)
 	case *settledEvent:
 		e.done <- n.handleSettled(e.domain)
+	default:
+		panic(fmt.Sprintf("ledger node: event %T is not handled", e)) // a new event type without its case
 	}
 }
 
