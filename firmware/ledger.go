@@ -50,7 +50,9 @@ type Ledger struct {
 
 	refusedMu sync.Mutex
 	refused   int
-	lastErr   string
+	// refusedFrames counts the partners' frames the channel node refused (OnRefused).
+	refusedFrames int
+	lastErr       string
 	// retired are the neighbours the unit has had a channel with since the daemon started: once
 	// it is closed or settled (by either side) the daemon does not open a new one by itself; the
 	// operator does (fractals ledger open).
@@ -106,7 +108,8 @@ func StartLedger(ctx context.Context, chainCfg config.Chain, cfg config.Channels
 	// Channels the unit opens use cfg.SettleTimeout; the node must accept it (and the partner's).
 	minSettle := min(cfg.SettleTimeout, time.Hour)
 	if l.node, err = ledger.NewNode(ledger.Config{Signer: signer, Store: l.store, Transport: l.tcp, Clock: o.Clock,
-		MinSettleTimeout: minSettle, LockTimeout: minSettle / 2, RevealMargin: minSettle / 10, Tokens: []channel.Address{l.token}}); err != nil {
+		MinSettleTimeout: minSettle, LockTimeout: minSettle / 2, RevealMargin: minSettle / 10, Tokens: []channel.Address{l.token},
+		OnRefused: l.refusedFrame}); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	if err := l.connectChain(ctx, o); err != nil {
@@ -169,6 +172,22 @@ func (l *Ledger) refusal(err error) {
 	l.refused++
 	l.refusedMu.Unlock()
 	l.log.Warn("ledger: refused", "err", err)
+}
+
+// refusedFrame logs and counts a partner's frame the channel node refused.
+func (l *Ledger) refusedFrame(r ledger.Refusal) {
+	l.refusedMu.Lock()
+	l.refusedFrames++
+	l.refusedMu.Unlock()
+	l.log.Warn("ledger: refused frame", "peer", r.From, "kind", r.Kind, "reason", r.Err)
+}
+
+// Refused is how many connections or hellos the transport refused and how many frames from
+// partners the channel node refused since the daemon started.
+func (l *Ledger) Refused() (transport, frames int) {
+	l.refusedMu.Lock()
+	defer l.refusedMu.Unlock()
+	return l.refused, l.refusedFrames
 }
 
 // run does the chain duties every poll: the keeper's round, then opening and topping up the

@@ -16,6 +16,7 @@ import (
 	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/ledger"
 	"github.com/fractals-energy/fractals/ledger/chain"
+	"github.com/fractals-energy/fractals/ledger/channel"
 )
 
 func freeAddr(t *testing.T) string {
@@ -178,5 +179,20 @@ func TestLedgerPaysWithoutChain(t *testing.T) {
 	}
 	if cs := p.a.Channels(ctx); len(cs) != 1 || cs[0].State != "unknown" || cs[0].OwnBalance != 50 {
 		t.Fatalf("channels without a chain: %+v", cs)
+	}
+
+	// A partner's frame the node refuses reaches the daemon's count (and log).
+	_, before := p.a.Refused()
+	if err := p.b.tcp.Send(p.a.Address(), []byte{byte(channel.KindUpdate), 1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, frames := p.a.Refused(); frames == before+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, frames := p.a.Refused()
+			t.Fatalf("refused frames %d after a malformed update, want %d", frames, before+1)
+		}
 	}
 }

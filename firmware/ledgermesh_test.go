@@ -65,7 +65,7 @@ func TestLedgerOverMesh(t *testing.T) {
 	}
 	pa, pb := nodes[0], nodes[1]
 	d := channel.Domain{ChainID: 1337, Contract: channel.Address{0xbe}, ChannelID: crypto.Keccak256Hash(pa.Address().Bytes(), pb.Address().Bytes()), Epoch: 1}
-	const transfers, inFlight = 1000, 12
+	const transfers, inFlight = 5000, 64
 	if err := pa.AddChannel(d, pb.Address(), transfers, transfers); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,6 +51,10 @@ const (
 	depositB      = 1_000
 	payerSeed     = 21
 	payeeSeed     = 22
+	// The mediated crash tests: payer → mediator (the child) → carol → dave.
+	mediatorSeed = 23
+	carolSeed    = 24
+	daveSeed     = 25
 )
 
 func amountOf(id uint64) uint64 { return id%5 + 1 }
@@ -67,8 +72,11 @@ func runChild() int {
 	env := func(k string) string { return os.Getenv("CRASH_" + k) }
 	role := env("ROLE")
 	seed, partnerSeed := uint64(payerSeed), uint64(payeeSeed)
-	if role == "payee" {
+	switch role {
+	case "payee":
 		seed, partnerSeed = payeeSeed, payerSeed
+	case "mediator":
+		seed, partnerSeed = mediatorSeed, payerSeed
 	}
 	key := channel.NewKeySigner(ledger.DeterministicKey(seed))
 	partner := channel.NewKeySigner(ledger.DeterministicKey(partnerSeed)).Address()
@@ -90,6 +98,18 @@ func runChild() int {
 			}
 		}
 	}
+	sequential := false
+	if limit := env("FSIZE"); limit != "" {
+		// A full disk: no file of this process may grow beyond limit bytes (writes past it fail
+		// with EFBIG instead of the default SIGXFSZ).
+		n, _ := strconv.ParseUint(limit, 10, 64)
+		signal.Ignore(syscall.SIGXFSZ)
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		sequential = true
+	}
 	st, err := store.Open(env("DB"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -107,17 +127,45 @@ func runChild() int {
 		return 3
 	}
 	own, other := uint64(depositA), uint64(depositB)
-	if role == "payee" {
+	if role == "payee" || role == "mediator" {
 		own, other = other, own
 	}
 	if err := node.AddChannel(d, partner, own, other); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
+	if role == "mediator" {
+		// The second channel, towards carol: the mediator holds the big deposit on it.
+		d2, err := decodeDomain(env("DOMAIN2"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		carol := channel.NewKeySigner(ledger.DeterministicKey(carolSeed)).Address()
+		tcp.AddPeer(carol, env("PEER2"))
+		if err := node.AddChannel(d2, carol, depositA, depositB); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+	}
 	fmt.Printf("LISTEN %s\n", tcp.Addr())
-	if role == "payee" {
+	if role == "payee" || role == "mediator" {
 		// Serve until the parent closes stdin.
 		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+	} else if sequential {
+		for id := uint64(1); id <= crashPayments; id++ {
+			if err := payRetrying(node, partner, id); err != nil {
+				fmt.Fprintf(os.Stderr, "payment %d refused: %v\n", id, err)
+				if err := node.Pay(context.Background(), partner, 1, crashPayments+1); err == nil {
+					fmt.Fprintln(os.Stderr, "a payment after the failed commit went through")
+					return 4
+				}
+				node.Close()
+				tcp.Close()
+				st.Close() // fails too; the log stays for the next open
+				return 1
+			}
+		}
 	} else if err := payAll(node, partner); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -191,11 +239,12 @@ type child struct {
 	output *strings.Builder
 }
 
-func startChild(t *testing.T, role, db, peer string, d channel.Domain, point ledger.CrashPoint, at int) *child {
+func startChild(t *testing.T, role, db, peer string, d channel.Domain, point ledger.CrashPoint, at int, extraEnv ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "CRASH_ROLE="+role, "CRASH_DB="+db, "CRASH_PEER="+peer,
 		"CRASH_DOMAIN="+encodeDomain(d), "CRASH_POINT="+string(point), "CRASH_AT="+strconv.Itoa(at))
+	cmd.Env = append(cmd.Env, extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -459,4 +508,219 @@ func verifyAfterCrashes(t *testing.T, cc *crashChain, payerDB, payeeDB string, l
 		}
 	}
 	t.Fatal("no Settled event")
+}
+
+// TestFullDiskRefusesPaymentsLosesNothing runs the payer in a child whose files may not grow past
+// a limit (RLIMIT_FSIZE: the disk is full for it) and pays one payment at a time until its log
+// append fails: that payment and every later one are refused, and the payee holds exactly the
+// proof the payer's store holds. Restarted with room, the payer pays the rest once each, and the
+// channel settles on chain to the full amount.
+func TestFullDiskRefusesPaymentsLosesNothing(t *testing.T) {
+	cc := newCrashChain(t)
+	dir := t.TempDir()
+	payerDB, payeeDB := filepath.Join(dir, "payer.db"), filepath.Join(dir, "payee.db")
+	payee, tcp, st := localNode(t, payeeSeed, payeeDB)
+	if err := payee.AddChannel(cc.domain, cc.payer.Self(), depositB, depositA); err != nil {
+		t.Fatal(err)
+	}
+	// The payer's bbolt file exists at its opening size; the limit leaves its log about 40 KiB.
+	pre, err := store.Open(payerDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre.Close()
+	fi, err := os.Stat(payerDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := fi.Size() + 40<<10
+	c := startChild(t, "payer", payerDB, tcp.Addr(), cc.domain, "", 0, "CRASH_FSIZE="+strconv.FormatInt(limit, 10))
+	tcp.AddPeer(cc.payer.Self(), c.addr)
+	err = <-c.done
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(c.output.String(), "refused") || !strings.Contains(c.output.String(), "file too large") {
+		t.Fatalf("payer on a full disk: %v, want exit 1 with its refused payment\n%s", err, c.output)
+	}
+	t.Logf("full disk: %s", strings.TrimSpace(c.output.String()))
+	// Nothing the payee holds is missing from the payer's store, and nothing more was sent.
+	ro, err := store.OpenReadOnly(payerDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, err := ro.Channels()
+	ro.Close()
+	if err != nil || len(chans) != 1 {
+		t.Fatalf("payer store after the full disk: %d channels, %v", len(chans), err)
+	}
+	held := payee.Channel(cc.payer.Self())
+	if chans[0].Own.Proof != held.Partner || held.Received == 0 || held.Received == totalPaid() {
+		t.Fatalf("payer's stored proof %d (sent %d), the payee holds %d (received %d of %d)", chans[0].Own.Proof.Nonce, chans[0].Own.Proof.Transferred, held.Partner.Nonce, held.Received, totalPaid())
+	}
+	c = startChild(t, "payer", payerDB, tcp.Addr(), cc.domain, "", 0)
+	tcp.AddPeer(cc.payer.Self(), c.addr)
+	if err := <-c.done; err != nil {
+		t.Fatalf("payer with room again: %v\n%s", err, c.output)
+	}
+	payeeInfo := payee.Channel(cc.payer.Self())
+	payee.Close()
+	tcp.Close()
+	st.Close()
+	verifyAfterCrashes(t, cc, payerDB, payeeDB, payeeInfo.Received, 0)
+}
+
+// mediatedPayments is how many A→B→C→D payments a mediator crash test makes.
+const mediatedPayments = 40
+
+// TestCrashMediatorAtEveryPoint kills the mediator B of 3-hop transfers A→B→C→D (a child process;
+// A, C and D run here) at each named point of its path, which it walks both as a payee (A's locks
+// and unlocks) and as a payer (its locks and unlocks towards C). A retries each payment with its
+// id. Afterwards every payment reached D exactly once, no lock is left anywhere, and the
+// mediator's store, read after the test, gained and paid out exactly the total.
+func TestCrashMediatorAtEveryPoint(t *testing.T) {
+	for _, point := range []ledger.CrashPoint{ledger.PointReceived, ledger.PointReceivedDone, ledger.PointSigned, ledger.PointCommitted, ledger.PointSent} {
+		t.Run(string(point), func(t *testing.T) { crashMediator(t, point) })
+	}
+}
+
+func seedAddress(seed uint64) common.Address {
+	return channel.NewKeySigner(ledger.DeterministicKey(seed)).Address()
+}
+
+func offChainDomain(x, y common.Address) channel.Domain {
+	return channel.Domain{ChainID: 1337, Contract: channel.Address{0xbe}, ChannelID: crypto.Keccak256Hash(x.Bytes(), y.Bytes()), Epoch: 1}
+}
+
+func crashMediator(t *testing.T, point ledger.CrashPoint) {
+	dir := t.TempDir()
+	a, tcpA, stA := localNode(t, payerSeed, filepath.Join(dir, "a.db"))
+	c, tcpC, stC := localNode(t, carolSeed, filepath.Join(dir, "c.db"))
+	d, tcpD, stD := localNode(t, daveSeed, filepath.Join(dir, "d.db"))
+	b := seedAddress(mediatorSeed)
+	dAB, dBC, dCD := offChainDomain(a.Address(), b), offChainDomain(b, c.Address()), offChainDomain(c.Address(), d.Address())
+	for _, add := range []error{a.AddChannel(dAB, b, depositA, depositB), c.AddChannel(dBC, b, depositB, depositA),
+		c.AddChannel(dCD, d.Address(), depositA, depositB), d.AddChannel(dCD, c.Address(), depositB, depositA)} {
+		if add != nil {
+			t.Fatal(add)
+		}
+	}
+	tcpC.AddPeer(d.Address(), tcpD.Addr())
+	tcpD.AddPeer(c.Address(), tcpC.Addr())
+	tcpA.AddPeer(d.Address(), tcpD.Addr()) // secret request and reveal
+	tcpD.AddPeer(a.Address(), tcpA.Addr())
+	bDB := filepath.Join(dir, "b.db")
+	var mediator *child
+	start := func(at int) {
+		mediator = startChild(t, "mediator", bDB, tcpA.Addr(), dAB, point, at, "CRASH_PEER2="+tcpC.Addr(), "CRASH_DOMAIN2="+encodeDomain(dBC))
+		tcpA.AddPeer(b, mediator.addr)
+		tcpC.AddPeer(b, mediator.addr)
+	}
+	rng := rand.New(rand.NewPCG(uint64(len(point)), 7))
+	const kills = 3
+	start(1 + rng.IntN(6))
+	route := []common.Address{b, c.Address(), d.Address()}
+	paid := make(chan error, 1)
+	go func() { paid <- payRoutes(a, route) }()
+	killed := 0
+	for done := false; !done; {
+		select {
+		case err := <-mediator.done:
+			if !killedBySIGKILL(err) {
+				t.Fatalf("mediator exited: %v\n%s", err, mediator.output)
+			}
+			killed++
+			at := 0
+			if killed < kills {
+				at = 1 + rng.IntN(6)
+			}
+			start(at)
+		case err := <-paid:
+			if err != nil {
+				t.Fatalf("after %d kills at %s: %v\na→b %+v\nc←b %+v\nc→d %+v\nd←c %+v\nmediator: %s", killed, point, err,
+					a.Channel(b), c.Channel(b), c.Channel(d.Address()), d.Channel(c.Address()), mediator.output)
+			}
+			done = true
+		}
+	}
+	var want uint64
+	for id := uint64(1); id <= mediatedPayments; id++ {
+		want += amountOf(id)
+	}
+	// The last unlocks may still travel back along the route.
+	settled := func() bool {
+		ab, cb, cd, dc := a.Channel(b), c.Channel(b), c.Channel(d.Address()), d.Channel(c.Address())
+		return ab.OwnLocked == 0 && ab.Acked == ab.OwnNonce && cb.PartnerLocked == 0 && cd.OwnLocked == 0 && cd.Acked == cd.OwnNonce &&
+			dc.PartnerLocked == 0 && ab.Sent == want && cb.Received == want && cd.Sent == want && dc.Received == want
+	}
+	for deadline := time.Now().Add(30 * time.Second); !settled(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d kills at %s: a sent %+v; c got %+v from b and sent %+v; d got %+v; want %d each, no locks",
+				killed, point, a.Channel(b), c.Channel(b), c.Channel(d.Address()), d.Channel(c.Address()), want)
+		}
+	}
+	ab, cb := a.Channel(b), c.Channel(b)
+	mediator.stdin.Close()
+	if err := <-mediator.done; err != nil {
+		t.Fatalf("mediator shutdown: %v\n%s", err, mediator.output)
+	}
+	ro, err := store.OpenReadOnly(bDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, err := ro.Channels()
+	ro.Close()
+	if err != nil || len(chans) != 2 {
+		t.Fatalf("mediator's store: %d channels, %v", len(chans), err)
+	}
+	for _, ch := range chans {
+		switch ch.Partner.Address {
+		case a.Address():
+			if ch.Partner.Proof != ab.Own || ch.Partner.Proof.Transferred != want {
+				t.Fatalf("mediator holds a's proof %d (transferred %d), a's latest is %d, want %d", ch.Partner.Proof.Nonce, ch.Partner.Proof.Transferred, ab.OwnNonce, want)
+			}
+		case c.Address():
+			if ch.Own.Proof != cb.Partner || ch.Own.Proof.Transferred != want {
+				t.Fatalf("mediator's own proof to c %d (transferred %d), c holds %d, want %d", ch.Own.Proof.Nonce, ch.Own.Proof.Transferred, cb.PartnerNonce, want)
+			}
+		}
+	}
+	for _, x := range []struct {
+		n   *ledger.Node
+		tcp *transport.TCP
+		st  *store.Store
+	}{{a, tcpA, stA}, {c, tcpC, stC}, {d, tcpD, stD}} {
+		x.n.Close()
+		x.tcp.Close()
+		x.st.Close()
+	}
+	t.Logf("%d kills of the mediator at %s; %d mediated payments of total %d reached d once each", killed, point, mediatedPayments, want)
+}
+
+// payRoutes pays every id over route (four at a time), retrying an id after a timeout.
+func payRoutes(n *ledger.Node, route []common.Address) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := uint64(0); w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := w + 1; id <= mediatedPayments; id += 4 {
+				deadline := time.Now().Add(60 * time.Second)
+				for {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					err := n.PayRoute(ctx, route, amountOf(id), id)
+					cancel()
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+						errs <- fmt.Errorf("payment %d: %w", id, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }

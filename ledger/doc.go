@@ -6,7 +6,8 @@
 // The rooms:
 //
 //   - channel: the pure state machine of one channel and the wire codecs (no I/O, time as an argument).
-//   - store: the bbolt file (channel states, payment records, secrets, queued chain actions).
+//   - store: a write-ahead log (one fdatasync per commit) in front of a bbolt file (channel states,
+//     payment records, secrets, queued chain actions).
 //   - transport: the Transport interface; in-process hub and TCP (firmware.MeshTransport implements it
 //     over the mesh).
 //   - contracts: the Solidity settlement contract, its pinned compiler and committed bindings.
@@ -17,13 +18,20 @@
 //     retried payment (after a timeout or a restart) never pay twice. Node.PayRoute pays over a chain of
 //     channels with hash locks. Channels are keyed by channel id (a partner may have several, one
 //     per token); every message, deposit and withdrawal touches only the channel it names, and
-//     partner-addressed calls use the first channel with that partner that is not being settled. One goroutine owns all channel state; a committer goroutine writes each
-//     batch with one fsync (group commit) and only then sends it.
+//     partner-addressed calls use the first channel with that partner that is not being settled.
+//     One goroutine owns all channel state and takes a closed set of events (events.go); a
+//     committer goroutine writes each batch with one fsync (group commit) through the small
+//     ledger.Store interface and only then sends it. Payments taken while a cut is being written
+//     share one signed proof in the next cut. Refused peer frames go to Config.OnRefused.
+//     Mediated transfers survive a restart of any hop: the routes of pending locks are stored
+//     with them (own and incoming), re-sent as LockRoute frames with a re-sent update or to a
+//     partner that restarted, and a restarted hop forwards (or asks for the secret) once its
+//     channels are synced.
 //
 // This package must not talk to a chain itself (chain does, and only reports, with the chain's own
 // time for anything that expires on chain) and must not trust a peer: every update and every
 // acknowledgement is signed and checked by the state machine before it touches the disk. The
-// unsigned messages (Sync, secret requests) are taken as coming from the transport's `from`,
+// unsigned messages (Sync, secret requests, lock routes) are taken as coming from the transport's `from`,
 // which every Transport authenticates (the TCP transport by a signed challenge-response hello). The
 // contract pays settle and unlock out by pull (withdrawBalance; the keeper collects).
 //
@@ -31,7 +39,7 @@
 // reads one read-only for `fractals ledger inspect`.
 //
 // The checks beyond `go test ./ledger/...`: `go test -bench . ./ledger/...` (throughput and latency
-// against the 5,000 transfers/s, p99 5 ms and 3-hop p99 20 ms targets, next to the sign+verify cost),
+// against the 10,000 transfers/s, p99 5 ms and 3-hop p99 20 ms targets, next to the sign+verify cost),
 // `fractals ledger bench --transfers N --json`, and the fuzzers (`go test -fuzz FuzzDecodeUpdate
 // ./ledger/channel` and the other Fuzz functions).
 package ledger

@@ -39,3 +39,16 @@ func FuzzDecodeRoute(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeLockRoute(f *testing.F) {
+	f.Add(EncodeLockRoute(LockRoute{ChannelID: channel.Hash{1}, SecretHash: channel.Hash{2},
+		Route: channel.RouteInfo{PaymentID: 7, Initiator: channel.Address{3}, Target: channel.Address{4}, Hops: []channel.Address{{5}, {4}}}}))
+	f.Add(EncodeLockRoute(LockRoute{}))
+	f.Add([]byte{byte(KindLockRoute), 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := DecodeLockRoute(data)
+		if err == nil && !bytes.Equal(EncodeLockRoute(m), data) {
+			t.Fatal("lock route does not round-trip")
+		}
+	})
+}

@@ -221,6 +221,7 @@ func (n *Node) handleRoute(e *routeEvent) {
 		return
 	}
 	n.count(func(s *Stats) { s.Signed++ })
+	n.rememberLockRoute(h, route)
 	n.rememberSecret(h, secret)
 	r := &routed{secret: secret, target: route.Target, first: e.hops[0], amount: e.amount, id: e.id, dones: []chan error{e.done}}
 	n.routes[h] = r
@@ -258,6 +259,7 @@ func (n *Node) onLocksChanged(cs *chanState, u channel.Update, r channel.Receive
 		return
 	}
 	rt := u.Route
+	n.rememberInRoute(lock.SecretHash, *rt)
 	if len(rt.Hops) == 0 {
 		if rt.Target != n.self {
 			return
@@ -275,8 +277,13 @@ func (n *Node) forward(in channel.Lock, rt channel.RouteInfo) {
 	next := rt.Hops[0]
 	out := n.partnerChannel(next)
 	margin := uint64(n.cfg.RevealMargin.Seconds())
-	if out == nil || !out.synced || in.Expiration <= margin {
+	if out == nil || in.Expiration <= margin+n.unixNow() {
 		return // the incoming lock simply expires
+	}
+	if !out.synced || hasLock(out.ch.Own.Locks, in.SecretHash) {
+		// Not yet synced after a restart: resumeLocks forwards it once the next hop answers our
+		// Sync (the incoming lock and its route are durable by then). Or forwarded already.
+		return
 	}
 	lock := channel.Lock{Expiration: in.Expiration - margin, Amount: in.Amount, SecretHash: in.SecretHash}
 	fwd := channel.RouteInfo{PaymentID: rt.PaymentID, Initiator: rt.Initiator, Target: rt.Target, Hops: rt.Hops[1:]}
@@ -285,9 +292,166 @@ func (n *Node) forward(in channel.Lock, rt channel.RouteInfo) {
 		return
 	}
 	n.count(func(s *Stats) { s.Signed++ })
+	n.rememberLockRoute(in.SecretHash, fwd)
 	out.dirty = true
 	n.send(next, channel.EncodeUpdate(u))
 	out.lastSend = n.now()
+}
+
+const (
+	lockRoutePrefix = "lockroute/"
+	inRoutePrefix   = "inroute/"
+)
+
+func inRouteKey(h channel.Hash) string { return inRoutePrefix + hex.EncodeToString(h[:]) }
+
+// rememberInRoute keeps the route of a lock the partner holds towards us, on disk with the batch
+// that stores the lock, so a restart can still forward it or ask for its secret (resumeLocks):
+// the partner, having our acknowledgement, never sends it again.
+func (n *Node) rememberInRoute(h channel.Hash, rt channel.RouteInfo) {
+	if _, ok := n.inRoutes[h]; ok {
+		return
+	}
+	n.inRoutes[h] = rt
+	w := &wire.Writer{}
+	writeRoute(w, rt)
+	n.batch.Meta = append(n.batch.Meta, store.KV{Key: inRouteKey(h), Value: w.Buf})
+}
+
+// resumeLocks acts on every lock held towards us whose route we know and whose secret we do not:
+// it forwards the lock (forward skips one already forwarded), or asks the initiator for the
+// secret when we are the target. Run when a channel becomes synced, after a restart above all.
+func (n *Node) resumeLocks() {
+	for _, cs := range n.channels {
+		for _, l := range cs.ch.Partner.Locks {
+			rt, ok := n.inRoutes[l.SecretHash]
+			if !ok {
+				continue
+			}
+			if _, known := n.secrets[l.SecretHash]; known {
+				continue
+			}
+			n.actOnLock(l, rt)
+		}
+	}
+}
+
+// actOnLock forwards an incoming lock, or asks for its secret when the route ends here.
+func (n *Node) actOnLock(l channel.Lock, rt channel.RouteInfo) {
+	if len(rt.Hops) > 0 {
+		n.forward(l, rt)
+		return
+	}
+	if rt.Target != n.self {
+		return
+	}
+	if _, asked := n.requests[l.SecretHash]; asked {
+		return
+	}
+	req := SecretRequest{PaymentID: rt.PaymentID, SecretHash: l.SecretHash, Amount: l.Amount}
+	n.requests[l.SecretHash] = request{initiator: rt.Initiator, msg: req}
+	n.sendNow(rt.Initiator, EncodeSecretRequest(req))
+}
+
+func lockRouteKey(h channel.Hash) string { return lockRoutePrefix + hex.EncodeToString(h[:]) }
+
+// rememberLockRoute keeps the route of an own lock (in memory, and on disk with the batch that
+// signs the lock), to re-send it with a re-sent update.
+func (n *Node) rememberLockRoute(h channel.Hash, rt channel.RouteInfo) {
+	n.lockRoutes[h] = rt
+	w := &wire.Writer{}
+	writeRoute(w, rt)
+	n.batch.Meta = append(n.batch.Meta, store.KV{Key: lockRouteKey(h), Value: w.Buf})
+}
+
+// loadLockRoutes reads back the routes of own locks stored before a restart.
+func (n *Node) loadLockRoutes() error {
+	kvs, err := n.cfg.Store.MetaPrefix(lockRoutePrefix)
+	if err != nil {
+		return err
+	}
+	if err := readRoutes(kvs, lockRoutePrefix, n.lockRoutes); err != nil {
+		return err
+	}
+	if kvs, err = n.cfg.Store.MetaPrefix(inRoutePrefix); err != nil {
+		return err
+	}
+	return readRoutes(kvs, inRoutePrefix, n.inRoutes)
+}
+
+func readRoutes(kvs []store.KV, prefix string, into map[channel.Hash]channel.RouteInfo) error {
+	for _, kv := range kvs {
+		r := wire.NewReader(kv.Value)
+		rt := readRoute(r)
+		if err := r.End("stored " + kv.Key); err != nil {
+			return err
+		}
+		into[common.HexToHash(kv.Key[len(prefix):])] = rt
+	}
+	return nil
+}
+
+// sendLockRoutes follows a re-sent update with the routes of its locks.
+func (n *Node) sendLockRoutes(cs *chanState) {
+	for _, l := range cs.ch.Own.Locks {
+		if rt, ok := n.lockRoutes[l.SecretHash]; ok {
+			n.send(cs.ch.Partner.Address, EncodeLockRoute(LockRoute{ChannelID: cs.ch.Domain.ChannelID, SecretHash: l.SecretHash, Route: rt}))
+		}
+	}
+}
+
+// pruneLockRoutes forgets the routes of locks that left every channel (unlocked or expired).
+func (n *Node) pruneLockRoutes(pending map[channel.Hash]bool) {
+	for h := range n.lockRoutes {
+		if !pending[h] {
+			delete(n.lockRoutes, h)
+			n.batch.Meta = append(n.batch.Meta, store.KV{Key: lockRouteKey(h)})
+		}
+	}
+	for h := range n.inRoutes {
+		if !pending[h] {
+			delete(n.inRoutes, h)
+			n.batch.Meta = append(n.batch.Meta, store.KV{Key: inRouteKey(h)})
+		}
+	}
+}
+
+// handleLockRoute acts on the route of a lock the partner holds towards us, as if it had come
+// with the lock: forward it, or ask for the secret when we are the target; once only.
+func (n *Node) handleLockRoute(from channel.Address, frame []byte) error {
+	m, err := DecodeLockRoute(frame)
+	if err != nil {
+		return err
+	}
+	cs := n.channels[m.ChannelID]
+	if cs == nil || cs.ch.Partner.Address != from {
+		return fmt.Errorf("lock route from %s: no channel %x with it", from, m.ChannelID[:4])
+	}
+	i := findPartnerLock(cs.ch.Partner.Locks, m.SecretHash)
+	if i < 0 {
+		return fmt.Errorf("lock route from %s for %x: no such lock of theirs", from, m.SecretHash[:4])
+	}
+	lock := cs.ch.Partner.Locks[i]
+	if _, known := n.secrets[lock.SecretHash]; known {
+		// Forwarded and paid downstream already (the secret came back; it stays while this
+		// incoming lock is pending): forwarding again would pay twice.
+		return nil
+	}
+	if len(m.Route.Hops) == 0 && m.Route.Target != n.self {
+		return fmt.Errorf("lock route from %s for %x: ends at %s, not here", from, m.SecretHash[:4], m.Route.Target)
+	}
+	n.rememberInRoute(lock.SecretHash, m.Route)
+	n.actOnLock(lock, m.Route)
+	return nil
+}
+
+func findPartnerLock(locks []channel.Lock, h channel.Hash) int {
+	for i, l := range locks {
+		if l.SecretHash == h {
+			return i
+		}
+	}
+	return -1
 }
 
 func (n *Node) handleSecretRequest(from channel.Address, frame []byte) error {
@@ -432,6 +596,7 @@ func (n *Node) repeatSecrets() {
 		n.sendNow(r.initiator, EncodeSecretRequest(r.msg))
 	}
 	n.pruneSecrets(pending)
+	n.pruneLockRoutes(pending)
 	for _, cs := range n.channels {
 		for _, l := range cs.ch.Partner.Locks {
 			if secret, ok := n.secrets[l.SecretHash]; ok {

@@ -21,10 +21,23 @@ import (
 	"github.com/fractals-energy/fractals/ledger/transport"
 )
 
+// Store is what the node needs of its disk: one durable group commit, and the reads it does at
+// start and to answer a retried payment. *store.Store implements it.
+type Store interface {
+	// Commit makes the batch durable; when it returns nil, everything in it is on disk.
+	Commit(b *store.Batch) error
+	Channels() ([]*channel.Channel, error)
+	LookupPayment(partner channel.Address, id uint64) (store.Payment, error)
+	Meta(key string) ([]byte, error)
+	MetaPrefix(prefix string) ([]store.KV, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
 // Config wires a Node to its key, disk, network and clock.
 type Config struct {
 	Signer    channel.Signer
-	Store     *store.Store
+	Store     Store
 	Transport transport.Transport
 	Clock     clock.Clock
 	// Resend is how long an unacknowledged proof (or an unanswered Sync) waits before it is sent
@@ -53,6 +66,18 @@ type Config struct {
 	PaidMemory int
 	// Hooks (tests only) are called at named points of the transfer path; see CrashPoint.
 	Hook func(point CrashPoint)
+	// OnRefused hears every frame from a peer the node refused (bad signature, unknown channel,
+	// stale or malformed message), with the reason; the daemon logs and counts them. It runs on
+	// the node's loop and must not block.
+	OnRefused func(Refusal)
+}
+
+// Refusal is a peer's frame the node refused, and why.
+type Refusal struct {
+	From channel.Address
+	// Kind is the frame's first byte (its message kind; zero for an empty frame).
+	Kind channel.Kind
+	Err  error
 }
 
 // CrashPoint names a moment in the transfer path where a crash test kills the process.
@@ -91,10 +116,14 @@ type Node struct {
 	// Owned by the loop goroutine:
 	// channels are keyed by on-chain channel id: a unit may hold several channels with one
 	// partner (one per token), so nothing that arrives for one of them may touch another.
-	channels   map[channel.Hash]*chanState
-	byPartner  map[channel.Address][]channel.Hash // in the order the channels were added
-	paid       map[payKey]uint64
-	secrets    map[channel.Hash]channel.Hash
+	channels  map[channel.Hash]*chanState
+	byPartner map[channel.Address][]channel.Hash // in the order the channels were added
+	paid      map[payKey]uint64
+	secrets   map[channel.Hash]channel.Hash
+	// lockRoutes are the routes of own pending locks, by secret hash (re-sent with resent updates).
+	lockRoutes map[channel.Hash]channel.RouteInfo
+	// inRoutes are the routes of locks partners hold towards us, by secret hash (resumeLocks).
+	inRoutes   map[channel.Hash]channel.RouteInfo
 	routes     map[channel.Hash]*routed
 	routeIDs   map[string]channel.Hash // ids of routes started since the last restart (also on disk)
 	requests   map[channel.Hash]request
@@ -104,6 +133,8 @@ type Node struct {
 	committed  chan struct{}
 	out        []outFrame
 	finished   []finish
+	// coalescing lists the channels with payments waiting for flushPayments.
+	coalescing []*chanState
 	// durable answers wait for the next cut to be on disk; committing are those of the cut being written.
 	durable, committing []finish
 	fatal               error
@@ -119,6 +150,9 @@ type Node struct {
 // Stats counts what the node did (for tests and the bench).
 type Stats struct {
 	Commits, Signed, Received, Refused, Resent, Recovered int
+	// Coalesced counts the payments the Signed direct proofs carried (several per proof when
+	// they arrive together).
+	Coalesced int
 	// CommitTime is the time spent in group commits (fsync included); CommitMax the longest one.
 	CommitTime, CommitMax time.Duration
 }
@@ -130,13 +164,15 @@ type chanState struct {
 	// withdraw is the own withdrawal being negotiated (re-sent by the tick until confirmed).
 	withdraw *withdrawEvent
 	// settle is the own cooperative settle being negotiated (re-sent by the tick).
-	settle   *settleEvent
-	synced   bool
-	waiting  []*payEvent
-	waiters  []waiter
-	dirty    bool
-	ackDue   bool
-	lastSend time.Time
+	settle  *settleEvent
+	synced  bool
+	waiting []*payEvent
+	// coalescing are payments taken since the last flush: one proof will carry them all.
+	coalescing []*payEvent
+	waiters    []waiter
+	dirty      bool
+	ackDue     bool
+	lastSend   time.Time
 }
 
 type waiter struct {
@@ -159,7 +195,9 @@ type finish struct {
 	err  error
 }
 
-type event interface{}
+// event is one input of the node's loop. The set is closed: only the types in this file and in
+// the files of this package implement it (isEvent), and handle names every one.
+type event interface{ isEvent() }
 
 type payEvent struct {
 	partner channel.Address
@@ -255,7 +293,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, self: cfg.Signer.Address(), inbox: make(chan event, 8192), quit: make(chan struct{}),
 		done: make(chan struct{}), channels: map[channel.Hash]*chanState{}, byPartner: map[channel.Address][]channel.Hash{}, paid: map[payKey]uint64{},
-		secrets: map[channel.Hash]channel.Hash{}, routes: map[channel.Hash]*routed{}, routeIDs: map[string]channel.Hash{},
+		secrets: map[channel.Hash]channel.Hash{}, lockRoutes: map[channel.Hash]channel.RouteInfo{}, inRoutes: map[channel.Hash]channel.RouteInfo{}, routes: map[channel.Hash]*routed{}, routeIDs: map[string]channel.Hash{},
 		requests: map[channel.Hash]request{},
 		commits:  make(chan *cut, 1), commitDone: make(chan error, 1), committed: make(chan struct{})}
 	stored, err := cfg.Store.Channels()
@@ -275,6 +313,9 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("ledger node: %w", err)
 	}
 	if err := n.loadRoutes(); err != nil {
+		return nil, fmt.Errorf("ledger node: %w", err)
+	}
+	if err := n.loadLockRoutes(); err != nil {
 		return nil, fmt.Errorf("ledger node: %w", err)
 	}
 	cfg.Transport.SetHandler(n.deliver)
@@ -492,7 +533,16 @@ func (n *Node) loop() {
 		}
 		n.recoverSigners(events)
 		for _, e := range events {
+			if _, pay := e.(*payEvent); !pay {
+				// Anything else may sign on a channel too: the payments before it go first.
+				n.flushPayments()
+			}
 			n.handle(e)
+		}
+		if !busy {
+			// Payments wait while the committer writes: they could not leave before the next
+			// cut anyway, and so one proof carries all that arrived meanwhile.
+			n.flushPayments()
 		}
 		// Answers depend only on acknowledgements (the partner's disk), never on our own pending
 		// commit, so callers hear at once.
@@ -554,6 +604,7 @@ func (n *Node) finalCut(busy bool) {
 		f.done <- f.err
 	}
 	n.committing = nil
+	n.flushPayments()
 	if n.cut() && <-n.commitDone == nil {
 		for _, f := range n.committing {
 			f.done <- f.err
@@ -693,7 +744,10 @@ func (n *Node) failChannel(cs *chanState, err error) {
 	for _, p := range cs.waiting {
 		p.done <- err
 	}
-	cs.waiters, cs.waiting = nil, nil
+	for _, p := range cs.coalescing {
+		p.done <- err
+	}
+	cs.waiters, cs.waiting, cs.coalescing = nil, nil, nil
 }
 
 func (n *Node) now() time.Time { return n.cfg.Clock.Now() }
@@ -734,6 +788,8 @@ func (n *Node) handle(e event) {
 		e.reply <- n.info(cs)
 	case *settledEvent:
 		e.done <- n.handleSettled(e.domain)
+	default:
+		panic(fmt.Sprintf("ledger node: event %T is not handled", e)) // a new event type without its case
 	}
 }
 
@@ -900,20 +956,81 @@ func (n *Node) handlePay(e *payEvent) {
 		cs.waiting = append(cs.waiting, e)
 		return
 	}
-	u, err := cs.ch.Direct(e.amount, n.cfg.Signer)
-	if err != nil {
-		n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
+	if len(cs.coalescing) == 0 {
+		n.coalescing = append(n.coalescing, cs)
+	}
+	cs.coalescing = append(cs.coalescing, e)
+}
+
+// flushPayments signs, for every channel with payments taken since the last flush, one proof
+// that carries them all: its transferred total grows by their sum, so the partner verifies and
+// acknowledges one signature for the run, and each payment's record names that proof's nonce.
+// Payments are taken in order; one that the balance no longer covers fails alone, as it would
+// have one proof at a time.
+func (n *Node) flushPayments() {
+	for _, cs := range n.coalescing {
+		pays := cs.coalescing
+		cs.coalescing = nil
+		n.signPayments(cs, pays)
+	}
+	n.coalescing = n.coalescing[:0]
+}
+
+func (n *Node) signPayments(cs *chanState, pays []*payEvent) {
+	next := cs.ch.Own.Proof.Nonce + 1
+	balance := cs.ch.OwnBalance()
+	var total uint64
+	var carried []*payEvent
+	for _, e := range pays {
+		if e.id != 0 {
+			// A retry of a payment carried earlier in this run waits for the same proof.
+			if nonce, ok := n.paid[payKey{e.partner, e.id}]; ok {
+				n.awaitAck(cs, nonce, e.done)
+				continue
+			}
+		}
+		if err := coversPayment(e.amount, balance-total); err != nil {
+			n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
+			continue
+		}
+		total += e.amount
+		carried = append(carried, e)
+		if e.id != 0 {
+			n.paid[payKey{e.partner, e.id}] = next
+		}
+	}
+	if len(carried) == 0 {
 		return
 	}
-	n.count(func(s *Stats) { s.Signed++ })
-	cs.dirty = true
-	if e.id != 0 {
-		n.paid[payKey{e.partner, e.id}] = u.Proof.Nonce
-		n.batch.Payments = append(n.batch.Payments, store.Payment{Partner: e.partner, ID: e.id, Nonce: u.Proof.Nonce, Amount: e.amount})
+	u, err := cs.ch.Direct(total, n.cfg.Signer)
+	if err != nil {
+		for _, e := range carried {
+			delete(n.paid, payKey{e.partner, e.id})
+			n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
+		}
+		return
 	}
-	n.send(e.partner, channel.EncodeUpdate(u))
+	n.count(func(s *Stats) { s.Signed++; s.Coalesced += len(carried) })
+	cs.dirty = true
+	for _, e := range carried {
+		if e.id != 0 {
+			n.batch.Payments = append(n.batch.Payments, store.Payment{Partner: e.partner, ID: e.id, Nonce: u.Proof.Nonce, Amount: e.amount})
+		}
+		n.awaitAck(cs, u.Proof.Nonce, e.done)
+	}
+	n.send(cs.ch.Partner.Address, channel.EncodeUpdate(u))
 	cs.lastSend = n.now()
-	n.awaitAck(cs, u.Proof.Nonce, e.done)
+}
+
+// coversPayment refuses what Direct would refuse: a zero amount, or more than the balance left.
+func coversPayment(amount, left uint64) error {
+	if amount == 0 {
+		return fmt.Errorf("direct transfer: amount 0: %w", channel.ErrInvalidAmount)
+	}
+	if amount > left {
+		return fmt.Errorf("direct transfer of %d: %d left of the balance: %w", amount, left, channel.ErrOverspend)
+	}
+	return nil
 }
 
 // lookupPayment finds the nonce that carried payment id to partner. Only a record known to be
@@ -974,7 +1091,7 @@ func (n *Node) releaseAcked(cs *chanState) {
 func (n *Node) handleFrame(e *frameEvent) {
 	from, frame := e.from, e.frame
 	if len(frame) == 0 {
-		n.count(func(s *Stats) { s.Refused++ })
+		n.refuse(from, 0, errors.New("empty frame"))
 		return
 	}
 	cs := n.frameChannel(from, frame)
@@ -998,11 +1115,21 @@ func (n *Node) handleFrame(e *frameEvent) {
 		err = n.handleSecretRequest(from, frame)
 	case KindSecretReveal:
 		err = n.handleSecretReveal(from, frame)
+	case KindLockRoute:
+		err = n.handleLockRoute(from, frame)
 	default:
 		err = fmt.Errorf("unknown message kind %d", frame[0])
 	}
 	if err != nil {
-		n.count(func(s *Stats) { s.Refused++ })
+		n.refuse(from, channel.Kind(frame[0]), err)
+	}
+}
+
+// refuse counts a refused frame and tells the OnRefused hook.
+func (n *Node) refuse(from channel.Address, kind channel.Kind, err error) {
+	n.count(func(s *Stats) { s.Refused++ })
+	if n.cfg.OnRefused != nil {
+		n.cfg.OnRefused(Refusal{From: from, Kind: kind, Err: err})
 	}
 }
 
@@ -1080,6 +1207,11 @@ func (n *Node) handleSync(cs *chanState, from channel.Address, frame []byte) err
 		n.send(from, channel.EncodeUpdate(cs.ch.Latest()))
 		cs.lastSend = n.now()
 	}
+	if res.Resend || s.WantReply {
+		// A partner that restarted may hold our locks but not their routes (a route frame that
+		// came after the update was not on its disk yet); routes it has are ignored.
+		n.sendLockRoutes(cs)
+	}
 	if s.WantReply {
 		n.send(from, channel.EncodeSync(cs.ch.SyncMessage(false)))
 	}
@@ -1091,6 +1223,7 @@ func (n *Node) handleSync(cs *chanState, from channel.Address, frame []byte) err
 		for _, p := range waiting {
 			n.handlePay(p)
 		}
+		n.resumeLocks()
 	}
 	return nil
 }
@@ -1113,6 +1246,7 @@ func (n *Node) tick() {
 		}
 		if cs.ch.Unacked() && now.Sub(cs.lastSend) >= n.cfg.Resend {
 			n.send(partner, channel.EncodeUpdate(cs.ch.Latest()))
+			n.sendLockRoutes(cs)
 			cs.lastSend = now
 			n.count(func(s *Stats) { s.Resent++ })
 		}

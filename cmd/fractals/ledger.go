@@ -37,7 +37,7 @@ func runLedgerBench(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	transfers := fs.Int("transfers", 10000, "number of payments (1..10000000)")
 	hops := fs.Int("hops", 1, "1: direct transfers between two nodes; 3: mediated A→B→C→D")
-	inFlight := fs.Int("inflight", 12, "payments outstanding at once (1..4096; default 12 direct, 4 mediated)")
+	inFlight := fs.Int("inflight", 64, "payments outstanding at once (1..4096; default 64 direct, 4 mediated)")
 	dir := fs.String("dir", "", "directory for the bbolt files (default: a fresh temporary directory)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
@@ -54,7 +54,7 @@ func runLedgerBench(args []string, stdout, stderr io.Writer) int {
 	inFlightSet := false
 	fs.Visit(func(f *flag.Flag) { inFlightSet = inFlightSet || f.Name == "inflight" })
 	if !inFlightSet {
-		*inFlight = 12
+		*inFlight = 64
 		if *hops == 3 {
 			*inFlight = 4
 		}

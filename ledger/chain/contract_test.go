@@ -179,3 +179,65 @@ func expectUnlocked(t *testing.T, c *simChain, r *types.Receipt, paid, returned 
 	}
 	t.Fatal("no Unlocked event")
 }
+
+// TestStaleCloseWithPaidOffLockLeavesTheDebt is the defect the invariant test found: the cheater
+// is paid a lock off chain, withdraws it, then closes with the honest partner's OLD proof, which
+// still holds that lock. The proofs on chain charge the cheater 50 more than it holds; settle used
+// to clamp that to zero and the cheater then also claimed the lock with its secret, taking 50 of
+// the partner's share. Now its claim on the lock repays the debt.
+func TestStaleCloseWithPaidOffLockLeavesTheDebt(t *testing.T) {
+	c := newSimChain(t)
+	ctx := context.Background()
+	// The cheater is the lower address: the old clamp cut the higher one's locks last.
+	honestAd, cheaterAd, honest, cheater := c.a, c.b, c.sa, c.sb
+	if c.sa.Address().Cmp(c.sb.Address()) < 0 {
+		honestAd, cheaterAd, honest, cheater = c.b, c.a, c.sb, c.sa
+	}
+	d, r, err := honestAd.Open(ctx, cheater.Address(), native, 600, 100)
+	c.must(t, "open")(r, err)
+	ch := channel.New(d, honest.Address(), cheater.Address())
+	cc := channel.New(d, cheater.Address(), honest.Address())
+	for _, x := range []*channel.Channel{ch, cc} {
+		_ = x.SetDeposit(honest.Address(), 100)
+	}
+	now := uint64(time.Now().Unix())
+	secret := channel.Hash{0x51}
+	lock := channel.Lock{Expiration: now + 3600, Amount: 50, SecretHash: crypto.Keccak256Hash(secret[:])}
+	locked, err := ch.AddLock(lock, channel.RouteInfo{}, now, honest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.Receive(locked, now); err != nil {
+		t.Fatal(err)
+	}
+	paid, err := ch.Unlock(secret, now, honest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.Receive(paid, now); err != nil {
+		t.Fatal(err)
+	}
+	expiry := now + 3600
+	wd := channel.WithdrawDigest(d, cheater.Address(), 50, expiry)
+	sigC, _ := cheater.Sign(wd)
+	sigH, _ := honest.Sign(wd)
+	c.must(t, "withdraw")(cheaterAd.Withdraw(ctx, d, cheater.Address(), 50, expiry, sigC, sigH))
+
+	c.must(t, "close with the old proof")(cheaterAd.Close(ctx, d, locked.Proof))
+	c.must(t, "register secret")(cheaterAd.RegisterSecret(ctx, secret))
+	c.pass(t, 601*time.Second)
+	r = c.must(t, "settle with a debt")(cheaterAd.Settle(ctx, d))
+	// The honest side's 50 is cut by the 50 debt now; the cheater gets nothing at settle.
+	c.expectPayout(t, r, 0, 0)
+	r = c.must(t, "unlock repaying the debt")(cheaterAd.Unlock(ctx, d, honest.Address(), locked.Locks))
+	expectUnlocked(t, c, r, 50, 0)
+	for who, want := range map[common.Address]uint64{honest.Address(): 50, cheater.Address(): 0} {
+		got, err := c.contract.Owed(ctx, native, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Uint64() != want {
+			t.Fatalf("%s is owed %s after settle and unlock, its latest proofs give it %d", who, got, want)
+		}
+	}
+}

@@ -29,6 +29,9 @@ contract FractalsChannels {
     uint8 constant STATE_OPEN = 1;
     uint8 constant STATE_CLOSED = 2;
 
+    /// Proof amounts above this are refused, so settle's signed arithmetic cannot wrap.
+    uint256 constant MAX_PROOF_AMOUNT = type(uint128).max;
+
     uint256 constant SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
     struct Participant {
@@ -74,6 +77,24 @@ contract FractalsChannels {
     mapping(bytes32 => uint64) public lastEpoch;
     /// Keyed by keccak256(channel id, epoch, lock owner).
     mapping(bytes32 => PendingLocks) public pendingLocks;
+
+    /// A settle at which one participant's balance came out negative: the proofs on chain charge it
+    /// more than it holds. That happens when its partner's proof on chain is an old one (it lacks
+    /// transfers the debtor has since received and withdrawn, typically locks paid off chain), and
+    /// the debtor is usually the one who chose that proof. The debt is not forgiven: what this
+    /// epoch's unlocks later credit the debtor goes to the creditor first, up to `due`. The
+    /// creditor's payout at settle was cut by the debt; when the debt exceeded that payout, the
+    /// pending locks promise `hold` more than the channel holds, and the creditor's next credits
+    /// from this epoch are cancelled up to it (the debtor's repayments cover it first).
+    struct Debt {
+        address debtor;
+        address creditor;
+        uint256 due;
+        uint256 hold;
+    }
+
+    /// Keyed by keccak256(channel id, epoch).
+    mapping(bytes32 => Debt) public debts;
     /// Time (block.timestamp) at which a secret was registered, by its hash.
     mapping(bytes32 => uint256) public secretRegisteredAt;
     /// What settle and unlock paid out and the receiver has not collected yet, by token and
@@ -87,6 +108,7 @@ contract FractalsChannels {
     event ProofUpdated(bytes32 indexed id, address signer, uint256 nonce);
     event Settled(bytes32 indexed id, uint64 epoch, uint256 amountA, uint256 amountB);
     event SecretRegistered(bytes32 indexed secrethash, uint256 at);
+    event DebtRecorded(bytes32 indexed id, uint64 epoch, address debtor, uint256 due, uint256 hold);
     event Unlocked(bytes32 indexed id, address owner, uint256 paid, uint256 returned);
     event Credited(address indexed token, address indexed to, uint256 amount);
     event Collected(address indexed token, address indexed to, uint256 amount);
@@ -207,6 +229,7 @@ contract FractalsChannels {
         if (_recover(_proofDigest(id, c, bp), bp.signature) != signer) revert BadSignature();
         Participant storage p = participants[id][signer];
         if (bp.nonce <= p.nonce) revert BadAmount();
+        if (bp.transferred > MAX_PROOF_AMOUNT || bp.locked > MAX_PROOF_AMOUNT) revert BadAmount();
         p.nonce = bp.nonce;
         p.transferred = bp.transferred;
         p.locked = bp.locked;
@@ -214,7 +237,9 @@ contract FractalsChannels {
         emit ProofUpdated(id, signer, bp.nonce);
     }
 
-    /// After the settle timeout, pays out the final balances; locked amounts wait for unlock.
+    /// After the settle timeout, pays out the final balances; locked amounts wait for unlock. When
+    /// the proofs on chain charge one participant more than it holds, its debt is paid from what
+    /// its unlocks bring (see Debt), never forgiven at its partner's expense.
     function settle(bytes32 id) external {
         Channel storage c = channels[id];
         if (c.state != STATE_CLOSED) revert BadState(c.state);
@@ -222,16 +247,44 @@ contract FractalsChannels {
         Participant storage pa = participants[id][c.a];
         Participant storage pb = participants[id][c.b];
         uint256 funds = _funds(id, c);
-        // A's balance: its funds plus what B sent minus what A sent and locked; clamped so a
-        // participant who signed an overspending proof can only lose its own funds.
-        uint256 amountA = _clamp(int256(pa.deposit) - int256(pa.withdrawn) + int256(pb.transferred) - int256(pa.transferred) - int256(pa.locked), funds);
-        uint256 lockedA = pa.locked < funds - amountA ? pa.locked : funds - amountA;
-        uint256 lockedB = pb.locked < funds - amountA - lockedA ? pb.locked : funds - amountA - lockedA;
-        uint256 amountB = funds - amountA - lockedA - lockedB;
+        // Each balance: own funds plus what the partner sent minus what it sent and locked. The two
+        // balances and the two locked amounts always sum to the funds.
+        int256 rawA = int256(pa.deposit) - int256(pa.withdrawn) + int256(pb.transferred) - int256(pa.transferred) - int256(pa.locked);
+        int256 rawB = int256(pb.deposit) - int256(pb.withdrawn) + int256(pa.transferred) - int256(pb.transferred) - int256(pb.locked);
+        uint256 lockedA = pa.locked;
+        uint256 lockedB = pb.locked;
+        uint256 amountA;
+        uint256 amountB;
         uint64 epoch = c.epoch;
+        if (rawA >= 0 && rawB >= 0) {
+            amountA = uint256(rawA);
+            amountB = uint256(rawB);
+        } else if (rawA < 0 && rawB < 0) {
+            // Both signed more than they hold: each keeps only what its partner's locks bring it.
+            if (lockedA > funds) lockedA = funds;
+            lockedB = funds - lockedA;
+        } else {
+            (amountA, amountB) = _settleDebt(id, epoch, c, rawA, rawB, lockedA + lockedB > 0);
+        }
         if (lockedA > 0) pendingLocks[keccak256(abi.encode(id, epoch, c.a))] = PendingLocks(c.token, c.b, lockedA, pa.locksroot);
         if (lockedB > 0) pendingLocks[keccak256(abi.encode(id, epoch, c.b))] = PendingLocks(c.token, c.a, lockedB, pb.locksroot);
         _finish(id, c, amountA, amountB);
+    }
+
+    /// One balance negative: the debtor gets nothing now, the creditor its balance minus the debt,
+    /// and the debt (with the hold when the creditor's balance did not cover it) waits for unlock.
+    function _settleDebt(bytes32 id, uint64 epoch, Channel storage c, int256 rawA, int256 rawB, bool anyLocks) internal returns (uint256 amountA, uint256 amountB) {
+        bool aOwes = rawA < 0;
+        uint256 debt = uint256(aOwes ? -rawA : -rawB);
+        uint256 credit = uint256(aOwes ? rawB : rawA);
+        if (aOwes) amountB = credit > debt ? credit - debt : 0;
+        else amountA = credit > debt ? credit - debt : 0;
+        if (anyLocks) _recordDebt(id, epoch, aOwes ? c.a : c.b, aOwes ? c.b : c.a, debt, debt > credit ? debt - credit : 0);
+    }
+
+    function _recordDebt(bytes32 id, uint64 epoch, address debtor, address creditor, uint256 due, uint256 hold) internal {
+        debts[keccak256(abi.encode(id, epoch))] = Debt(debtor, creditor, due, hold);
+        emit DebtRecorded(id, epoch, debtor, due, hold);
     }
 
     /// Registers a secret on chain, making every lock under its hash claimable until expiration.
@@ -266,8 +319,40 @@ contract FractalsChannels {
         if (paid > pl.amount) paid = pl.amount;
         uint256 returned = pl.amount - paid;
         emit Unlocked(id, owner, paid, returned);
-        if (paid > 0) _pay(pl.token, pl.receiver, paid);
-        if (returned > 0) _pay(pl.token, owner, returned);
+        bytes32 epochKey = keccak256(abi.encode(id, epoch));
+        if (paid > 0) _credit(epochKey, pl.token, pl.receiver, paid);
+        if (returned > 0) _credit(epochKey, pl.token, owner, returned);
+    }
+
+    /// Credits an unlock's share, the epoch's debt first: the debtor's share repays the creditor,
+    /// and the creditor's share first fills the hold.
+    function _credit(bytes32 epochKey, address token, address to, uint256 amount) internal {
+        Debt storage d = debts[epochKey];
+        address debtor = d.debtor;
+        if (debtor != address(0)) {
+            if (to == debtor) {
+                uint256 due = d.due;
+                uint256 repaid = amount < due ? amount : due;
+                if (repaid > 0) {
+                    d.due = due - repaid;
+                    amount -= repaid;
+                    repaid = _fillHold(d, repaid);
+                    if (repaid > 0) _pay(token, d.creditor, repaid);
+                }
+            } else {
+                amount = _fillHold(d, amount);
+            }
+        }
+        if (amount > 0) _pay(token, to, amount);
+    }
+
+    /// Cancels up to the hold from a credit to the creditor and returns what is left of it.
+    function _fillHold(Debt storage d, uint256 amount) internal returns (uint256) {
+        uint256 hold = d.hold;
+        if (hold == 0) return amount;
+        uint256 cancelled = amount < hold ? amount : hold;
+        d.hold = hold - cancelled;
+        return amount - cancelled;
     }
 
     function _finish(bytes32 id, Channel storage c, uint256 amountA, uint256 amountB) internal {
@@ -291,12 +376,6 @@ contract FractalsChannels {
 
     function _proofDigest(bytes32 id, Channel storage c, BalanceProof calldata bp) internal view returns (bytes32) {
         return keccak256(abi.encode(DOMAIN_TAG, block.chainid, address(this), id, uint256(c.epoch), uint256(TYPE_BALANCE_PROOF), bp.nonce, bp.transferred, bp.locked, bp.locksroot));
-    }
-
-    function _clamp(int256 v, uint256 max) internal pure returns (uint256) {
-        if (v <= 0) return 0;
-        if (uint256(v) > max) return max;
-        return uint256(v);
     }
 
     function _partner(Channel storage c, address who) internal view returns (address) {

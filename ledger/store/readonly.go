@@ -50,7 +50,12 @@ func OpenReadOnly(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	st := &Store{db: db, path: path, ov: newOverlay()}
+	if err := st.loadOverlay(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	return st, nil
 }
 
 // Check reads every key of every bucket, so each page reachable from the root is visited once;
@@ -85,10 +90,6 @@ func guard(f func() error) (err error) {
 
 // PaymentCount is how many payment records the store holds.
 func (s *Store) PaymentCount() (int, error) {
-	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketPayments).Stats().KeyN
-		return nil
-	})
-	return n, err
+	kvs, err := s.merged(bPayments, "")
+	return len(kvs), err
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/fractals-energy/fractals/ledger/channel"
@@ -18,9 +17,13 @@ var (
 	bucketMeta     = []byte("meta")
 )
 
-// Store is an open ledger database.
+// Store is an open ledger database: the bbolt file and its write-ahead log (wal.go).
 type Store struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
+	// wal is nil for a read-only store.
+	wal *wal
+	ov  *overlay
 }
 
 // Open opens (creating if needed) the database at path.
@@ -52,20 +55,42 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: create buckets: %w", path, err)
 	}
-	st := &Store{db: db}
+	st := &Store{db: db, path: path, ov: newOverlay()}
 	if err := st.Check(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	seq, err := recoverWAL(db, path)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: replay the log: %w", path, err)
+	}
+	cur, _ := walPaths(path)
+	f, err := openLog(cur)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	st.wal = &wal{path: cur, f: f, seq: seq}
 	return st, nil
 }
 
-// Durable reports whether a commit is on disk when it returns (bbolt fsyncs every commit unless
-// in NoSync mode).
-func (s *Store) Durable() bool { return !s.db.NoSync }
+// Durable reports whether a commit is on disk when it returns (the log is fdatasynced on every
+// commit, and bbolt's checkpoints sync unless in NoSync mode).
+func (s *Store) Durable() bool { return s.wal != nil && !s.db.NoSync }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close writes the log into bbolt and closes the files. Should that fail, the log stays and the
+// next Open replays it.
+func (s *Store) Close() error {
+	var err error
+	if s.wal != nil {
+		err = s.closeWAL()
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Payment is the durable record of one outgoing payment: the own nonce that carried it.
 type Payment struct {
@@ -116,57 +141,16 @@ func (b *Batch) Empty() bool {
 	return len(b.DeleteChannels) == 0 && len(b.Channels) == 0 && len(b.Payments) == 0 && len(b.Pending) == 0 && len(b.DonePending) == 0 && len(b.Meta) == 0
 }
 
-// Commit writes the batch in one transaction; when it returns nil everything is on disk.
+// Commit logs the batch with one fdatasync; when it returns nil everything is on disk. A
+// failed commit (a full disk, for one) leaves nothing of the batch visible.
 func (s *Store) Commit(b *Batch) error {
 	if b.Empty() {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		chans := tx.Bucket(bucketChannels)
-		for _, id := range b.DeleteChannels {
-			if err := chans.Delete(id[:]); err != nil {
-				return fmt.Errorf("delete channel %x: %w", id[:4], err)
-			}
-		}
-		for _, c := range b.Channels {
-			if err := chans.Put(c.ID[:], c.State); err != nil {
-				return fmt.Errorf("store channel %x: %w", c.ID[:4], err)
-			}
-		}
-		pays := tx.Bucket(bucketPayments)
-		for _, p := range b.Payments {
-			var v [16]byte
-			binary.BigEndian.PutUint64(v[:8], p.Nonce)
-			binary.BigEndian.PutUint64(v[8:], p.Amount)
-			if err := pays.Put(paymentKey(p.Partner, p.ID), v[:]); err != nil {
-				return fmt.Errorf("store payment %d: %w", p.ID, err)
-			}
-		}
-		pend := tx.Bucket(bucketPending)
-		for _, a := range b.Pending {
-			if err := pend.Put([]byte(a.Key), a.Data); err != nil {
-				return fmt.Errorf("store pending action %q: %w", a.Key, err)
-			}
-		}
-		for _, k := range b.DonePending {
-			if err := pend.Delete([]byte(k)); err != nil {
-				return fmt.Errorf("delete pending action %q: %w", k, err)
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		for _, kv := range b.Meta {
-			if kv.Value == nil {
-				if err := meta.Delete([]byte(kv.Key)); err != nil {
-					return fmt.Errorf("delete meta %q: %w", kv.Key, err)
-				}
-				continue
-			}
-			if err := meta.Put([]byte(kv.Key), kv.Value); err != nil {
-				return fmt.Errorf("store meta %q: %w", kv.Key, err)
-			}
-		}
-		return nil
-	})
+	if s.wal == nil {
+		return fmt.Errorf("store %s: opened read-only", s.path)
+	}
+	return s.logBatch(b.ops())
 }
 
 func paymentKey(partner channel.Address, id uint64) []byte {
@@ -178,74 +162,79 @@ func paymentKey(partner channel.Address, id uint64) []byte {
 
 // Channels loads every stored channel.
 func (s *Store) Channels() ([]*channel.Channel, error) {
-	var out []*channel.Channel
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketChannels).ForEach(func(k, v []byte) error {
-			c := new(channel.Channel)
-			if err := c.UnmarshalBinary(v); err != nil {
-				return fmt.Errorf("channel %x: %w", k, err)
-			}
-			out = append(out, c)
-			return nil
-		})
-	})
-	return out, err
+	kvs, err := s.merged(bChannels, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*channel.Channel, 0, len(kvs))
+	for _, kv := range kvs {
+		c := new(channel.Channel)
+		if err := c.UnmarshalBinary(kv.Value); err != nil {
+			return nil, fmt.Errorf("channel %x: %w", kv.Key, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // ErrNotFound means no record exists under the key.
 var ErrNotFound = errors.New("not found")
 
-// LookupPayment returns the record of payment id to partner.
-func (s *Store) LookupPayment(partner channel.Address, id uint64) (Payment, error) {
-	p := Payment{Partner: partner, ID: id}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketPayments).Get(paymentKey(partner, id))
-		if v == nil {
-			return ErrNotFound
+// get reads one key, the log's overlay first.
+func (s *Store) get(bucket int, key []byte) ([]byte, error) {
+	if e, ok := s.ov.get(bucket, key); ok {
+		if e.deleted {
+			return nil, nil
 		}
-		if len(v) != 16 {
-			return fmt.Errorf("payment %d record: %d bytes, want 16", id, len(v))
-		}
-		p.Nonce = binary.BigEndian.Uint64(v[:8])
-		p.Amount = binary.BigEndian.Uint64(v[8:])
-		return nil
-	})
-	return p, err
-}
-
-// Pending lists the queued on-chain actions in key order.
-func (s *Store) Pending() ([]PendingAction, error) {
-	var out []PendingAction
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
-			out = append(out, PendingAction{Key: string(k), Data: append([]byte(nil), v...)})
-			return nil
-		})
-	})
-	return out, err
-}
-
-// MetaPrefix lists the named values whose key starts with prefix.
-func (s *Store) MetaPrefix(prefix string) ([]KV, error) {
-	var out []KV
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketMeta).Cursor()
-		for k, v := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
-			out = append(out, KV{Key: string(k), Value: append([]byte(nil), v...)})
-		}
-		return nil
-	})
-	return out, err
-}
-
-// Meta reads a small named value (nil if absent).
-func (s *Store) Meta(key string) ([]byte, error) {
+		return append([]byte(nil), e.value...), nil
+	}
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get([]byte(key)); v != nil {
+		if v := tx.Bucket(buckets[bucket]).Get(key); v != nil {
 			out = append([]byte(nil), v...)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// LookupPayment returns the record of payment id to partner.
+func (s *Store) LookupPayment(partner channel.Address, id uint64) (Payment, error) {
+	p := Payment{Partner: partner, ID: id}
+	v, err := s.get(bPayments, paymentKey(partner, id))
+	if err != nil {
+		return p, err
+	}
+	if v == nil {
+		return p, ErrNotFound
+	}
+	if len(v) != 16 {
+		return p, fmt.Errorf("payment %d record: %d bytes, want 16", id, len(v))
+	}
+	p.Nonce = binary.BigEndian.Uint64(v[:8])
+	p.Amount = binary.BigEndian.Uint64(v[8:])
+	return p, nil
+}
+
+// Pending lists the queued on-chain actions in key order.
+func (s *Store) Pending() ([]PendingAction, error) {
+	kvs, err := s.merged(bPending, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PendingAction, 0, len(kvs))
+	for _, kv := range kvs {
+		out = append(out, PendingAction{Key: kv.Key, Data: kv.Value})
+	}
+	return out, nil
+}
+
+// MetaPrefix lists the named values whose key starts with prefix.
+func (s *Store) MetaPrefix(prefix string) ([]KV, error) {
+	return s.merged(bMeta, prefix)
+}
+
+// Meta reads a small named value (nil if absent).
+func (s *Store) Meta(key string) ([]byte, error) {
+	return s.get(bMeta, []byte(key))
 }
