@@ -18,10 +18,13 @@
 // after, so a flood costs no ecrecover and forgeries spend nobody's budget. Queues and catch-up are
 // bounded in bytes as well.
 //
-// Replay windows live in memory only. A unit that restarts forgets which envelopes it delivered, so
-// an envelope still within its expiry (TTL 30 minutes by default, at most MaxTTL) that reaches it
-// again after the restart, resent or replayed by anyone, is delivered a second time. Consumers must
-// be idempotent across a restart (refuse what they already applied); a unit's own streams restart above everything it sent before (numbered from the clock).
+// A Node given a replay file (NodeConfig.ReplayFile) keeps its replay windows there across restarts:
+// rewritten atomically every ReplayFlushEvery (5 s) while they change and once more on Close, read
+// back at start (a damaged file is moved aside and logged, the node starts with empty windows). After
+// a clean shutdown a replay of anything delivered before is dropped; after a crash, what was
+// delivered in the last flush interval may be delivered once more, so consumers stay idempotent.
+// Without a replay file (and in MemNetwork) the windows live in memory only. A unit's own streams
+// restart above everything it sent before (numbered from the clock).
 //
 // Node runs the router over devp2p: one p2p.Server keyed by the unit key, the fractals/1
 // sub-protocol (a hello exchanging version, community and capabilities, refused with a reason on a

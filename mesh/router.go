@@ -163,8 +163,10 @@ type router struct {
 	recentLen int                  // bytes in recent, against RecentBytes
 	recent    []queued             // ring of recent broadcasts, oldest first
 	paceHeld  int                  // bytes waiting for neighbours' budgets, against paceHoldBytes
-	closed    bool
-	counters  Counters
+	// windowsChanged is set when a window marks a delivery, until the windows are next exported.
+	windowsChanged bool
+	closed         bool
+	counters       Counters
 }
 
 // Counters are a unit's totals, for the API and for tests.
@@ -451,6 +453,7 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 	r.authorBudget(e.Author, e.Code, now)
 	w.mark(e.Seq)
 	w.lastUsed = now.UnixMilli()
+	r.windowsChanged = true
 	if !fresh {
 		// Only an established stream earns the neighbour credit: envelopes of throwaway authors
 		// would otherwise buy an attacker the score to misbehave later.
