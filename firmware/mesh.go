@@ -53,13 +53,13 @@ func StartMesh(m *config.Mesh, log *slog.Logger) (*mesh.Node, error) {
 	}
 	n, err := mesh.NewNode(mesh.NodeConfig{Key: key, Listen: m.Listen, Static: static, Trusted: trusted,
 		Discovery: m.Discovery, Bootnodes: boot, MaxPeers: m.MaxPeers, Clock: clock.Real{},
-		Options: mesh.DefaultOptions(m.Community)})
+		Options: mesh.DefaultOptions(m.Community), ReplayFile: m.ReplayFile, Log: log})
 	if err != nil {
 		return nil, err
 	}
 	if log != nil {
 		log.Info("mesh node up", "address", n.Self().Hex(), "enode", n.Enode().URLv4(), "community", m.Community,
-			"static", len(static), "discovery", m.Discovery)
+			"static", len(static), "discovery", m.Discovery, "replay_file", m.ReplayFile)
 	}
 	return n, nil
 }

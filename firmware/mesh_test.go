@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/mesh"
 )
 
@@ -84,6 +85,10 @@ func TestStartConfiguredMeshFromAUnitFile(t *testing.T) {
 	}
 	if n.Community() != "file-test" || n.Enode().Pubkey().X.Cmp(key.PublicKey.X) != 0 {
 		t.Fatalf("node %s of %q is not the unit file's key and community", n.Enode(), n.Community())
+	}
+	n.Close() // writes the replay windows beside the key file
+	if _, err := os.Stat(filepath.Join(dir, config.ReplayFileName)); err != nil {
+		t.Fatalf("no replay file beside the key file after shutdown: %v", err)
 	}
 	if err := os.WriteFile(path, base, 0o600); err != nil {
 		t.Fatal(err)

@@ -129,10 +129,13 @@ func TestAdversaryOversizedMalformedAndStrangerDisconnect(t *testing.T) {
 
 func TestAdversaryFloodIsCutOffAndHonestTrafficFlows(t *testing.T) {
 	c, m := adversaryCommunity(t)
+	// An attacker does not run our router, which would pace it: it writes straight onto the link.
 	for i := range 3000 { // at one instant: over the burst of 2,000
-		if err := m.Broadcast(CodeTelemetry, []byte{byte(i)}); err != nil {
+		e := &Envelope{Code: CodeTelemetry, Community: "test-community", Seq: uint64(i + 1), ExpiryMs: uint64(c.clk.Now().Add(time.Minute).UnixMilli()), Payload: []byte{byte(i)}}
+		if err := e.Sign(m.key); err != nil {
 			t.Fatal(err)
 		}
+		c.net.Inject(m.Self(), c.nodes[1].Self(), e.Encode())
 	}
 	c.net.Settle(c.clk.Now().Add(time.Second))
 	if s, up := c.score(1, 3); up {

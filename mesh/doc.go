@@ -8,14 +8,23 @@
 // other neighbours up to a hop limit, keeps direct sends for an absent peer in a bounded
 // store-and-forward queue with expiry, hands recent broadcasts to a peer that (re)connects, and charges
 // each peer a message and byte budget and a score that falls with malformed, oversized, foreign or
-// wrongly signed data until the peer is disconnected. Traffic a neighbour only relays costs it no
-// score: each author has its own budget at every receiver, and a neighbour may introduce new authors
-// (each a replay window) only at a bounded rate. Queues and catch-up are bounded in bytes as well.
+// wrongly signed data, or floods, until the peer is disconnected. A neighbour is held to a message
+// budget, a byte budget and a budget of new authors it introduces (each a replay window), and going
+// over any of them is punished whoever the envelopes claim as author and whatever their (unsigned)
+// Hops says: every unit paces what it sends each neighbour, its relays included, below those budgets
+// (pace.go), so an honest relay never goes over them however much others push through it; what does
+// not fit waits, bounded, or is not passed on. Each author also has its own budget at every receiver,
+// whose surplus goes no further. Budgets are looked at before a signature is verified and charged
+// after, so a flood costs no ecrecover and forgeries spend nobody's budget. Queues and catch-up are
+// bounded in bytes as well.
 //
-// Replay windows live in memory only. A unit that restarts forgets which envelopes it delivered, so
-// an envelope still within its expiry (TTL 30 minutes by default, at most MaxTTL) that reaches it
-// again after the restart, resent or replayed by anyone, is delivered a second time. Consumers must
-// be idempotent across a restart (refuse what they already applied); a unit's own streams restart above everything it sent before (numbered from the clock).
+// A Node given a replay file (NodeConfig.ReplayFile) keeps its replay windows there across restarts:
+// rewritten atomically every ReplayFlushEvery (5 s) while they change and once more on Close, read
+// back at start (a damaged file is moved aside and logged, the node starts with empty windows). After
+// a clean shutdown a replay of anything delivered before is dropped; after a crash, what was
+// delivered in the last flush interval may be delivered once more, so consumers stay idempotent.
+// Without a replay file (and in MemNetwork) the windows live in memory only. A unit's own streams
+// restart above everything it sent before (numbered from the clock).
 //
 // Node runs the router over devp2p: one p2p.Server keyed by the unit key, the fractals/1
 // sub-protocol (a hello exchanging version, community and capabilities, refused with a reason on a

@@ -182,7 +182,8 @@ func (n *MemNetwork) Pending() int {
 // Deliver hands over every message due up to until, in time order, moving the simulated clock to
 // each delivery's time and finally to until. Messages sent during delivery that are due by until are
 // delivered in the same call, and every resendAfter the units send again the direct envelopes whose
-// acknowledgement did not come. It returns the number delivered.
+// acknowledgement did not come and what waited for a neighbour's budget. It returns the number
+// delivered.
 func (n *MemNetwork) Deliver(until time.Time) int {
 	delivered := 0
 	for {
@@ -195,7 +196,7 @@ func (n *MemNetwork) Deliver(until time.Time) int {
 		retryDue := !retryAt.After(until) && (!haveEvent || retryAt.Before(n.events[0].at))
 		n.mu.Unlock()
 		if retryDue {
-			if n.anyUnacknowledged() {
+			if n.anyWaiting() {
 				n.clk.AdvanceTo(retryAt)
 				n.retryAll(retryAt)
 				continue
@@ -238,12 +239,11 @@ func (n *MemNetwork) Deliver(until time.Time) int {
 	return delivered
 }
 
-func (n *MemNetwork) anyUnacknowledged() bool {
+// anyWaiting reports whether a unit has something to send again or later: direct envelopes not
+// acknowledged, or envelopes held for a neighbour's budget.
+func (n *MemNetwork) anyWaiting() bool {
 	for _, node := range n.sortedNodes() {
-		node.mu.Lock()
-		waiting := len(node.inflight) > 0
-		node.mu.Unlock()
-		if waiting {
+		if node.waiting() {
 			return true
 		}
 	}
@@ -285,7 +285,7 @@ func (n *MemNetwork) Settle(limit time.Time) time.Time {
 		}
 		n.mu.Unlock()
 		if next.IsZero() {
-			if !n.anyUnacknowledged() {
+			if !n.anyWaiting() {
 				return n.clk.Now()
 			}
 			next = n.clk.Now().Add(resendAfter)

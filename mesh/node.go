@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +85,11 @@ type NodeConfig struct {
 	Name         string            // devp2p client name
 	Clock        clock.Clock       // default the wall clock
 	Options      Options           // community, limits and lifetimes
+	// ReplayFile keeps the replay windows across restarts (see replayfile.go); empty: in memory
+	// only, so a restarted node may deliver an unexpired envelope it delivered before.
+	ReplayFile       string
+	ReplayFlushEvery time.Duration // default DefaultReplayFlushEvery
+	Log              *slog.Logger  // what happened to the replay file; default discard
 }
 
 // Node is a unit's mesh over devp2p: one p2p.Server keyed by the unit key running the fractals
@@ -117,8 +124,19 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if len(cfg.Options.Community) > MaxCommunityLen {
 		return nil, fmt.Errorf("mesh: community id %d bytes, at most %d", len(cfg.Options.Community), MaxCommunityLen)
 	}
+	if cfg.ReplayFlushEvery <= 0 {
+		cfg.ReplayFlushEvery = DefaultReplayFlushEvery
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
 	n := &Node{router: newRouter(cfg.Key, cfg.Clock, cfg.Options), cfg: cfg, cands: newCandidates(),
 		quit: make(chan struct{}), peers: map[Address]*devPeer{}, bans: map[Address]time.Time{}}
+	if cfg.ReplayFile != "" {
+		if err := n.loadReplay(); err != nil {
+			return nil, err
+		}
+	}
 	proto := p2p.Protocol{
 		Name: ProtocolName, Version: ProtocolVersion, Length: protoLen, Run: n.run,
 		Attributes: []enr.Entry{communityEntry{Community: cfg.Options.Community, Version: ProtocolVersion}},
@@ -143,6 +161,10 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.retryLoop()
+	if cfg.ReplayFile != "" {
+		n.wg.Add(1)
+		go n.replayLoop()
+	}
 	return n, nil
 }
 
@@ -179,6 +201,11 @@ func (n *Node) Close() {
 	n.cands.Close()
 	n.srv.Stop()
 	n.wg.Wait()
+	if n.cfg.ReplayFile != "" { // nothing arrives any more: these are the final windows
+		if err := n.saveReplay(); err != nil {
+			n.cfg.Log.Error("mesh: saving replay windows at shutdown", "file", n.cfg.ReplayFile, "err", err)
+		}
+	}
 	n.shutdown()
 }
 
@@ -638,3 +665,61 @@ func (c *candidates) feed(d *discover.UDPv5, self enode.ID, community string, qu
 
 // Community returns the community the node serves.
 func (n *Node) Community() string { return n.cfg.Options.Community }
+
+// loadReplay restores the windows of the replay file. A missing file is a first start; a file that
+// is not one (damaged, or someone else's) is moved aside to <name>.bad-<time> and logged, and the
+// node starts with empty windows rather than not at all: an outdoor unit must come back unattended.
+func (n *Node) loadReplay() error {
+	path := n.cfg.ReplayFile
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mesh: replay file %s: %w", path, err)
+	}
+	recs, saved, err := decodeWindows(b)
+	if err != nil {
+		aside := fmt.Sprintf("%s.bad-%s", path, n.cfg.Clock.Now().UTC().Format("20060102T150405Z"))
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return fmt.Errorf("%s: %v; moving it aside: %w", path, err, rerr)
+		}
+		n.cfg.Log.Warn("mesh: replay file unreadable, moved aside; starting with empty replay windows", "file", path, "moved_to", aside, "err", err)
+		return nil
+	}
+	kept := n.importWindows(recs)
+	n.cfg.Log.Info("mesh: replay windows restored", "file", path, "saved_at", saved.UTC(), "streams", kept, "in_file", len(recs))
+	return nil
+}
+
+// saveReplay rewrites the replay file with the current windows.
+func (n *Node) saveReplay() error {
+	recs := n.exportWindows()
+	if err := writeFileAtomic(n.cfg.ReplayFile, encodeWindows(recs, n.cfg.Clock.Now())); err != nil {
+		n.router.mu.Lock()
+		n.router.windowsChanged = true // try again next time
+		n.router.mu.Unlock()
+		return fmt.Errorf("mesh: replay file %s: %w", n.cfg.ReplayFile, err)
+	}
+	return nil
+}
+
+// replayLoop rewrites the replay file every ReplayFlushEvery while windows change.
+func (n *Node) replayLoop() {
+	defer n.wg.Done()
+	t := n.cfg.Clock.NewTicker(n.cfg.ReplayFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.quit:
+			return
+		case <-t.C():
+			if !n.windowsDirty() {
+				continue
+			}
+			if err := n.saveReplay(); err != nil {
+				n.cfg.Log.Error("mesh: saving replay windows", "err", err)
+			}
+		}
+	}
+}

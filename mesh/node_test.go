@@ -160,32 +160,72 @@ func TestNodeTenStaticAndFiftyStaticAllReached(t *testing.T) {
 	}
 }
 
-func TestNodeDiscoveredCommunityFiltersStrangers(t *testing.T) {
-	const n = 10
-	boot := startNode(t, SeededKey(7, 0), "127.0.0.1:0", func(c *NodeConfig) { c.Discovery = true })
+// discoveredMesh starts n nodes with discovery v5 and no static peers, all bootstrapped from the
+// first, each admitting maxPeers (0: the default), and waits until their links form one component in
+// which every node has at least minPeers.
+func discoveredMesh(t *testing.T, seed uint64, n, maxPeers, minPeers int) []*Node {
+	t.Helper()
+	boot := startNode(t, SeededKey(seed, 0), "127.0.0.1:0", func(c *NodeConfig) { c.Discovery = true; c.MaxPeers = maxPeers })
 	nodes := []*Node{boot}
 	for i := 1; i < n; i++ {
-		nodes = append(nodes, startNode(t, SeededKey(7, i), "127.0.0.1:0", func(c *NodeConfig) {
+		nodes = append(nodes, startNode(t, SeededKey(seed, i), "127.0.0.1:0", func(c *NodeConfig) {
 			c.Discovery = true
+			c.MaxPeers = maxPeers
 			c.Bootnodes = []*enode.Node{boot.srv.LocalNode().Node()}
 		}))
 	}
-	stranger := startNode(t, SeededKey(7, 100), "127.0.0.1:0", func(c *NodeConfig) {
-		c.Discovery = true
-		c.Bootnodes = []*enode.Node{boot.srv.LocalNode().Node()}
-		c.Options.Community = "someone-else"
-	})
-	eventually(t, 30*time.Second, "discovered nodes did not connect to each other", func() bool {
+	eventually(t, 90*time.Second, fmt.Sprintf("%d discovered nodes did not connect to each other", n), func() bool {
 		for _, nd := range nodes {
-			if nd.PeerCount() < 2 {
+			if nd.PeerCount() < minPeers {
 				return false
 			}
 		}
 		return connected(nodes)
 	})
+	return nodes
+}
+
+func TestNodeDiscoveredCommunityFiltersStrangers(t *testing.T) {
+	nodes := discoveredMesh(t, 7, 10, 0, 2)
+	stranger := startNode(t, SeededKey(7, 100), "127.0.0.1:0", func(c *NodeConfig) {
+		c.Discovery = true
+		c.Bootnodes = []*enode.Node{nodes[0].srv.LocalNode().Node()}
+		c.Options.Community = "someone-else"
+	})
 	gossipReach(t, nodes, "discovered")
+	// The stranger is in everyone's discovery table by now; no one dialled it, nor it anyone.
+	eventually(t, 30*time.Second, "the stranger was not found by discovery", func() bool {
+		d := nodes[0].srv.DiscoveryV5()
+		for _, nd := range d.AllNodes() {
+			if nd.ID() == stranger.Enode().ID() {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(2 * discoverEvery)
 	if c := stranger.PeerCount(); c != 0 {
 		t.Fatalf("stranger of another community has %d fractals peers", c)
+	}
+}
+
+// Three and fifty units that know nothing of each other but a bootstrap record find each other by
+// discovery v5 and reach each other by gossip. The fifty admit 8 peers each (devp2p dials out to a
+// third of them), so the test costs a sparse mesh on a small machine, not 50 x 49 links.
+func TestNodeDiscoveredThreeAndFiftyAllReached(t *testing.T) {
+	for _, c := range []struct{ n, maxPeers, minPeers int }{{3, 0, 2}, {50, 8, 1}} {
+		start := time.Now()
+		nodes := discoveredMesh(t, 70+uint64(c.n), c.n, c.maxPeers, c.minPeers)
+		formed := time.Since(start)
+		links := 0
+		for _, nd := range nodes {
+			links += nd.PeerCount()
+		}
+		d := gossipReach(t, nodes, fmt.Sprintf("discovered %d", c.n))
+		t.Logf("%d discovered nodes: one component after %v with %d links; gossip to the last after %v", c.n, formed, links/2, d)
+		for _, nd := range nodes {
+			nd.Close()
+		}
 	}
 }
 

@@ -125,6 +125,7 @@ type peerState struct {
 	info        *PeerInfo
 	msgs, bytes bucket
 	newAuthors  bucket // replay windows this neighbour made us open
+	pace        *pacer // what we send it, held to its budgets
 }
 
 type queued struct {
@@ -133,6 +134,7 @@ type queued struct {
 	expires uint64
 	seq     uint64    // of a direct envelope
 	sentAt  time.Time // when it went out, while unacknowledged
+	stream  streamKey // its author and destination
 }
 
 type streamKey struct{ author, to Address }
@@ -160,8 +162,11 @@ type router struct {
 	heldBytes int                  // ... their bytes, against QueueBytes
 	recentLen int                  // bytes in recent, against RecentBytes
 	recent    []queued             // ring of recent broadcasts, oldest first
-	closed    bool
-	counters  Counters
+	paceHeld  int                  // bytes waiting for neighbours' budgets, against paceHoldBytes
+	// windowsChanged is set when a window marks a delivery, until the windows are next exported.
+	windowsChanged bool
+	closed         bool
+	counters       Counters
 }
 
 // Counters are a unit's totals, for the API and for tests.
@@ -172,6 +177,8 @@ type Counters struct {
 	Rejected   uint64 `json:"rejected"`
 	Queued     uint64 `json:"queued"`
 	Expired    uint64 `json:"expired"`
+	// Throttled counts envelopes not passed to a neighbour because it had no budget left for them.
+	Throttled uint64 `json:"throttled"`
 }
 
 func newRouter(key *ecdsa.PrivateKey, clk clock.Clock, opt Options) *router {
@@ -225,14 +232,31 @@ func (r *router) Send(to Address, code Code, payload []byte) error {
 		return err
 	}
 	raw := e.Encode()
-	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && r.inSpan(to, e.Seq) && p.link.send(code, raw, true) {
-		r.countOut(p, raw)
-		r.inflight[to] = append(r.inflight[to], queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq, sentAt: r.clk.Now()})
-		r.queuedAll++
-		r.heldBytes += len(raw)
+	q := queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq, stream: streamKey{r.self, to}}
+	if p, ok := r.peers[to]; ok && len(r.queues[to]) == 0 && r.sendDirect(p, q) {
 		return nil
 	}
-	return r.enqueue(to, queued{code: code, raw: raw, expires: e.ExpiryMs, seq: e.Seq})
+	return r.enqueue(to, q)
+}
+
+// sendDirect sends one of this unit's direct envelopes to its destination now if the receiver's
+// window and budget allow, and keeps it as unacknowledged.
+func (r *router) sendDirect(p *peerState, q queued) bool {
+	now := r.clk.Now()
+	to := q.stream.to
+	if !r.inSpan(to, q.seq) || !r.paceTake(p, len(q.raw), now) {
+		return false
+	}
+	r.introduce(p, q.stream, true, now)
+	if !p.link.send(q.code, q.raw, true) {
+		return false
+	}
+	r.countOut(p, q.raw)
+	q.sentAt = now
+	r.inflight[to] = append(r.inflight[to], q)
+	r.queuedAll++
+	r.heldBytes += len(q.raw)
+	return true
 }
 
 // Broadcast implements Mesh.Broadcast.
@@ -243,12 +267,10 @@ func (r *router) Broadcast(code Code, payload []byte) error {
 	if err != nil {
 		return err
 	}
-	raw := e.Encode()
-	r.remember(queued{code: code, raw: raw, expires: e.ExpiryMs})
+	q := queued{code: code, raw: e.Encode(), expires: e.ExpiryMs, stream: streamKey{r.self, Address{}}}
+	r.remember(q)
 	for _, addr := range r.order {
-		if p := r.peers[addr]; p.link.send(code, raw, true) {
-			r.countOut(p, raw)
-		}
+		r.transmit(r.peers[addr], q, true)
 	}
 	return nil
 }
@@ -349,7 +371,7 @@ func (r *router) receive(via Address, raw []byte) verdict {
 		return r.penalise(p, scoreMalformed, fmt.Errorf("mesh: from %s: %w", via, err))
 	}
 	if overBudget {
-		return r.overPeerBudget(p, e)
+		return r.overPeerBudget(p)
 	}
 	return r.accept(p, e, raw, now)
 }
@@ -370,17 +392,11 @@ func (r *router) farFuture(p *peerState, e *Envelope) verdict {
 }
 
 // overPeerBudget drops an envelope a neighbour sent beyond its per-peer budget, before its signature
-// costs anything. Only the first hop is punished (what the neighbour authored, or claims to hand on
-// unrelayed): an honest relay passing on what several others sent must not be disconnected for it;
-// those authors are held to their own budgets where they enter the mesh and at every receiver.
-func (r *router) overPeerBudget(p *peerState, e *Envelope) verdict {
-	via := p.info.Address
-	err := fmt.Errorf("mesh: %s over its budget of %.0f msg/s, %.0f B/s", via, r.opt.RateMsgs, r.opt.RateBytes)
-	if e.Author == via || e.Hops == 0 {
-		return r.penalise(p, scoreFlood, err)
-	}
-	r.counters.Rejected++
-	return verdict{err: err}
+// costs anything, and punishes the neighbour whoever the author is and whatever Hops says (neither
+// tells who decided to send it down this link so fast): an honest unit paces what it sends each
+// neighbour, relays included, below these budgets (pace.go), so only a flooder goes over them.
+func (r *router) overPeerBudget(p *peerState) verdict {
+	return r.penalise(p, scoreFlood, fmt.Errorf("mesh: %s over its budget of %.0f msg/s, %.0f B/s", p.info.Address, r.opt.RateMsgs, r.opt.RateBytes))
 }
 
 func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) verdict {
@@ -408,24 +424,16 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 		}
 		return verdict{}
 	}
-	if err := e.Verify(); err != nil {
-		return r.penalise(p, scoreBadSig, fmt.Errorf("mesh: from %s: %w", via, err))
-	}
+	// Both budgets are looked at before the signature is verified, so traffic over them costs no
+	// ecrecover, and charged only after, so envelopes forged in someone's name cannot spend it.
 	fresh := w == nil
-	if fresh {
-		if !p.newAuthors.take(now, 1, r.opt.NewAuthorRate, r.opt.NewAuthorBurst) {
-			// Throwaway author keys would fill the window table: a neighbour introduces new
-			// streams at a bounded rate, and is punished for it only when it authored them.
-			err := fmt.Errorf("mesh: from %s: over its budget of %.0f new authors/s", via, r.opt.NewAuthorRate)
-			if e.Hops == 0 {
-				return r.penalise(p, scoreFlood, err)
-			}
-			r.counters.Rejected++
-			return verdict{err: err}
-		}
-		w = r.newWindow(key, now)
+	if fresh && !p.newAuthors.ready(now, 1, r.opt.NewAuthorRate, r.opt.NewAuthorBurst) {
+		// Throwaway author keys would fill the window table: a neighbour introduces new streams at a
+		// bounded rate. An honest one paces its introductions below it (pace.go), relays included,
+		// so going over it is punished whoever the authors are and whatever Hops says.
+		return r.penalise(p, scoreFlood, fmt.Errorf("mesh: from %s: over its budget of %.0f new authors/s", via, r.opt.NewAuthorRate))
 	}
-	if !r.authorBudget(e.Author, e.Code, now) {
+	if !r.authorReady(e.Author, e.Code, now) {
 		// An author over its budget is flooding the community: its surplus goes no further, so an
 		// honest relay never passes a flood on to be punished for it.
 		rate, _ := r.opt.authorRate(e.Code)
@@ -435,8 +443,17 @@ func (r *router) accept(p *peerState, e *Envelope, raw []byte, now time.Time) ve
 		r.counters.Rejected++
 		return verdict{err: fmt.Errorf("mesh: from %s: author %s over its budget of %.0f msg/s for code 0x%02x", via, e.Author, rate, uint8(e.Code))}
 	}
+	if err := e.Verify(); err != nil {
+		return r.penalise(p, scoreBadSig, fmt.Errorf("mesh: from %s: %w", via, err))
+	}
+	if fresh {
+		p.newAuthors.take(now, 1, r.opt.NewAuthorRate, r.opt.NewAuthorBurst)
+		w = r.newWindow(key, now)
+	}
+	r.authorBudget(e.Author, e.Code, now)
 	w.mark(e.Seq)
 	w.lastUsed = now.UnixMilli()
+	r.windowsChanged = true
 	if !fresh {
 		// Only an established stream earns the neighbour credit: envelopes of throwaway authors
 		// would otherwise buy an attacker the score to misbehave later.
@@ -469,6 +486,17 @@ func (r *router) authorBudget(author Address, code Code, now time.Time) bool {
 	}
 	rate, burst := r.opt.authorRate(code)
 	return b.take(now, 1, rate, burst)
+}
+
+// authorReady reports whether an author's budget holds a message, taking nothing and creating no
+// entry (an author not in the table has a full budget).
+func (r *router) authorReady(author Address, code Code, now time.Time) bool {
+	b := r.authors[authorCode{author, budgetClass(code)}]
+	if b == nil {
+		return true
+	}
+	rate, burst := r.opt.authorRate(code)
+	return b.ready(now, 1, rate, burst)
 }
 
 // authorCode keys an author's budget: CodeLedger, or CodeGossip standing for every other code.
@@ -564,20 +592,17 @@ func (r *router) evictWindows(now time.Time) {
 // relay passes a broadcast on to every other neighbour, one hop further.
 func (r *router) relay(e *Envelope, via Address) {
 	if e.Hops+1 >= r.opt.HopLimit {
-		r.remember(queued{code: e.Code, raw: e.Encode(), expires: e.ExpiryMs})
+		r.remember(queued{code: e.Code, raw: e.Encode(), expires: e.ExpiryMs, stream: streamKey{e.Author, Address{}}})
 		return
 	}
 	e.Hops++
-	raw := e.Encode()
-	r.remember(queued{code: e.Code, raw: raw, expires: e.ExpiryMs})
+	q := queued{code: e.Code, raw: e.Encode(), expires: e.ExpiryMs, stream: streamKey{e.Author, Address{}}}
+	r.remember(q)
 	for _, addr := range r.order {
 		if addr == via || addr == e.Author {
 			continue
 		}
-		if p := r.peers[addr]; p.link.send(e.Code, raw, false) {
-			r.countOut(p, raw)
-			r.counters.Relayed++
-		}
+		r.transmit(r.peers[addr], q, false)
 	}
 }
 
@@ -606,17 +631,19 @@ func (r *router) peerUp(addr Address, l link, info PeerInfo) {
 	score := known.Score
 	*known = info
 	known.Address, known.Connected, known.Score = addr, true, score
-	p := &peerState{link: l, info: known}
-	if _, again := r.peers[addr]; !again {
+	p := &peerState{link: l, info: known, pace: newPacer()}
+	if old, again := r.peers[addr]; !again {
 		i := sort.Search(len(r.order), func(i int) bool { return r.order[i].Cmp(addr) >= 0 })
 		r.order = append(r.order[:i], append([]Address{addr}, r.order[i:]...)...)
+	} else {
+		r.dropPaced(old)
 	}
 	r.peers[addr] = p
 	r.flush(addr, p)
 	now := uint64(r.clk.Now().UnixMilli())
 	for _, q := range r.recent {
-		if q.expires > now && p.link.send(q.code, q.raw, false) {
-			r.countOut(p, q.raw)
+		if q.expires > now {
+			r.transmit(p, q, q.stream.author == r.self)
 		}
 	}
 	r.emit(PeerEvent{Peer: addr, Up: true, At: r.clk.Now()})
@@ -654,9 +681,10 @@ func (r *router) flush(addr Address, p *peerState) {
 	sent := 0
 	now := r.clk.Now()
 	for _, e := range q {
-		if !r.inSpan(addr, e.seq) || !p.link.send(e.code, e.raw, true) {
+		if !r.inSpan(addr, e.seq) || !r.paceTake(p, len(e.raw), now) || !p.link.send(e.code, e.raw, true) {
 			break
 		}
+		r.introduce(p, e.stream, true, now)
 		r.countOut(p, e.raw)
 		e.sentAt = now
 		r.inflight[addr] = append(r.inflight[addr], e)
@@ -673,12 +701,31 @@ func (r *router) flush(addr Address, p *peerState) {
 func (r *router) retry() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, addr := range r.order {
+		r.drainPaced(r.peers[addr])
+	}
 	for addr := range r.queues {
 		if p, ok := r.peers[addr]; ok {
 			r.flush(addr, p)
 		}
 	}
 	r.resend()
+}
+
+// waiting reports whether anything waits for a retry: unacknowledged direct envelopes, envelopes
+// held for a neighbour's budget, or store-and-forward for a neighbour that is connected.
+func (r *router) waiting() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.inflight) > 0 || r.paceHeld > 0 {
+		return true
+	}
+	for addr := range r.queues {
+		if _, ok := r.peers[addr]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // resend sends again the direct envelopes a live link has not acknowledged for resendAfter.
@@ -698,7 +745,7 @@ func (r *router) resend() {
 				r.heldBytes -= len(e.raw)
 				continue
 			}
-			if now.Sub(e.sentAt) >= resendAfter && p.link.send(e.code, e.raw, true) {
+			if now.Sub(e.sentAt) >= resendAfter && r.paceTake(p, len(e.raw), now) && p.link.send(e.code, e.raw, true) {
 				r.countOut(p, e.raw)
 				e.sentAt = now
 			}
@@ -743,9 +790,11 @@ func (r *router) Unacknowledged(addr Address) int {
 func (r *router) peerDown(addr Address) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.peers[addr]; !ok {
+	p, ok := r.peers[addr]
+	if !ok {
 		return
 	}
+	r.dropPaced(p)
 	delete(r.peers, addr)
 	// What the link took but the peer never confirmed goes back to the head of its queue.
 	if back := r.inflight[addr]; len(back) > 0 {

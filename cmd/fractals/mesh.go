@@ -69,8 +69,8 @@ func fetchMesh(url string) (*firmware.MeshStatus, error) {
 func printMesh(w io.Writer, st *firmware.MeshStatus) {
 	fmt.Fprintf(w, "unit      %s\ncommunity %s\nenode     %s\nenr       %s\n", st.Address.Hex(), st.Community, st.Enode, st.ENR)
 	c := st.Counters
-	fmt.Fprintf(w, "messages  %d delivered, %d relayed, %d duplicates, %d rejected, %d queued, %d expired\n\n",
-		c.Delivered, c.Relayed, c.Duplicates, c.Rejected, c.Queued, c.Expired)
+	fmt.Fprintf(w, "messages  %d delivered, %d relayed, %d duplicates, %d rejected, %d queued, %d expired, %d throttled\n\n",
+		c.Delivered, c.Relayed, c.Duplicates, c.Rejected, c.Queued, c.Expired, c.Throttled)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PEER\tADDRESS\tDIR\tUP\tRTT\tMSGS IN/OUT\tBYTES IN/OUT\tSCORE\tCAPABILITIES")
 	for _, p := range st.Peers {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"path/filepath"
 	"strconv"
 
 	"github.com/ethereum/go-ethereum/p2p/enode"
@@ -17,7 +18,12 @@ type Mesh struct {
 	Discovery bool     `yaml:"discovery"` // discovery v5 on the listen address
 	Bootnodes []string `yaml:"bootnodes"` // enr: or enode:// records to start discovery from
 	MaxPeers  int      `yaml:"max_peers"` // default 50
+	// ReplayFile keeps the replay windows across restarts; default mesh-windows beside key_file.
+	ReplayFile string `yaml:"replay_file"`
 }
+
+// ReplayFileName is the replay file's name beside the key file when replay_file is not given.
+const ReplayFileName = "mesh-windows"
 
 // Limits of the mesh section.
 const (
@@ -50,6 +56,8 @@ func (v *validator) mesh(m *Mesh) {
 		// Without a file the unit would be a new identity on every boot: its neighbours' static
 		// enode URLs would stop matching and its ledger address would change.
 		v.fail(p("mesh", "key_file"), "missing: the file of the unit's key (created 0600 when absent), so the unit keeps one identity across restarts")
+	} else if m.ReplayFile == "" {
+		m.ReplayFile = filepath.Join(filepath.Dir(m.KeyFile), ReplayFileName)
 	}
 	v.enodes("static", m.Static)
 	v.enodes("trusted", m.Trusted)

@@ -120,7 +120,7 @@ func collectCommunity(d *firmware.Daemon, ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descMeshBytes, prometheus.CounterValue, bout, "out")
 		c := ms.Counters
 		for name, v := range map[string]uint64{"delivered": c.Delivered, "relayed": c.Relayed, "duplicates": c.Duplicates,
-			"rejected": c.Rejected, "queued": c.Queued, "expired": c.Expired} {
+			"rejected": c.Rejected, "queued": c.Queued, "expired": c.Expired, "throttled": c.Throttled} {
 			ch <- prometheus.MustNewConstMetric(descMeshRouter, prometheus.CounterValue, float64(v), name)
 		}
 	}
