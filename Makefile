@@ -6,7 +6,7 @@ TEST_TIMEOUT  ?= 14m
 
 .PHONY: run test bench lint cross build soak fuzz clean footprint install
 
-## run: a community of three simulated units in real time on loopback devp2p; APIs on http://127.0.0.1:8080, :8081, :8082 (/api/status, /api/mesh; Ctrl-C stops)
+## run: a community of three simulated units in real time on loopback devp2p; each on http://127.0.0.1:8080, :8081, :8082 (dashboard /, /metrics, /api/status, /api/mesh; Ctrl-C stops)
 run:
 	$(GO) run ./cmd/fractalsd --community 3
 

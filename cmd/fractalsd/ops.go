@@ -90,6 +90,13 @@ func setupOps(f opsFlags, unitFile *config.Unit, log *slog.Logger) (telemetry.Se
 	return s, nil
 }
 
+// startCommunityOps gives unit i of `--community` what every daemon serves beside its API: the
+// dashboard at /, /api/history, /api/telemetry and /metrics (the default telemetry; no state file,
+// so the units start fresh each run).
+func startCommunityOps(d *firmware.Daemon, i int, log *slog.Logger) (*telemetry.Ops, error) {
+	return telemetry.Start(d, telemetry.Setup{UnitName: fmt.Sprintf("meshbox-sim-%d", i), Version: version, Log: log.With("unit", i)})
+}
+
 // footprint runs the simulated unit with everything operations adds for d of simulated time, as fast
 // as the machine allows, and prints the process's resident memory: the figure the unit's 40 MB budget
 // is checked against.
