@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// Now is the daemon's clock's time (unit time).
+func (d *Daemon) Now() time.Time { return d.clock.Now() }
+
 // MeshView is the mesh node's status for the operations reporters; false when the daemon runs none.
 func (d *Daemon) MeshView() (MeshStatus, bool) {
 	if d.mesh == nil {
