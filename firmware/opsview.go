@@ -51,3 +51,25 @@ func (d *Daemon) serveCommunity(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, v)
 }
+
+// LedgerTotals are the ledger's figures for the reporters, from the node's own view (no chain call).
+type LedgerTotals struct {
+	Channels int    // channels with the configured neighbours
+	Sent     uint64 // paid over them, in the ledger's micro-units
+	Received uint64
+	Pending  int // chain actions queued, not yet mined
+}
+
+// LedgerTotals sums the ledger's channels; false when the daemon runs no ledger or it has stopped.
+func (d *Daemon) LedgerTotals() (LedgerTotals, bool) {
+	r, ok := d.LedgerRefs()
+	if !ok {
+		return LedgerTotals{}, false
+	}
+	t := LedgerTotals{Channels: len(r.Channels), Pending: d.ledger.Pending()}
+	for _, c := range r.Channels {
+		t.Sent += c.Sent
+		t.Received += c.Received
+	}
+	return t, true
+}

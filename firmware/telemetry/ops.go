@@ -152,6 +152,7 @@ func (o *Ops) startInflux(d *firmware.Daemon, s Setup, c *config.Influx) error {
 		return err
 	}
 	o.Influx = in
+	in.AttachDaemon(d)
 	d.AddObserver(in)
 	if o.Metrics != nil {
 		o.Metrics.AddCounter("influx_points_handed", func() float64 { return float64(in.Stats().Handed) })

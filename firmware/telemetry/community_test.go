@@ -1,0 +1,104 @@
+package telemetry
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/fractals-energy/fractals/firmware"
+	"github.com/fractals-energy/fractals/fractals"
+	"github.com/fractals-energy/fractals/internal/clock"
+)
+
+// communityUnit is a simulated unit with what the community adds: a devp2p mesh node linked to a
+// neighbour's on loopback, unit A's ledger with a channel to B on a simulated chain (30 paid to B),
+// and a market commitment.
+type communityUnit struct {
+	d   *firmware.Daemon
+	clk *clock.Sim
+}
+
+const paidToB = 30
+
+var commitment = fractals.Schedule{Start: t0, End: t0.Add(15 * time.Minute), NetExchange: -650, EV: 200}
+
+func startCommunityUnit(t *testing.T) communityUnit {
+	t.Helper()
+	nodes, err := firmware.StartLoopbackCommunity(2, "telemetry-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	})
+	c, err := newTestChain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.sim.Close() })
+	dir := t.TempDir()
+	a, b, err := c.startPair(filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Shutdown(); b.Shutdown() })
+	for id := uint64(1); id <= 3; id++ {
+		if err := a.Pay(context.Background(), b.Address(), paidToB/3, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, clk := simDaemon(t)
+	d.AttachMesh(nodes[1])
+	d.AttachLedger(a)
+	d.Unit().SetSchedule(commitment)
+	waitFor(t, "the mesh peer", func() bool {
+		ms, _ := d.MeshView()
+		return len(ms.Peers) == 1 && ms.Peers[0].Connected
+	})
+	return communityUnit{d: d, clk: clk}
+}
+
+// TestInfluxCarriesMeshLedgerAndMarket writes a community unit to a real influxd and queries the
+// mesh, ledger and market measurements back as the unit's parts report them.
+func TestInfluxCarriesMeshLedgerAndMarket(t *testing.T) {
+	port := freePort(t)
+	startInfluxd(t, port)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	createDatabase(t, base, "fractals")
+	u := startCommunityUnit(t)
+	in, err := NewInflux(InfluxOptions{URL: base, Bucket: "fractals/autogen", Unit: "unit-a", BatchSize: 100,
+		FlushInterval: 200 * time.Millisecond, BufferPoints: 10000, QueueCycles: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.AttachDaemon(u.d)
+	u.d.AddObserver(in)
+	tick(u.d, u.clk, 60)
+	u.d.StopObservers()
+	if s := in.Stats(); s.Written != s.Handed || s.DroppedQueue != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	ms, _ := u.d.MeshView()
+	one := func(q string) []any {
+		_, v := influxQuery(t, base, "fractals", q)
+		if len(v) != 1 {
+			t.Fatalf("%s: %v", q, v)
+		}
+		return v[0]
+	}
+	wantPoints := float64(60 / int(CommunityEvery/time.Second))
+	if v := one(`SELECT count(peers), last(peers_connected), last(msgs_in), last(bytes_out), last(drops) FROM mesh WHERE unit='unit-a'`); v[1] != wantPoints || v[2] != 1.0 ||
+		v[3].(float64) > float64(ms.Peers[0].MsgsIn) || v[4].(float64) > float64(ms.Peers[0].BytesOut) || v[5] != float64(ms.Counters.Rejected+ms.Counters.Expired) {
+		t.Fatalf("mesh: count, connected, msgs in, bytes out, drops = %v; node now %+v", v[1:], ms.Peers[0])
+	}
+	if v := one(`SELECT last(channels), last(sent), last(received), last(pending_chain_actions) FROM ledger WHERE unit='unit-a'`); v[1] != 1.0 || v[2] != float64(paidToB) || v[3] != 0.0 {
+		t.Fatalf("ledger: channels, sent, received, pending = %v", v[1:])
+	}
+	if v := one(`SELECT last(net_exchange_w), last(ev_w), last(interval) FROM market WHERE unit='unit-a'`); v[1] != -650.0 || v[2] != 200.0 || v[3] != float64(t0.Unix()) {
+		t.Fatalf("market: net exchange, ev, interval = %v", v[1:])
+	}
+}
