@@ -2,11 +2,14 @@ package telemetry
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/fractals-energy/fractals/der/mqtt"
 	"github.com/fractals-energy/fractals/firmware"
 	"github.com/fractals-energy/fractals/fractals"
 	"github.com/fractals-energy/fractals/internal/clock"
@@ -101,4 +104,50 @@ func TestInfluxCarriesMeshLedgerAndMarket(t *testing.T) {
 	if v := one(`SELECT last(net_exchange_w), last(ev_w), last(interval) FROM market WHERE unit='unit-a'`); v[1] != -650.0 || v[2] != 200.0 || v[3] != float64(t0.Unix()) {
 		t.Fatalf("market: net exchange, ev, interval = %v", v[1:])
 	}
+}
+
+// TestMQTTCarriesMeshLedgerAndMarket: a community unit announces its mesh and ledger sensors to
+// Home Assistant and its state carries their figures and the commitment; mosquitto_sub reads both
+// from the embedded broker.
+func TestMQTTCarriesMeshLedgerAndMarket(t *testing.T) {
+	sub := peer(t, "mosquitto_sub", "apt-get install -y mosquitto-clients")
+	b, err := mqtt.StartBroker("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	u := startCommunityUnit(t)
+	m, err := NewMQTT(MQTTOptions{Broker: b.URL(), Topics: Topics{Prefix: "fractals", Discovery: "homeassistant", Unit: "unit-a"},
+		Every: time.Second, Version: "test", Daemon: u.d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the announcement", func() bool { return m.Announced() > 0 })
+	u.d.AddObserver(m)
+	tick(u.d, u.clk, 1)
+	waitFor(t, "a published state", func() bool { return m.Published() > 0 })
+	configs := subscribeRetained(t, sub, b.Addr(), "homeassistant/#")
+	for _, key := range []string{"mesh_peers_connected", "mesh_bytes_in", "mesh_drops", "ledger_sent", "ledger_pending_chain_actions", "market_net_exchange_w"} {
+		raw, ok := configs["homeassistant/sensor/unit-a/"+key+"/config"]
+		if !ok {
+			t.Fatalf("no discovery config for %s; have %d configs", key, len(configs))
+		}
+		var c map[string]any
+		if err := json.Unmarshal([]byte(raw), &c); err != nil || c["value_template"] != "{{ value_json."+key+" }}" {
+			t.Fatalf("%s config %s: %v", key, raw, err)
+		}
+	}
+	if c := configs["homeassistant/sensor/unit-a/mesh_bytes_in/config"]; !strings.Contains(c, `"device_class":"data_size"`) ||
+		!strings.Contains(c, `"state_class":"total_increasing"`) || !strings.Contains(c, `"unit_of_measurement":"B"`) {
+		t.Fatalf("mesh bytes in config %s", c)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(subscribeRetained(t, sub, b.Addr(), "fractals/unit-a/state")["fractals/unit-a/state"]), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st["mesh_peers_connected"] != 1.0 || st["ledger_channels"] != 1.0 || st["ledger_sent"] != float64(paidToB) ||
+		st["market_net_exchange_w"] != -650.0 || st["market_ev_w"] != 200.0 {
+		t.Fatalf("state %v", st)
+	}
+	u.d.StopObservers()
 }

@@ -199,7 +199,7 @@ func (o *Ops) startMQTT(d *firmware.Daemon, s Setup, c *config.TelemetryMQTT) er
 	}
 	m, err := NewMQTT(MQTTOptions{Broker: broker, Username: c.Username, Password: c.Password,
 		Topics: Topics{Prefix: prefix, Discovery: discovery, Unit: s.UnitName}, Every: every,
-		Version: s.Version, Settings: settings, Unit: unit, Log: s.Log})
+		Version: s.Version, Settings: settings, Unit: unit, Log: s.Log, Daemon: d})
 	if err != nil {
 		return err
 	}
