@@ -3,11 +3,15 @@ package telemetry
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/fractals-energy/fractals/der/mqtt"
 	"github.com/fractals-energy/fractals/firmware"
@@ -150,4 +154,48 @@ func TestMQTTCarriesMeshLedgerAndMarket(t *testing.T) {
 		t.Fatalf("state %v", st)
 	}
 	u.d.StopObservers()
+}
+
+// TestDashboardShowsLedgerAndMarketInChromium: the dashboard of a community unit, in a real
+// headless Chromium, shows its channel with what was paid over it and its market commitment, as
+// /api/community and /api/status have them, without console errors.
+func TestDashboardShowsLedgerAndMarketInChromium(t *testing.T) {
+	bin := chromiumBin(t)
+	u := startCommunityUnit(t)
+	ops, err := Start(u.d, Setup{UnitName: "unit-ui"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ops.Close()
+	tick(u.d, u.clk, 5)
+	u.d.StopObservers()
+	srv := httptest.NewServer(u.d.Handler())
+	defer srv.Close()
+	dom, console := chromium(t, bin, srv.URL+"/", "--dump-dom")
+	if len(console) > 0 {
+		t.Fatalf("console messages:\n%s", strings.Join(console, "\n"))
+	}
+	cell := func(key string) string {
+		m := regexp.MustCompile(`<td>` + regexp.QuoteMeta(key) + `</td><td>([^<]*)</td>`).FindStringSubmatch(dom)
+		if m == nil {
+			t.Fatalf("no %q row in the page", key)
+		}
+		return m[1]
+	}
+	if got := cell("channels"); got != "1" {
+		t.Errorf("channels shows %q", got)
+	}
+	if got := cell("pending chain actions"); got != "0" {
+		t.Errorf("pending chain actions shows %q", got)
+	}
+	partner := crypto.PubkeyToAddress(keyB.PublicKey).Hex()
+	if got := cell(strings.ToLower(partner[:10]) + "…"); !strings.Contains(got, "sent "+strconv.Itoa(paidToB)+", received 0") {
+		t.Errorf("channel row shows %q, want sent %d", got, paidToB)
+	}
+	if got := cell("net exchange W (import +)"); got != "-650" {
+		t.Errorf("market net exchange shows %q", got)
+	}
+	if got := cell("peers"); got != "1" {
+		t.Errorf("mesh peers shows %q", got)
+	}
 }
