@@ -6,7 +6,7 @@ TEST_TIMEOUT  ?= 14m
 
 .PHONY: run test bench lint cross build soak fuzz clean footprint install
 
-## run: a community of three simulated units in real time on loopback devp2p; APIs on http://127.0.0.1:8080, :8081, :8082 (/api/status, /api/mesh; Ctrl-C stops)
+## run: a community of three simulated units in real time on loopback devp2p; each on http://127.0.0.1:8080, :8081, :8082 (dashboard /, /metrics, /api/status, /api/mesh; Ctrl-C stops)
 run:
 	$(GO) run ./cmd/fractalsd --community 3
 
@@ -40,10 +40,10 @@ soak: build
 	$(BIN)/fractals sim --units 1000 --duration 24h --step 1s --seed 7
 
 ## footprint: the daemon's RSS after an hour of simulated operation with all telemetry on (InfluxDB
-## down, embedded MQTT broker), and the ARM binary sizes from make cross
-## (the production build: -tags nosimchain, like make cross)
+## down, embedded MQTT broker) and its peak RSS, and the ARM binary sizes from make cross
+## (measured on the production build for this machine: static, stripped, -tags nosimchain, like make cross)
 footprint: cross
-	$(GO) build -tags nosimchain -o $(BIN)/nosimchain/ ./cmd/fractalsd
+	CGO_ENABLED=0 $(GO) build -tags nosimchain -ldflags='-s -w' -o $(BIN)/nosimchain/ ./cmd/fractalsd
 	$(BIN)/nosimchain/fractalsd --footprint 1h --telemetry deploy/footprint.yaml
 	@for f in $(BIN)/linux-arm64/fractalsd $(BIN)/linux-armv7/fractalsd; do \
 		printf '%s: %.1f MB\n' $$f $$(echo "$$(stat -c %s $$f) / 1048576" | bc -l); done

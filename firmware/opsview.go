@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// Now is the daemon's clock's time (unit time).
+func (d *Daemon) Now() time.Time { return d.clock.Now() }
+
 // MeshView is the mesh node's status for the operations reporters; false when the daemon runs none.
 func (d *Daemon) MeshView() (MeshStatus, bool) {
 	if d.mesh == nil {
@@ -47,4 +50,26 @@ func (d *Daemon) serveCommunity(w http.ResponseWriter, r *http.Request) {
 		v.Ledger = &LedgerBrief{Channels: chans, Pending: pending}
 	}
 	writeJSON(w, v)
+}
+
+// LedgerTotals are the ledger's figures for the reporters, from the node's own view (no chain call).
+type LedgerTotals struct {
+	Channels int    // channels with the configured neighbours
+	Sent     uint64 // paid over them, in the ledger's micro-units
+	Received uint64
+	Pending  int // chain actions queued, not yet mined
+}
+
+// LedgerTotals sums the ledger's channels; false when the daemon runs no ledger or it has stopped.
+func (d *Daemon) LedgerTotals() (LedgerTotals, bool) {
+	r, ok := d.LedgerRefs()
+	if !ok {
+		return LedgerTotals{}, false
+	}
+	t := LedgerTotals{Channels: len(r.Channels), Pending: d.ledger.Pending()}
+	for _, c := range r.Channels {
+		t.Sent += c.Sent
+		t.Received += c.Received
+	}
+	return t, true
 }

@@ -25,14 +25,15 @@ const stateFormat = "fractals-unit-state/1"
 var (
 	bucketMeta = []byte("meta")
 	bucketUnit = []byte("unit")
-	// bucketRefs holds the market's and the ledger's references (committed trade ids, channel
-	// heads) as those parts land; the store keeps whatever is put there across restarts.
+	// bucketRefs holds the market's and the ledger's references (staterefs.go: the commitment in
+	// force, the ledger's store, account and channel heads), written with the unit's state.
 	bucketRefs = []byte("refs")
 	keyFormat  = []byte("format")
 	keyUnit    = []byte("state")
 )
 
-// SavedState is what the unit writes to disk: its energy counters and the controller's memory.
+// SavedState is what the unit writes to disk: its energy counters and the controller's memory (the
+// market and ledger references go beside it in bucket refs, staterefs.go).
 type SavedState struct {
 	SavedAt      time.Time               `json:"saved_at"`
 	Cycles       uint64                  `json:"cycles"`
@@ -151,12 +152,44 @@ func (s *StateStore) Load() (st SavedState, ok bool, err error) {
 }
 
 // Save writes st durably (bbolt syncs on commit).
-func (s *StateStore) Save(st SavedState) error {
+func (s *StateStore) Save(st SavedState) error { return s.SaveWithRefs(st, nil) }
+
+// SaveWithRefs writes st and the references (key → JSON value; a nil value deletes the key) in one
+// transaction, so the counters, the controller's state and the market and ledger references on
+// disk are always from the same moment.
+func (s *StateStore) SaveWithRefs(st SavedState, refs map[string]any) error {
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketUnit).Put(keyUnit, raw) })
+	encoded := make(map[string][]byte, len(refs))
+	for k, v := range refs {
+		if v == nil {
+			encoded[k] = nil
+			continue
+		}
+		if encoded[k], err = json.Marshal(v); err != nil {
+			return fmt.Errorf("state ref %s: %w", k, err)
+		}
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketUnit).Put(keyUnit, raw); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketRefs)
+		for k, v := range encoded {
+			var err error
+			if v == nil {
+				err = b.Delete([]byte(k))
+			} else {
+				err = b.Put([]byte(k), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // PutRef stores a market or ledger reference under key (e.g. "ledger/channel/<id>").
@@ -217,22 +250,38 @@ func (u *Unit) Restore(s SavedState) error {
 type StateKeeper struct {
 	store    *StateStore
 	interval time.Duration
-	queue    chan SavedState
+	queue    chan stateWrite
 	done     chan struct{}
 	lastAt   time.Time
 	mu       sync.Mutex
-	latest   SavedState
+	latest   stateWrite
 	have     bool
 	onError  func(error)
 	stopOnce sync.Once
 	writes   atomic.Uint64
+	// ledger reads the ledger's heads at each write, on the keeper's goroutine (nil: no ledger).
+	ledger func() (LedgerRef, bool)
+}
+
+// stateWrite is one write: the unit's state and the commitment it follows.
+type stateWrite struct {
+	state  SavedState
+	market *MarketRef
 }
 
 // NewStateKeeper writes to store every interval; onError (may be nil) hears of failed writes.
 func NewStateKeeper(store *StateStore, interval time.Duration, onError func(error)) *StateKeeper {
-	k := &StateKeeper{store: store, interval: interval, queue: make(chan SavedState, 1), done: make(chan struct{}), onError: onError}
+	k := &StateKeeper{store: store, interval: interval, queue: make(chan stateWrite, 1), done: make(chan struct{}), onError: onError}
 	go k.run()
 	return k
+}
+
+// KeepLedger has every write also record the ledger's heads read from src (Daemon.LedgerRefs).
+// Call it before the daemon runs.
+func (k *StateKeeper) KeepLedger(src func() (LedgerRef, bool)) {
+	k.mu.Lock()
+	k.ledger = src
+	k.mu.Unlock()
 }
 
 func (k *StateKeeper) run() {
@@ -242,8 +291,20 @@ func (k *StateKeeper) run() {
 	}
 }
 
-func (k *StateKeeper) save(s SavedState) {
-	if err := k.store.Save(s); err != nil {
+func (k *StateKeeper) save(w stateWrite) {
+	refs := map[string]any{RefMarket: nil}
+	if w.market != nil {
+		refs[RefMarket] = w.market
+	}
+	k.mu.Lock()
+	src := k.ledger
+	k.mu.Unlock()
+	if src != nil {
+		if r, ok := src(); ok {
+			refs[RefLedger] = r
+		}
+	}
+	if err := k.store.SaveWithRefs(w.state, refs); err != nil {
 		if k.onError != nil {
 			k.onError(err)
 		}
@@ -257,16 +318,16 @@ func (k *StateKeeper) Writes() uint64 { return k.writes.Load() }
 
 // Observe queues the state for writing when the interval has passed since the last queued one.
 func (k *StateKeeper) Observe(st *Status, _ time.Duration) {
-	s := savedFrom(st)
+	w := stateWrite{state: savedFrom(st), market: marketRefOf(st)}
 	k.mu.Lock()
-	k.latest, k.have = s, true
+	k.latest, k.have = w, true
 	k.mu.Unlock()
-	if !k.lastAt.IsZero() && s.SavedAt.Sub(k.lastAt) < k.interval {
+	if !k.lastAt.IsZero() && w.state.SavedAt.Sub(k.lastAt) < k.interval {
 		return
 	}
 	select {
-	case k.queue <- s:
-		k.lastAt = s.SavedAt
+	case k.queue <- w:
+		k.lastAt = w.state.SavedAt
 	default: // the disk is still busy with the last one: try again next cycle
 	}
 }

@@ -19,8 +19,8 @@ import (
 const communityMesh = "fractals-run"
 
 // runCommunity runs n simulated units in one process, each with its own plant (seed o.Seed+i), its
-// own status API on listeners[i] and its own devp2p mesh node on loopback, the nodes dialling each
-// other. What it does not do yet: the units' market peers do not clear over this mesh (the consensus
+// own status API, dashboard (/) and /metrics on listeners[i] and its own devp2p mesh node on
+// loopback, the nodes dialling each other. What it does not do yet: the units' market peers do not clear over this mesh (the consensus
 // market runs in `fractals sim --market-method consensus` on the in-memory mesh).
 func runCommunity(ctx context.Context, o firmware.SimOptions, listeners []net.Listener, log *slog.Logger) error {
 	nodes, err := firmware.StartLoopbackCommunity(len(listeners), communityMesh)
@@ -44,6 +44,11 @@ func runCommunity(ctx context.Context, o firmware.SimOptions, listeners []net.Li
 			return fmt.Errorf("unit %d: %w", i, err)
 		}
 		d.AttachMesh(nodes[i])
+		ops, err := startCommunityOps(d, i, log)
+		if err != nil {
+			return fmt.Errorf("unit %d: %w", i, err)
+		}
+		defer ops.Close()
 		log.Info("community unit", "unit", i, "api", "http://"+ln.Addr().String()+"/api/status",
 			"mesh", "http://"+ln.Addr().String()+"/api/mesh", "enode", nodes[i].Enode().URLv4())
 		running++

@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/fractals-energy/fractals/firmware"
 )
@@ -45,11 +48,48 @@ func TestCommunityOfThreeServesItsAPIsAndMeshes(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		checkDashboardAndMetrics(t, i, base)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkDashboardAndMetrics: the unit serves the dashboard page and Prometheus metrics that parse and
+// carry its cycles and its mesh peers.
+func checkDashboardAndMetrics(t *testing.T, i int, base string) {
+	t.Helper()
+	page, err := get(base + "/")
+	if err != nil || !strings.Contains(page, "<html") {
+		t.Fatalf("unit %d: GET /: %v (%d bytes), want the dashboard", i, err, len(page))
+	}
+	text, err := get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("unit %d: GET /metrics: %v", i, err)
+	}
+	families, err := new(expfmt.TextParser).TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("unit %d: /metrics does not parse: %v", i, err)
+	}
+	for _, name := range []string{"fractals_cycles_total", "fractals_mesh_peers"} {
+		if families[name] == nil {
+			t.Errorf("unit %d: /metrics has no %s", i, name)
+		}
+	}
+}
+
+func get(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(body), err
 }
 
 func getJSON(url string, v any) error {

@@ -186,7 +186,8 @@ func TestFootprintPrintsRSS(t *testing.T) {
 	if code := footprint(o, opsFlags{footprint: 10 * time.Minute}, &out, &errs); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs.String())
 	}
-	if !regexp.MustCompile(`footprint: 600 cycles \(10m0s simulated\) in [0-9.]+ s: rss [0-9.]+ MB`).MatchString(out.String()) {
+	if !regexp.MustCompile(`footprint: 600 cycles \(10m0s simulated\) in [0-9.]+ s: rss [0-9.]+ MB, peak rss [0-9.]+ MB`).MatchString(out.String()) ||
+		!regexp.MustCompile(`rss now [0-9.]+ MB anonymous \+ [0-9.]+ MB file-backed`).MatchString(out.String()) {
 		t.Fatalf("output %q", out.String())
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/fractals-energy/fractals/firmware/config"
 )
 
 // BenchmarkCycle is one control cycle of the simulated unit (plant step, read, Step, write) with no
@@ -23,7 +25,7 @@ func BenchmarkCycleInfluxDown(b *testing.B) {
 	d, clk := simDaemon(b)
 	ln := freePortB(b)
 	in, err := NewInflux(InfluxOptions{URL: "http://127.0.0.1:" + strconv.Itoa(ln), Bucket: "fractals/autogen", Unit: "bench",
-		BatchSize: 500, FlushInterval: time.Second, BufferPoints: 50000})
+		BatchSize: 500, FlushInterval: time.Second, BufferPoints: config.DefaultInfluxBuffer})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +46,7 @@ func BenchmarkObserveInfluxDown(b *testing.B) {
 	tick(d, clk, 1)
 	st := d.Unit().Status()
 	in, err := NewInflux(InfluxOptions{URL: "http://127.0.0.1:" + strconv.Itoa(freePortB(b)), Bucket: "fractals/autogen",
-		Unit: "bench", BatchSize: 500, FlushInterval: time.Second, BufferPoints: 50000})
+		Unit: "bench", BatchSize: 500, FlushInterval: time.Second, BufferPoints: config.DefaultInfluxBuffer})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,7 +52,18 @@ type Influx struct {
 	written      atomic.Uint64 // points the server confirmed (2xx)
 	failures     atomic.Uint64 // failed write requests
 	lastErr      atomic.Value  // string
+
+	daemon *firmware.Daemon // nil: no mesh, ledger or market points (AttachDaemon)
 }
+
+// CommunityEvery is how often, in unit time, the writer adds the mesh, ledger and market points:
+// they change on the market's and the mesh's time scales, and every cycle would make each outage
+// hour's retry buffer larger for nothing.
+const CommunityEvery = 10 * time.Second
+
+// AttachDaemon has the writer add d's mesh, ledger and market figures every CommunityEvery. Call
+// before the daemon runs.
+func (in *Influx) AttachDaemon(d *firmware.Daemon) { in.daemon = d }
 
 // NewInflux starts the writer. It does not contact the server: an unreachable database is normal.
 func NewInflux(o InfluxOptions) (*Influx, error) {
@@ -101,9 +112,13 @@ func (in *Influx) Observe(st *firmware.Status, took time.Duration) {
 
 func (in *Influx) run() {
 	defer close(in.done)
-	var lastEvent time.Time
+	var lastEvent, lastCommunity time.Time
 	for st := range in.queue {
 		pts := Points(&st, in.opts.Unit, lastEvent)
+		if at := st.Snapshot.At; lastCommunity.IsZero() || at.Sub(lastCommunity) >= CommunityEvery {
+			lastCommunity = at
+			pts = append(pts, CommunityPoints(figuresOf(in.daemon, &st), in.opts.Unit, at)...)
+		}
 		for _, e := range st.Events {
 			if e.At.After(lastEvent) {
 				lastEvent = e.At
@@ -182,6 +197,21 @@ func pointsPerStatus(st *firmware.Status) int {
 		}
 	}
 	return n
+}
+
+// CommunityPoints are the measurements mesh, ledger and market of the figures the unit has.
+func CommunityPoints(f communityFigures, unit string, at time.Time) []*write.Point {
+	tags := map[string]string{"unit": unit}
+	var pts []*write.Point
+	for _, m := range []struct {
+		name   string
+		fields map[string]any
+	}{{"mesh", f.mesh}, {"ledger", f.ledger}, {"market", f.market}} {
+		if m.fields != nil {
+			pts = append(pts, influxdb2.NewPoint(m.name, tags, m.fields, at))
+		}
+	}
+	return pts
 }
 
 // Points is one cycle in the schema documented in the README: measurements snapshot, commands,

@@ -29,6 +29,9 @@ type MQTTOptions struct {
 	// Unit, when set, takes the planned-island and EV-mode commands; nil: those entities are not offered.
 	Unit CommandTarget
 	Log  *slog.Logger // nil: silent
+	// Daemon, when set, adds its mesh, ledger and market figures to the state (and their entities
+	// to the discovery when it has them).
+	Daemon *firmware.Daemon
 }
 
 // CommandTarget takes the planned-island and EV-mode commands (a *firmware.Unit).
@@ -43,7 +46,7 @@ type CommandTarget interface {
 type MQTT struct {
 	opts      MQTTOptions
 	client    paho.Client
-	mailbox   chan map[string]any
+	mailbox   chan stateMsg
 	done      chan struct{}
 	lastAt    time.Time
 	published atomic.Uint64
@@ -58,7 +61,7 @@ func NewMQTT(o MQTTOptions) (*MQTT, error) {
 	if o.Topics.Unit == "" || o.Topics.Prefix == "" || o.Topics.Discovery == "" {
 		return nil, errors.New("mqtt telemetry: topic prefix, discovery prefix and unit name are required")
 	}
-	m := &MQTT{opts: o, mailbox: make(chan map[string]any, 1), done: make(chan struct{})}
+	m := &MQTT{opts: o, mailbox: make(chan stateMsg, 1), done: make(chan struct{})}
 	t := o.Topics
 	opts := paho.NewClientOptions().AddBroker(o.Broker).SetClientID("fractals-"+objectID(t.Unit)).
 		SetUsername(o.Username).SetPassword(o.Password).
@@ -77,7 +80,7 @@ func NewMQTT(o MQTTOptions) (*MQTT, error) {
 func (m *MQTT) onConnect(c paho.Client) {
 	t := m.opts.Topics
 	for _, e := range haEntities {
-		if e.commandEntity() && !m.offers(e.key) {
+		if e.commandEntity() && !m.offers(e.key) || !m.has(e.group) {
 			continue
 		}
 		c.Publish(t.Config(e), 1, true, discoveryConfig(t, e, m.opts.Version))
@@ -100,6 +103,24 @@ func (m *MQTT) offers(key string) bool {
 		return m.opts.Settings != nil
 	}
 	return m.opts.Unit != nil
+}
+
+// has says whether the unit has the figures of an entity group ("" is every unit's).
+func (m *MQTT) has(group string) bool {
+	d := m.opts.Daemon
+	switch {
+	case group == "":
+		return true
+	case d == nil:
+		return false
+	case group == "mesh":
+		_, ok := d.MeshView()
+		return ok
+	case group == "ledger":
+		_, ok := d.LedgerTotals()
+		return ok
+	}
+	return false
 }
 
 // Announced counts the connections on which the unit announced itself (configs, online, commands).
@@ -159,8 +180,9 @@ func (m *MQTT) Observe(st *firmware.Status, _ time.Duration) {
 		c := m.opts.Unit.Commands()
 		payload["planned_island"], payload["ev_mode"] = c.PlannedIsland, c.EVMode
 	}
+	msg := stateMsg{payload: payload, schedule: st.State.Schedule}
 	select {
-	case m.mailbox <- payload:
+	case m.mailbox <- msg:
 		return
 	default:
 	}
@@ -171,12 +193,21 @@ func (m *MQTT) Observe(st *firmware.Status, _ time.Duration) {
 		m.dropped.Add(1)
 	default:
 	}
-	m.mailbox <- payload
+	m.mailbox <- msg
+}
+
+// stateMsg is a state on its way to the publisher; the mesh and ledger figures are added there,
+// off the control loop.
+type stateMsg struct {
+	payload  map[string]any
+	schedule fractals.Schedule
 }
 
 func (m *MQTT) run() {
 	defer close(m.done)
-	for p := range m.mailbox {
+	for msg := range m.mailbox {
+		p := msg.payload
+		addCommunity(p, figuresOf(m.opts.Daemon, &firmware.Status{State: fractals.State{Schedule: msg.schedule}}))
 		body, err := json.Marshal(p)
 		if err != nil {
 			continue // statePayload holds only numbers, strings, bools and nil
@@ -257,6 +288,23 @@ func statePayload(st *firmware.Status, settings *firmware.Settings) map[string]a
 		p["reserve_soc_pct"] = round1(settings.Reserve())
 	}
 	return p
+}
+
+// addCommunity puts the mesh, ledger and market figures into the state as mesh_<field>,
+// ledger_<field> and market_<field>; the market's are null while no commitment is set.
+func addCommunity(p map[string]any, f communityFigures) {
+	for _, g := range []struct {
+		prefix string
+		fields map[string]any
+	}{{"mesh_", f.mesh}, {"ledger_", f.ledger}} {
+		for k, v := range g.fields {
+			p[g.prefix+k] = v
+		}
+	}
+	p["market_net_exchange_w"], p["market_ev_w"] = nil, nil
+	if f.market != nil {
+		p["market_net_exchange_w"], p["market_ev_w"] = f.market["net_exchange_w"], f.market["ev_w"]
+	}
 }
 
 func asFloat[T ~float64](r fractals.Reading[T]) fractals.Reading[float64] {

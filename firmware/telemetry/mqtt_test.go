@@ -44,7 +44,7 @@ func subscribeRetained(t *testing.T, bin, addr, topic string) map[string]string 
 func announcedEntities(m *MQTT) int {
 	n := 0
 	for _, e := range haEntities {
-		if !e.commandEntity() || m.offers(e.key) {
+		if (!e.commandEntity() || m.offers(e.key)) && m.has(e.group) {
 			n++
 		}
 	}

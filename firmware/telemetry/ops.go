@@ -95,6 +95,10 @@ func (o *Ops) startState(d *firmware.Daemon, s Setup, t *config.Telemetry) error
 		store.Close()
 		return fmt.Errorf("%w (move the file aside to start fresh)", err)
 	}
+	if err := resumeRefs(d, store, s.Log); err != nil {
+		store.Close()
+		return err
+	}
 	o.Store, o.Restored = store, ok
 	if ok && s.Log != nil {
 		s.Log.Info("state restored", "file", store.Path(), "saved_at", saved.SavedAt, "mode", saved.Mode,
@@ -104,11 +108,37 @@ func (o *Ops) startState(d *firmware.Daemon, s Setup, t *config.Telemetry) error
 	if every == 0 {
 		every = config.DefaultStateEvery
 	}
-	d.AddObserver(firmware.NewStateKeeper(store, every, func(err error) {
+	keeper := firmware.NewStateKeeper(store, every, func(err error) {
 		if s.Log != nil {
 			s.Log.Error("writing state", "err", err)
 		}
-	}))
+	})
+	keeper.KeepLedger(d.LedgerRefs)
+	d.AddObserver(keeper)
+	return nil
+}
+
+// resumeRefs takes up the market and ledger references of the state file: the commitment still in
+// force is followed again, and the ledger the daemon runs must not be behind the one recorded.
+func resumeRefs(d *firmware.Daemon, store *firmware.StateStore, log *slog.Logger) error {
+	m, err := store.MarketRef()
+	if err != nil {
+		return err
+	}
+	if d.Unit().ResumeMarket(m, d.Now()) && log != nil {
+		log.Info("market commitment resumed", "interval", m.Interval, "until", m.Schedule.End, "net_exchange_w", float64(m.Schedule.NetExchange))
+	}
+	recorded, ok, err := store.LedgerRef()
+	if err != nil || !ok {
+		return err
+	}
+	now, running := d.LedgerRefs()
+	if !running {
+		return nil // the unit file no longer has a channels section: nothing signs from the store
+	}
+	if err := firmware.CheckLedgerAgainst(recorded, now); err != nil {
+		return fmt.Errorf("state file %s: %w", store.Path(), err)
+	}
 	return nil
 }
 
@@ -122,6 +152,7 @@ func (o *Ops) startInflux(d *firmware.Daemon, s Setup, c *config.Influx) error {
 		return err
 	}
 	o.Influx = in
+	in.AttachDaemon(d)
 	d.AddObserver(in)
 	if o.Metrics != nil {
 		o.Metrics.AddCounter("influx_points_handed", func() float64 { return float64(in.Stats().Handed) })
@@ -168,7 +199,7 @@ func (o *Ops) startMQTT(d *firmware.Daemon, s Setup, c *config.TelemetryMQTT) er
 	}
 	m, err := NewMQTT(MQTTOptions{Broker: broker, Username: c.Username, Password: c.Password,
 		Topics: Topics{Prefix: prefix, Discovery: discovery, Unit: s.UnitName}, Every: every,
-		Version: s.Version, Settings: settings, Unit: unit, Log: s.Log})
+		Version: s.Version, Settings: settings, Unit: unit, Log: s.Log, Daemon: d})
 	if err != nil {
 		return err
 	}
