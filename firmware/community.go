@@ -45,6 +45,8 @@ type CommunityOptions struct {
 	// Liars are units that sign a meter reading 500 Wh below what their meter measured each period, to
 	// pay less for what they drew (the adversary of the settlement tests).
 	Liars []int
+	// RecordIntervals keeps an IntervalRecord of every market interval in the result.
+	RecordIntervals bool
 }
 
 // DefaultCommunityOptions is three units on case33bw's feeder with the default market.
@@ -83,6 +85,11 @@ type MarketResult struct {
 	// MaxGapAbs is the largest absolute welfare gap of an interval (consensus; there MaxGap is the
 	// gap relative to the interval's central welfare but at least 1).
 	MaxGapAbs float64 `json:"max_gap_abs"`
+	// Unchecked counts cleared intervals whose central reference did not solve (the interior point
+	// of auction.SolveCommunity or auction.Solve gave up): their welfare is in neither sum and their
+	// gap is unknown. CentralErrors names the first few.
+	Unchecked     int      `json:"unchecked_intervals"`
+	CentralErrors []string `json:"central_errors,omitempty"`
 }
 
 // PaymentsResult summarises settlement.
@@ -122,6 +129,33 @@ type CommunityResult struct {
 	// Mesh is what the in-memory mesh carried (the signed meter readings; the market and the payments
 	// still run in-process).
 	Mesh *MeshSummary `json:"mesh"`
+	// Intervals, with CommunityOptions.RecordIntervals, is every market interval in order.
+	Intervals []IntervalRecord `json:"intervals,omitempty"`
+}
+
+// IntervalRecord is one market interval as the run saw it: how it cleared and what the community's
+// plants metered over the period that followed (summed over the units).
+type IntervalRecord struct {
+	Start      time.Time `json:"start"`
+	Cleared    bool      `json:"cleared"`
+	Iterations int       `json:"iterations"`
+	// NegotiationSeconds is the simulated time the consensus peers took to commit (mesh latency,
+	// resends, silence timeouts); WallMillis the real time the interval's clearing took.
+	NegotiationSeconds float64 `json:"negotiation_s"`
+	WallMillis         float64 `json:"wall_ms"`
+	Price              float64 `json:"price"`
+	// EquilibriumPrice is the mean over the units of the binding period's price at the central
+	// optimum of the same bids (the price the negotiation converges to; consensus only).
+	EquilibriumPrice float64 `json:"equilibrium_price"`
+	Trades           int     `json:"trades"`
+	Gap              float64 `json:"gap"`
+	// What the plants metered over the period.
+	PVWh               float64 `json:"pv_wh"`
+	EVWh               float64 `json:"ev_wh"`
+	CriticalWh         float64 `json:"critical_wh"`
+	CriticalUnservedWh float64 `json:"critical_unserved_wh"`
+	// StoredWh is the energy in the community's batteries at the period's end.
+	StoredWh float64 `json:"stored_wh"`
 }
 
 // member is one unit of the community with what it trades from.
@@ -134,8 +168,10 @@ type member struct {
 	load  fractals.LoadProfile
 	key   ed25519.PrivateKey
 	done  map[fractals.IntentKey]bool // the payments already issued: never again
-	// meterAt is the plant's import minus export at the start of the period, Wh.
-	meterAt units.WattHours
+	// meterAt is the plant's import minus export at the start of the period, Wh; countersAt all its
+	// counters then.
+	meterAt    units.WattHours
+	countersAt hil.Counters
 }
 
 // SimulateCommunity runs the units as one community in lockstep in simulated time: every market
@@ -215,6 +251,8 @@ type communityRun struct {
 	current cleared
 	res     CommunityResult
 	iters   int
+	// interval is the record of the interval being cleared and settled.
+	interval IntervalRecord
 }
 
 func newCommunityRun(o CommunityOptions) (*communityRun, error) {
@@ -337,6 +375,13 @@ func (r *communityRun) loop(ctx context.Context) error {
 	return nil
 }
 
+// uncheckedInterval records an interval whose central reference did not solve.
+func (r *communityRun) uncheckedInterval(now time.Time, err error) {
+	mr := &r.res.Market
+	mr.Unchecked++
+	mr.CentralErrors = appendCapped(mr.CentralErrors, []string{fmt.Sprintf("interval %v: central reference: %v", now.Format(time.RFC3339), err)})
+}
+
 // observe teaches the forecasts the last snapshot.
 func (m *member) observe(now time.Time) {
 	s := m.unit.Status().Snapshot
@@ -365,8 +410,12 @@ func (r *communityRun) clear(now time.Time) error {
 			Services: [2]units.Watts{s.Loads[fractals.LoadWiFi].Demand.Value, s.Loads[fractals.LoadStorage].Demand.Value}}
 		perUnit[i] = fractals.BuildAgents(m.name, mc, &m.cfg, st.State, &s, f, now)
 		agents = append(agents, perUnit[i]...)
-		m.meterAt = m.plant.Counters().GridImport - m.plant.Counters().GridExport
+		m.countersAt = m.plant.Counters()
+		m.meterAt = m.countersAt.GridImport - m.countersAt.GridExport
 	}
+	r.interval = IntervalRecord{Start: now}
+	wall := time.Now()
+	defer func() { r.interval.WallMillis = float64(time.Since(wall).Microseconds()) / 1000 }()
 	if r.consensus != nil {
 		return r.clearConsensus(now, perUnit)
 	}
@@ -385,17 +434,20 @@ func (r *communityRun) clear(now time.Time) error {
 	central := sol
 	if r.o.Method != auction.Central {
 		if central, err = auction.Solve(p, auction.Central, auction.ADMMOptions{}); err != nil {
-			return fmt.Errorf("interval %v: central reference: %w", now, err)
+			r.uncheckedInterval(now, err)
+			central.Welfare = sol.Welfare
 		}
 	}
 	mr.Cleared++
+	r.interval.Cleared, r.interval.Iterations = true, sol.Iterations
 	r.iters += sol.Iterations
 	mr.IterationsMax = max(mr.IterationsMax, sol.Iterations)
 	mr.MaxImbalanceW = max(mr.MaxImbalanceW, sol.MaxImbalanceW)
 	mr.Welfare += sol.Welfare
 	mr.Central += central.Welfare
 	if central.Welfare != 0 {
-		mr.MaxGap = max(mr.MaxGap, math.Abs(central.Welfare-sol.Welfare)/math.Abs(central.Welfare))
+		r.interval.Gap = math.Abs(central.Welfare-sol.Welfare) / math.Abs(central.Welfare)
+		mr.MaxGap = max(mr.MaxGap, r.interval.Gap)
 	}
 	charge := func(i, j int) units.PricePerKWh { return r.feeder.NetworkCharge(i, j, r.o.NetworkRate) }
 	if r.feeder == nil {
@@ -403,6 +455,7 @@ func (r *communityRun) clear(now time.Time) error {
 	}
 	r.current = commitFirstPeriod(r.names, sol, mc.ImportPriceAt(now), mc.ExportPrice, now, mc.Interval, charge)
 	mr.Trades += len(r.current.trades)
+	r.interval.Trades, r.interval.Price = len(r.current.trades), float64(r.current.price)
 	mr.PriceMin = min(mr.PriceMin, float64(r.current.price))
 	mr.PriceMax = max(mr.PriceMax, float64(r.current.price))
 	for i, m := range r.members {
@@ -471,7 +524,26 @@ func (r *communityRun) settle(ctx context.Context, now time.Time) error {
 		s := fractals.Settle(&p, m.done)
 		r.record(ctx, m, s)
 	}
+	r.recordPeriod()
 	return nil
+}
+
+// recordPeriod adds what the plants metered over the period that ends now to the interval's record
+// and keeps the record.
+func (r *communityRun) recordPeriod() {
+	if !r.o.RecordIntervals {
+		return
+	}
+	rec := r.interval
+	for _, m := range r.members {
+		c, at := m.plant.Counters(), m.countersAt
+		rec.PVWh += float64(c.PV - at.PV)
+		rec.EVWh += float64(c.EV - at.EV)
+		rec.CriticalWh += float64(c.Served[hil.Critical] - at.Served[hil.Critical])
+		rec.CriticalUnservedWh += float64(c.Unserved[hil.Critical] - at.Unserved[hil.Critical])
+		rec.StoredWh += float64(m.plant.Battery().Stored)
+	}
+	r.res.Intervals = append(r.res.Intervals, rec)
 }
 
 // record pays a unit's intents and adds its settlement to the summary.

@@ -45,6 +45,9 @@ type consensusMarket struct {
 	silent map[int]bool
 	// Messages and Bytes are the market messages the peers handed to the mesh.
 	messages, bytes int
+	// lastDuration is how long the last negotiation took on the mesh's clock (until every peer had
+	// its result).
+	lastDuration time.Duration
 }
 
 // newConsensusMarket links every unit to its mesh neighbours, each link charged by the feeder's
@@ -168,6 +171,7 @@ func (c *consensusMarket) negotiate(now time.Time, com auction.Community) ([]*au
 			}
 		}
 		if waiting == 0 {
+			c.lastDuration = c.m.clk.Now().Sub(t0)
 			break
 		}
 		if c.m.clk.Now().After(t0.Add(consensusDeadline + time.Second)) {
@@ -369,6 +373,8 @@ func (r *communityRun) clearConsensus(now time.Time, agents [][]auction.Agent) e
 		m.unit.SetSchedule(c.schedules[i])
 	}
 	mr.Trades += len(c.trades)
+	r.interval.Trades, r.interval.Price, r.interval.Iterations = len(c.trades), float64(c.price), iters
+	r.interval.NegotiationSeconds = cm.lastDuration.Seconds()
 	if c.price > 0 {
 		mr.PriceMin = min(mr.PriceMin, float64(c.price))
 		mr.PriceMax = max(mr.PriceMax, float64(c.price))
@@ -376,19 +382,45 @@ func (r *communityRun) clearConsensus(now time.Time, agents [][]auction.Agent) e
 	if !cleared {
 		return nil
 	}
-	central, err := auction.SolveCommunity(cm.community(mc.Periods(), mc.Interval.Hours(), agents, active))
-	if err != nil {
-		return fmt.Errorf("interval %v: central reference: %w", now, err)
-	}
 	mr.Cleared++
+	r.interval.Cleared = true
 	r.iters += iters
 	mr.IterationsMax = max(mr.IterationsMax, iters)
+	central, err := auction.SolveCommunity(cm.community(mc.Periods(), mc.Interval.Hours(), agents, active))
+	if err != nil {
+		r.uncheckedInterval(now, err)
+		return nil
+	}
+	r.interval.EquilibriumPrice = meanFirstPrice(central.Prices)
 	mr.Welfare += welfare
 	mr.Central += central.Welfare
 	// An interval's welfare may be near zero (a night bought at the tariff), where a relative gap says
 	// nothing: the gap is relative to the welfare but at least one unit of money.
 	gap := math.Abs(central.Welfare - welfare)
 	mr.MaxGapAbs = max(mr.MaxGapAbs, gap)
-	mr.MaxGap = max(mr.MaxGap, gap/math.Max(1, math.Abs(central.Welfare)))
+	r.interval.Gap = gap / math.Max(1, math.Abs(central.Welfare))
+	mr.MaxGap = max(mr.MaxGap, r.interval.Gap)
 	return nil
+}
+
+// meanFirstPrice is the mean over the units of their binding period's price (the balance dual of the
+// central optimum), money per kWh.
+func meanFirstPrice(prices map[string][]float64) float64 {
+	ids := make([]string, 0, len(prices))
+	for id := range prices {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var sum float64
+	var n int
+	for _, id := range ids {
+		if p := prices[id]; len(p) > 0 {
+			sum += p[0]
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
 }
