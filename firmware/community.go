@@ -47,6 +47,25 @@ type CommunityOptions struct {
 	Liars []int
 	// RecordIntervals keeps an IntervalRecord of every market interval in the result.
 	RecordIntervals bool
+	// Partition, when set, splits the community in two for that window of the day: the mesh link and
+	// the payment channel between unit 1 and unit 0 are cut, leaving unit 1's subtree of the binary
+	// tree (1, 3, 4, 7, 8, 9, ...) on one side and the rest on the other.
+	Partition *DayWindow
+	// RepeatPayments pays every intent a second time with the same id, as a unit that restarted
+	// before it recorded the first payment would: the ledger must not pay it twice.
+	RepeatPayments bool
+}
+
+// DayWindow is a span of the day, from From to To after midnight.
+type DayWindow struct{ From, To time.Duration }
+
+// contains is whether t falls in the window.
+func (w *DayWindow) contains(t time.Time) bool {
+	if w == nil {
+		return false
+	}
+	d := t.Sub(t.Truncate(24 * time.Hour))
+	return d >= w.From && d < w.To
 }
 
 // DefaultCommunityOptions is three units on case33bw's feeder with the default market.
@@ -88,7 +107,9 @@ type MarketResult struct {
 	// Unchecked counts cleared intervals whose central reference did not solve (the interior point
 	// of auction.SolveCommunity or auction.Solve gave up): their welfare is in neither sum and their
 	// gap is unknown. CentralErrors names the first few.
-	Unchecked     int      `json:"unchecked_intervals"`
+	Unchecked int `json:"unchecked_intervals"`
+	// Partitioned counts intervals the mesh was in more than one part (consensus).
+	Partitioned   int      `json:"partitioned_intervals"`
 	CentralErrors []string `json:"central_errors,omitempty"`
 }
 
@@ -105,6 +126,8 @@ type PaymentsResult struct {
 	FromGrid      float64  `json:"from_grid"`
 	Network       float64  `json:"network"`
 	Disagreements []string `json:"disagreements,omitempty"`
+	// Repeated counts intents paid a second time with the same id (CommunityOptions.RepeatPayments).
+	Repeated int `json:"repeated"`
 }
 
 // FeederSummary is the power flows of the periods.
@@ -147,8 +170,12 @@ type IntervalRecord struct {
 	// EquilibriumPrice is the mean over the units of the binding period's price at the central
 	// optimum of the same bids (the price the negotiation converges to; consensus only).
 	EquilibriumPrice float64 `json:"equilibrium_price"`
-	Trades           int     `json:"trades"`
-	Gap              float64 `json:"gap"`
+	// TradeIDs are the binding period's trades, "seller>buyer".
+	TradeIDs []string `json:"trade_ids,omitempty"`
+	// Parts is how many separate markets the mesh's links made (consensus: 2 while partitioned).
+	Parts  int     `json:"parts"`
+	Trades int     `json:"trades"`
+	Gap    float64 `json:"gap"`
 	// What the plants metered over the period.
 	PVWh               float64 `json:"pv_wh"`
 	EVWh               float64 `json:"ev_wh"`
@@ -229,6 +256,9 @@ func (o CommunityOptions) Validate() error {
 			return fmt.Errorf("liar %d is not a unit (0..%d)", l, o.Sim.Units-1)
 		}
 	}
+	if w := o.Partition; w != nil && !(w.From >= 0 && w.From < w.To && w.To <= 24*time.Hour) {
+		return fmt.Errorf("--partition %v-%v: want a window of the day, start before end", w.From, w.To)
+	}
 	return nil
 }
 
@@ -253,6 +283,8 @@ type communityRun struct {
 	iters   int
 	// interval is the record of the interval being cleared and settled.
 	interval IntervalRecord
+	// cut is whether the partition is in force.
+	cut bool
 }
 
 func newCommunityRun(o CommunityOptions) (*communityRun, error) {
@@ -354,6 +386,7 @@ func (r *communityRun) loop(ctx context.Context) error {
 					return err
 				}
 			}
+			r.partition(now)
 			if err := r.clear(now); err != nil {
 				return err
 			}
@@ -373,6 +406,23 @@ func (r *communityRun) loop(ctx context.Context) error {
 		return r.settle(ctx, now)
 	}
 	return nil
+}
+
+// partition cuts or heals the link between unit 1 and unit 0, on the mesh and between their
+// payment channels' ledger nodes, as the partition window says for now.
+func (r *communityRun) partition(now time.Time) {
+	cut := r.o.Partition.contains(now)
+	if cut == r.cut || len(r.members) < 2 {
+		return
+	}
+	r.cut = cut
+	a, b := r.mesh.nodes[1].Self(), r.mesh.nodes[0].Self()
+	if cut {
+		r.mesh.net.Disconnect(a, b)
+	} else if err := r.mesh.net.Connect(a, b); err != nil {
+		r.res.Payments.Disagreements = appendCapped(r.res.Payments.Disagreements, []string{err.Error()})
+	}
+	r.pay.hub.SetLink(r.pay.nodes[1].Address(), r.pay.nodes[0].Address(), !cut)
 }
 
 // uncheckedInterval records an interval whose central reference did not solve.
@@ -524,17 +574,20 @@ func (r *communityRun) settle(ctx context.Context, now time.Time) error {
 		s := fractals.Settle(&p, m.done)
 		r.record(ctx, m, s)
 	}
-	r.recordPeriod()
+	r.recordPeriod(c)
 	return nil
 }
 
 // recordPeriod adds what the plants metered over the period that ends now to the interval's record
 // and keeps the record.
-func (r *communityRun) recordPeriod() {
+func (r *communityRun) recordPeriod(c cleared) {
 	if !r.o.RecordIntervals {
 		return
 	}
 	rec := r.interval
+	for _, t := range c.trades {
+		rec.TradeIDs = append(rec.TradeIDs, t.ID)
+	}
 	for _, m := range r.members {
 		c, at := m.plant.Counters(), m.countersAt
 		rec.PVWh += float64(c.PV - at.PV)
@@ -562,6 +615,15 @@ func (r *communityRun) record(ctx context.Context, m *member, s fractals.Settlem
 			if err := r.pay.pay(ctx, in); err != nil {
 				pr.Disagreements = appendCapped(pr.Disagreements, []string{err.Error()})
 				continue
+			}
+			if r.o.RepeatPayments {
+				sent, err := r.pay.repeat(ctx, in)
+				if err != nil {
+					pr.Disagreements = appendCapped(pr.Disagreements, []string{"repeated " + err.Error()})
+				}
+				if sent {
+					pr.Repeated++
+				}
 			}
 		}
 		m.done[in.Key] = true

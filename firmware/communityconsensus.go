@@ -43,6 +43,8 @@ type consensusMarket struct {
 	links  []auction.Link
 	hops   int
 	silent map[int]bool
+	charge func(i, j int) units.PricePerKWh
+	parts  int // connected parts of the mesh at the last relink
 	// Messages and Bytes are the market messages the peers handed to the mesh.
 	messages, bytes int
 	// lastDuration is how long the last negotiation took on the mesh's clock (until every peer had
@@ -53,7 +55,7 @@ type consensusMarket struct {
 // newConsensusMarket links every unit to its mesh neighbours, each link charged by the feeder's
 // electrical distance between the two units (charge(i, j)).
 func newConsensusMarket(m *readingsMesh, names []string, charge func(i, j int) units.PricePerKWh, silent []int) *consensusMarket {
-	c := &consensusMarket{m: m, index: map[mesh.Address]int{}, names: names, silent: map[int]bool{}}
+	c := &consensusMarket{m: m, index: map[mesh.Address]int{}, names: names, silent: map[int]bool{}, charge: charge}
 	for _, s := range silent {
 		c.silent[s] = true
 	}
@@ -61,19 +63,52 @@ func newConsensusMarket(m *readingsMesh, names []string, charge func(i, j int) u
 		c.index[n.Self()] = i
 		c.subs = append(c.subs, n.Subscribe(mesh.CodeMarket))
 	}
-	adj := make([][]int, len(names))
-	for i, n := range m.nodes {
-		for _, a := range m.net.Neighbours(n.Self()) {
+	c.relink()
+	return c
+}
+
+// relink takes the market's links from the mesh's links as they are now: a unit trades with the
+// neighbours it is connected to, so a partitioned mesh clears as separate markets.
+func (c *consensusMarket) relink() {
+	c.links = nil
+	adj := make([][]int, len(c.names))
+	for i, n := range c.m.nodes {
+		for _, a := range c.m.net.Neighbours(n.Self()) {
 			j, ok := c.index[a]
 			if !ok || j <= i {
 				continue
 			}
-			c.links = append(c.links, auction.Link{A: names[i], B: names[j], ChargePerKWh: charge(i, j), MaxW: linkMaxW})
+			c.links = append(c.links, auction.Link{A: c.names[i], B: c.names[j], ChargePerKWh: c.charge(i, j), MaxW: linkMaxW})
 			adj[i], adj[j] = append(adj[i], j), append(adj[j], i)
 		}
 	}
-	c.hops = max(1, diameter(adj))
-	return c
+	c.hops = max(1, diameter(adj)) // the longest path inside any part
+	c.parts = components(adj)
+}
+
+// components counts the connected parts of the graph.
+func components(adj [][]int) int {
+	seen := make([]bool, len(adj))
+	parts := 0
+	for s := range adj {
+		if seen[s] {
+			continue
+		}
+		parts++
+		seen[s] = true
+		stack := []int{s}
+		for len(stack) > 0 {
+			v := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, w := range adj[v] {
+				if !seen[w] {
+					seen[w] = true
+					stack = append(stack, w)
+				}
+			}
+		}
+	}
+	return parts
 }
 
 // diameter is the longest shortest path of the graph, in links.
@@ -336,6 +371,11 @@ func dumpCommunity(dir string, from time.Time, com auction.Community) error {
 func (r *communityRun) clearConsensus(now time.Time, agents [][]auction.Agent) error {
 	mc := &r.o.Market
 	cm := r.consensus
+	cm.relink()
+	r.interval.Parts = cm.parts
+	if cm.parts > 1 {
+		r.res.Market.Partitioned++
+	}
 	active := func(i int) bool { return !cm.silent[i] }
 	all := cm.community(mc.Periods(), mc.Interval.Hours(), agents, func(int) bool { return true })
 	if r.o.DumpMarket != "" {

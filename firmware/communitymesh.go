@@ -22,6 +22,8 @@ type MeshSummary struct {
 	// not decode or came from another author than the unit they name.
 	Missing int `json:"readings_missing"`
 	Refused int `json:"readings_refused"`
+	// Late counts readings of an earlier period that arrived after it was settled.
+	Late int `json:"readings_late"`
 }
 
 // readingsMesh carries the signed readings over the in-memory mesh, on its own simulated clock kept
@@ -77,6 +79,10 @@ func (m *readingsMesh) exchange(now time.Time, readings []fractals.SignedReading
 				s, err := fractals.UnmarshalSignedReading(msg.Payload)
 				if err != nil || m.unit[msg.From] != s.Reading.Unit {
 					m.sum.Refused++
+					continue
+				}
+				if len(readings) > 0 && s.Reading.Interval != readings[0].Reading.Interval {
+					m.sum.Late++ // held back by a cut link and forwarded on healing: that period is settled
 					continue
 				}
 				seen[s.Reading.Unit] = true

@@ -29,6 +29,8 @@ type communityFlags struct {
 	meshDrop    float64
 	meshJitter  time.Duration
 	dumpMarket  string
+	partition   string
+	record      bool
 }
 
 // communityFlagsOn registers the community flags on the sim's flag set.
@@ -48,6 +50,8 @@ func communityFlagsOn(fs *flag.FlagSet) *communityFlags {
 	fs.StringVar(&c.liars, "liars", "", "comma-separated units (0-based) whose signed meter readings understate their import")
 	fs.Float64Var(&c.meshDrop, "mesh-drop", 0, "probability that the in-memory mesh loses a message, [0, 1]")
 	fs.DurationVar(&c.meshJitter, "mesh-jitter", 0, "uniform jitter on the in-memory mesh's 5 ms latency, [0, 15s]")
+	fs.StringVar(&c.partition, "partition", "", "HH:MM-HH:MM: the mesh and the channels between unit 1's half of the tree and the rest are cut for that window of the day (consensus clears each half)")
+	fs.BoolVar(&c.record, "record-intervals", false, "add every market interval (clearing, prices, trades, metered PV, EV, critical load, storage) to --json")
 	return c
 }
 
@@ -67,7 +71,11 @@ func (c *communityFlags) options(fs *flag.FlagSet, sim firmware.SimOptions) (fir
 	o.NetworkRate, o.FeederLoadScale = units.PricePerKWh(c.networkRate), c.loadScale
 	o.MeshDrop, o.MeshJitter = c.meshDrop, c.meshJitter
 	o.DumpMarket = c.dumpMarket
+	o.RecordIntervals = c.record
 	var err error
+	if o.Partition, err = dayWindow("--partition", c.partition); err != nil {
+		return o, err
+	}
 	if o.FeederBuses, err = intList("--feeder-buses", c.buses); err != nil {
 		return o, err
 	}
@@ -75,6 +83,23 @@ func (c *communityFlags) options(fs *flag.FlagSet, sim firmware.SimOptions) (fir
 		return o, err
 	}
 	return o, nil
+}
+
+// dayWindow reads HH:MM-HH:MM ("" is no window).
+func dayWindow(flagName, s string) (*firmware.DayWindow, error) {
+	if s == "" {
+		return nil, nil
+	}
+	from, to, ok := strings.Cut(s, "-")
+	f, err1 := time.Parse("15:04", strings.TrimSpace(from))
+	t, err2 := time.Parse("15:04", strings.TrimSpace(to))
+	if !ok || err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("%s %q: want HH:MM-HH:MM", flagName, s)
+	}
+	midnight := func(x time.Time) time.Duration {
+		return time.Duration(x.Hour())*time.Hour + time.Duration(x.Minute())*time.Minute
+	}
+	return &firmware.DayWindow{From: midnight(f), To: midnight(t)}, nil
 }
 
 func intList(flagName, s string) ([]int, error) {
@@ -111,6 +136,9 @@ func runCommunity(ctx context.Context, o firmware.CommunityOptions, asJSON bool,
 	if m.Method == string(firmware.MethodConsensus) {
 		fmt.Fprintf(stdout, "            consensus over the mesh: largest absolute interval gap %.6f, %d neighbours dropped, %d trades whose sides disagree\n",
 			m.MaxGapAbs, m.Dropped, m.TradeMismatches)
+	}
+	if m.Partitioned > 0 || m.Unchecked > 0 {
+		fmt.Fprintf(stdout, "            %d intervals cleared in separate parts (partition), %d without a central reference (solver gave up)\n", m.Partitioned, m.Unchecked)
 	}
 	fmt.Fprintf(stdout, "payments    %d transfers, paid %.6f, received %.6f, failed %d, held %d; grid %.4f / %.4f, network %.4f\n",
 		p.Transfers, p.Paid, p.Received, p.Failed, p.Held, p.ToGrid, p.FromGrid, p.Network)
