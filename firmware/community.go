@@ -51,6 +51,8 @@ type CommunityOptions struct {
 	// the payment channel between unit 1 and unit 0 are cut, leaving unit 1's subtree of the binary
 	// tree (1, 3, 4, 7, 8, 9, ...) on one side and the rest on the other.
 	Partition *DayWindow
+	// Adversary, when set, is a unit of a consensus market that forges, replays or floods.
+	Adversary *Adversary
 	// RepeatPayments pays every intent a second time with the same id, as a unit that restarted
 	// before it recorded the first payment would: the ledger must not pay it twice.
 	RepeatPayments bool
@@ -152,6 +154,8 @@ type CommunityResult struct {
 	// Mesh is what the in-memory mesh carried (the signed meter readings; the market and the payments
 	// still run in-process).
 	Mesh *MeshSummary `json:"mesh"`
+	// Attacks is what the adversary did and what came of it (CommunityOptions.Adversary).
+	Attacks *AttackSummary `json:"attacks,omitempty"`
 	// Intervals, with CommunityOptions.RecordIntervals, is every market interval in order.
 	Intervals []IntervalRecord `json:"intervals,omitempty"`
 }
@@ -256,6 +260,9 @@ func (o CommunityOptions) Validate() error {
 			return fmt.Errorf("liar %d is not a unit (0..%d)", l, o.Sim.Units-1)
 		}
 	}
+	if a := o.Adversary; a != nil && (a.Unit < 0 || a.Unit >= o.Sim.Units || o.Method != MethodConsensus) {
+		return fmt.Errorf("adversary %d: want a unit (0..%d) of a consensus market", a.Unit, o.Sim.Units-1)
+	}
 	if w := o.Partition; w != nil && !(w.From >= 0 && w.From < w.To && w.To <= 24*time.Hour) {
 		return fmt.Errorf("--partition %v-%v: want a window of the day, start before end", w.From, w.To)
 	}
@@ -344,6 +351,7 @@ func newCommunityRun(o CommunityOptions) (*communityRun, error) {
 	if o.Method == MethodConsensus {
 		charge := func(i, j int) units.PricePerKWh { return r.feeder.NetworkCharge(i, j, o.NetworkRate) }
 		r.consensus = newConsensusMarket(rm, r.names, charge, o.Silent)
+		r.consensus.adversary = o.Adversary
 	}
 	r.res.Market.Method = string(o.Method)
 	r.res.Market.PriceMin, r.res.Market.PriceMax = math.Inf(1), math.Inf(-1)
@@ -664,6 +672,9 @@ func (r *communityRun) summary() (CommunityResult, error) {
 	}
 	res.Payments.Transfers, res.Payments.Failed = r.pay.transfers, r.pay.failed
 	res.Mesh = r.mesh.summary(len(r.members), res.Market.Intervals)
+	if r.consensus != nil {
+		res.Attacks = r.consensus.attackSummary()
+	}
 	// A mediated payment returns once its first hop is unlocked; the hops behind it finish on their own.
 	// Wait for the channels to agree before reading them.
 	var sent, received float64

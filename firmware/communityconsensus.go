@@ -45,6 +45,15 @@ type consensusMarket struct {
 	silent map[int]bool
 	charge func(i, j int) units.PricePerKWh
 	parts  int // connected parts of the mesh at the last relink
+	// adversary, when set, attacks the market from its unit (see Adversary); lastSent is its first
+	// payload of the previous interval, what it replays.
+	adversary          *Adversary
+	replay, nextReplay map[string][]byte
+	// refused counts market messages the honest peers refused (another interval, not a neighbour,
+	// malformed).
+	refused  int
+	attacks  AttackSummary
+	forgeSeq uint64
 	// Messages and Bytes are the market messages the peers handed to the mesh.
 	messages, bytes int
 	// lastDuration is how long the last negotiation took on the mesh's clock (until every peer had
@@ -162,6 +171,7 @@ func (c *consensusMarket) negotiate(now time.Time, com auction.Community) ([]*au
 		c.m.clk.AdvanceTo(now)
 	}
 	t0 := c.m.clk.Now()
+	c.replay, c.nextReplay = c.nextReplay, map[string][]byte{}
 	peers := make([]*auction.ConsensusPeer, len(c.names))
 	results := make([]*auction.IntervalResult, len(c.names))
 	byName := map[string]int{}
@@ -198,6 +208,9 @@ func (c *consensusMarket) negotiate(now time.Time, com auction.Community) ([]*au
 				if !ok {
 					continue
 				}
+				if c.adversary != nil && i == c.adversary.Unit && c.nextReplay[out.To] == nil {
+					c.nextReplay[out.To] = out.Payload
+				}
 				_ = c.m.nodes[i].Send(c.m.nodes[j].Self(), mesh.CodeMarket, out.Payload)
 			}
 			if rd.Result != nil && results[i] == nil {
@@ -211,6 +224,9 @@ func (c *consensusMarket) negotiate(now time.Time, com auction.Community) ([]*au
 		}
 		if c.m.clk.Now().After(t0.Add(consensusDeadline + time.Second)) {
 			return results, fmt.Errorf("market interval %v: %d peers without a result after the deadline", now, waiting)
+		}
+		if c.adversary != nil && peers[c.adversary.Unit] != nil {
+			c.attack()
 		}
 		c.m.net.Deliver(c.m.clk.Now().Add(consensusStep))
 		at := c.m.clk.Now()
@@ -236,7 +252,9 @@ func (c *consensusMarket) drain(i int, sub mesh.Subscription, p *auction.Consens
 			if p == nil || !ok {
 				continue
 			}
-			_ = p.Step(c.names[j], msg.Payload, at)
+			if err := p.Step(c.names[j], msg.Payload, at); err != nil && (c.adversary == nil || i != c.adversary.Unit) {
+				c.refused++
+			}
 		default:
 			return
 		}

@@ -35,14 +35,20 @@ type readingsMesh struct {
 	subs  []mesh.Subscription
 	unit  map[mesh.Address]string // mesh address → unit name
 	sum   MeshSummary
+	// seed made the units' mesh keys (mesh.SeededKey); community is the mesh's community name.
+	seed      uint64
+	community string
 }
+
+// simCommunity is the simulated community's mesh name.
+const simCommunity = "fractals-sim"
 
 // readingsWait is how long after a period's end a unit waits for its neighbours' readings.
 const readingsWait = 30 * time.Second
 
 func newReadingsMesh(start time.Time, names []string, seed uint64, profile mesh.LinkProfile) (*readingsMesh, error) {
 	clk := clock.NewSim(start)
-	m := &readingsMesh{clk: clk, net: mesh.NewMemNetwork(clk, seed, profile, mesh.DefaultOptions("fractals-sim")),
+	m := &readingsMesh{clk: clk, net: mesh.NewMemNetwork(clk, seed, profile, mesh.DefaultOptions(simCommunity)), seed: seed, community: simCommunity,
 		unit: map[mesh.Address]string{}, sum: MeshSummary{Kind: "memory"}}
 	for i, name := range names {
 		n := m.net.AddNode(mesh.SeededKey(seed, i))

@@ -31,6 +31,7 @@ type communityFlags struct {
 	dumpMarket  string
 	partition   string
 	record      bool
+	adversary   string
 }
 
 // communityFlagsOn registers the community flags on the sim's flag set.
@@ -51,6 +52,7 @@ func communityFlagsOn(fs *flag.FlagSet) *communityFlags {
 	fs.Float64Var(&c.meshDrop, "mesh-drop", 0, "probability that the in-memory mesh loses a message, [0, 1]")
 	fs.DurationVar(&c.meshJitter, "mesh-jitter", 0, "uniform jitter on the in-memory mesh's 5 ms latency, [0, 15s]")
 	fs.StringVar(&c.partition, "partition", "", "HH:MM-HH:MM: the mesh and the channels between unit 1's half of the tree and the rest are cut for that window of the day (consensus clears each half)")
+	fs.StringVar(&c.adversary, "adversary", "", "N:forge+replay+flood: unit N (consensus) forges market envelopes in others' names, replays its old bids and/or floods its neighbours; the summary's attacks section says what came of it")
 	fs.BoolVar(&c.record, "record-intervals", false, "add every market interval (clearing, prices, trades, metered PV, EV, critical load, storage) to --json")
 	return c
 }
@@ -76,6 +78,9 @@ func (c *communityFlags) options(fs *flag.FlagSet, sim firmware.SimOptions) (fir
 	if o.Partition, err = dayWindow("--partition", c.partition); err != nil {
 		return o, err
 	}
+	if o.Adversary, err = adversary(c.adversary); err != nil {
+		return o, err
+	}
 	if o.FeederBuses, err = intList("--feeder-buses", c.buses); err != nil {
 		return o, err
 	}
@@ -83,6 +88,32 @@ func (c *communityFlags) options(fs *flag.FlagSet, sim firmware.SimOptions) (fir
 		return o, err
 	}
 	return o, nil
+}
+
+// adversary reads N:forge+replay+flood ("" is none).
+func adversary(s string) (*firmware.Adversary, error) {
+	if s == "" {
+		return nil, nil
+	}
+	unit, moves, ok := strings.Cut(s, ":")
+	n, err := strconv.Atoi(unit)
+	if !ok || err != nil || moves == "" {
+		return nil, fmt.Errorf("--adversary %q: want N:forge+replay+flood", s)
+	}
+	a := &firmware.Adversary{Unit: n}
+	for _, m := range strings.Split(moves, "+") {
+		switch m {
+		case "forge":
+			a.Forge = true
+		case "replay":
+			a.Replay = true
+		case "flood":
+			a.Flood = true
+		default:
+			return nil, fmt.Errorf("--adversary %q: move %q, want forge, replay or flood", s, m)
+		}
+	}
+	return a, nil
 }
 
 // dayWindow reads HH:MM-HH:MM ("" is no window).
@@ -139,6 +170,10 @@ func runCommunity(ctx context.Context, o firmware.CommunityOptions, asJSON bool,
 	}
 	if m.Partitioned > 0 || m.Unchecked > 0 {
 		fmt.Fprintf(stdout, "            %d intervals cleared in separate parts (partition), %d without a central reference (solver gave up)\n", m.Partitioned, m.Unchecked)
+	}
+	if a := r.Attacks; a != nil {
+		fmt.Fprintf(stdout, "attacks     sent %d forged, %d replayed, %d flood; honest peers refused %d, honest mesh nodes rejected %d, adversary cut off: %v\n",
+			a.Forged, a.Replayed, a.Flooded, a.Refused, a.Rejected, a.Disconnected)
 	}
 	fmt.Fprintf(stdout, "payments    %d transfers, paid %.6f, received %.6f, failed %d, held %d; grid %.4f / %.4f, network %.4f\n",
 		p.Transfers, p.Paid, p.Received, p.Failed, p.Held, p.ToGrid, p.FromGrid, p.Network)
