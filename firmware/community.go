@@ -110,6 +110,10 @@ type MarketResult struct {
 	// of auction.SolveCommunity or auction.Solve gave up): their welfare is in neither sum and their
 	// gap is unknown. CentralErrors names the first few.
 	Unchecked int `json:"unchecked_intervals"`
+	// NegotiationMeanS and NegotiationMaxS are the simulated time the consensus peers took to commit
+	// an interval (they grow with the mesh's loss and delay).
+	NegotiationMeanS float64 `json:"negotiation_mean_s"`
+	NegotiationMaxS  float64 `json:"negotiation_max_s"`
 	// Partitioned counts intervals the mesh was in more than one part (consensus).
 	Partitioned   int      `json:"partitioned_intervals"`
 	CentralErrors []string `json:"central_errors,omitempty"`
@@ -289,7 +293,8 @@ type communityRun struct {
 	res     CommunityResult
 	iters   int
 	// interval is the record of the interval being cleared and settled.
-	interval IntervalRecord
+	interval    IntervalRecord
+	negotiation time.Duration // summed over the intervals
 	// cut is whether the partition is in force.
 	cut bool
 }
@@ -666,6 +671,9 @@ func (r *communityRun) summary() (CommunityResult, error) {
 	res.SimResult = summarise(r.o.Sim, runs)
 	if res.Market.Cleared > 0 {
 		res.Market.IterationsMean = float64(r.iters) / float64(res.Market.Cleared)
+	}
+	if res.Market.Intervals > 0 {
+		res.Market.NegotiationMeanS = r.negotiation.Seconds() / float64(res.Market.Intervals)
 	}
 	if res.Market.Intervals == 0 || math.IsInf(res.Market.PriceMin, 0) {
 		res.Market.PriceMin, res.Market.PriceMax = 0, 0

@@ -433,6 +433,8 @@ func (r *communityRun) clearConsensus(now time.Time, agents [][]auction.Agent) e
 	mr.Trades += len(c.trades)
 	r.interval.Trades, r.interval.Price, r.interval.Iterations = len(c.trades), float64(c.price), iters
 	r.interval.NegotiationSeconds = cm.lastDuration.Seconds()
+	r.negotiation += cm.lastDuration
+	mr.NegotiationMaxS = max(mr.NegotiationMaxS, cm.lastDuration.Seconds())
 	if c.price > 0 {
 		mr.PriceMin = min(mr.PriceMin, float64(c.price))
 		mr.PriceMax = max(mr.PriceMax, float64(c.price))

@@ -165,8 +165,8 @@ func runCommunity(ctx context.Context, o firmware.CommunityOptions, asJSON bool,
 	fmt.Fprintf(stdout, "            welfare %.3f, central optimum %.3f (largest interval gap %.4f %%), largest unit imbalance %.0f Wh\n",
 		m.Welfare, m.Central, 100*m.MaxGap, m.MaxImbalanceWh)
 	if m.Method == string(firmware.MethodConsensus) {
-		fmt.Fprintf(stdout, "            consensus over the mesh: largest absolute interval gap %.6f, %d neighbours dropped, %d trades whose sides disagree\n",
-			m.MaxGapAbs, m.Dropped, m.TradeMismatches)
+		fmt.Fprintf(stdout, "            consensus over the mesh: largest absolute interval gap %.6f, %d neighbours dropped, %d trades whose sides disagree, negotiation %.2f s mean, %.2f s max (simulated)\n",
+			m.MaxGapAbs, m.Dropped, m.TradeMismatches, m.NegotiationMeanS, m.NegotiationMaxS)
 	}
 	if m.Partitioned > 0 || m.Unchecked > 0 {
 		fmt.Fprintf(stdout, "            %d intervals cleared in separate parts (partition), %d without a central reference (solver gave up)\n", m.Partitioned, m.Unchecked)
