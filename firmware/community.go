@@ -70,10 +70,16 @@ func (w *DayWindow) contains(t time.Time) bool {
 	return d >= w.From && d < w.To
 }
 
+// defaultFeederLoadScale is the share of a case's own loads the default feeder carries. The
+// distribution benchmarks give their peak load: case33bw at full load sits at 0.913 p.u. at bus 18
+// with no unit on it (MATPOWER's own figure), below the band before the community does anything; at
+// half its peak, a daytime load, it sits at 0.958 p.u., so a period outside the band is news.
+const defaultFeederLoadScale = 0.5
+
 // DefaultCommunityOptions is three units on case33bw's feeder with the default market.
 func DefaultCommunityOptions() CommunityOptions {
 	o := CommunityOptions{Sim: DefaultSimOptions(), Market: fractals.DefaultMarketConfig(), Method: auction.Distributed, NetworkRate: 0.01,
-		FeederLoadScale: 1}
+		FeederLoadScale: defaultFeederLoadScale}
 	o.Sim.Units = 3
 	o.Market.Horizon = 6 * time.Hour
 	return o
@@ -145,8 +151,16 @@ type FeederSummary struct {
 	UnitsLossesWh float64 `json:"units_losses_wh"`
 	MinVoltage    float64 `json:"min_voltage_pu"`
 	MaxVoltage    float64 `json:"max_voltage_pu"`
-	// OutsideBand counts periods with a voltage outside 0.95–1.05 p.u. somewhere on the feeder.
-	OutsideBand int `json:"periods_outside_band"`
+	// OutsideBand counts periods with a voltage outside 0.95–1.05 p.u. somewhere on the feeder;
+	// OutsideBandByUnits those where the units' injections pushed a voltage outside the band beyond
+	// where the feeder's own loads put it (BaseMinVoltage at BaseMinBus, BaseMaxVoltage: the power
+	// flow with the units at zero).
+	OutsideBand        int     `json:"periods_outside_band"`
+	OutsideBandByUnits int     `json:"periods_outside_band_by_units"`
+	BaseMinVoltage     float64 `json:"base_min_voltage_pu"`
+	BaseMinBus         int     `json:"base_min_bus"`
+	BaseMaxVoltage     float64 `json:"base_max_voltage_pu"`
+	LoadScale          float64 `json:"load_scale"`
 }
 
 // CommunityResult is the summary of a community run.
@@ -189,6 +203,9 @@ type IntervalRecord struct {
 	EVWh               float64 `json:"ev_wh"`
 	CriticalWh         float64 `json:"critical_wh"`
 	CriticalUnservedWh float64 `json:"critical_unserved_wh"`
+	// MinVoltage and MaxVoltage are the feeder's extremes over the period (with a feeder).
+	MinVoltage float64 `json:"min_voltage_pu,omitempty"`
+	MaxVoltage float64 `json:"max_voltage_pu,omitempty"`
 	// StoredWh is the energy in the community's batteries at the period's end.
 	StoredWh float64 `json:"stored_wh"`
 }
@@ -331,7 +348,8 @@ func newCommunityRun(o CommunityOptions) (*communityRun, error) {
 			return nil, err
 		}
 		r.feeder, r.base = f, base.LossesW
-		r.res.Feeder = &FeederSummary{Case: f.Case.Name, MinVoltage: math.Inf(1), MaxVoltage: math.Inf(-1)}
+		r.res.Feeder = &FeederSummary{Case: f.Case.Name, MinVoltage: math.Inf(1), MaxVoltage: math.Inf(-1),
+			BaseMinVoltage: base.MinVoltage, BaseMinBus: base.MinBus, BaseMaxVoltage: base.MaxVoltage, LoadScale: o.FeederLoadScale}
 	}
 	dir := o.LedgerDir
 	if dir == "" {
@@ -377,6 +395,13 @@ func (r *communityRun) close() {
 		os.RemoveAll(r.tmpDir)
 	}
 }
+
+// The voltage band every period is checked against, p.u., and the power flow's slack in comparing
+// a period with the base case.
+const (
+	bandLow, bandHigh = 0.95, 1.05
+	voltageSlack      = 1e-6
+)
 
 // liarUnderstatement is how much a liar's signed reading understates its import each period.
 const liarUnderstatement units.WattHours = 500
@@ -563,9 +588,14 @@ func (r *communityRun) settle(ctx context.Context, now time.Time) error {
 		fs.LossesWh += float64(units.Watts(fr.LossesW).Over(h))
 		fs.UnitsLossesWh += float64(losses)
 		fs.MinVoltage, fs.MaxVoltage = min(fs.MinVoltage, fr.MinVoltage), max(fs.MaxVoltage, fr.MaxVoltage)
-		if fr.MinVoltage < 0.95 || fr.MaxVoltage > 1.05 {
+		if fr.MinVoltage < bandLow || fr.MaxVoltage > bandHigh {
 			fs.OutsideBand++
 		}
+		// The units' doing: outside the band and further out than the feeder is on its own loads.
+		if fr.MinVoltage < min(bandLow, fs.BaseMinVoltage)-voltageSlack || fr.MaxVoltage > max(bandHigh, fs.BaseMaxVoltage)+voltageSlack {
+			fs.OutsideBandByUnits++
+		}
+		r.interval.MinVoltage, r.interval.MaxVoltage = fr.MinVoltage, fr.MaxVoltage
 		balance = &fractals.FeederBalance{HeadImport: metered + losses, Losses: losses, Units: len(r.members)}
 	}
 	mc := &r.o.Market

@@ -178,8 +178,9 @@ func runCommunity(ctx context.Context, o firmware.CommunityOptions, asJSON bool,
 	fmt.Fprintf(stdout, "payments    %d transfers, paid %.6f, received %.6f, failed %d, held %d; grid %.4f / %.4f, network %.4f\n",
 		p.Transfers, p.Paid, p.Received, p.Failed, p.Held, p.ToGrid, p.FromGrid, p.Network)
 	if f := r.Feeder; f != nil {
-		fmt.Fprintf(stdout, "feeder      %s: losses %.0f Wh (units' share %.0f Wh), voltage %.4f..%.4f p.u., %d of %d periods outside 0.95-1.05\n",
-			f.Case, f.LossesWh, f.UnitsLossesWh, f.MinVoltage, f.MaxVoltage, f.OutsideBand, f.Periods)
+		fmt.Fprintf(stdout, "feeder      %s at %.2f of its loads: losses %.0f Wh (units' share %.0f Wh), voltage %.4f..%.4f p.u., %d of %d periods outside 0.95-1.05, %d of them by the units' doing\n",
+			f.Case, f.LoadScale, f.LossesWh, f.UnitsLossesWh, f.MinVoltage, f.MaxVoltage, f.OutsideBand, f.Periods, f.OutsideBandByUnits)
+		fmt.Fprintf(stdout, "            without the units the feeder sits at %.4f p.u. (bus %d)..%.4f p.u.\n", f.BaseMinVoltage, f.BaseMinBus, f.BaseMaxVoltage)
 	}
 	if ms := r.Mesh; ms != nil {
 		fmt.Fprintf(stdout, "mesh        %s (meter readings; market messages too with consensus): %d messages (%.1f per unit per interval), %d bytes (%.0f per unit per interval), %d lost, readings missing %d, refused %d\n",
