@@ -80,6 +80,10 @@ func BenchmarkCommunityDay(b *testing.B) {
 		b.Run(fmt.Sprintf("%dunits", n), func(b *testing.B) {
 			for b.Loop() {
 				r := communityDay(b, n, "")
+				m := r.Market
+				b.Logf("%d units: wall %.1f s; %d/%d cleared, gap max %.4f %%, iterations mean %.1f max %d, negotiation mean %.2f s; mesh %.1f msgs/unit/interval; feeder %.4f..%.4f p.u.",
+					n, r.WallSeconds, m.Cleared, m.Intervals, 100*m.MaxGap, m.IterationsMean, m.IterationsMax, m.NegotiationMeanS,
+					r.Mesh.MessagesPerUnitPerInterval, r.Feeder.MinVoltage, r.Feeder.MaxVoltage)
 				checkDay(b, r)
 				b.ReportMetric(r.Market.IterationsMean, "iterations/interval")
 				b.ReportMetric(r.Market.NegotiationMeanS, "negotiation-s/interval")
