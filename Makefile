@@ -34,10 +34,13 @@ cross:
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## soak: a simulated year of one unit and a simulated day of 1000 units (slow; not part of make test)
+## soak: a simulated year of one unit, a simulated day of 1000 units, community days of 10, 50 and 1000
+## units by consensus over the in-memory mesh (slow; not part of make test)
 soak: build
 	$(BIN)/fractals sim --units 1 --duration 8760h --step 1s --seed 7
 	$(BIN)/fractals sim --units 1000 --duration 24h --step 1s --seed 7
+	$(GO) test -run '^$$' -bench BenchmarkCommunityDay -benchtime 1x -timeout 2h ./firmware/
+	$(BIN)/fractals sim --units 1000 --market --market-method consensus --market-interval 30m --horizon 3h --step 10s --duration 24h --seed 7
 
 ## footprint: the daemon's RSS after an hour of simulated operation with all telemetry on (InfluxDB
 ## down, embedded MQTT broker) and its peak RSS, and the ARM binary sizes from make cross

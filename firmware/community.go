@@ -45,12 +45,41 @@ type CommunityOptions struct {
 	// Liars are units that sign a meter reading 500 Wh below what their meter measured each period, to
 	// pay less for what they drew (the adversary of the settlement tests).
 	Liars []int
+	// RecordIntervals keeps an IntervalRecord of every market interval in the result.
+	RecordIntervals bool
+	// Partition, when set, splits the community in two for that window of the day: the mesh link and
+	// the payment channel between unit 1 and unit 0 are cut, leaving unit 1's subtree of the binary
+	// tree (1, 3, 4, 7, 8, 9, ...) on one side and the rest on the other.
+	Partition *DayWindow
+	// Adversary, when set, is a unit of a consensus market that forges, replays or floods.
+	Adversary *Adversary
+	// RepeatPayments pays every intent a second time with the same id, as a unit that restarted
+	// before it recorded the first payment would: the ledger must not pay it twice.
+	RepeatPayments bool
 }
+
+// DayWindow is a span of the day, from From to To after midnight.
+type DayWindow struct{ From, To time.Duration }
+
+// contains is whether t falls in the window.
+func (w *DayWindow) contains(t time.Time) bool {
+	if w == nil {
+		return false
+	}
+	d := t.Sub(t.Truncate(24 * time.Hour))
+	return d >= w.From && d < w.To
+}
+
+// defaultFeederLoadScale is the share of a case's own loads the default feeder carries. The
+// distribution benchmarks give their peak load: case33bw at full load sits at 0.913 p.u. at bus 18
+// with no unit on it (MATPOWER's own figure), below the band before the community does anything; at
+// half its peak, a daytime load, it sits at 0.958 p.u., so a period outside the band is news.
+const defaultFeederLoadScale = 0.5
 
 // DefaultCommunityOptions is three units on case33bw's feeder with the default market.
 func DefaultCommunityOptions() CommunityOptions {
 	o := CommunityOptions{Sim: DefaultSimOptions(), Market: fractals.DefaultMarketConfig(), Method: auction.Distributed, NetworkRate: 0.01,
-		FeederLoadScale: 1}
+		FeederLoadScale: defaultFeederLoadScale}
 	o.Sim.Units = 3
 	o.Market.Horizon = 6 * time.Hour
 	return o
@@ -83,6 +112,17 @@ type MarketResult struct {
 	// MaxGapAbs is the largest absolute welfare gap of an interval (consensus; there MaxGap is the
 	// gap relative to the interval's central welfare but at least 1).
 	MaxGapAbs float64 `json:"max_gap_abs"`
+	// Unchecked counts cleared intervals whose central reference did not solve (the interior point
+	// of auction.SolveCommunity or auction.Solve gave up): their welfare is in neither sum and their
+	// gap is unknown. CentralErrors names the first few.
+	Unchecked int `json:"unchecked_intervals"`
+	// NegotiationMeanS and NegotiationMaxS are the simulated time the consensus peers took to commit
+	// an interval (they grow with the mesh's loss and delay).
+	NegotiationMeanS float64 `json:"negotiation_mean_s"`
+	NegotiationMaxS  float64 `json:"negotiation_max_s"`
+	// Partitioned counts intervals the mesh was in more than one part (consensus).
+	Partitioned   int      `json:"partitioned_intervals"`
+	CentralErrors []string `json:"central_errors,omitempty"`
 }
 
 // PaymentsResult summarises settlement.
@@ -98,6 +138,8 @@ type PaymentsResult struct {
 	FromGrid      float64  `json:"from_grid"`
 	Network       float64  `json:"network"`
 	Disagreements []string `json:"disagreements,omitempty"`
+	// Repeated counts intents paid a second time with the same id (CommunityOptions.RepeatPayments).
+	Repeated int `json:"repeated"`
 }
 
 // FeederSummary is the power flows of the periods.
@@ -109,8 +151,16 @@ type FeederSummary struct {
 	UnitsLossesWh float64 `json:"units_losses_wh"`
 	MinVoltage    float64 `json:"min_voltage_pu"`
 	MaxVoltage    float64 `json:"max_voltage_pu"`
-	// OutsideBand counts periods with a voltage outside 0.95–1.05 p.u. somewhere on the feeder.
-	OutsideBand int `json:"periods_outside_band"`
+	// OutsideBand counts periods with a voltage outside 0.95–1.05 p.u. somewhere on the feeder;
+	// OutsideBandByUnits those where the units' injections pushed a voltage outside the band beyond
+	// where the feeder's own loads put it (BaseMinVoltage at BaseMinBus, BaseMaxVoltage: the power
+	// flow with the units at zero).
+	OutsideBand        int     `json:"periods_outside_band"`
+	OutsideBandByUnits int     `json:"periods_outside_band_by_units"`
+	BaseMinVoltage     float64 `json:"base_min_voltage_pu"`
+	BaseMinBus         int     `json:"base_min_bus"`
+	BaseMaxVoltage     float64 `json:"base_max_voltage_pu"`
+	LoadScale          float64 `json:"load_scale"`
 }
 
 // CommunityResult is the summary of a community run.
@@ -122,6 +172,42 @@ type CommunityResult struct {
 	// Mesh is what the in-memory mesh carried (the signed meter readings; the market and the payments
 	// still run in-process).
 	Mesh *MeshSummary `json:"mesh"`
+	// Attacks is what the adversary did and what came of it (CommunityOptions.Adversary).
+	Attacks *AttackSummary `json:"attacks,omitempty"`
+	// Intervals, with CommunityOptions.RecordIntervals, is every market interval in order.
+	Intervals []IntervalRecord `json:"intervals,omitempty"`
+}
+
+// IntervalRecord is one market interval as the run saw it: how it cleared and what the community's
+// plants metered over the period that followed (summed over the units).
+type IntervalRecord struct {
+	Start      time.Time `json:"start"`
+	Cleared    bool      `json:"cleared"`
+	Iterations int       `json:"iterations"`
+	// NegotiationSeconds is the simulated time the consensus peers took to commit (mesh latency,
+	// resends, silence timeouts); WallMillis the real time the interval's clearing took.
+	NegotiationSeconds float64 `json:"negotiation_s"`
+	WallMillis         float64 `json:"wall_ms"`
+	Price              float64 `json:"price"`
+	// EquilibriumPrice is the mean over the units of the binding period's price at the central
+	// optimum of the same bids (the price the negotiation converges to; consensus only).
+	EquilibriumPrice float64 `json:"equilibrium_price"`
+	// TradeIDs are the binding period's trades, "seller>buyer".
+	TradeIDs []string `json:"trade_ids,omitempty"`
+	// Parts is how many separate markets the mesh's links made (consensus: 2 while partitioned).
+	Parts  int     `json:"parts"`
+	Trades int     `json:"trades"`
+	Gap    float64 `json:"gap"`
+	// What the plants metered over the period.
+	PVWh               float64 `json:"pv_wh"`
+	EVWh               float64 `json:"ev_wh"`
+	CriticalWh         float64 `json:"critical_wh"`
+	CriticalUnservedWh float64 `json:"critical_unserved_wh"`
+	// MinVoltage and MaxVoltage are the feeder's extremes over the period (with a feeder).
+	MinVoltage float64 `json:"min_voltage_pu,omitempty"`
+	MaxVoltage float64 `json:"max_voltage_pu,omitempty"`
+	// StoredWh is the energy in the community's batteries at the period's end.
+	StoredWh float64 `json:"stored_wh"`
 }
 
 // member is one unit of the community with what it trades from.
@@ -134,8 +220,10 @@ type member struct {
 	load  fractals.LoadProfile
 	key   ed25519.PrivateKey
 	done  map[fractals.IntentKey]bool // the payments already issued: never again
-	// meterAt is the plant's import minus export at the start of the period, Wh.
-	meterAt units.WattHours
+	// meterAt is the plant's import minus export at the start of the period, Wh; countersAt all its
+	// counters then.
+	meterAt    units.WattHours
+	countersAt hil.Counters
 }
 
 // SimulateCommunity runs the units as one community in lockstep in simulated time: every market
@@ -193,6 +281,12 @@ func (o CommunityOptions) Validate() error {
 			return fmt.Errorf("liar %d is not a unit (0..%d)", l, o.Sim.Units-1)
 		}
 	}
+	if a := o.Adversary; a != nil && (a.Unit < 0 || a.Unit >= o.Sim.Units || o.Method != MethodConsensus) {
+		return fmt.Errorf("adversary %d: want a unit (0..%d) of a consensus market", a.Unit, o.Sim.Units-1)
+	}
+	if w := o.Partition; w != nil && !(w.From >= 0 && w.From < w.To && w.To <= 24*time.Hour) {
+		return fmt.Errorf("--partition %v-%v: want a window of the day, start before end", w.From, w.To)
+	}
 	return nil
 }
 
@@ -215,6 +309,11 @@ type communityRun struct {
 	current cleared
 	res     CommunityResult
 	iters   int
+	// interval is the record of the interval being cleared and settled.
+	interval    IntervalRecord
+	negotiation time.Duration // summed over the intervals
+	// cut is whether the partition is in force.
+	cut bool
 }
 
 func newCommunityRun(o CommunityOptions) (*communityRun, error) {
@@ -249,7 +348,8 @@ func newCommunityRun(o CommunityOptions) (*communityRun, error) {
 			return nil, err
 		}
 		r.feeder, r.base = f, base.LossesW
-		r.res.Feeder = &FeederSummary{Case: f.Case.Name, MinVoltage: math.Inf(1), MaxVoltage: math.Inf(-1)}
+		r.res.Feeder = &FeederSummary{Case: f.Case.Name, MinVoltage: math.Inf(1), MaxVoltage: math.Inf(-1),
+			BaseMinVoltage: base.MinVoltage, BaseMinBus: base.MinBus, BaseMaxVoltage: base.MaxVoltage, LoadScale: o.FeederLoadScale}
 	}
 	dir := o.LedgerDir
 	if dir == "" {
@@ -274,6 +374,7 @@ func newCommunityRun(o CommunityOptions) (*communityRun, error) {
 	if o.Method == MethodConsensus {
 		charge := func(i, j int) units.PricePerKWh { return r.feeder.NetworkCharge(i, j, o.NetworkRate) }
 		r.consensus = newConsensusMarket(rm, r.names, charge, o.Silent)
+		r.consensus.adversary = o.Adversary
 	}
 	r.res.Market.Method = string(o.Method)
 	r.res.Market.PriceMin, r.res.Market.PriceMax = math.Inf(1), math.Inf(-1)
@@ -294,6 +395,13 @@ func (r *communityRun) close() {
 		os.RemoveAll(r.tmpDir)
 	}
 }
+
+// The voltage band every period is checked against, p.u., and the power flow's slack in comparing
+// a period with the base case.
+const (
+	bandLow, bandHigh = 0.95, 1.05
+	voltageSlack      = 1e-6
+)
 
 // liarUnderstatement is how much a liar's signed reading understates its import each period.
 const liarUnderstatement units.WattHours = 500
@@ -316,6 +424,7 @@ func (r *communityRun) loop(ctx context.Context) error {
 					return err
 				}
 			}
+			r.partition(now)
 			if err := r.clear(now); err != nil {
 				return err
 			}
@@ -335,6 +444,30 @@ func (r *communityRun) loop(ctx context.Context) error {
 		return r.settle(ctx, now)
 	}
 	return nil
+}
+
+// partition cuts or heals the link between unit 1 and unit 0, on the mesh and between their
+// payment channels' ledger nodes, as the partition window says for now.
+func (r *communityRun) partition(now time.Time) {
+	cut := r.o.Partition.contains(now)
+	if cut == r.cut || len(r.members) < 2 {
+		return
+	}
+	r.cut = cut
+	a, b := r.mesh.nodes[1].Self(), r.mesh.nodes[0].Self()
+	if cut {
+		r.mesh.net.Disconnect(a, b)
+	} else if err := r.mesh.net.Connect(a, b); err != nil {
+		r.res.Payments.Disagreements = appendCapped(r.res.Payments.Disagreements, []string{err.Error()})
+	}
+	r.pay.hub.SetLink(r.pay.nodes[1].Address(), r.pay.nodes[0].Address(), !cut)
+}
+
+// uncheckedInterval records an interval whose central reference did not solve.
+func (r *communityRun) uncheckedInterval(now time.Time, err error) {
+	mr := &r.res.Market
+	mr.Unchecked++
+	mr.CentralErrors = appendCapped(mr.CentralErrors, []string{fmt.Sprintf("interval %v: central reference: %v", now.Format(time.RFC3339), err)})
 }
 
 // observe teaches the forecasts the last snapshot.
@@ -365,8 +498,12 @@ func (r *communityRun) clear(now time.Time) error {
 			Services: [2]units.Watts{s.Loads[fractals.LoadWiFi].Demand.Value, s.Loads[fractals.LoadStorage].Demand.Value}}
 		perUnit[i] = fractals.BuildAgents(m.name, mc, &m.cfg, st.State, &s, f, now)
 		agents = append(agents, perUnit[i]...)
-		m.meterAt = m.plant.Counters().GridImport - m.plant.Counters().GridExport
+		m.countersAt = m.plant.Counters()
+		m.meterAt = m.countersAt.GridImport - m.countersAt.GridExport
 	}
+	r.interval = IntervalRecord{Start: now}
+	wall := time.Now()
+	defer func() { r.interval.WallMillis = float64(time.Since(wall).Microseconds()) / 1000 }()
 	if r.consensus != nil {
 		return r.clearConsensus(now, perUnit)
 	}
@@ -385,17 +522,20 @@ func (r *communityRun) clear(now time.Time) error {
 	central := sol
 	if r.o.Method != auction.Central {
 		if central, err = auction.Solve(p, auction.Central, auction.ADMMOptions{}); err != nil {
-			return fmt.Errorf("interval %v: central reference: %w", now, err)
+			r.uncheckedInterval(now, err)
+			central.Welfare = sol.Welfare
 		}
 	}
 	mr.Cleared++
+	r.interval.Cleared, r.interval.Iterations = true, sol.Iterations
 	r.iters += sol.Iterations
 	mr.IterationsMax = max(mr.IterationsMax, sol.Iterations)
 	mr.MaxImbalanceW = max(mr.MaxImbalanceW, sol.MaxImbalanceW)
 	mr.Welfare += sol.Welfare
 	mr.Central += central.Welfare
 	if central.Welfare != 0 {
-		mr.MaxGap = max(mr.MaxGap, math.Abs(central.Welfare-sol.Welfare)/math.Abs(central.Welfare))
+		r.interval.Gap = math.Abs(central.Welfare-sol.Welfare) / math.Abs(central.Welfare)
+		mr.MaxGap = max(mr.MaxGap, r.interval.Gap)
 	}
 	charge := func(i, j int) units.PricePerKWh { return r.feeder.NetworkCharge(i, j, r.o.NetworkRate) }
 	if r.feeder == nil {
@@ -403,6 +543,7 @@ func (r *communityRun) clear(now time.Time) error {
 	}
 	r.current = commitFirstPeriod(r.names, sol, mc.ImportPriceAt(now), mc.ExportPrice, now, mc.Interval, charge)
 	mr.Trades += len(r.current.trades)
+	r.interval.Trades, r.interval.Price = len(r.current.trades), float64(r.current.price)
 	mr.PriceMin = min(mr.PriceMin, float64(r.current.price))
 	mr.PriceMax = max(mr.PriceMax, float64(r.current.price))
 	for i, m := range r.members {
@@ -447,9 +588,14 @@ func (r *communityRun) settle(ctx context.Context, now time.Time) error {
 		fs.LossesWh += float64(units.Watts(fr.LossesW).Over(h))
 		fs.UnitsLossesWh += float64(losses)
 		fs.MinVoltage, fs.MaxVoltage = min(fs.MinVoltage, fr.MinVoltage), max(fs.MaxVoltage, fr.MaxVoltage)
-		if fr.MinVoltage < 0.95 || fr.MaxVoltage > 1.05 {
+		if fr.MinVoltage < bandLow || fr.MaxVoltage > bandHigh {
 			fs.OutsideBand++
 		}
+		// The units' doing: outside the band and further out than the feeder is on its own loads.
+		if fr.MinVoltage < min(bandLow, fs.BaseMinVoltage)-voltageSlack || fr.MaxVoltage > max(bandHigh, fs.BaseMaxVoltage)+voltageSlack {
+			fs.OutsideBandByUnits++
+		}
+		r.interval.MinVoltage, r.interval.MaxVoltage = fr.MinVoltage, fr.MaxVoltage
 		balance = &fractals.FeederBalance{HeadImport: metered + losses, Losses: losses, Units: len(r.members)}
 	}
 	mc := &r.o.Market
@@ -471,7 +617,29 @@ func (r *communityRun) settle(ctx context.Context, now time.Time) error {
 		s := fractals.Settle(&p, m.done)
 		r.record(ctx, m, s)
 	}
+	r.recordPeriod(c)
 	return nil
+}
+
+// recordPeriod adds what the plants metered over the period that ends now to the interval's record
+// and keeps the record.
+func (r *communityRun) recordPeriod(c cleared) {
+	if !r.o.RecordIntervals {
+		return
+	}
+	rec := r.interval
+	for _, t := range c.trades {
+		rec.TradeIDs = append(rec.TradeIDs, t.ID)
+	}
+	for _, m := range r.members {
+		c, at := m.plant.Counters(), m.countersAt
+		rec.PVWh += float64(c.PV - at.PV)
+		rec.EVWh += float64(c.EV - at.EV)
+		rec.CriticalWh += float64(c.Served[hil.Critical] - at.Served[hil.Critical])
+		rec.CriticalUnservedWh += float64(c.Unserved[hil.Critical] - at.Unserved[hil.Critical])
+		rec.StoredWh += float64(m.plant.Battery().Stored)
+	}
+	r.res.Intervals = append(r.res.Intervals, rec)
 }
 
 // record pays a unit's intents and adds its settlement to the summary.
@@ -490,6 +658,15 @@ func (r *communityRun) record(ctx context.Context, m *member, s fractals.Settlem
 			if err := r.pay.pay(ctx, in); err != nil {
 				pr.Disagreements = appendCapped(pr.Disagreements, []string{err.Error()})
 				continue
+			}
+			if r.o.RepeatPayments {
+				sent, err := r.pay.repeat(ctx, in)
+				if err != nil {
+					pr.Disagreements = appendCapped(pr.Disagreements, []string{"repeated " + err.Error()})
+				}
+				if sent {
+					pr.Repeated++
+				}
 			}
 		}
 		m.done[in.Key] = true
@@ -525,11 +702,17 @@ func (r *communityRun) summary() (CommunityResult, error) {
 	if res.Market.Cleared > 0 {
 		res.Market.IterationsMean = float64(r.iters) / float64(res.Market.Cleared)
 	}
+	if res.Market.Intervals > 0 {
+		res.Market.NegotiationMeanS = r.negotiation.Seconds() / float64(res.Market.Intervals)
+	}
 	if res.Market.Intervals == 0 || math.IsInf(res.Market.PriceMin, 0) {
 		res.Market.PriceMin, res.Market.PriceMax = 0, 0
 	}
 	res.Payments.Transfers, res.Payments.Failed = r.pay.transfers, r.pay.failed
 	res.Mesh = r.mesh.summary(len(r.members), res.Market.Intervals)
+	if r.consensus != nil {
+		res.Attacks = r.consensus.attackSummary()
+	}
 	// A mediated payment returns once its first hop is unlocked; the hops behind it finish on their own.
 	// Wait for the channels to agree before reading them.
 	var sent, received float64

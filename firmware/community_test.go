@@ -3,6 +3,7 @@ package firmware
 import (
 	"context"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestCommunityIsDeterministic(t *testing.T) {
 	a := communityRunFor(t, time.Hour, nil)
 	b := communityRunFor(t, time.Hour, nil)
 	a.WallSeconds, b.WallSeconds = 0, 0
-	if a.Market != b.Market || a.Energy != b.Energy || math.Abs(a.Payments.Paid-b.Payments.Paid) != 0 {
+	if !reflect.DeepEqual(a.Market, b.Market) || a.Energy != b.Energy || math.Abs(a.Payments.Paid-b.Payments.Paid) != 0 {
 		t.Fatalf("same seed, different runs:\n%+v\n%+v", a.Market, b.Market)
 	}
 }

@@ -43,14 +43,28 @@ type consensusMarket struct {
 	links  []auction.Link
 	hops   int
 	silent map[int]bool
+	charge func(i, j int) units.PricePerKWh
+	parts  int // connected parts of the mesh at the last relink
+	// adversary, when set, attacks the market from its unit (see Adversary); lastSent is its first
+	// payload of the previous interval, what it replays.
+	adversary          *Adversary
+	replay, nextReplay map[string][]byte
+	// refused counts market messages the honest peers refused (another interval, not a neighbour,
+	// malformed).
+	refused  int
+	attacks  AttackSummary
+	forgeSeq uint64
 	// Messages and Bytes are the market messages the peers handed to the mesh.
 	messages, bytes int
+	// lastDuration is how long the last negotiation took on the mesh's clock (until every peer had
+	// its result).
+	lastDuration time.Duration
 }
 
 // newConsensusMarket links every unit to its mesh neighbours, each link charged by the feeder's
 // electrical distance between the two units (charge(i, j)).
 func newConsensusMarket(m *readingsMesh, names []string, charge func(i, j int) units.PricePerKWh, silent []int) *consensusMarket {
-	c := &consensusMarket{m: m, index: map[mesh.Address]int{}, names: names, silent: map[int]bool{}}
+	c := &consensusMarket{m: m, index: map[mesh.Address]int{}, names: names, silent: map[int]bool{}, charge: charge}
 	for _, s := range silent {
 		c.silent[s] = true
 	}
@@ -58,19 +72,52 @@ func newConsensusMarket(m *readingsMesh, names []string, charge func(i, j int) u
 		c.index[n.Self()] = i
 		c.subs = append(c.subs, n.Subscribe(mesh.CodeMarket))
 	}
-	adj := make([][]int, len(names))
-	for i, n := range m.nodes {
-		for _, a := range m.net.Neighbours(n.Self()) {
+	c.relink()
+	return c
+}
+
+// relink takes the market's links from the mesh's links as they are now: a unit trades with the
+// neighbours it is connected to, so a partitioned mesh clears as separate markets.
+func (c *consensusMarket) relink() {
+	c.links = nil
+	adj := make([][]int, len(c.names))
+	for i, n := range c.m.nodes {
+		for _, a := range c.m.net.Neighbours(n.Self()) {
 			j, ok := c.index[a]
 			if !ok || j <= i {
 				continue
 			}
-			c.links = append(c.links, auction.Link{A: names[i], B: names[j], ChargePerKWh: charge(i, j), MaxW: linkMaxW})
+			c.links = append(c.links, auction.Link{A: c.names[i], B: c.names[j], ChargePerKWh: c.charge(i, j), MaxW: linkMaxW})
 			adj[i], adj[j] = append(adj[i], j), append(adj[j], i)
 		}
 	}
-	c.hops = max(1, diameter(adj))
-	return c
+	c.hops = max(1, diameter(adj)) // the longest path inside any part
+	c.parts = components(adj)
+}
+
+// components counts the connected parts of the graph.
+func components(adj [][]int) int {
+	seen := make([]bool, len(adj))
+	parts := 0
+	for s := range adj {
+		if seen[s] {
+			continue
+		}
+		parts++
+		seen[s] = true
+		stack := []int{s}
+		for len(stack) > 0 {
+			v := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, w := range adj[v] {
+				if !seen[w] {
+					seen[w] = true
+					stack = append(stack, w)
+				}
+			}
+		}
+	}
+	return parts
 }
 
 // diameter is the longest shortest path of the graph, in links.
@@ -124,6 +171,7 @@ func (c *consensusMarket) negotiate(now time.Time, com auction.Community) ([]*au
 		c.m.clk.AdvanceTo(now)
 	}
 	t0 := c.m.clk.Now()
+	c.replay, c.nextReplay = c.nextReplay, map[string][]byte{}
 	peers := make([]*auction.ConsensusPeer, len(c.names))
 	results := make([]*auction.IntervalResult, len(c.names))
 	byName := map[string]int{}
@@ -160,6 +208,9 @@ func (c *consensusMarket) negotiate(now time.Time, com auction.Community) ([]*au
 				if !ok {
 					continue
 				}
+				if c.adversary != nil && i == c.adversary.Unit && c.nextReplay[out.To] == nil {
+					c.nextReplay[out.To] = out.Payload
+				}
 				_ = c.m.nodes[i].Send(c.m.nodes[j].Self(), mesh.CodeMarket, out.Payload)
 			}
 			if rd.Result != nil && results[i] == nil {
@@ -168,10 +219,14 @@ func (c *consensusMarket) negotiate(now time.Time, com auction.Community) ([]*au
 			}
 		}
 		if waiting == 0 {
+			c.lastDuration = c.m.clk.Now().Sub(t0)
 			break
 		}
 		if c.m.clk.Now().After(t0.Add(consensusDeadline + time.Second)) {
 			return results, fmt.Errorf("market interval %v: %d peers without a result after the deadline", now, waiting)
+		}
+		if c.adversary != nil && peers[c.adversary.Unit] != nil {
+			c.attack()
 		}
 		c.m.net.Deliver(c.m.clk.Now().Add(consensusStep))
 		at := c.m.clk.Now()
@@ -197,7 +252,9 @@ func (c *consensusMarket) drain(i int, sub mesh.Subscription, p *auction.Consens
 			if p == nil || !ok {
 				continue
 			}
-			_ = p.Step(c.names[j], msg.Payload, at)
+			if err := p.Step(c.names[j], msg.Payload, at); err != nil && (c.adversary == nil || i != c.adversary.Unit) {
+				c.refused++
+			}
 		default:
 			return
 		}
@@ -332,6 +389,11 @@ func dumpCommunity(dir string, from time.Time, com auction.Community) error {
 func (r *communityRun) clearConsensus(now time.Time, agents [][]auction.Agent) error {
 	mc := &r.o.Market
 	cm := r.consensus
+	cm.relink()
+	r.interval.Parts = cm.parts
+	if cm.parts > 1 {
+		r.res.Market.Partitioned++
+	}
 	active := func(i int) bool { return !cm.silent[i] }
 	all := cm.community(mc.Periods(), mc.Interval.Hours(), agents, func(int) bool { return true })
 	if r.o.DumpMarket != "" {
@@ -369,6 +431,10 @@ func (r *communityRun) clearConsensus(now time.Time, agents [][]auction.Agent) e
 		m.unit.SetSchedule(c.schedules[i])
 	}
 	mr.Trades += len(c.trades)
+	r.interval.Trades, r.interval.Price, r.interval.Iterations = len(c.trades), float64(c.price), iters
+	r.interval.NegotiationSeconds = cm.lastDuration.Seconds()
+	r.negotiation += cm.lastDuration
+	mr.NegotiationMaxS = max(mr.NegotiationMaxS, cm.lastDuration.Seconds())
 	if c.price > 0 {
 		mr.PriceMin = min(mr.PriceMin, float64(c.price))
 		mr.PriceMax = max(mr.PriceMax, float64(c.price))
@@ -376,19 +442,45 @@ func (r *communityRun) clearConsensus(now time.Time, agents [][]auction.Agent) e
 	if !cleared {
 		return nil
 	}
-	central, err := auction.SolveCommunity(cm.community(mc.Periods(), mc.Interval.Hours(), agents, active))
-	if err != nil {
-		return fmt.Errorf("interval %v: central reference: %w", now, err)
-	}
 	mr.Cleared++
+	r.interval.Cleared = true
 	r.iters += iters
 	mr.IterationsMax = max(mr.IterationsMax, iters)
+	central, err := auction.SolveCommunity(cm.community(mc.Periods(), mc.Interval.Hours(), agents, active))
+	if err != nil {
+		r.uncheckedInterval(now, err)
+		return nil
+	}
+	r.interval.EquilibriumPrice = meanFirstPrice(central.Prices)
 	mr.Welfare += welfare
 	mr.Central += central.Welfare
 	// An interval's welfare may be near zero (a night bought at the tariff), where a relative gap says
 	// nothing: the gap is relative to the welfare but at least one unit of money.
 	gap := math.Abs(central.Welfare - welfare)
 	mr.MaxGapAbs = max(mr.MaxGapAbs, gap)
-	mr.MaxGap = max(mr.MaxGap, gap/math.Max(1, math.Abs(central.Welfare)))
+	r.interval.Gap = gap / math.Max(1, math.Abs(central.Welfare))
+	mr.MaxGap = max(mr.MaxGap, r.interval.Gap)
 	return nil
+}
+
+// meanFirstPrice is the mean over the units of their binding period's price (the balance dual of the
+// central optimum), money per kWh.
+func meanFirstPrice(prices map[string][]float64) float64 {
+	ids := make([]string, 0, len(prices))
+	for id := range prices {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var sum float64
+	var n int
+	for _, id := range ids {
+		if p := prices[id]; len(p) > 0 {
+			sum += p[0]
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
 }

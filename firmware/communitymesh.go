@@ -22,6 +22,8 @@ type MeshSummary struct {
 	// not decode or came from another author than the unit they name.
 	Missing int `json:"readings_missing"`
 	Refused int `json:"readings_refused"`
+	// Late counts readings of an earlier period that arrived after it was settled.
+	Late int `json:"readings_late"`
 }
 
 // readingsMesh carries the signed readings over the in-memory mesh, on its own simulated clock kept
@@ -33,14 +35,20 @@ type readingsMesh struct {
 	subs  []mesh.Subscription
 	unit  map[mesh.Address]string // mesh address → unit name
 	sum   MeshSummary
+	// seed made the units' mesh keys (mesh.SeededKey); community is the mesh's community name.
+	seed      uint64
+	community string
 }
+
+// simCommunity is the simulated community's mesh name.
+const simCommunity = "fractals-sim"
 
 // readingsWait is how long after a period's end a unit waits for its neighbours' readings.
 const readingsWait = 30 * time.Second
 
 func newReadingsMesh(start time.Time, names []string, seed uint64, profile mesh.LinkProfile) (*readingsMesh, error) {
 	clk := clock.NewSim(start)
-	m := &readingsMesh{clk: clk, net: mesh.NewMemNetwork(clk, seed, profile, mesh.DefaultOptions("fractals-sim")),
+	m := &readingsMesh{clk: clk, net: mesh.NewMemNetwork(clk, seed, profile, mesh.DefaultOptions(simCommunity)), seed: seed, community: simCommunity,
 		unit: map[mesh.Address]string{}, sum: MeshSummary{Kind: "memory"}}
 	for i, name := range names {
 		n := m.net.AddNode(mesh.SeededKey(seed, i))
@@ -77,6 +85,10 @@ func (m *readingsMesh) exchange(now time.Time, readings []fractals.SignedReading
 				s, err := fractals.UnmarshalSignedReading(msg.Payload)
 				if err != nil || m.unit[msg.From] != s.Reading.Unit {
 					m.sum.Refused++
+					continue
+				}
+				if len(readings) > 0 && s.Reading.Interval != readings[0].Reading.Interval {
+					m.sum.Late++ // held back by a cut link and forwarded on healing: that period is settled
 					continue
 				}
 				seen[s.Reading.Unit] = true

@@ -108,14 +108,36 @@ func intentID(k fractals.IntentKey) uint64 {
 
 // pay sends one intent between units over the channels; it reports false when the ledger refused.
 func (p *payments) pay(ctx context.Context, in fractals.PaymentIntent) error {
+	amount, err := p.send(ctx, in)
+	if err != nil {
+		p.failed++
+		return err
+	}
+	if amount > 0 {
+		p.transfers++
+		p.paid += float64(amount) / microPerUnit
+	}
+	return nil
+}
+
+// repeat sends an intent again with the same ledger id, as after a restart; it is not counted. It
+// reports whether anything was sent.
+func (p *payments) repeat(ctx context.Context, in fractals.PaymentIntent) (bool, error) {
+	amount, err := p.send(ctx, in)
+	return amount > 0, err
+}
+
+// send hands the intent to the ledger: direct to a channel partner, mediated along the tree to anyone
+// else. It returns the amount in micro-units (0: too small to send).
+func (p *payments) send(ctx context.Context, in fractals.PaymentIntent) (uint64, error) {
 	from, okF := p.index[in.From]
 	to, okT := p.index[in.To]
 	if !okF || !okT {
-		return fmt.Errorf("payment %v: %s → %s is not between units", in.Key, in.From, in.To)
+		return 0, fmt.Errorf("payment %v: %s → %s is not between units", in.Key, in.From, in.To)
 	}
 	amount := uint64(math.Round(float64(in.Amount) * microPerUnit))
 	if amount == 0 {
-		return nil
+		return 0, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -130,13 +152,7 @@ func (p *payments) pay(ctx context.Context, in fractals.PaymentIntent) error {
 		}
 		err = p.nodes[from].PayRoute(ctx, addrs, amount, intentID(in.Key))
 	}
-	if err != nil {
-		p.failed++
-		return err
-	}
-	p.transfers++
-	p.paid += float64(amount) / microPerUnit
-	return nil
+	return amount, err
 }
 
 // channelTotals sums what every unit's channels say it sent and received (mediators count both), and

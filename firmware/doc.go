@@ -20,6 +20,10 @@
 // readings and the feeder's AC power flow and balance, and pays over real ledger nodes (a bbolt file
 // each, the in-process transport, channels along a binary tree of the units, mediated beyond a
 // partner). The signed meter readings travel over the in-memory mesh (package mesh's MemNetwork, the
-// units linked along the same tree, with loss and jitter as options); the market does not use the mesh
-// yet.
+// units linked along the same tree, with loss and jitter as options). With MethodConsensus the market
+// runs over that mesh too (communityconsensus.go: an auction.ConsensusPeer per unit, trading with the
+// neighbours it is linked to at that interval). The scenarios: a partition window cuts the mesh link
+// and the channel between unit 1's half of the tree and the rest (each part clears alone); an
+// Adversary (communityadversary.go) forges, replays or floods market envelopes; RepeatPayments pays
+// every intent twice with its id; RecordIntervals keeps every interval's clearing and metered energy.
 package firmware

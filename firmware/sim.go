@@ -25,14 +25,17 @@ type SimOptions struct {
 	PVKW       float64
 	BatteryKWh float64
 	EVKWh      float64 // energy each EV session asks for; 0: no EV
-	Grid       bool
-	Outages    []hil.Outage // utility outages within the run (grid on only)
+	// EVArriveHour and EVDepartHour are when the car plugs in and leaves (hours of the day); it is
+	// plugged in at the start when the start falls between them.
+	EVArriveHour, EVDepartHour float64
+	Grid                       bool
+	Outages                    []hil.Outage // utility outages within the run (grid on only)
 }
 
 // DefaultSimOptions is one unit for a summer day at 40° N, grid connected.
 func DefaultSimOptions() SimOptions {
 	return SimOptions{Units: 1, Duration: 24 * time.Hour, Step: time.Second, Seed: 7, Latitude: 40, Day: 172,
-		PVKW: 5, BatteryKWh: 10, EVKWh: 10, Grid: true}
+		PVKW: 5, BatteryKWh: 10, EVKWh: 10, EVArriveHour: 18, EVDepartHour: 7, Grid: true}
 }
 
 // Validate names the first option out of range and the range it accepts.
@@ -55,6 +58,8 @@ func (o SimOptions) Validate() error {
 		return fmt.Errorf("--battery-kwh %g out of range (0, 10000]", o.BatteryKWh)
 	case !(o.EVKWh >= 0 && o.EVKWh <= 200):
 		return fmt.Errorf("--ev-kwh %g out of range [0, 200]", o.EVKWh)
+	case !(o.EVArriveHour >= 0 && o.EVArriveHour < 24 && o.EVDepartHour >= 0 && o.EVDepartHour < 24) || o.EVArriveHour == o.EVDepartHour:
+		return fmt.Errorf("--ev-arrive %g / --ev-depart %g out of range [0, 24) or equal", o.EVArriveHour, o.EVDepartHour)
 	}
 	for _, out := range o.Outages {
 		if out.From < 0 || out.To <= out.From {
@@ -82,6 +87,7 @@ func (o SimOptions) PlantConfig(i int) hil.Config {
 	c.Battery.MaxDischarge = units.Watts(max(1000, float64(c.Battery.MaxDischarge)*scale))
 	c.EV.Needed = units.WattHours(o.EVKWh * 1000)
 	c.EV.Enabled = o.EVKWh > 0
+	c.EV.ArriveHour, c.EV.DepartHour = o.EVArriveHour, o.EVDepartHour
 	c.Grid.Available = o.Grid
 	c.Grid.Outages = o.Outages
 	c.Seed = o.Seed*1_000_003 + uint64(i)

@@ -29,6 +29,9 @@ type communityFlags struct {
 	meshDrop    float64
 	meshJitter  time.Duration
 	dumpMarket  string
+	partition   string
+	record      bool
+	adversary   string
 }
 
 // communityFlagsOn registers the community flags on the sim's flag set.
@@ -48,6 +51,9 @@ func communityFlagsOn(fs *flag.FlagSet) *communityFlags {
 	fs.StringVar(&c.liars, "liars", "", "comma-separated units (0-based) whose signed meter readings understate their import")
 	fs.Float64Var(&c.meshDrop, "mesh-drop", 0, "probability that the in-memory mesh loses a message, [0, 1]")
 	fs.DurationVar(&c.meshJitter, "mesh-jitter", 0, "uniform jitter on the in-memory mesh's 5 ms latency, [0, 15s]")
+	fs.StringVar(&c.partition, "partition", "", "HH:MM-HH:MM: the mesh and the channels between unit 1's half of the tree and the rest are cut for that window of the day (consensus clears each half)")
+	fs.StringVar(&c.adversary, "adversary", "", "N:forge+replay+flood: unit N (consensus) forges market envelopes in others' names, replays its old bids and/or floods its neighbours; the summary's attacks section says what came of it")
+	fs.BoolVar(&c.record, "record-intervals", false, "add every market interval (clearing, prices, trades, metered PV, EV, critical load, storage) to --json")
 	return c
 }
 
@@ -67,7 +73,14 @@ func (c *communityFlags) options(fs *flag.FlagSet, sim firmware.SimOptions) (fir
 	o.NetworkRate, o.FeederLoadScale = units.PricePerKWh(c.networkRate), c.loadScale
 	o.MeshDrop, o.MeshJitter = c.meshDrop, c.meshJitter
 	o.DumpMarket = c.dumpMarket
+	o.RecordIntervals = c.record
 	var err error
+	if o.Partition, err = dayWindow("--partition", c.partition); err != nil {
+		return o, err
+	}
+	if o.Adversary, err = adversary(c.adversary); err != nil {
+		return o, err
+	}
 	if o.FeederBuses, err = intList("--feeder-buses", c.buses); err != nil {
 		return o, err
 	}
@@ -75,6 +88,49 @@ func (c *communityFlags) options(fs *flag.FlagSet, sim firmware.SimOptions) (fir
 		return o, err
 	}
 	return o, nil
+}
+
+// adversary reads N:forge+replay+flood ("" is none).
+func adversary(s string) (*firmware.Adversary, error) {
+	if s == "" {
+		return nil, nil
+	}
+	unit, moves, ok := strings.Cut(s, ":")
+	n, err := strconv.Atoi(unit)
+	if !ok || err != nil || moves == "" {
+		return nil, fmt.Errorf("--adversary %q: want N:forge+replay+flood", s)
+	}
+	a := &firmware.Adversary{Unit: n}
+	for _, m := range strings.Split(moves, "+") {
+		switch m {
+		case "forge":
+			a.Forge = true
+		case "replay":
+			a.Replay = true
+		case "flood":
+			a.Flood = true
+		default:
+			return nil, fmt.Errorf("--adversary %q: move %q, want forge, replay or flood", s, m)
+		}
+	}
+	return a, nil
+}
+
+// dayWindow reads HH:MM-HH:MM ("" is no window).
+func dayWindow(flagName, s string) (*firmware.DayWindow, error) {
+	if s == "" {
+		return nil, nil
+	}
+	from, to, ok := strings.Cut(s, "-")
+	f, err1 := time.Parse("15:04", strings.TrimSpace(from))
+	t, err2 := time.Parse("15:04", strings.TrimSpace(to))
+	if !ok || err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("%s %q: want HH:MM-HH:MM", flagName, s)
+	}
+	midnight := func(x time.Time) time.Duration {
+		return time.Duration(x.Hour())*time.Hour + time.Duration(x.Minute())*time.Minute
+	}
+	return &firmware.DayWindow{From: midnight(f), To: midnight(t)}, nil
 }
 
 func intList(flagName, s string) ([]int, error) {
@@ -109,14 +165,22 @@ func runCommunity(ctx context.Context, o firmware.CommunityOptions, asJSON bool,
 	fmt.Fprintf(stdout, "            welfare %.3f, central optimum %.3f (largest interval gap %.4f %%), largest unit imbalance %.0f Wh\n",
 		m.Welfare, m.Central, 100*m.MaxGap, m.MaxImbalanceWh)
 	if m.Method == string(firmware.MethodConsensus) {
-		fmt.Fprintf(stdout, "            consensus over the mesh: largest absolute interval gap %.6f, %d neighbours dropped, %d trades whose sides disagree\n",
-			m.MaxGapAbs, m.Dropped, m.TradeMismatches)
+		fmt.Fprintf(stdout, "            consensus over the mesh: largest absolute interval gap %.6f, %d neighbours dropped, %d trades whose sides disagree, negotiation %.2f s mean, %.2f s max (simulated)\n",
+			m.MaxGapAbs, m.Dropped, m.TradeMismatches, m.NegotiationMeanS, m.NegotiationMaxS)
+	}
+	if m.Partitioned > 0 || m.Unchecked > 0 {
+		fmt.Fprintf(stdout, "            %d intervals cleared in separate parts (partition), %d without a central reference (solver gave up)\n", m.Partitioned, m.Unchecked)
+	}
+	if a := r.Attacks; a != nil {
+		fmt.Fprintf(stdout, "attacks     sent %d forged, %d replayed, %d flood; honest peers refused %d, honest mesh nodes rejected %d, adversary cut off: %v\n",
+			a.Forged, a.Replayed, a.Flooded, a.Refused, a.Rejected, a.Disconnected)
 	}
 	fmt.Fprintf(stdout, "payments    %d transfers, paid %.6f, received %.6f, failed %d, held %d; grid %.4f / %.4f, network %.4f\n",
 		p.Transfers, p.Paid, p.Received, p.Failed, p.Held, p.ToGrid, p.FromGrid, p.Network)
 	if f := r.Feeder; f != nil {
-		fmt.Fprintf(stdout, "feeder      %s: losses %.0f Wh (units' share %.0f Wh), voltage %.4f..%.4f p.u., %d of %d periods outside 0.95-1.05\n",
-			f.Case, f.LossesWh, f.UnitsLossesWh, f.MinVoltage, f.MaxVoltage, f.OutsideBand, f.Periods)
+		fmt.Fprintf(stdout, "feeder      %s at %.2f of its loads: losses %.0f Wh (units' share %.0f Wh), voltage %.4f..%.4f p.u., %d of %d periods outside 0.95-1.05, %d of them by the units' doing\n",
+			f.Case, f.LoadScale, f.LossesWh, f.UnitsLossesWh, f.MinVoltage, f.MaxVoltage, f.OutsideBand, f.Periods, f.OutsideBandByUnits)
+		fmt.Fprintf(stdout, "            without the units the feeder sits at %.4f p.u. (bus %d)..%.4f p.u.\n", f.BaseMinVoltage, f.BaseMinBus, f.BaseMaxVoltage)
 	}
 	if ms := r.Mesh; ms != nil {
 		fmt.Fprintf(stdout, "mesh        %s (meter readings; market messages too with consensus): %d messages (%.1f per unit per interval), %d bytes (%.0f per unit per interval), %d lost, readings missing %d, refused %d\n",

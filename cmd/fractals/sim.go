@@ -59,7 +59,9 @@ func parseSimCommunity(args []string, stderr io.Writer) (o firmware.SimOptions, 
 	fs.IntVar(&o.Day, "day", o.Day, "day of year, [1, 366]")
 	fs.Float64Var(&o.PVKW, "pv-kw", o.PVKW, "PV array DC rating in kW per unit, [0, 1000]")
 	fs.Float64Var(&o.BatteryKWh, "battery-kwh", o.BatteryKWh, "battery capacity in kWh per unit, (0, 10000]")
-	fs.Float64Var(&o.EVKWh, "ev-kwh", o.EVKWh, "energy each EV session asks for by 07:00 in kWh, [0, 200] (0: no EV)")
+	fs.Float64Var(&o.EVKWh, "ev-kwh", o.EVKWh, "energy each EV session asks for by --ev-depart in kWh, [0, 200] (0: no EV)")
+	fs.Float64Var(&o.EVArriveHour, "ev-arrive", o.EVArriveHour, "hour of the day the EV plugs in, [0, 24)")
+	fs.Float64Var(&o.EVDepartHour, "ev-depart", o.EVDepartHour, "hour of the day the EV leaves (its deadline), [0, 24), not --ev-arrive")
 	gridFlag := onOff{on: o.Grid}
 	fs.Var(&gridFlag, "grid", "utility grid: on or off")
 	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
