@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fractals-energy/fractals/fractals"
 	"github.com/fractals-energy/fractals/hil/scenario"
 	"github.com/fractals-energy/fractals/internal/clock"
 )
@@ -94,5 +95,40 @@ func TestCampaignIsDeterministicAndPasses(t *testing.T) {
 	}
 	if a.Detection.Max > 2 || a.FrequencyNadir.Min < 48.75 {
 		t.Fatalf("distributions out of bounds: %+v %+v", a.Detection, a.FrequencyNadir)
+	}
+}
+
+// The balanced RLC island is found by the Sandia frequency shift the controller turns on: without it
+// the same scenario is IEEE 1547.1's non-detection zone, and the unit goes on energising the dead
+// section until the utility comes back.
+func TestBalancedIslandNeedsFrequencyShift(t *testing.T) {
+	s := readScenario(t, "../hil/scenarios/unintentional-island-balanced-rlc.yaml")
+	with, err := RunScenario(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := runScenario(context.Background(), s, func(c *fractals.Config) { c.Protection.FrequencyShift = false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdict := func(r ScenarioResult, kind string) Verdict {
+		for _, v := range r.Verdicts {
+			if v.Kind == kind {
+				return v
+			}
+		}
+		t.Fatalf("no %s verdict", kind)
+		return Verdict{}
+	}
+	for _, kind := range []string{"detection_time", "cessation_time"} {
+		if v := verdict(with, kind); !v.Pass || v.Value > 2 {
+			t.Errorf("with frequency shift, %s: %+v", kind, v)
+		}
+		if v := verdict(without, kind); v.Pass {
+			t.Errorf("without frequency shift the island should go unseen, yet %s: %+v", kind, v)
+		}
+	}
+	if len(without.Phases) != 1 || without.Phases[0].Phase != "connected" {
+		t.Errorf("without frequency shift the unit should never leave connected: %+v", without.Phases)
 	}
 }

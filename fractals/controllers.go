@@ -45,6 +45,7 @@ func island(p *plan) {
 	}
 	if ph == PhaseConnected {
 		gridSupport(p)
+		p.frequencyShift = p.cfg.Protecting().FrequencyShift
 	}
 	if ph == PhaseConnected && prot.RampFraction < 1 {
 		frac := units.Watts(max(0, prot.RampFraction))

@@ -54,6 +54,10 @@ type Commands struct {
 	// ReactivePower is the PV inverter's reactive power set-point from the IEEE 1547 volt-var
 	// response (gridsupport.go), positive injecting; zero while islanded or ceased.
 	ReactivePower units.VoltAmperesReactive `json:"reactive_power"`
+	// FrequencyShift turns the PV inverter's active anti-islanding (Sandia frequency shift) on: while
+	// connected, so a balanced unintentional island walks out of the detector's frequency window;
+	// off in an island, where it would fight the grid-forming inverter's droop.
+	FrequencyShift bool `json:"frequency_shift"`
 	// FrequencySet and VoltageSet are the grid-forming inverter's set-points while synchronising to
 	// the utility; zero leaves it on its own droop.
 	FrequencySet units.Hertz `json:"frequency_set,omitempty"`
@@ -157,6 +161,7 @@ type plan struct {
 	loads                [NumLoads]relay
 	pcc                  relay
 	reactive             units.VoltAmperesReactive
+	frequencyShift       bool
 }
 
 // derive sets the plan's actuators and inputs from its snapshot and configuration.
@@ -194,7 +199,7 @@ func (p *plan) commands() Commands {
 	c := Commands{PVLimit: p.pvLimit.value, BatteryPower: p.battery.value, EVPower: p.ev.value, PCCClosed: p.pcc.on,
 		GridForming:  p.next.Island.Phase.forming(),
 		FrequencySet: p.next.Island.FrequencySet, VoltageSet: p.next.Island.VoltageSet, ServiceStep: p.next.Services}
-	c.ReactivePower = p.reactive
+	c.ReactivePower, c.FrequencyShift = p.reactive, p.frequencyShift
 	for k := range p.loads {
 		c.LoadOn[k] = p.loads[k].on
 	}

@@ -36,7 +36,7 @@ func (p *Plant) Battery() BatteryState {
 	defer p.mu.Unlock()
 	return BatteryState{Power: p.batteryPower, SoC: p.battery.soc(), Stored: p.battery.stored,
 		ChargeLimit: p.cfg.Battery.MaxCharge, DischargeLimit: p.cfg.Battery.MaxDischarge,
-		GridForming: !p.gridUp || !p.pccClosed}
+		GridForming: (!p.gridUp || !p.pccClosed) && !p.onFeederIsland()}
 }
 
 // SetBatteryPower sets the battery's AC set-point (positive charging) from the next step.
@@ -61,6 +61,14 @@ func (p *Plant) Grid() GridState {
 	if !p.gridUp || !p.pccClosed {
 		// Islanded: the battery inverter forms the grid (islandFrequency).
 		g.Frequency = p.islandFrequency()
+	}
+	if p.onFeederIsland() {
+		// The unit holds the dead section up: it looks energised, at the voltage and frequency the
+		// unit's own inverters give it.
+		fi := p.feeder
+		g.Present = true
+		g.Voltage = units.Volts(float64(p.cfg.Grid.NominalVoltage) * fi.voltage)
+		g.Frequency = units.Hertz(fi.frequency)
 	}
 	if !p.gridUp && !p.pccClosed {
 		// The meter sits on the unit's side of the PCC: it sees the island's voltage, not the utility's.

@@ -42,6 +42,9 @@ type Event struct {
 	// Voltage (p.u.) and Frequency (Hz) the utility holds during an excursion.
 	Voltage   float64 `yaml:"voltage"`
 	Frequency float64 `yaml:"frequency"`
+	// QualityFactor is the RLC load an unintentional island leaves on the dead section (IEEE 1547.1
+	// uses 1.0), matched to the unit's export.
+	QualityFactor float64 `yaml:"quality_factor"`
 }
 
 // Event kinds.
@@ -51,9 +54,16 @@ const (
 	PCCStuck   = "pcc_stuck" // the PCC contactor does not move when commanded
 	// Excursion: the utility holds voltage and frequency (50 or 60 Hz systems alike) from at to until.
 	Excursion = "utility_excursion"
+	// UnintentionalIsland: the utility's breaker upstream opens and leaves the unit, PCC closed, on
+	// a section whose RLC load (quality_factor) matches its export; a grid loss the breaker status
+	// input does not show. grid_return ends it.
+	UnintentionalIsland = "unintentional_island"
 )
 
-var eventKinds = []string{GridLoss, GridReturn, PCCStuck, Excursion}
+var eventKinds = []string{GridLoss, GridReturn, PCCStuck, Excursion, UnintentionalIsland}
+
+// IsLoss is true for the events that take the utility away.
+func (e Event) IsLoss() bool { return e.Kind == GridLoss || e.Kind == UnintentionalIsland }
 
 // Assertion is one check on the run.
 type Assertion struct {
@@ -67,6 +77,7 @@ type Assertion struct {
 // Assertion kinds, with the fields they take.
 var assertionKinds = map[string]string{
 	"detection_time":    "within",  // from each grid loss to the PCC commanded open
+	"cessation_time":    "within",  // from each grid loss until the unit no longer energises the utility's side
 	"critical_unserved": "max",     // Wh
 	"soc":               "min",     // lowest state of charge reached
 	"frequency":         "min,max", // Hz, outside the first 2 s after each grid event
@@ -267,11 +278,14 @@ func (c *checker) events(s *Scenario) {
 		}
 		last = e.At
 		switch e.Kind {
-		case GridLoss:
+		case GridLoss, UnintentionalIsland:
 			if !up {
-				c.fail(at("events", i, "kind"), "grid_loss while the grid is already lost")
+				c.fail(at("events", i, "kind"), "%s while the grid is already lost", e.Kind)
 			}
 			up = false
+			if e.Kind == UnintentionalIsland {
+				c.rangeCheck(at("events", i, "quality_factor"), e.QualityFactor, 0.1, 10)
+			}
 		case GridReturn:
 			if up {
 				c.fail(at("events", i, "kind"), "grid_return while the grid is up")
@@ -290,6 +304,9 @@ func (c *checker) events(s *Scenario) {
 		}
 		if e.Kind != PCCStuck && e.Kind != Excursion && e.Until != 0 {
 			c.fail(at("events", i, "until"), "only pcc_stuck and utility_excursion take until")
+		}
+		if e.Kind != UnintentionalIsland && e.QualityFactor != 0 {
+			c.fail(at("events", i, "quality_factor"), "only unintentional_island takes quality_factor")
 		}
 		if e.Kind != Excursion && (e.Voltage != 0 || e.Frequency != 0) {
 			c.fail(at("events", i), "only utility_excursion takes voltage and frequency")
