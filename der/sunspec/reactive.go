@@ -1,0 +1,74 @@
+package sunspec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/fractals-energy/fractals/der"
+	"github.com/fractals-energy/fractals/internal/units"
+)
+
+// Reactive power controls: model 704's constant-var set-point (VarSet in vars, VarSetMod VARS) and,
+// for devices without 704, model 123's VArWMaxPct (percent of WMax, VArPct_Mod WMax).
+
+// varSetModVars is model 704's VarSetMod symbol VARS: VarSet is in vars.
+const varSetModVars = 4
+
+// varPctModWMax is model 123's VArPct_Mod symbol WMax: VArWMaxPct is percent of WMax.
+const varPctModWMax = 1
+
+// ErrNoReactiveControl is returned for a non-zero reactive set-point to a device that carries
+// neither model 704 nor model 123.
+var ErrNoReactiveControl = errors.New("sunspec: the device has no reactive power control (model 704 or 123)")
+
+// SetDERReactivePower sets the reactive power through model 704 to vars (VarSet in VARS mode,
+// positive injecting), reverting to revertVars after revert unless written again.
+func (d *Device) SetDERReactivePower(ctx context.Context, vars, revertVars float64, revert time.Duration) error {
+	if math.IsNaN(vars) || math.IsInf(vars, 0) || math.IsNaN(revertVars) || math.IsInf(revertVars, 0) {
+		return fmt.Errorf("sunspec: device %s: reactive power set-point %v var (revert to %v var) is not a number", d.Name, vars, revertVars)
+	}
+	secs, err := revertSeconds(revert)
+	if err != nil {
+		return err
+	}
+	sets := withRevert704([]Set{{Path: "VarSetMod", Value: varSetModVars}, {Path: "VarSet", Value: vars}}, "VarSet", revertVars, secs)
+	return d.Write(ctx, 704, append(sets, Set{Path: "VarSetEna", Value: enabled704})...)
+}
+
+// DisableDERReactivePower turns model 704's reactive power set-point off.
+func (d *Device) DisableDERReactivePower(ctx context.Context) error {
+	return d.Write(ctx, 704, Set{Path: "VarSetEna", Value: disabled704})
+}
+
+var _ der.ReactivePowerSetter = (*Hybrid)(nil)
+
+// SetReactivePower writes the reactive power set-point (positive injecting, the IEEE 1547 volt-var
+// response): to model 704 when the device has it, reverting to 0 var, else as a percentage of WMax
+// to model 123 with its revert timer. Zero to a device with neither is nothing to do.
+func (h *Hybrid) SetReactivePower(ctx context.Context, q units.VoltAmperesReactive) error {
+	vars := float64(q)
+	if math.IsNaN(vars) || math.IsInf(vars, 0) {
+		return fmt.Errorf("sunspec: device %s: reactive power %v var is not a number", h.Dev.Name, vars)
+	}
+	switch {
+	case h.Dev.Has(704):
+		return h.Dev.SetDERReactivePower(ctx, vars, 0, h.Revert)
+	case h.Dev.Has(123):
+		wmax, err := h.wmax()
+		if err != nil {
+			return err
+		}
+		pct := math.Max(-100, math.Min(100, vars/wmax*100))
+		if pct == 0 {
+			return h.Dev.Write(ctx, 123, Set{Path: "VArWMaxPct", Value: 0}, Set{Path: "VArPct_Ena", Value: 0})
+		}
+		return h.Dev.Write(ctx, 123, Set{Path: "VArPct_Mod", Value: varPctModWMax}, Set{Path: "VArWMaxPct", Value: pct},
+			Set{Path: "VArPct_RvrtTms", Value: h.revertSeconds()}, Set{Path: "VArPct_Ena", Value: 1})
+	case vars == 0:
+		return nil
+	}
+	return fmt.Errorf("sunspec: device %s: %w", h.Dev.Name, ErrNoReactiveControl)
+}
