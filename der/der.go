@@ -135,6 +135,13 @@ type FrequencyShifter interface {
 	SetFrequencyShift(ctx context.Context, on bool) error
 }
 
+// Energizer is an inverter with a connect/disconnect control (SunSpec model 123 Conn): false makes
+// it cease to energize, true lets it energize again; a grid-forming inverter that tripped restarts
+// (black start) on energize after a cease.
+type Energizer interface {
+	SetEnergize(ctx context.Context, on bool) error
+}
+
 // GridFormer is a battery inverter that is told to form the grid or to follow it, and, while
 // forming, the frequency and voltage to hold (zero: its own droop), for synchronisation.
 type GridFormer interface {

@@ -13,3 +13,10 @@ var _ der.ReactivePowerSetter = (*polledHybrid)(nil)
 func (p *polledHybrid) SetReactivePower(ctx context.Context, q units.VoltAmperesReactive) error {
 	return p.h.SetReactivePower(ctx, q)
 }
+
+var _ der.Energizer = (*polledHybrid)(nil)
+
+// SetEnergize hands the cease-to-energize command to the SunSpec hybrid (model 123 Conn).
+func (p *polledHybrid) SetEnergize(ctx context.Context, on bool) error {
+	return p.h.SetEnergize(ctx, on)
+}

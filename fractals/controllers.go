@@ -37,6 +37,10 @@ func island(p *plan) {
 	// While the PCC may still be closed (connected, or opening and not yet confirmed open) the relay's
 	// word holds: the DER must not energize the utility against it.
 	cease := ph.ceased() || ((ph == PhaseConnected || ph == PhaseOpening) && prot.Ready && !prot.Energize)
+	// The disconnect goes out only where the grid-forming inverter itself must stop (stuck PCC,
+	// blackout, open transition): the relay's momentary cessation is carried by the zero set-points
+	// below, so the battery can form the island the moment the PCC is open.
+	p.cease = ph.ceased()
 	if cease || !prot.Ready {
 		p.pvLimit.pin(0)
 		p.battery.pin(0)

@@ -58,6 +58,11 @@ type Commands struct {
 	// connected, so a balanced unintentional island walks out of the detector's frequency window;
 	// off in an island, where it would fight the grid-forming inverter's droop.
 	FrequencyShift bool `json:"frequency_shift"`
+	// CeaseToEnergize tells the inverters to stop exchanging current (their connect/disconnect
+	// control) in the phases where the grid-forming inverter must stop too: a stuck PCC, a
+	// blackout, an open transition's dark second. The energize after a blackout is the grid-forming
+	// inverter's black start.
+	CeaseToEnergize bool `json:"cease_to_energize"`
 	// FrequencySet and VoltageSet are the grid-forming inverter's set-points while synchronising to
 	// the utility; zero leaves it on its own droop.
 	FrequencySet units.Hertz `json:"frequency_set,omitempty"`
@@ -162,6 +167,7 @@ type plan struct {
 	pcc                  relay
 	reactive             units.VoltAmperesReactive
 	frequencyShift       bool
+	cease                bool
 }
 
 // derive sets the plan's actuators and inputs from its snapshot and configuration.
@@ -199,7 +205,7 @@ func (p *plan) commands() Commands {
 	c := Commands{PVLimit: p.pvLimit.value, BatteryPower: p.battery.value, EVPower: p.ev.value, PCCClosed: p.pcc.on,
 		GridForming:  p.next.Island.Phase.forming(),
 		FrequencySet: p.next.Island.FrequencySet, VoltageSet: p.next.Island.VoltageSet, ServiceStep: p.next.Services}
-	c.ReactivePower, c.FrequencyShift = p.reactive, p.frequencyShift
+	c.ReactivePower, c.FrequencyShift, c.CeaseToEnergize = p.reactive, p.frequencyShift, p.cease
 	for k := range p.loads {
 		c.LoadOn[k] = p.loads[k].on
 	}

@@ -15,6 +15,8 @@ type islandOutputs struct {
 	reactiveAt                         time.Time
 	shift                              bool
 	shiftAt                            time.Time
+	energize                           bool
+	energizeAt                         time.Time
 }
 
 // writeIsland sends the grid-forming command and set-points to a battery inverter that takes them
@@ -54,6 +56,13 @@ func (w *Writer) writeIsland(ctx context.Context, d *Devices, c Commands, now ti
 		note(err)
 		if o.shift = err == nil; o.shift {
 			o.shiftAt, w.last.FrequencyShift = now, c.FrequencyShift
+		}
+	}
+	if en, ok := d.Battery.(der.Energizer); ok && d.Battery != nil && due(o.energize, o.energizeAt, w.last.CeaseToEnergize != c.CeaseToEnergize) {
+		err := en.SetEnergize(ctx, !c.CeaseToEnergize)
+		note(err)
+		if o.energize = err == nil; o.energize {
+			o.energizeAt, w.last.CeaseToEnergize = now, c.CeaseToEnergize
 		}
 	}
 	if d.Services != nil && due(o.services, o.servicesAt, w.last.ServiceStep != c.ServiceStep) {

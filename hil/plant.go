@@ -182,6 +182,9 @@ type Plant struct {
 	pccStuck       bool
 	frequencyShift bool         // the PV inverter's Sandia frequency shift (feederisland.go)
 	feeder         feederIsland // the unintentional island, while the unit energises it
+	// blackout and black start (blackstart.go)
+	formingTripped, ceasedSinceTrip, ceased bool
+	blackStarts                             int
 
 	services ServiceState // what the unit's services were told (services.go)
 }
@@ -342,6 +345,13 @@ func (p *Plant) balance(dt time.Duration) {
 	}
 	chLim, disLim := p.battery.chargeLimit(dt), p.battery.dischargeLimit(dt)
 	p.island = !p.gridUp || !p.pccClosed
+	if p.island && p.dark() {
+		p.balanceDark()
+		return
+	}
+	if p.ceased {
+		p.pvOut = 0 // cease to energize: tied to the utility, the loads take it all from the grid
+	}
 	if p.island {
 		net := p.totalLoad() - p.pvOut // the battery supplies net (> 0) or absorbs −net
 		if net > disLim {
@@ -363,6 +373,9 @@ func (p *Plant) balance(dt time.Duration) {
 // the connection's limits.
 func (p *Plant) balanceConnected(chLim, disLim units.Watts) {
 	p.batteryPower = p.batterySet.Clamp(-disLim, chLim)
+	if p.ceased {
+		p.batteryPower = 0
+	}
 	grid := p.totalLoad() + p.batteryPower - p.pvOut
 	if short := grid - p.cfg.Grid.MaxImport; short > 0 {
 		more := units.Watts(math.Min(float64(short), float64(p.batteryPower+disLim)))

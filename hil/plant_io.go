@@ -36,7 +36,7 @@ func (p *Plant) Battery() BatteryState {
 	defer p.mu.Unlock()
 	return BatteryState{Power: p.batteryPower, SoC: p.battery.soc(), Stored: p.battery.stored,
 		ChargeLimit: p.cfg.Battery.MaxCharge, DischargeLimit: p.cfg.Battery.MaxDischarge,
-		GridForming: (!p.gridUp || !p.pccClosed) && !p.onFeederIsland()}
+		GridForming: (!p.gridUp || !p.pccClosed) && !p.onFeederIsland() && !p.dark()}
 }
 
 // SetBatteryPower sets the battery's AC set-point (positive charging) from the next step.
@@ -69,6 +69,9 @@ func (p *Plant) Grid() GridState {
 		g.Present = true
 		g.Voltage = units.Volts(float64(p.cfg.Grid.NominalVoltage) * fi.voltage)
 		g.Frequency = units.Hertz(fi.frequency)
+	}
+	if (!p.gridUp || !p.pccClosed) && p.dark() {
+		g.Voltage, g.Frequency = 0, 0 // a dark island
 	}
 	if !p.gridUp && !p.pccClosed {
 		// The meter sits on the unit's side of the PCC: it sees the island's voltage, not the utility's.

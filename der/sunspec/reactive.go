@@ -11,8 +11,9 @@ import (
 	"github.com/fractals-energy/fractals/internal/units"
 )
 
-// Reactive power controls: model 704's constant-var set-point (VarSet in vars, VarSetMod VARS) and,
+// Reactive power and connection controls: model 704's constant-var set-point (VarSet in vars, VarSetMod VARS) and,
 // for devices without 704, model 123's VArWMaxPct (percent of WMax, VArPct_Mod WMax).
+// Model 123 also carries Conn, the connect/disconnect control (SetEnergize).
 
 // varSetModVars is model 704's VarSetMod symbol VARS: VarSet is in vars.
 const varSetModVars = 4
@@ -71,4 +72,29 @@ func (h *Hybrid) SetReactivePower(ctx context.Context, q units.VoltAmperesReacti
 		return nil
 	}
 	return fmt.Errorf("sunspec: device %s: %w", h.Dev.Name, ErrNoReactiveControl)
+}
+
+// Model 123's Conn symbols.
+const (
+	connDisconnect = 0
+	connConnect    = 1
+)
+
+var _ der.Energizer = (*Hybrid)(nil)
+
+// SetEnergize writes model 123's connection control: Conn DISCONNECT makes the inverter cease to
+// energize, CONNECT lets it energize again (a tripped grid-forming inverter black-starts on it). No
+// revert timer: a disconnect that lapsed by itself could energize a dead line the PCC is stuck on.
+func (h *Hybrid) SetEnergize(ctx context.Context, on bool) error {
+	if !h.Dev.Has(123) {
+		if on {
+			return nil // nothing to undo on a device without the control
+		}
+		return fmt.Errorf("sunspec: device %s: no model 123 to make it cease to energize", h.Dev.Name)
+	}
+	conn := float64(connDisconnect)
+	if on {
+		conn = connConnect
+	}
+	return h.Dev.Write(ctx, 123, Set{Path: "Conn_RvrtTms", Value: 0}, Set{Path: "Conn", Value: conn})
 }

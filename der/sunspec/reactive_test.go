@@ -91,3 +91,21 @@ func TestReactivePowerThrough704And123(t *testing.T) {
 		t.Errorf("500 var to a device without reactive controls: %v, want ErrNoReactiveControl", err)
 	}
 }
+
+// Cease to energize and the black start's energize are model 123's Conn, without a revert.
+func TestEnergizeThroughModel123Conn(t *testing.T) {
+	ctx := context.Background()
+	m, h := reactiveDevice(t, 123)
+	if err := h.SetEnergize(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	checkPoints(t, m, 123, map[string]float64{"Conn": 0, "Conn_RvrtTms": 0})
+	if err := h.SetEnergize(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	checkPoints(t, m, 123, map[string]float64{"Conn": 1})
+	_, h = reactiveDevice(t, 103)
+	if err := h.SetEnergize(ctx, false); err == nil {
+		t.Error("cease to energize on a device without model 123: no error")
+	}
+}

@@ -39,12 +39,12 @@ type inverter struct {
 	m     *sunspec.Map
 	plant *hil.Plant
 
-	mu      sync.Mutex
-	now     func() time.Time
+	mu       sync.Mutex
+	now      func() time.Time
 	pvLimit  held
 	battery  held
 	reactive heldVAr // reactive.go
-	errs    []error // control writes the rig could not make sense of (reported on the status page)
+	errs     []error // control writes the rig could not make sense of (reported on the status page)
 }
 
 func newInverter(p *hil.Plant, now func() time.Time, serial string) (*inverter, error) {
@@ -210,8 +210,8 @@ func (inv *inverter) onWrite(model uint16, paths []string) {
 	rated := float64(inv.plant.PVRated())
 	wmax := inv.number(121, "WMax", rated)
 	inv.onReactiveWrite(model, paths, now, wmax)
-	if touches(paths, "VarSet", "VArPct", "VArWMaxPct") {
-		return // a reactive control only: the active power limits stay as they were
+	if touches(paths, "VarSet", "VArPct", "VArWMaxPct", "Conn") {
+		return // a reactive or connection control only: the active power limits stay as they were
 	}
 	switch model {
 	case 123:

@@ -45,6 +45,7 @@ func reactiveNameplate(s *setter) {
 	s.set(704, "VarSet_SF", 0)
 	s.set(704, "VarSetPct_SF", -1)
 	s.set(704, "VarSetEna", 0)
+	s.set(123, "Conn", 1)
 }
 
 // onReactiveWrite updates the held reactive set-point after a write to model 704's or 123's
@@ -65,6 +66,8 @@ func (inv *inverter) onReactiveWrite(model uint16, paths []string, now time.Time
 			h.revert = seconds(inv.number(704, "VarSetRvrtTms", 0))
 		}
 		inv.reactive = h
+	case model == 123 && touches(paths, "Conn"):
+		inv.plant.SetEnergize(inv.number(123, "Conn", 1) == 1)
 	case model == 123 && touches(paths, "VArPct", "VArWMaxPct"):
 		h := heldVAr{active: inv.number(123, "VArPct_Ena", 0) == 1 && inv.number(123, "VArPct_Mod", 0) == varPctModWMax, at: now,
 			value:  units.VoltAmperesReactive(inv.number(123, "VArWMaxPct", 0) / 100 * wmax),

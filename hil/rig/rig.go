@@ -284,6 +284,11 @@ type Truth struct {
 	// ReactivePower is what the PV inverter injects (model 704 or 123 set-point, held).
 	ReactivePower units.VoltAmperesReactive `json:"reactive_power"`
 	ReactiveHeld  bool                      `json:"reactive_held"`
+	// Energizing: no cease command (model 123 Conn); FormingTripped: the grid-forming inverter
+	// tripped and waits for its black start; BlackStarts counts them.
+	Energizing     bool `json:"energizing"`
+	FormingTripped bool `json:"forming_tripped"`
+	BlackStarts    int  `json:"black_starts"`
 }
 
 func (r *Rig) truth(now time.Time) Truth {
@@ -297,6 +302,8 @@ func (r *Rig) truth(now time.Time) Truth {
 	t.PVLimit, t.BatterySetpoint, t.PVLimitHeld, t.BatteryHeld = r.inv.setpoints()
 	t.ReactivePower = r.plant.ReactivePower()
 	_, t.ReactiveHeld = r.inv.reactiveHeld()
+	t.Energizing, t.FormingTripped = r.plant.Energizing()
+	t.BlackStarts = r.plant.BlackStarts()
 	t.EVSetpoint, t.EVHeld = r.mq.evSetpoint()
 	return t
 }
