@@ -77,6 +77,7 @@ type scenarioRun struct {
 	lastPCC         bool
 	lastLoads       [fractals.NumLoads]bool
 	lastPhase       fractals.Phase
+	fIslandMax      float64 // highest frequency while islanded (PCC open)
 }
 
 // RunScenario runs a scenario in simulated time through the simulated devices (the same der
@@ -105,6 +106,15 @@ func runScenario(ctx context.Context, s *scenario.Scenario, tune func(*fractals.
 	step := ScenarioStep
 	if s.Step > 0 {
 		step = s.Step
+	}
+	if s.Curtailment == "frequency" {
+		outer := tune
+		tune = func(c *fractals.Config) {
+			c.IslandCurtailment = fractals.CurtailByFrequency
+			if outer != nil {
+				outer(c)
+			}
+		}
 	}
 	plant, unit, err := newScenarioUnit(pc, step, ieee1547.Category(max(s.Category, 2)), clk, tune)
 	if err != nil {
@@ -223,6 +233,9 @@ func (r *scenarioRun) observe(res *ScenarioResult, st Status, p *hil.Plant, elap
 	if n := len(r.ceasedAt); n < len(r.losses) && elapsed >= r.losses[n] && (!g.PCCClosed || !g.Present) {
 		r.ceasedAt = append(r.ceasedAt, elapsed)
 	}
+	if !g.PCCClosed {
+		r.fIslandMax = math.Max(r.fIslandMax, float64(g.Frequency))
+	}
 	if !nearEvent(elapsed, s) {
 		r.fMin, r.fMax = math.Min(r.fMin, float64(g.Frequency)), math.Max(r.fMax, float64(g.Frequency))
 	}
@@ -307,6 +320,15 @@ func (r *scenarioRun) verdicts(s *scenario.Scenario, res *ScenarioResult, p *hil
 			v.Value = shortest
 			v.Want, v.Measured = fmt.Sprintf("≥ %g s", *a.Min), fmt.Sprintf("%g s", shortest)
 			v.Pass = len(r.returns) > 0 && !math.IsInf(shortest, 1) && shortest >= *a.Min
+		case "pv_curtailed":
+			v.Value = float64(c.PVCurtailed)
+			v.Want, v.Measured = fmt.Sprintf("≥ %g Wh", *a.Min), fmt.Sprintf("%.0f Wh", v.Value)
+			v.Pass = v.Value >= *a.Min
+		case "frequency_rise":
+			nominal := float64(p.Config().Grid.NominalFrequency)
+			v.Value = math.Max(0, r.fIslandMax-nominal)
+			v.Want, v.Measured = fmt.Sprintf("≥ %g Hz", *a.Min), fmt.Sprintf("%.3f Hz (highest %.3f Hz islanded)", v.Value, r.fIslandMax)
+			v.Pass = v.Value >= *a.Min
 		case "pcc_operations":
 			v.Value = float64(r.pccOps)
 			v.Want, v.Measured = fmt.Sprintf("≤ %g", *a.Max), fmt.Sprint(r.pccOps)

@@ -3,6 +3,7 @@ package firmware
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -130,5 +131,38 @@ func TestBalancedIslandNeedsFrequencyShift(t *testing.T) {
 	}
 	if len(without.Phases) != 1 || without.Phases[0].Phase != "connected" {
 		t.Errorf("without frequency shift the unit should never leave connected: %+v", without.Phases)
+	}
+}
+
+// The same full-battery island curtails the same surplus either way: by frequency the island's
+// frequency carries it (and the PV limit stays at the rating), by set-point the frequency stays at
+// the droop.
+func TestIslandCurtailmentByFrequencyOrSetpoint(t *testing.T) {
+	s := readScenario(t, "../hil/scenarios/island-full-battery-frequency-curtailment.yaml")
+	byFreq, err := RunScenario(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySet, err := runScenario(context.Background(), s, func(c *fractals.Config) { c.IslandCurtailment = fractals.CurtailBySetpoint })
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(r ScenarioResult, kind string) float64 {
+		for _, v := range r.Verdicts {
+			if v.Kind == kind {
+				return v.Value
+			}
+		}
+		t.Fatalf("no %s verdict", kind)
+		return 0
+	}
+	if !byFreq.Pass || value(byFreq, "frequency_rise") < 0.5 {
+		t.Errorf("by frequency: %+v", byFreq.Verdicts)
+	}
+	if rise := value(bySet, "frequency_rise"); rise > 0.2 {
+		t.Errorf("by set-point the frequency rose %.3f Hz: the controller's limit should leave nothing to shift", rise)
+	}
+	if a, b := value(byFreq, "pv_curtailed"), value(bySet, "pv_curtailed"); b < 2000 || math.Abs(a-b) > 0.1*a {
+		t.Errorf("curtailed %.0f Wh by frequency, %.0f Wh by set-point: want about the same surplus", a, b)
 	}
 }

@@ -113,7 +113,8 @@ func serveServices(p *plan) {
 }
 
 // optimise uses what is left: the EV by its deadline, the battery for self-consumption, export within
-// its limit, and PV curtailment for the rest. Connected, surplus PV goes to the car before the battery
+// its limit, and PV curtailment for the rest (islanded by frequency shift, when so configured, the
+// grid-forming inverter's job). Connected, surplus PV goes to the car before the battery
 // (the grid backs both up); islanded, the battery refills first, because it carries the night.
 func optimise(p *plan) {
 	charge := units.Watts(0)
@@ -128,7 +129,8 @@ func optimise(p *plan) {
 	}
 	p.battery.set(charge - p.fromBattery)
 	exported := min(p.pool.pv, p.pool.export)
-	if curtail := p.pool.pv - exported; curtail > 0 {
+	byFrequency := p.next.Mode == Islanded && p.cfg.IslandCurtailment == CurtailByFrequency
+	if curtail := p.pool.pv - exported; curtail > 0 && !byFrequency {
 		p.pvLimit.set(p.pvAvail - curtail)
 	}
 }

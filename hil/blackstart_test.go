@@ -35,3 +35,36 @@ func TestTrippedInverterBlackStartsOnDisconnectThenConnect(t *testing.T) {
 	}
 	checkPhysics(t, p)
 }
+
+// An island with a full battery and no PV limit curtails its surplus by frequency: the frequency rises
+// with the share of the PV rating curtailed, never to 51 Hz, and every step stays balanced.
+func TestFullBatteryCurtailsPVByFrequency(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Start = cfg.Start.Add(12 * time.Hour)
+	cfg.Battery.InitialSoC = cfg.Battery.SoCMax
+	cfg.Grid.Available = false
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetPCC(false)
+	for range 60 {
+		p.Advance(time.Second)
+		g := p.Grid()
+		curtailed := p.PVAvailable() - p.PVOutput()
+		if curtailed > 100 && (p.CurtailShift() <= 0 || g.Frequency <= 50.03 || g.Frequency >= 51) {
+			t.Fatalf("%v W curtailed at %v Hz (shift %v)", float64(curtailed), g.Frequency, p.CurtailShift())
+		}
+	}
+	if p.Counters().PVCurtailed <= 0 {
+		t.Fatal("a full battery at noon curtailed nothing")
+	}
+	// A PV limit that leaves nothing to curtail brings the frequency back to the droop.
+	p.SetPVLimit(p.Load(Critical).Demand)
+	p.Advance(time.Second)
+	p.Advance(time.Second)
+	if p.CurtailShift() != 0 || p.Grid().Frequency > 50 {
+		t.Fatalf("curtailed by set-point: shift %v, %v Hz", p.CurtailShift(), p.Grid().Frequency)
+	}
+	checkPhysics(t, p)
+}

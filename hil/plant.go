@@ -185,6 +185,7 @@ type Plant struct {
 	// blackout and black start (blackstart.go)
 	formingTripped, ceasedSinceTrip, ceased bool
 	blackStarts                             int
+	shift                                   units.Hertz // curtailment by frequency (curtail.go)
 
 	services ServiceState // what the unit's services were told (services.go)
 }
@@ -358,8 +359,10 @@ func (p *Plant) balance(dt time.Duration) {
 			p.shed(net - disLim)
 			net = p.totalLoad() - p.pvOut
 		}
+		p.shift = 0
 		if -net > chLim {
 			p.pvOut -= -net - chLim
+			p.shift = p.curtailShift(-net - chLim)
 			net = -chLim
 		}
 		p.batteryPower, p.gridPower = -net, 0
@@ -372,6 +375,7 @@ func (p *Plant) balance(dt time.Duration) {
 // inverters cannot tell from it): the battery follows its set-point and the PCC takes the rest within
 // the connection's limits.
 func (p *Plant) balanceConnected(chLim, disLim units.Watts) {
+	p.shift = 0
 	p.batteryPower = p.batterySet.Clamp(-disLim, chLim)
 	if p.ceased {
 		p.batteryPower = 0

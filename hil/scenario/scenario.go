@@ -29,9 +29,11 @@ type Scenario struct {
 	// Step is the plant step and control cycle (each cycle one protection tick), 20ms..1s (default 1 s).
 	Step time.Duration `yaml:"step"`
 	// Category is the unit's IEEE 1547 abnormal-performance category: 2 or 3 (default 2).
-	Category   int         `yaml:"category"`
-	Events     []Event     `yaml:"events"`
-	Assertions []Assertion `yaml:"assertions"`
+	Category int `yaml:"category"`
+	// Curtailment is how surplus PV is curtailed in an island: setpoint (default) or frequency.
+	Curtailment string      `yaml:"curtailment"`
+	Events      []Event     `yaml:"events"`
+	Assertions  []Assertion `yaml:"assertions"`
 }
 
 // Event is a plant event at a time since the run's start.
@@ -85,6 +87,8 @@ var assertionKinds = map[string]string{
 	"reconnect_delay":   "min", // seconds from grid return to the PCC closing, at least
 	"pcc_operations":    "max", // commanded PCC changes
 	"relay_chatter":     "max", // load relay changes per hour, at most
+	"pv_curtailed":      "min", // Wh of PV curtailed, at least
+	"frequency_rise":    "min", // Hz: the highest frequency while islanded minus nominal, at least
 }
 
 // Phases the sequence assertion may name.
@@ -242,6 +246,9 @@ func (c *checker) check(s *Scenario) {
 		c.fail(at("step"), "%v outside 20ms..1s", s.Step)
 	} else if s.Step != 0 && s.Duration/s.Step > 2_000_000 {
 		c.fail(at("step"), "%v makes %d steps over %v, more than 2000000", s.Step, s.Duration/s.Step, s.Duration)
+	}
+	if s.Curtailment != "" && s.Curtailment != "setpoint" && s.Curtailment != "frequency" {
+		c.fail(at("curtailment"), "%q: accepted setpoint or frequency", s.Curtailment)
 	}
 	if s.Category != 0 && s.Category != 2 && s.Category != 3 {
 		c.fail(at("category"), "%d: accepted 2 or 3", s.Category)
