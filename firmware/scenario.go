@@ -362,5 +362,6 @@ func newScenarioUnit(pc hil.Config, step time.Duration, cat ieee1547.Category, c
 	if err != nil {
 		return nil, nil, err
 	}
+	unit.EnableNightReserve(pc.PV, pc.Latitude)
 	return plant, unit, nil
 }

@@ -60,19 +60,24 @@ func island(p *plan) {
 
 // reserve sets the power pools. Connected, the battery may only discharge down to the reserve;
 // islanded, the reserve opens to critical loads and the unit's own services down to the services
-// floor, and below it to critical loads alone.
+// floor, and below it to critical loads alone. Islanded, the floor is raised to the night reserve
+// (nightreserve.go) and the reserve with it, so the night's critical energy is kept from the services.
 func reserve(p *plan) {
 	if p.next.Mode == Connected {
 		p.battery.narrow(-p.dischargeTo(p.cfg.Reserve), p.battery.hi)
 	}
+	top := p.cfg.Reserve
+	if p.next.Mode == Islanded {
+		top = p.reserveTop()
+	}
 	p.pool = pools{
 		pv:      p.pvAvail,
-		battery: min(p.dischargeTo(p.cfg.Reserve), max(0, -p.battery.lo)),
+		battery: min(p.dischargeTo(top), max(0, -p.battery.lo)),
 		charge:  min(p.chargeTo(p.cfg.SoCMax), max(0, p.battery.hi)),
 	}
 	if p.next.Mode == Islanded {
 		limit := max(0, -p.battery.lo)
-		toFloor := min(p.dischargeTo(p.cfg.ServicesFloor), limit)
+		toFloor := min(p.dischargeTo(p.servicesFloor()), limit)
 		p.pool.reserve = max(0, toFloor-p.pool.battery)
 		p.pool.last = max(0, min(p.dischargeTo(p.cfg.SoCMin), limit)-toFloor)
 	} else {

@@ -40,6 +40,9 @@ type State struct {
 	EVInfeasible bool           `json:"ev_infeasible"` // the EV's request cannot be met by its deadline
 	EVMode       EVMode         `json:"ev_mode"`       // the operator's EV choice (RequestEVMode)
 	Schedule     Schedule       `json:"schedule"`      // the market's commitment for the current period, set by the shell
+	// NightReserve is the state of charge the critical load needs through the coming night, from the
+	// forecasts (NightReserve), set by the shell; 0: none computed.
+	NightReserve units.Fraction `json:"night_reserve"`
 }
 
 // Commands are the set-points and relay states of one cycle.

@@ -46,18 +46,34 @@ func (d *Device) DisableDERReactivePower(ctx context.Context) error {
 
 var _ der.ReactivePowerSetter = (*Hybrid)(nil)
 
+// implements is true when the device carries model and implements its point (a scale factor a
+// device that has the model but not the control leaves unimplemented). A model the poller has not
+// read yet counts as implemented: the write reads it afresh and fails clearly if it is not.
+func (h *Hybrid) implements(model uint16, point string) bool {
+	if !h.Dev.Has(model) {
+		return false
+	}
+	b, err := h.Dev.Block(model)
+	if err != nil {
+		return true
+	}
+	v, ok := b.Get(point)
+	return ok && v.Valid
+}
+
 // SetReactivePower writes the reactive power set-point (positive injecting, the IEEE 1547 volt-var
-// response): to model 704 when the device has it, reverting to 0 var, else as a percentage of WMax
-// to model 123 with its revert timer. Zero to a device with neither is nothing to do.
+// response): to model 704 when the device implements its VarSet, reverting to 0 var, else as a
+// percentage of WMax to model 123's VArWMaxPct with its revert timer. Zero to a device with neither is
+// nothing to do.
 func (h *Hybrid) SetReactivePower(ctx context.Context, q units.VoltAmperesReactive) error {
 	vars := float64(q)
 	if math.IsNaN(vars) || math.IsInf(vars, 0) {
 		return fmt.Errorf("sunspec: device %s: reactive power %v var is not a number", h.Dev.Name, vars)
 	}
 	switch {
-	case h.Dev.Has(704):
+	case h.implements(704, "VarSet_SF"):
 		return h.Dev.SetDERReactivePower(ctx, vars, 0, h.Revert)
-	case h.Dev.Has(123):
+	case h.implements(123, "VArPct_SF"):
 		wmax, err := h.wmax()
 		if err != nil {
 			return err

@@ -109,3 +109,28 @@ func TestEnergizeThroughModel123Conn(t *testing.T) {
 		t.Error("cease to energize on a device without model 123: no error")
 	}
 }
+
+// A device that carries model 123 without its reactive points (their scale factor not implemented)
+// has no reactive control: zero is nothing to do, anything else says so.
+func TestReactivePowerOnA123WithoutIt(t *testing.T) {
+	m, err := NewMap(40000, ModelSpec{ID: 1}, ModelSpec{ID: 120}, ModelSpec{ID: 123})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(m.Set(120, "WRtg_SF", 0), m.Set(120, "WRtg", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, map[byte]*Map{1: m})
+	dev := NewDevice("hybrid", gateway(t, srv.Addr()).Unit(1), Schedule{}, nil, time.Minute)
+	ctx := context.Background()
+	if err := dev.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := &Hybrid{Dev: dev}
+	if err := h.SetReactivePower(ctx, 0); err != nil {
+		t.Errorf("zero: %v", err)
+	}
+	if err := h.SetReactivePower(ctx, 300); !errors.Is(err, ErrNoReactiveControl) {
+		t.Errorf("300 var: %v, want ErrNoReactiveControl", err)
+	}
+}
