@@ -56,6 +56,8 @@ type ScenarioResult struct {
 	SoCFloor    float64          `json:"soc_floor"` // the BMS's lower limit
 	Series      ScenarioSeries   `json:"-"`
 	Events      []fractals.Event `json:"events"`
+	// Community is the feeder's side of a scenario of several units (communityscenario.go).
+	Community *CommunitySummary `json:"community,omitempty"`
 }
 
 // PhaseChange is one transition of the island state machine.
@@ -89,6 +91,9 @@ func RunScenario(ctx context.Context, s *scenario.Scenario) (ScenarioResult, err
 // runScenario is RunScenario with the unit's controller configuration changed by tune (tests turn a
 // capability off to show what it is for).
 func runScenario(ctx context.Context, s *scenario.Scenario, tune func(*fractals.Config)) (ScenarioResult, error) {
+	if s.Units > 1 {
+		return runCommunityScenario(ctx, s, tune)
+	}
 	wall := time.Now()
 	o := DefaultSimOptions()
 	o.Day, o.PVKW, o.BatteryKWh, o.EVKWh, o.Seed = s.Day, s.PVKW, s.BatteryKWh, s.EVKWh, s.Seed
@@ -349,6 +354,12 @@ func newScenarioUnit(pc hil.Config, step time.Duration, cat ieee1547.Category, c
 	if err != nil {
 		return nil, nil, err
 	}
+	unit, err := scenarioUnitFor(plant, pc, step, cat, clk, tune)
+	return plant, unit, err
+}
+
+// scenarioUnitFor is the controller of a scenario's unit on plant (see newScenarioUnit).
+func scenarioUnitFor(plant *hil.Plant, pc hil.Config, step time.Duration, cat ieee1547.Category, clk clock.Clock, tune func(*fractals.Config)) (*Unit, error) {
 	cc := ControllerConfigFor(pc)
 	cc.Cycle = step
 	cc.StaleLimit = max(cc.StaleLimit, 2*step)
@@ -360,8 +371,8 @@ func newScenarioUnit(pc hil.Config, step time.Duration, cat ieee1547.Category, c
 	}
 	unit, err := NewUnit(cc, fractals.DefaultWriterConfig(), SimulatedDevices(plant), clk, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	unit.EnableNightReserve(pc.PV, pc.Latitude)
-	return plant, unit, nil
+	return unit, nil
 }

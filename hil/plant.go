@@ -186,6 +186,7 @@ type Plant struct {
 	formingTripped, ceasedSinceTrip, ceased bool
 	blackStarts                             int
 	shift                                   units.Hertz // curtailment by frequency (curtail.go)
+	tie                                     tie         // the community feeder's hold on the plant (communitytie.go)
 
 	services ServiceState // what the unit's services were told (services.go)
 }
@@ -376,7 +377,7 @@ func (p *Plant) balance(dt time.Duration) {
 // the connection's limits.
 func (p *Plant) balanceConnected(chLim, disLim units.Watts) {
 	p.shift = 0
-	p.batteryPower = p.batterySet.Clamp(-disLim, chLim)
+	p.batteryPower = p.droopSetpoint().Clamp(-disLim, chLim)
 	if p.ceased {
 		p.batteryPower = 0
 	}

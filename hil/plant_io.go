@@ -57,6 +57,10 @@ func (p *Plant) Grid() GridState {
 		Voltage: p.cfg.Grid.NominalVoltage, Frequency: p.cfg.Grid.NominalFrequency}
 	if p.gridUp && p.pccClosed {
 		g.Voltage, g.Frequency = p.utilityVF()
+		g.Voltage = p.feederVoltage(g.Voltage)
+	}
+	if p.onCommunityIsland() {
+		g.Frequency = p.tie.freq
 	}
 	if !p.gridUp || !p.pccClosed {
 		// Islanded: the battery inverter forms the grid (islandFrequency).

@@ -23,6 +23,9 @@ type UtilitySide struct {
 func (p *Plant) Utility() UtilitySide {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.onCommunityIsland() {
+		return UtilitySide{Voltage: p.feederVoltage(p.cfg.Grid.NominalVoltage), Frequency: p.tie.freq}
+	}
 	if p.onFeederIsland() {
 		return UtilitySide{Voltage: units.Volts(float64(p.cfg.Grid.NominalVoltage) * p.feeder.voltage), Frequency: units.Hertz(p.feeder.frequency)}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -30,6 +31,13 @@ type Scenario struct {
 	Step time.Duration `yaml:"step"`
 	// Category is the unit's IEEE 1547 abnormal-performance category: 2 or 3 (default 2).
 	Category int `yaml:"category"`
+	// Units is how many units share the feeder (default 1); with more, the grid events are at the
+	// feeder head and the community islands together (hil.Community).
+	Units int `yaml:"units"`
+	// Feeder is a MATPOWER case for the community's feeder, relative to the scenario file (empty: no
+	// power flow). BatteriesKWh, when given, is each unit's battery (one per unit).
+	Feeder       string    `yaml:"feeder"`
+	BatteriesKWh []float64 `yaml:"batteries_kwh"`
 	// Curtailment is how surplus PV is curtailed in an island: setpoint (default) or frequency.
 	Curtailment string      `yaml:"curtailment"`
 	Events      []Event     `yaml:"events"`
@@ -89,6 +97,7 @@ var assertionKinds = map[string]string{
 	"relay_chatter":     "max", // load relay changes per hour, at most
 	"pv_curtailed":      "min", // Wh of PV curtailed, at least
 	"frequency_rise":    "min", // Hz: the highest frequency while islanded minus nominal, at least
+	"droop_sharing":     "max", // community: worst deviation of a unit's share of the island's imbalance from its rating's share
 }
 
 // Phases the sequence assertion may name.
@@ -114,7 +123,11 @@ func ReadFile(path string) (*Scenario, error) {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
 	defer f.Close()
-	return Read(path, f)
+	s, err := Read(path, f)
+	if err == nil && s.Feeder != "" && !filepath.IsAbs(s.Feeder) {
+		s.Feeder = filepath.Join(filepath.Dir(path), s.Feeder)
+	}
+	return s, err
 }
 
 // Read parses and checks a scenario file.
@@ -246,6 +259,15 @@ func (c *checker) check(s *Scenario) {
 		c.fail(at("step"), "%v outside 20ms..1s", s.Step)
 	} else if s.Step != 0 && s.Duration/s.Step > 2_000_000 {
 		c.fail(at("step"), "%v makes %d steps over %v, more than 2000000", s.Step, s.Duration/s.Step, s.Duration)
+	}
+	if s.Units < 0 || s.Units > 20 {
+		c.fail(at("units"), "%d outside 1..20", s.Units)
+	}
+	if len(s.BatteriesKWh) > 0 && len(s.BatteriesKWh) != max(s.Units, 1) {
+		c.fail(at("batteries_kwh"), "%d batteries for %d units", len(s.BatteriesKWh), max(s.Units, 1))
+	}
+	for i, b := range s.BatteriesKWh {
+		c.rangeCheck(at("batteries_kwh", i), b, 1, 1000)
 	}
 	if s.Curtailment != "" && s.Curtailment != "setpoint" && s.Curtailment != "frequency" {
 		c.fail(at("curtailment"), "%q: accepted setpoint or frequency", s.Curtailment)
