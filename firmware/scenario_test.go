@@ -166,3 +166,14 @@ func TestIslandCurtailmentByFrequencyOrSetpoint(t *testing.T) {
 		t.Errorf("curtailed %.0f Wh by frequency, %.0f Wh by set-point: want about the same surplus", a, b)
 	}
 }
+
+// BenchmarkCommunityScenario5 is the five-unit community scenario (3 h at 1 s cycles, five
+// controllers, the feeder's power flow each step, the droop while islanded).
+func BenchmarkCommunityScenario5(b *testing.B) {
+	s := readScenario(b, "../hil/scenarios/community-five-units-droop.yaml")
+	for b.Loop() {
+		if _, err := RunScenario(context.Background(), s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
