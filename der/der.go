@@ -128,6 +128,20 @@ type ReactivePowerSetter interface {
 	SetReactivePower(ctx context.Context, q units.VoltAmperesReactive) error
 }
 
+// FrequencyShifter is a PV (or hybrid) inverter with an active anti-islanding method, Sandia
+// frequency shift: on, it biases its current's frequency away from nominal so that an island its
+// passive detector cannot see (load matched to its output) drifts out of the frequency window.
+type FrequencyShifter interface {
+	SetFrequencyShift(ctx context.Context, on bool) error
+}
+
+// Energizer is an inverter with a connect/disconnect control (SunSpec model 123 Conn): false makes
+// it cease to energize, true lets it energize again; a grid-forming inverter that tripped restarts
+// (black start) on energize after a cease.
+type Energizer interface {
+	SetEnergize(ctx context.Context, on bool) error
+}
+
 // GridFormer is a battery inverter that is told to form the grid or to follow it, and, while
 // forming, the frequency and voltage to hold (zero: its own droop), for synchronisation.
 type GridFormer interface {

@@ -87,7 +87,9 @@ func (u *Unit) RequestIsland(on bool) {
 func (u *Unit) currentState() fractals.State {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return fractals.RequestEVMode(fractals.RequestIsland(u.state, u.planned), u.evMode)
+	st := fractals.RequestEVMode(fractals.RequestIsland(u.state, u.planned), u.evMode)
+	st.NightReserve = u.nightReserve
+	return st
 }
 
 // ProtectionPeriod returns the protection tick the unit runs between control cycles.

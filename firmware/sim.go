@@ -203,6 +203,7 @@ func newSimulatedUnit(pc hil.Config, step time.Duration, clk clock.Clock, log *s
 	if err != nil {
 		return nil, nil, err
 	}
+	unit.EnableNightReserve(pc.PV, pc.Latitude)
 	return plant, unit, nil
 }
 

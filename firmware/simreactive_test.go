@@ -18,7 +18,7 @@ func TestVoltVarReachesTheSimulatedInverter(t *testing.T) {
 	pc.Start = pc.Start.Add(12 * time.Hour)
 	pc.Grid.Excursions = []hil.Excursion{{From: 0, To: time.Hour, Voltage: 1.09, Frequency: units.Hertz(pc.Grid.NominalFrequency)}}
 	clk := clock.NewSim(pc.Start)
-	plant, unit, err := newScenarioUnit(pc, time.Second, ieee1547.CategoryII, clk)
+	plant, unit, err := newScenarioUnit(pc, time.Second, ieee1547.CategoryII, clk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

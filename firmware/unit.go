@@ -9,6 +9,7 @@ import (
 
 	"github.com/fractals-energy/fractals/fractals"
 	"github.com/fractals-energy/fractals/internal/clock"
+	"github.com/fractals-energy/fractals/internal/units"
 )
 
 // Status is what a unit shows of itself: the last snapshot, the commands the controller decided and
@@ -45,6 +46,10 @@ type Unit struct {
 	planned bool
 	// evMode is the EV-mode command (SetEVMode), applied to the state like planned.
 	evMode fractals.EVMode
+	// night forecasts the unit's PV and critical load for its night reserve (nightreserve.go);
+	// nil: none kept. nightReserve is the latest, applied to the state like planned.
+	night        *nightForecast
+	nightReserve units.Fraction
 }
 
 // NewUnit wires devices to a controller on a clock. A nil logger keeps the unit silent.
@@ -64,6 +69,7 @@ func (u *Unit) Cycle(ctx context.Context) error {
 	prev := u.status.Snapshot
 	u.mu.Unlock()
 	snap, readErrs := fractals.Read(ctx, &u.devices, now, &prev, u.cfg.StaleLimit)
+	u.observeForecasts(&snap)
 	next, cmds, events := fractals.Step(&u.cfg, u.currentState(), &snap)
 	written, writeErrs := u.writer.Write(ctx, &u.devices, cmds, now)
 	u.record(now, snap, next, cmds, written, events)

@@ -40,10 +40,34 @@ type Config struct {
 	// ServiceHysteresis is the extra supply, as a fraction of demand, needed to switch a shed service
 	// back on, so that a relay does not chatter around the threshold.
 	ServiceHysteresis units.Fraction
+	// IslandCurtailment is how surplus PV is curtailed in an island once the battery cannot take
+	// it: by the PV limit set-point (the default), or by frequency shift, the grid-forming inverter
+	// raising the island's frequency and every PV inverter on the island following its
+	// frequency-watt curve (PV the controller cannot write to, a community island's neighbours).
+	IslandCurtailment Curtailment
 	// Protection configures the protection tick: IEEE 1547 relay, island detector, enter service,
 	// synchronisation and switch supervision. Its zero value means the category II defaults for the
 	// site's nominal frequency with ReconnectDelay as the enter-service delay (see Protecting).
 	Protection ProtectionConfig
+}
+
+// Curtailment is a way of curtailing surplus PV in an island.
+type Curtailment uint8
+
+const (
+	// CurtailBySetpoint writes the PV inverter's limit down to what the island can use.
+	CurtailBySetpoint Curtailment = iota
+	// CurtailByFrequency leaves the PV limit at the rating: the grid-forming inverter shifts the
+	// frequency and the PV follows its frequency-watt curve.
+	CurtailByFrequency
+)
+
+// String names the curtailment.
+func (c Curtailment) String() string {
+	if c == CurtailByFrequency {
+		return "frequency"
+	}
+	return "setpoint"
 }
 
 // DefaultConfig matches the default simulated plant (hil.DefaultConfig).
@@ -84,6 +108,7 @@ func (c Config) Validate() error {
 	check(c.NominalVoltage > 0 && c.NominalFrequency > 0, "nominal voltage and frequency must be positive")
 	check(c.ReconnectDelay >= 0, "reconnect_delay must not be negative")
 	check(c.EVMinPower >= 0 && c.EVMargin >= 0, "ev_min_power and ev_margin must not be negative")
+	check(c.IslandCurtailment <= CurtailByFrequency, "island_curtailment %d: accepted setpoint (0) or frequency (1)", c.IslandCurtailment)
 	check(c.ServiceHysteresis >= 0 && c.ServiceHysteresis <= 1, "service_hysteresis %g out of range [0, 1]", float64(c.ServiceHysteresis))
 	pc := c.Protecting()
 	if err := pc.Validate(); err != nil {

@@ -37,6 +37,10 @@ func island(p *plan) {
 	// While the PCC may still be closed (connected, or opening and not yet confirmed open) the relay's
 	// word holds: the DER must not energize the utility against it.
 	cease := ph.ceased() || ((ph == PhaseConnected || ph == PhaseOpening) && prot.Ready && !prot.Energize)
+	// The disconnect goes out only where the grid-forming inverter itself must stop (stuck PCC,
+	// blackout, open transition): the relay's momentary cessation is carried by the zero set-points
+	// below, so the battery can form the island the moment the PCC is open.
+	p.cease = ph.ceased()
 	if cease || !prot.Ready {
 		p.pvLimit.pin(0)
 		p.battery.pin(0)
@@ -45,6 +49,7 @@ func island(p *plan) {
 	}
 	if ph == PhaseConnected {
 		gridSupport(p)
+		p.frequencyShift = p.cfg.Protecting().FrequencyShift
 	}
 	if ph == PhaseConnected && prot.RampFraction < 1 {
 		frac := units.Watts(max(0, prot.RampFraction))
@@ -55,19 +60,24 @@ func island(p *plan) {
 
 // reserve sets the power pools. Connected, the battery may only discharge down to the reserve;
 // islanded, the reserve opens to critical loads and the unit's own services down to the services
-// floor, and below it to critical loads alone.
+// floor, and below it to critical loads alone. Islanded, the floor is raised to the night reserve
+// (nightreserve.go) and the reserve with it, so the night's critical energy is kept from the services.
 func reserve(p *plan) {
 	if p.next.Mode == Connected {
 		p.battery.narrow(-p.dischargeTo(p.cfg.Reserve), p.battery.hi)
 	}
+	top := p.cfg.Reserve
+	if p.next.Mode == Islanded {
+		top = p.reserveTop()
+	}
 	p.pool = pools{
 		pv:      p.pvAvail,
-		battery: min(p.dischargeTo(p.cfg.Reserve), max(0, -p.battery.lo)),
+		battery: min(p.dischargeTo(top), max(0, -p.battery.lo)),
 		charge:  min(p.chargeTo(p.cfg.SoCMax), max(0, p.battery.hi)),
 	}
 	if p.next.Mode == Islanded {
 		limit := max(0, -p.battery.lo)
-		toFloor := min(p.dischargeTo(p.cfg.ServicesFloor), limit)
+		toFloor := min(p.dischargeTo(p.servicesFloor()), limit)
 		p.pool.reserve = max(0, toFloor-p.pool.battery)
 		p.pool.last = max(0, min(p.dischargeTo(p.cfg.SoCMin), limit)-toFloor)
 	} else {
@@ -108,7 +118,8 @@ func serveServices(p *plan) {
 }
 
 // optimise uses what is left: the EV by its deadline, the battery for self-consumption, export within
-// its limit, and PV curtailment for the rest. Connected, surplus PV goes to the car before the battery
+// its limit, and PV curtailment for the rest (islanded by frequency shift, when so configured, the
+// grid-forming inverter's job). Connected, surplus PV goes to the car before the battery
 // (the grid backs both up); islanded, the battery refills first, because it carries the night.
 func optimise(p *plan) {
 	charge := units.Watts(0)
@@ -123,7 +134,8 @@ func optimise(p *plan) {
 	}
 	p.battery.set(charge - p.fromBattery)
 	exported := min(p.pool.pv, p.pool.export)
-	if curtail := p.pool.pv - exported; curtail > 0 {
+	byFrequency := p.next.Mode == Islanded && p.cfg.IslandCurtailment == CurtailByFrequency
+	if curtail := p.pool.pv - exported; curtail > 0 && !byFrequency {
 		p.pvLimit.set(p.pvAvail - curtail)
 	}
 }

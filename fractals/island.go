@@ -95,9 +95,16 @@ type Island struct {
 	// synchronising (zero otherwise: its own droop).
 	FrequencySet units.Hertz `json:"frequency_set,omitempty"`
 	VoltageSet   units.Volts `json:"voltage_set,omitempty"`
+	// BlackStart: this island was black-started; its bus may still be dark for blackStartRise.
+	BlackStart bool `json:"black_start,omitempty"`
 	// Redrive asks the writer to send the PCC command again now: its feedback disagrees.
 	Redrive bool `json:"-"`
 }
+
+// blackStartRise is how long a black-started grid-forming inverter has to bring the dark bus up
+// (its energize command goes out with the next cycle's write, then it ramps its voltage) before the
+// relay's verdict on the bus counts again; a bus still dark after it is a failed black start.
+const blackStartRise = 3 * time.Second
 
 // RequestIsland is the planned-island command: true opens the PCC at the next tick and holds the
 // island; false lets the unit reconnect through enter-service and synchronisation.
@@ -109,7 +116,7 @@ func RequestIsland(st State, on bool) State {
 func (st *State) enter(phase Phase, at time.Time, reason string, ev func(string, string)) {
 	from := st.Island.Phase
 	st.Island.Phase, st.Island.Since, st.Island.Reason, st.Island.Tries = phase, at, reason, 0
-	st.Island.FrequencySet, st.Island.VoltageSet = 0, 0
+	st.Island.FrequencySet, st.Island.VoltageSet, st.Island.BlackStart = 0, 0, false
 	st.Mode = phase.mode()
 	ev("island_"+phase.String(), fmt.Sprintf("%s → %s: %s", from, phase, reason))
 }
@@ -159,6 +166,7 @@ func stepIsland(cfg *Config, st *State, m ProtectionSample, dt time.Duration, ev
 		if m.At.Sub(st.Island.Since) >= cfg.Protection.BlackStartDelay {
 			resetRelay(&st.Protection)
 			st.enter(PhaseIslanded, m.At, "black start: the battery inverter forms the grid from dark", ev)
+			st.Island.BlackStart = true
 		}
 	}
 }
@@ -242,6 +250,10 @@ func opening(cfg *Config, st *State, m ProtectionSample, ev func(string, string)
 // the island to it through the grid-forming inverter's set-points and closes when inside the window.
 func islanded(cfg *Config, st *State, m ProtectionSample, dt time.Duration, ev func(string, string)) {
 	p := &st.Protection
+	if st.Island.BlackStart && m.At.Sub(st.Island.Since) < blackStartRise {
+		resetRelay(p) // the bus is still coming up: a trip on it is not the island collapsing
+		return
+	}
 	if p.Tripped != "" {
 		st.enter(PhaseBlackout, m.At, "relay tripped on the island ("+p.Tripped+"): the battery inverter ceases", ev)
 		return

@@ -111,9 +111,23 @@ func TestIslandCollapseBlackStarts(t *testing.T) {
 	if st.Island.Phase != PhaseBlackout {
 		t.Fatalf("black start before its delay: %v", st.Island.Phase)
 	}
-	st, c, ev = run(t, cfg, st, s, 3*time.Second+cfg.Protecting().BlackStartDelay)
-	if st.Island.Phase != PhaseIslanded || !c.GridForming || !hasEvent(ev, "island_islanded") {
+	if !c.CeaseToEnergize {
+		t.Fatalf("blackout: the inverters must be told to cease (the disconnect a black start needs): %+v", c)
+	}
+	start := 3*time.Second + cfg.Protecting().BlackStartDelay
+	st, c, ev = run(t, cfg, st, s, start)
+	if st.Island.Phase != PhaseIslanded || !c.GridForming || c.CeaseToEnergize || !hasEvent(ev, "island_islanded") {
 		t.Fatalf("black start: phase %v, %+v, %v", st.Island.Phase, c, ev)
+	}
+	// The bus is still dark while the inverter brings it up: no new blackout for blackStartRise.
+	st, _, ev = run(t, cfg, st, s, start+time.Second, start+2*time.Second)
+	if st.Island.Phase != PhaseIslanded || hasEvent(ev, "island_blackout") {
+		t.Fatalf("the black-started bus rising: phase %v, %v", st.Island.Phase, ev)
+	}
+	// Still dark after it: the black start failed, dark again until the next try.
+	st, c, _ = run(t, cfg, st, s, start+blackStartRise+time.Second, start+blackStartRise+2*time.Second)
+	if st.Island.Phase != PhaseBlackout || !c.CeaseToEnergize {
+		t.Fatalf("a bus still dark after the rise: phase %v, %+v", st.Island.Phase, c)
 	}
 }
 

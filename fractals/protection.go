@@ -37,6 +37,9 @@ type ProtectionConfig struct {
 	// BlackStartDelay is how long a unit whose island collapsed (its relay tripped) stays dark before
 	// the battery inverter forms the grid again.
 	BlackStartDelay time.Duration
+	// FrequencyShift turns the PV inverter's active anti-islanding (Sandia frequency shift) on while
+	// connected: the passive detector alone cannot see an island whose load matches the unit's export.
+	FrequencyShift bool
 }
 
 // DefaultProtectionConfig is category II on a system of the given nominal frequency, the 100 ms tick,
@@ -51,6 +54,7 @@ func DefaultProtectionConfig(nominal units.Hertz, delay time.Duration) Protectio
 		EnterService:  es,
 		Sync:          SyncWindow{Voltage: 0.05, Frequency: 0.3, PhaseDeg: 20, Slip: 0.1},
 		SwitchTimeout: time.Second, SwitchRetries: 3, BlackStartDelay: 5 * time.Second,
+		FrequencyShift: true,
 	}
 }
 

@@ -74,7 +74,7 @@ func degradeServices(p *plan) {
 
 // serviceStepFor is the step a state of charge calls for while islanded.
 func (p *plan) serviceStepFor(soc units.Fraction) ServiceStep {
-	top, floor := p.cfg.Reserve, p.cfg.ServicesFloor
+	top, floor := p.reserveTop(), p.servicesFloor()
 	if soc >= top {
 		return ServiceFull
 	}

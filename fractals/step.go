@@ -40,6 +40,9 @@ type State struct {
 	EVInfeasible bool           `json:"ev_infeasible"` // the EV's request cannot be met by its deadline
 	EVMode       EVMode         `json:"ev_mode"`       // the operator's EV choice (RequestEVMode)
 	Schedule     Schedule       `json:"schedule"`      // the market's commitment for the current period, set by the shell
+	// NightReserve is the state of charge the critical load needs through the coming night, from the
+	// forecasts (NightReserve), set by the shell; 0: none computed.
+	NightReserve units.Fraction `json:"night_reserve"`
 }
 
 // Commands are the set-points and relay states of one cycle.
@@ -54,6 +57,15 @@ type Commands struct {
 	// ReactivePower is the PV inverter's reactive power set-point from the IEEE 1547 volt-var
 	// response (gridsupport.go), positive injecting; zero while islanded or ceased.
 	ReactivePower units.VoltAmperesReactive `json:"reactive_power"`
+	// FrequencyShift turns the PV inverter's active anti-islanding (Sandia frequency shift) on: while
+	// connected, so a balanced unintentional island walks out of the detector's frequency window;
+	// off in an island, where it would fight the grid-forming inverter's droop.
+	FrequencyShift bool `json:"frequency_shift"`
+	// CeaseToEnergize tells the inverters to stop exchanging current (their connect/disconnect
+	// control) in the phases where the grid-forming inverter must stop too: a stuck PCC, a
+	// blackout, an open transition's dark second. The energize after a blackout is the grid-forming
+	// inverter's black start.
+	CeaseToEnergize bool `json:"cease_to_energize"`
 	// FrequencySet and VoltageSet are the grid-forming inverter's set-points while synchronising to
 	// the utility; zero leaves it on its own droop.
 	FrequencySet units.Hertz `json:"frequency_set,omitempty"`
@@ -157,6 +169,8 @@ type plan struct {
 	loads                [NumLoads]relay
 	pcc                  relay
 	reactive             units.VoltAmperesReactive
+	frequencyShift       bool
+	cease                bool
 }
 
 // derive sets the plan's actuators and inputs from its snapshot and configuration.
@@ -194,7 +208,7 @@ func (p *plan) commands() Commands {
 	c := Commands{PVLimit: p.pvLimit.value, BatteryPower: p.battery.value, EVPower: p.ev.value, PCCClosed: p.pcc.on,
 		GridForming:  p.next.Island.Phase.forming(),
 		FrequencySet: p.next.Island.FrequencySet, VoltageSet: p.next.Island.VoltageSet, ServiceStep: p.next.Services}
-	c.ReactivePower = p.reactive
+	c.ReactivePower, c.FrequencyShift, c.CeaseToEnergize = p.reactive, p.frequencyShift, p.cease
 	for k := range p.loads {
 		c.LoadOn[k] = p.loads[k].on
 	}

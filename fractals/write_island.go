@@ -13,6 +13,10 @@ type islandOutputs struct {
 	formingAt, setpointsAt, servicesAt time.Time
 	reactive                           bool
 	reactiveAt                         time.Time
+	shift                              bool
+	shiftAt                            time.Time
+	energize                           bool
+	energizeAt                         time.Time
 }
 
 // writeIsland sends the grid-forming command and set-points to a battery inverter that takes them
@@ -45,6 +49,20 @@ func (w *Writer) writeIsland(ctx context.Context, d *Devices, c Commands, now ti
 		note(err)
 		if o.reactive = err == nil; o.reactive {
 			o.reactiveAt, w.last.ReactivePower = now, c.ReactivePower
+		}
+	}
+	if fs, ok := d.PV.(der.FrequencyShifter); ok && d.PV != nil && due(o.shift, o.shiftAt, w.last.FrequencyShift != c.FrequencyShift) {
+		err := fs.SetFrequencyShift(ctx, c.FrequencyShift)
+		note(err)
+		if o.shift = err == nil; o.shift {
+			o.shiftAt, w.last.FrequencyShift = now, c.FrequencyShift
+		}
+	}
+	if en, ok := d.Battery.(der.Energizer); ok && d.Battery != nil && due(o.energize, o.energizeAt, w.last.CeaseToEnergize != c.CeaseToEnergize) {
+		err := en.SetEnergize(ctx, !c.CeaseToEnergize)
+		note(err)
+		if o.energize = err == nil; o.energize {
+			o.energizeAt, w.last.CeaseToEnergize = now, c.CeaseToEnergize
 		}
 	}
 	if d.Services != nil && due(o.services, o.servicesAt, w.last.ServiceStep != c.ServiceStep) {

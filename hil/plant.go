@@ -23,7 +23,14 @@ type GridConfig struct {
 }
 
 // Outage is a window of elapsed time since the plant's start in which the utility is down.
-type Outage struct{ From, To time.Duration }
+type Outage struct {
+	From, To time.Duration
+	// LoadQuality, when positive, makes the outage an unintentional island (feederisland.go): the
+	// utility's breaker upstream opens and leaves a parallel RLC load of this quality factor, matched
+	// to the unit's export, on the section the unit still energises. Zero: the utility side goes dead
+	// and the breaker status input shows it.
+	LoadQuality float64
+}
 
 // DefaultGridConfig is a 230 V / 50 Hz connection with an 11 kW fuse and a 3 kW export limit.
 func DefaultGridConfig() GridConfig {
@@ -173,6 +180,13 @@ type Plant struct {
 	reactive       units.VoltAmperesReactive // the PV inverter's reactive power set-point (volt-var)
 	formingVolt    units.Volts
 	pccStuck       bool
+	frequencyShift bool         // the PV inverter's Sandia frequency shift (feederisland.go)
+	feeder         feederIsland // the unintentional island, while the unit energises it
+	// blackout and black start (blackstart.go)
+	formingTripped, ceasedSinceTrip, ceased bool
+	blackStarts                             int
+	shift                                   units.Hertz // curtailment by frequency (curtail.go)
+	tie                                     tie         // the community feeder's hold on the plant (communitytie.go)
 
 	services ServiceState // what the unit's services were told (services.go)
 }
@@ -279,11 +293,13 @@ func (p *Plant) Advance(dt time.Duration) {
 	defer p.mu.Unlock()
 	p.applyRevertTimers()
 	p.balance(dt)
+	p.advanceFeederIsland(dt)
 	p.account(dt)
 	p.elapsed += dt
 	lastPV, lastDemand, wasUp := p.pvAvail, p.demand, p.gridUp
 	p.updateInputs()
 	p.advanceUtility(dt, wasUp)
+	p.startFeederIsland(wasUp)
 	if p.cfg.MeasurementLag {
 		p.shownPVAvail, p.shownDemand = lastPV, lastDemand
 	} else {
@@ -323,22 +339,48 @@ func (p *Plant) balance(dt time.Duration) {
 		remaining := (p.ev.needed - p.ev.delivered).Per(dt)
 		p.evPower = p.evSet.Clamp(0, units.Watts(math.Min(float64(p.cfg.EV.MaxPower), math.Max(0, float64(remaining)))))
 	}
+	if p.onFeederIsland() {
+		p.island = false
+		if p.balanceFeederIsland(dt); p.feeder.active {
+			return
+		}
+	}
 	chLim, disLim := p.battery.chargeLimit(dt), p.battery.dischargeLimit(dt)
 	p.island = !p.gridUp || !p.pccClosed
+	if p.island && p.dark() {
+		p.balanceDark()
+		return
+	}
+	if p.ceased {
+		p.pvOut = 0 // cease to energize: tied to the utility, the loads take it all from the grid
+	}
 	if p.island {
 		net := p.totalLoad() - p.pvOut // the battery supplies net (> 0) or absorbs −net
 		if net > disLim {
 			p.shed(net - disLim)
 			net = p.totalLoad() - p.pvOut
 		}
+		p.shift = 0
 		if -net > chLim {
 			p.pvOut -= -net - chLim
+			p.shift = p.curtailShift(-net - chLim)
 			net = -chLim
 		}
 		p.batteryPower, p.gridPower = -net, 0
 		return
 	}
-	p.batteryPower = p.batterySet.Clamp(-disLim, chLim)
+	p.balanceConnected(chLim, disLim)
+}
+
+// balanceConnected is balance tied to the utility (or to an unintentional island, which the unit's
+// inverters cannot tell from it): the battery follows its set-point and the PCC takes the rest within
+// the connection's limits.
+func (p *Plant) balanceConnected(chLim, disLim units.Watts) {
+	p.shift = 0
+	p.batteryPower = p.droopSetpoint().Clamp(-disLim, chLim)
+	if p.ceased {
+		p.batteryPower = 0
+	}
 	grid := p.totalLoad() + p.batteryPower - p.pvOut
 	if short := grid - p.cfg.Grid.MaxImport; short > 0 {
 		more := units.Watts(math.Min(float64(short), float64(p.batteryPower+disLim)))

@@ -36,7 +36,7 @@ func (p *Plant) Battery() BatteryState {
 	defer p.mu.Unlock()
 	return BatteryState{Power: p.batteryPower, SoC: p.battery.soc(), Stored: p.battery.stored,
 		ChargeLimit: p.cfg.Battery.MaxCharge, DischargeLimit: p.cfg.Battery.MaxDischarge,
-		GridForming: !p.gridUp || !p.pccClosed}
+		GridForming: (!p.gridUp || !p.pccClosed) && !p.onFeederIsland() && !p.dark()}
 }
 
 // SetBatteryPower sets the battery's AC set-point (positive charging) from the next step.
@@ -57,10 +57,25 @@ func (p *Plant) Grid() GridState {
 		Voltage: p.cfg.Grid.NominalVoltage, Frequency: p.cfg.Grid.NominalFrequency}
 	if p.gridUp && p.pccClosed {
 		g.Voltage, g.Frequency = p.utilityVF()
+		g.Voltage = p.feederVoltage(g.Voltage)
+	}
+	if p.onCommunityIsland() {
+		g.Frequency = p.tie.freq
 	}
 	if !p.gridUp || !p.pccClosed {
 		// Islanded: the battery inverter forms the grid (islandFrequency).
 		g.Frequency = p.islandFrequency()
+	}
+	if p.onFeederIsland() {
+		// The unit holds the dead section up: it looks energised, at the voltage and frequency the
+		// unit's own inverters give it.
+		fi := p.feeder
+		g.Present = true
+		g.Voltage = units.Volts(float64(p.cfg.Grid.NominalVoltage) * fi.voltage)
+		g.Frequency = units.Hertz(fi.frequency)
+	}
+	if (!p.gridUp || !p.pccClosed) && p.dark() {
+		g.Voltage, g.Frequency = 0, 0 // a dark island
 	}
 	if !p.gridUp && !p.pccClosed {
 		// The meter sits on the unit's side of the PCC: it sees the island's voltage, not the utility's.

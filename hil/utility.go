@@ -23,6 +23,12 @@ type UtilitySide struct {
 func (p *Plant) Utility() UtilitySide {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.onCommunityIsland() {
+		return UtilitySide{Voltage: p.feederVoltage(p.cfg.Grid.NominalVoltage), Frequency: p.tie.freq}
+	}
+	if p.onFeederIsland() {
+		return UtilitySide{Voltage: units.Volts(float64(p.cfg.Grid.NominalVoltage) * p.feeder.voltage), Frequency: units.Hertz(p.feeder.frequency)}
+	}
 	if !p.gridUp {
 		return UtilitySide{}
 	}
@@ -46,13 +52,14 @@ func (p *Plant) SetFormingSetpoints(f units.Hertz, v units.Volts) {
 }
 
 // islandFrequency is the grid-forming battery's frequency: its set-point when it has one, otherwise a
-// 2 % droop at full discharge. Call with the lock held.
+// 2 % droop at full discharge, raised by the shift that curtails surplus PV (curtail.go). Call with
+// the lock held.
 func (p *Plant) islandFrequency() units.Hertz {
 	if p.formingFreq > 0 {
 		return p.formingFreq
 	}
 	loading := math.Max(0, float64(-p.batteryPower)) / math.Max(1, float64(p.cfg.Battery.MaxDischarge))
-	return units.Hertz(float64(p.cfg.Grid.NominalFrequency) * (1 - 0.02*loading))
+	return units.Hertz(float64(p.cfg.Grid.NominalFrequency)*(1-0.02*loading)) + p.shift
 }
 
 // advanceUtility moves the phase between the utility and the island over dt: it rotates at their

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register(command{name: "scenario", summary: "run a HIL scenario in simulated time: scenario run FILE.yaml --report DIR | scenario campaign --n 200 --seed S", run: runScenario})
+	register(command{name: "scenario", summary: "run a HIL scenario in simulated time: scenario run FILE.yaml --report DIR [--units N --feeder case.m] | scenario campaign --n 200 --seed S", run: runScenario})
 }
 
 // runScenario runs one scenario file, writes its report and exits 0 only if every assertion held.
@@ -28,6 +28,8 @@ func runScenario(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fractals scenario run", flag.ContinueOnError)
 	report := fs.String("report", "", "directory for report.json, the PNG plots and index.html")
 	jsonOut := fs.Bool("json", false, "print the result as JSON instead of a table")
+	unitsN := fs.Int("units", 0, "run the scenario with this many units on one community feeder, [1, 20] (0: as the file says)")
+	feeder := fs.String("feeder", "", "MATPOWER case of the community feeder (overrides the file's feeder)")
 	var files []string
 	rest := args[1:]
 	for len(rest) > 0 {
@@ -50,6 +52,18 @@ func runScenario(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "fractals scenario: %v\n", err)
 		return cli.ExitUsage
+	}
+	if *unitsN < 0 || *unitsN > 20 {
+		return cli.Errorf(stderr, fs, "--units %d out of range [1, 20]", *unitsN)
+	}
+	if *unitsN > 0 {
+		s.Units = *unitsN
+		if len(s.BatteriesKWh) != s.Units {
+			s.BatteriesKWh = nil // the file's list is for its own count of units
+		}
+	}
+	if *feeder != "" {
+		s.Feeder = *feeder
 	}
 	res, err := firmware.RunScenario(context.Background(), s)
 	if err != nil {

@@ -51,7 +51,7 @@ const (
 	MaxRating units.Watts = 1e9
 	// MaxLoadRatio bounds the load (active and reactive) at that many times the island's summed ratings.
 	MaxLoadRatio = 10
-	// MaxAdvance is the longest AdvanceTo integrates in one call: it takes 4000 integration steps per
+	// MaxAdvance is the longest AdvanceTo integrates in one call: it takes up to 4000 integration steps per
 	// simulated second per call (about 0.2 ms of CPU per simulated second for two units), so a call is
 	// bounded to about 2.4 million steps. Go further in several calls.
 	MaxAdvance = 10 * time.Minute
@@ -136,7 +136,8 @@ type State struct {
 // Sim integrates an island over time.
 type Sim struct {
 	is   Island
-	base float64 // summed ratings, W
+	h    time.Duration // integration step (stepFor)
+	base float64       // summed ratings, W
 	now  time.Time
 	// state in per unit of base: frequency, voltage, and each unit's P and Q
 	x []float64
@@ -149,13 +150,28 @@ type Sim struct {
 // fastest time constant allowed (1 ms) divided by the stability limit of RK4 (about 2.8).
 const integrationStep = 250 * time.Microsecond
 
+// maxIntegrationStep bounds the step an island with slow dynamics may take.
+const maxIntegrationStep = 5 * time.Millisecond
+
+// stepFor is the integration step for an island: a sixteenth of its fastest time constant (a unit's
+// response, the voltage's, or the swing equation's 2H·droop), never below integrationStep nor above
+// maxIntegrationStep, so slow islands (community feeders over hours) cost a fraction of fast ones.
+func stepFor(is Island) time.Duration {
+	fastest := is.VoltageTime.Seconds()
+	for _, u := range is.Units {
+		fastest = math.Min(fastest, math.Min(u.Response.Seconds(), 2*is.Inertia*u.FreqDroop))
+	}
+	h := time.Duration(fastest / 16 * float64(time.Second))
+	return max(integrationStep, min(h, maxIntegrationStep))
+}
+
 // New starts a simulation at time start, with every unit at its set-point response to the initial load
 // (the steady state the droop laws give for it).
 func New(is Island, start time.Time) (*Sim, error) {
 	if err := is.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Sim{is: is, now: start}
+	s := &Sim{is: is, now: start, h: stepFor(is)}
 	for _, u := range is.Units {
 		s.base += float64(u.Rating)
 	}
@@ -188,7 +204,7 @@ func (s *Sim) SetLoad(p units.Watts, q float64) error {
 func (s *Sim) Now() time.Time { return s.now }
 
 // AdvanceTo integrates up to t (taken from the caller's clock) and returns the state there. Its cost is
-// proportional to the time advanced (4000 steps per simulated second), so a time before the present,
+// proportional to the time advanced (200 to 4000 steps per simulated second, see stepFor), so a time before the present,
 // or more than MaxAdvance ahead of it, is refused and changes nothing.
 func (s *Sim) AdvanceTo(t time.Time) (State, error) {
 	if t.Before(s.now) {
@@ -198,7 +214,7 @@ func (s *Sim) AdvanceTo(t time.Time) (State, error) {
 		return State{}, fmt.Errorf("droop: advancing %v at once exceeds the %v limit (%d integration steps); advance in smaller steps", d, MaxAdvance, MaxAdvance/integrationStep)
 	}
 	for s.now.Before(t) {
-		h := integrationStep
+		h := s.h
 		if rest := t.Sub(s.now); rest < h {
 			h = rest
 		}

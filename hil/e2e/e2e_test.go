@@ -34,6 +34,9 @@ type params struct {
 	// noUtilitySensor runs the rig without the utility side of the PCC (hilrig --no-utility-sensor):
 	// the reconnection must be an open transition. offline 0 skips the inverter-offline phase.
 	noUtilitySensor bool
+	// blackStart trips the rig inverter's grid-forming stage once the unit is islanded: a full
+	// blackout the controller must black-start (model 123 Conn off, then on) before it resynchronises.
+	blackStart bool
 }
 
 // TestEndToEnd is the short variant that runs with every `go test`: about 20 s of wall time.
@@ -43,6 +46,14 @@ func TestEndToEnd(t *testing.T) {
 	// closes the PCC again well inside the 12 s healthy phase.
 	run(t, params{cycle: 500 * time.Millisecond, speed: 10, healthy: 12 * time.Second, offline: 5 * time.Second,
 		recovery: 6 * time.Second, outage: "15s-30s", reconnect: true})
+}
+
+// TestEndToEndBlackStart: islanded, the battery inverter trips and the island goes dark; the daemon
+// sees the dead bus (its relay trips), waits the black-start delay (5 s), black-starts the inverter
+// over SunSpec model 123 and, once the utility is back, resynchronises and closes; about 30 s.
+func TestEndToEndBlackStart(t *testing.T) {
+	run(t, params{cycle: 500 * time.Millisecond, speed: 10, healthy: 28 * time.Second,
+		outage: "15s-150s", reconnect: true, blackStart: true})
 }
 
 // TestEndToEndOpenTransition: a site whose meter does not sense the utility side islands and
@@ -240,7 +251,8 @@ func run(t *testing.T, p params) {
 
 	// Healthy: every cycle the controller's view matches the plant within one cycle.
 	var st status
-	commanded, islanded, reconnected := false, false, false
+	commanded, islanded, reconnected, tripped := false, false, false, false
+	blackStarts := 0
 	minFreq := 1e9
 	matched := 0
 	deadline := time.Now().Add(p.healthy)
@@ -282,6 +294,11 @@ func run(t *testing.T, p params) {
 		if islanded && st.State.Mode == "connected" && tr.PCCClosed {
 			reconnected = true
 		}
+		if p.blackStart && islanded && !tripped {
+			inject(t, rigURL, rig.Fault{Device: "inverter", Kind: "trip", On: true})
+			tripped = true
+		}
+		blackStarts = max(blackStarts, tr.BlackStarts)
 		minFreq = min(minFreq, s.GridFrequency.Value)
 		if tr.BatteryHeld && st.Commands.BatteryPower != 0 && abs(float64(tr.BatterySetpoint)-st.Commands.BatteryPower) <= 0.5 {
 			commanded = true
@@ -309,6 +326,13 @@ func run(t *testing.T, p params) {
 			if _, ok := events[kind]; !ok {
 				t.Errorf("no %s event from the daemon (events seen: %v)", kind, events)
 			}
+		}
+		if p.blackStart {
+			if _, ok := events["island_blackout"]; !ok || blackStarts < 1 || !strings.Contains(events["island_islanded"], "black start") {
+				t.Errorf("tripped inverter: blackout event %v, black starts in the plant %d, last islanded event %q: want a blackout and a black start",
+					ok, blackStarts, events["island_islanded"])
+			}
+			t.Logf("blackout: %s; then %s", events["island_blackout"], events["island_islanded"])
 		}
 		if _, synced := events["island_synchronising"]; p.noUtilitySensor && synced {
 			t.Errorf("synchronised without a utility-side sensor: %v", events)

@@ -15,7 +15,8 @@ type Fault struct {
 	Device string `json:"device"`
 	// Kind: offline, slow (Value ms per reply), exception (Value is the code), busy (Value
 	// requests answered with exception 6), drop (the inverter's connections close after Value
-	// replies), garbage, stuck, down.
+	// replies), garbage, stuck, down; trip (the inverter's grid-forming stage trips: a full
+	// blackout of the island until the controller black-starts it).
 	Kind  string  `json:"kind"`
 	On    bool    `json:"on"`
 	Value float64 `json:"value,omitempty"`
@@ -24,6 +25,11 @@ type Fault struct {
 // Inject applies a fault.
 func (r *Rig) Inject(f Fault) error {
 	switch {
+	case f.Device == "inverter" && f.Kind == "trip":
+		if f.On {
+			r.plant.TripForming() // restarts only on its controller's disconnect, then connect
+		}
+		return nil
 	case f.Device == "inverter":
 		return r.modbusFault(f)
 	case f.Kind == "stuck":
@@ -36,7 +42,7 @@ func (r *Rig) Inject(f Fault) error {
 		r.mq.setOffline(f.Device, f.On)
 		return nil
 	}
-	return fmt.Errorf("rig: fault %q on %q: not supported (inverter: offline, slow, exception, busy, drop, garbage; "+
+	return fmt.Errorf("rig: fault %q on %q: not supported (inverter: offline, slow, exception, busy, drop, garbage, trip; "+
 		"meter, ev, load0-2: offline; pins: offline; pcc, load0-2: stuck; broker: down)", f.Kind, f.Device)
 }
 

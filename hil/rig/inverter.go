@@ -39,11 +39,12 @@ type inverter struct {
 	m     *sunspec.Map
 	plant *hil.Plant
 
-	mu      sync.Mutex
-	now     func() time.Time
-	pvLimit held
-	battery held
-	errs    []error // control writes the rig could not make sense of (reported on the status page)
+	mu       sync.Mutex
+	now      func() time.Time
+	pvLimit  held
+	battery  held
+	reactive heldVAr // reactive.go
+	errs     []error // control writes the rig could not make sense of (reported on the status page)
 }
 
 func newInverter(p *hil.Plant, now func() time.Time, serial string) (*inverter, error) {
@@ -150,6 +151,7 @@ func (inv *inverter) nameplate(serial string) error {
 	s.set(704, "WMaxLimPctEna", 0)
 	s.set(704, "WMaxLimPct", 100)
 	s.set(704, "WMaxLimPctRvrtTms", 0)
+	reactiveNameplate(&s)
 	return s.err
 }
 
@@ -177,6 +179,7 @@ func (inv *inverter) update() {
 	s.set(701, "W", ac)
 	s.set(701, "Hz", float64(grid.Frequency))
 	s.set(701, "LNV", float64(grid.Voltage))
+	showReactive(&s, inv.plant)
 	if s.err != nil {
 		inv.note(fmt.Errorf("rig: inverter registers: %w", s.err))
 	}
@@ -200,12 +203,16 @@ func (inv *inverter) number(model uint16, path string, def float64) float64 {
 }
 
 // onWrite applies a client's control write to the held set-points.
-func (inv *inverter) onWrite(model uint16, _ []string) {
+func (inv *inverter) onWrite(model uint16, paths []string) {
 	now := inv.now()
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	rated := float64(inv.plant.PVRated())
 	wmax := inv.number(121, "WMax", rated)
+	inv.onReactiveWrite(model, paths, now, wmax)
+	if touches(paths, "VarSet", "VArPct", "VArWMaxPct", "Conn") {
+		return // a reactive or connection control only: the active power limits stay as they were
+	}
 	switch model {
 	case 123:
 		inv.pvLimit = held{active: inv.number(123, "WMaxLim_Ena", 0) == 1, at: now,

@@ -218,6 +218,7 @@ func (r *Rig) step(now time.Time) {
 		return
 	}
 	r.inv.hold(now)
+	r.inv.holdReactive(now)
 	r.mq.hold(now)
 	r.plant.Advance(dt)
 	r.inv.update()
@@ -280,6 +281,14 @@ type Truth struct {
 	BatteryHeld     bool        `json:"battery_held"`
 	EVSetpoint      units.Watts `json:"ev_setpoint"`
 	EVHeld          bool        `json:"ev_held"`
+	// ReactivePower is what the PV inverter injects (model 704 or 123 set-point, held).
+	ReactivePower units.VoltAmperesReactive `json:"reactive_power"`
+	ReactiveHeld  bool                      `json:"reactive_held"`
+	// Energizing: no cease command (model 123 Conn); FormingTripped: the grid-forming inverter
+	// tripped and waits for its black start; BlackStarts counts them.
+	Energizing     bool `json:"energizing"`
+	FormingTripped bool `json:"forming_tripped"`
+	BlackStarts    int  `json:"black_starts"`
 }
 
 func (r *Rig) truth(now time.Time) Truth {
@@ -291,6 +300,10 @@ func (r *Rig) truth(now time.Time) Truth {
 		t.Loads[k] = r.plant.Load(hil.LoadKind(k))
 	}
 	t.PVLimit, t.BatterySetpoint, t.PVLimitHeld, t.BatteryHeld = r.inv.setpoints()
+	t.ReactivePower = r.plant.ReactivePower()
+	_, t.ReactiveHeld = r.inv.reactiveHeld()
+	t.Energizing, t.FormingTripped = r.plant.Energizing()
+	t.BlackStarts = r.plant.BlackStarts()
 	t.EVSetpoint, t.EVHeld = r.mq.evSetpoint()
 	return t
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -29,9 +30,18 @@ type Scenario struct {
 	// Step is the plant step and control cycle (each cycle one protection tick), 20ms..1s (default 1 s).
 	Step time.Duration `yaml:"step"`
 	// Category is the unit's IEEE 1547 abnormal-performance category: 2 or 3 (default 2).
-	Category   int         `yaml:"category"`
-	Events     []Event     `yaml:"events"`
-	Assertions []Assertion `yaml:"assertions"`
+	Category int `yaml:"category"`
+	// Units is how many units share the feeder (default 1); with more, the grid events are at the
+	// feeder head and the community islands together (hil.Community).
+	Units int `yaml:"units"`
+	// Feeder is a MATPOWER case for the community's feeder, relative to the scenario file (empty: no
+	// power flow). BatteriesKWh, when given, is each unit's battery (one per unit).
+	Feeder       string    `yaml:"feeder"`
+	BatteriesKWh []float64 `yaml:"batteries_kwh"`
+	// Curtailment is how surplus PV is curtailed in an island: setpoint (default) or frequency.
+	Curtailment string      `yaml:"curtailment"`
+	Events      []Event     `yaml:"events"`
+	Assertions  []Assertion `yaml:"assertions"`
 }
 
 // Event is a plant event at a time since the run's start.
@@ -42,6 +52,9 @@ type Event struct {
 	// Voltage (p.u.) and Frequency (Hz) the utility holds during an excursion.
 	Voltage   float64 `yaml:"voltage"`
 	Frequency float64 `yaml:"frequency"`
+	// QualityFactor is the RLC load an unintentional island leaves on the dead section (IEEE 1547.1
+	// uses 1.0), matched to the unit's export.
+	QualityFactor float64 `yaml:"quality_factor"`
 }
 
 // Event kinds.
@@ -51,9 +64,16 @@ const (
 	PCCStuck   = "pcc_stuck" // the PCC contactor does not move when commanded
 	// Excursion: the utility holds voltage and frequency (50 or 60 Hz systems alike) from at to until.
 	Excursion = "utility_excursion"
+	// UnintentionalIsland: the utility's breaker upstream opens and leaves the unit, PCC closed, on
+	// a section whose RLC load (quality_factor) matches its export; a grid loss the breaker status
+	// input does not show. grid_return ends it.
+	UnintentionalIsland = "unintentional_island"
 )
 
-var eventKinds = []string{GridLoss, GridReturn, PCCStuck, Excursion}
+var eventKinds = []string{GridLoss, GridReturn, PCCStuck, Excursion, UnintentionalIsland}
+
+// IsLoss is true for the events that take the utility away.
+func (e Event) IsLoss() bool { return e.Kind == GridLoss || e.Kind == UnintentionalIsland }
 
 // Assertion is one check on the run.
 type Assertion struct {
@@ -67,6 +87,7 @@ type Assertion struct {
 // Assertion kinds, with the fields they take.
 var assertionKinds = map[string]string{
 	"detection_time":    "within",  // from each grid loss to the PCC commanded open
+	"cessation_time":    "within",  // from each grid loss until the unit no longer energises the utility's side
 	"critical_unserved": "max",     // Wh
 	"soc":               "min",     // lowest state of charge reached
 	"frequency":         "min,max", // Hz, outside the first 2 s after each grid event
@@ -74,6 +95,9 @@ var assertionKinds = map[string]string{
 	"reconnect_delay":   "min", // seconds from grid return to the PCC closing, at least
 	"pcc_operations":    "max", // commanded PCC changes
 	"relay_chatter":     "max", // load relay changes per hour, at most
+	"pv_curtailed":      "min", // Wh of PV curtailed, at least
+	"frequency_rise":    "min", // Hz: the highest frequency while islanded minus nominal, at least
+	"droop_sharing":     "max", // community: worst deviation of a unit's share of the island's imbalance from its rating's share
 }
 
 // Phases the sequence assertion may name.
@@ -99,7 +123,11 @@ func ReadFile(path string) (*Scenario, error) {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
 	defer f.Close()
-	return Read(path, f)
+	s, err := Read(path, f)
+	if err == nil && s.Feeder != "" && !filepath.IsAbs(s.Feeder) {
+		s.Feeder = filepath.Join(filepath.Dir(path), s.Feeder)
+	}
+	return s, err
 }
 
 // Read parses and checks a scenario file.
@@ -232,6 +260,18 @@ func (c *checker) check(s *Scenario) {
 	} else if s.Step != 0 && s.Duration/s.Step > 2_000_000 {
 		c.fail(at("step"), "%v makes %d steps over %v, more than 2000000", s.Step, s.Duration/s.Step, s.Duration)
 	}
+	if s.Units < 0 || s.Units > 20 {
+		c.fail(at("units"), "%d outside 1..20", s.Units)
+	}
+	if len(s.BatteriesKWh) > 0 && len(s.BatteriesKWh) != max(s.Units, 1) {
+		c.fail(at("batteries_kwh"), "%d batteries for %d units", len(s.BatteriesKWh), max(s.Units, 1))
+	}
+	for i, b := range s.BatteriesKWh {
+		c.rangeCheck(at("batteries_kwh", i), b, 1, 1000)
+	}
+	if s.Curtailment != "" && s.Curtailment != "setpoint" && s.Curtailment != "frequency" {
+		c.fail(at("curtailment"), "%q: accepted setpoint or frequency", s.Curtailment)
+	}
 	if s.Category != 0 && s.Category != 2 && s.Category != 3 {
 		c.fail(at("category"), "%d: accepted 2 or 3", s.Category)
 	}
@@ -267,11 +307,14 @@ func (c *checker) events(s *Scenario) {
 		}
 		last = e.At
 		switch e.Kind {
-		case GridLoss:
+		case GridLoss, UnintentionalIsland:
 			if !up {
-				c.fail(at("events", i, "kind"), "grid_loss while the grid is already lost")
+				c.fail(at("events", i, "kind"), "%s while the grid is already lost", e.Kind)
 			}
 			up = false
+			if e.Kind == UnintentionalIsland {
+				c.rangeCheck(at("events", i, "quality_factor"), e.QualityFactor, 0.1, 10)
+			}
 		case GridReturn:
 			if up {
 				c.fail(at("events", i, "kind"), "grid_return while the grid is up")
@@ -290,6 +333,9 @@ func (c *checker) events(s *Scenario) {
 		}
 		if e.Kind != PCCStuck && e.Kind != Excursion && e.Until != 0 {
 			c.fail(at("events", i, "until"), "only pcc_stuck and utility_excursion take until")
+		}
+		if e.Kind != UnintentionalIsland && e.QualityFactor != 0 {
+			c.fail(at("events", i, "quality_factor"), "only unintentional_island takes quality_factor")
 		}
 		if e.Kind != Excursion && (e.Voltage != 0 || e.Frequency != 0) {
 			c.fail(at("events", i), "only utility_excursion takes voltage and frequency")

@@ -48,6 +48,10 @@ func TestBadFilesGetFileLineField(t *testing.T) {
 		{"{kind: detection_time, within: 2s}", "{kind: soc, max: 1}", "t.yaml:8: assertions[0]: soc needs min"},
 		{"duration: 2h", "duration: 2h\nstep: 5ms", "t.yaml:3: step: 5ms outside 20ms..1s"},
 		{"duration: 2h", "duration: 2h\ncategory: 1", "t.yaml:3: category: 1: accepted 2 or 3"},
+		{"{at: 1h, kind: grid_loss}", "{at: 1h, kind: unintentional_island}", "t.yaml:4: events[0].quality_factor: 0 outside 0.1..10"},
+		{"{at: 1h, kind: grid_loss}", "{at: 1h, kind: grid_loss, quality_factor: 1}", "t.yaml:4: events[0].quality_factor: only unintentional_island takes quality_factor"},
+		{"{kind: detection_time, within: 2s}", "{kind: cessation_time, max: 2}", "t.yaml:8: assertions[0]: cessation_time needs within"},
+		{"duration: 2h", "duration: 2h\ncurtailment: droop", "t.yaml:3: curtailment: \"droop\": accepted setpoint or frequency"},
 	}
 	for _, c := range cases {
 		_, err := Read("t.yaml", strings.NewReader(strings.Replace(good, c.from, c.to, 1)))
