@@ -232,7 +232,7 @@ func heapInUseMB() float64 {
 // works harder instead of letting the heap grow to twice what is live. The unit's 40 MB resident
 // budget is about 18 MB of the binary's own pages (make footprint, stripped static build) plus what
 // the runtime holds; the largest live part is the InfluxDB retry buffer during an outage (at most
-// config.DefaultInfluxBuffer points, about 10 MB), which fits under 16 MiB with the daemon's few MB
+// config.DefaultInfluxBuffer points, about 7 MB), which fits under 16 MiB with the daemon's few MB
 // of its own. The collector then runs about once a minute instead of twice, a cost of well under
 // 0.1 % of a core. 12 MiB would thrash once the buffer is full.
 const memoryLimit = 16 << 20

@@ -32,7 +32,7 @@ type Influx struct {
 	// kept for retrying while the database is unreachable (older points are dropped, and counted).
 	BatchSize     uint          `yaml:"batch_size"`     // default 500
 	FlushInterval time.Duration `yaml:"flush_interval"` // default 5s
-	BufferPoints  uint          `yaml:"buffer_points"`  // default 20000
+	BufferPoints  uint          `yaml:"buffer_points"`  // default 15000
 }
 
 // TelemetryMQTT is the broker the unit publishes its state to.
@@ -53,9 +53,9 @@ const (
 	DefaultStateEvery  = 5 * time.Second
 	DefaultInfluxBatch = 500
 	DefaultInfluxFlush = 5 * time.Second
-	// DefaultInfluxBuffer is 83 minutes of a 1 s cycle's 4 points, about 10 MB of line protocol
+	// DefaultInfluxBuffer is an hour of a 1 s cycle's 4 points, about 7 MB of line protocol
 	// (470 bytes a point): what fits the unit's 40 MB memory budget (cmd/fractalsd memoryLimit).
-	DefaultInfluxBuffer    = 20000
+	DefaultInfluxBuffer    = 15000
 	DefaultMQTTListen      = "127.0.0.1:1883"
 	DefaultTopicPrefix     = "fractals"
 	DefaultDiscoveryPrefix = "homeassistant"
