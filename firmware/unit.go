@@ -45,6 +45,8 @@ type Unit struct {
 	planned bool
 	// evMode is the EV-mode command (SetEVMode), applied to the state like planned.
 	evMode fractals.EVMode
+	// nextSchedule is the market's commitment (CommitSchedule), applied to the state at the next tick.
+	nextSchedule *fractals.Schedule
 }
 
 // NewUnit wires devices to a controller on a clock. A nil logger keeps the unit silent.
