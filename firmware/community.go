@@ -47,9 +47,9 @@ type CommunityOptions struct {
 	Liars []int
 }
 
-// DefaultCommunityOptions is three units on case33bw's feeder with the default market.
+// DefaultCommunityOptions is three units with the default market, cleared by consensus.
 func DefaultCommunityOptions() CommunityOptions {
-	o := CommunityOptions{Sim: DefaultSimOptions(), Market: fractals.DefaultMarketConfig(), Method: auction.Distributed, NetworkRate: 0.01,
+	o := CommunityOptions{Sim: DefaultSimOptions(), Market: fractals.DefaultMarketConfig(), Method: MethodConsensus, NetworkRate: 0.01,
 		FeederLoadScale: 1}
 	o.Sim.Units = 3
 	o.Market.Horizon = 6 * time.Hour

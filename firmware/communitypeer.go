@@ -3,6 +3,7 @@ package firmware
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/fractals-energy/fractals/auction"
+	"github.com/fractals-energy/fractals/firmware/config"
 	"github.com/fractals-energy/fractals/fractals"
 	"github.com/fractals-energy/fractals/internal/clock"
 	"github.com/fractals-energy/fractals/internal/solar"
@@ -57,7 +59,14 @@ type UnitMarketOptions struct {
 	StopBy, Deadline time.Duration
 	// Tick is how often the peer is ticked for resends and silence (default 20 ms).
 	Tick time.Duration
+	// StartWith, when positive, makes Run clear the interval under way as soon as that many neighbours
+	// are connected (or after startWait), before the next boundary: for units that start together,
+	// such as the loopback community of make run. A unit joining a running community leaves it zero.
+	StartWith int
 }
+
+// startWait is how long a StartWith unit waits for its neighbours before it clears with those it has.
+const startWait = 30 * time.Second
 
 func (o UnitMarketOptions) withDefaults(interval time.Duration) UnitMarketOptions {
 	if o.Hops == 0 {
@@ -135,6 +144,15 @@ func (m *UnitMarket) Last() *MarketStatus {
 func (m *UnitMarket) Run(ctx context.Context) error {
 	observe := m.clk.NewTicker(observeEvery)
 	defer observe.Stop()
+	if m.opt.StartWith > 0 {
+		m.waitForNeighbours(ctx, m.opt.StartWith)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if _, err := m.ClearInterval(ctx, m.clk.Now().Truncate(m.mc.Interval)); err != nil && m.log != nil && ctx.Err() == nil {
+			m.log.Warn("market interval", "err", err)
+		}
+	}
 	for {
 		now := m.clk.Now()
 		next := now.Truncate(m.mc.Interval).Add(m.mc.Interval)
@@ -157,6 +175,22 @@ func (m *UnitMarket) Run(ctx context.Context) error {
 			if m.log != nil {
 				m.log.Warn("market interval", "start", next, "err", err)
 			}
+		}
+	}
+}
+
+// waitForNeighbours waits until n neighbours are connected, at most startWait, keeping early messages.
+func (m *UnitMarket) waitForNeighbours(ctx context.Context, n int) {
+	poll := m.clk.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	until := m.clk.Now().Add(startWait)
+	for len(m.neighbours()) < n && m.clk.Now().Before(until) {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-m.sub.C():
+			m.route(msg, 0, nil)
+		case <-poll.C():
 		}
 	}
 }
@@ -343,4 +377,29 @@ func (u *Unit) CommitSchedule(s fractals.Schedule) {
 func NewSimMarket(d *Daemon, o SimOptions, node mesh.Mesh, mc fractals.MarketConfig, opt UnitMarketOptions, log *slog.Logger) (*UnitMarket, error) {
 	pc := o.PlantConfig(0)
 	return NewUnitMarket(d.unit, node, d.clock, mc, pc.PV, pc.Latitude, opt, log)
+}
+
+// StartConfiguredMarket attaches the consensus market of a unit file with both a mesh and a market
+// section to the daemon (nil, nil otherwise, or for the fractal method, which the daemon does not
+// run). The PV forecast models the market section's pv.kw on the default array at latitude 40: it
+// learns the unit's actual production within a day.
+func StartConfiguredMarket(u *config.Unit, d *Daemon, node *mesh.Node, log *slog.Logger) (*UnitMarket, error) {
+	if u == nil || u.Mesh == nil || u.Market == nil || node == nil {
+		return nil, nil
+	}
+	mc := u.Market.Controller()
+	if mc.Method == "fractal" {
+		if log != nil {
+			log.Warn("market method fractal is not run by the daemon: no market", "method", mc.Method)
+		}
+		return nil, nil
+	}
+	pv := solar.DefaultPVConfig()
+	pv.DCRating = units.Watts(mc.PVKW * 1000)
+	m, err := NewUnitMarket(d.unit, node, d.clock, mc, pv, DefaultSimOptions().Latitude, UnitMarketOptions{}, log)
+	if err != nil {
+		return nil, fmt.Errorf("market: %w", err)
+	}
+	d.AttachMarket(m)
+	return m, nil
 }
