@@ -59,6 +59,10 @@ type UnitMarketOptions struct {
 	StopBy, Deadline time.Duration
 	// Tick is how often the peer is ticked for resends and silence (default 20 ms).
 	Tick time.Duration
+	// ResendAfter (default 1 s) and SilenceTimeout (default 10 s) are the peer's: devp2p links are
+	// reliable, so a resend only helps after a link dropped, and every needless one costs a signature
+	// and, on a loaded unit, more delay.
+	ResendAfter, SilenceTimeout time.Duration
 	// StartWith, when positive, makes Run clear the interval under way as soon as that many neighbours
 	// are connected (or after startWait), before the next boundary: for units that start together,
 	// such as the loopback community of make run. A unit joining a running community leaves it zero.
@@ -83,6 +87,12 @@ func (o UnitMarketOptions) withDefaults(interval time.Duration) UnitMarketOption
 	}
 	if o.Tick == 0 {
 		o.Tick = 20 * time.Millisecond
+	}
+	if o.ResendAfter == 0 {
+		o.ResendAfter = time.Second
+	}
+	if o.SilenceTimeout == 0 {
+		o.SilenceTimeout = 10 * time.Second
 	}
 	return o
 }
@@ -267,7 +277,8 @@ func (m *UnitMarket) ClearInterval(ctx context.Context, start time.Time) (*aucti
 	nbs := m.neighbours()
 	peer, err := auction.NewConsensusPeer(auction.PeerConfig{ID: m.ID(), Interval: interval, Periods: m.mc.Periods(),
 		PeriodHours: m.mc.Interval.Hours(), Agents: m.bid(start), Neighbours: nbs, Hops: m.opt.Hops, Start: began,
-		StopBy: began.Add(m.opt.StopBy), Deadline: began.Add(m.opt.Deadline)})
+		StopBy: began.Add(m.opt.StopBy), Deadline: began.Add(m.opt.Deadline), ResendAfter: m.opt.ResendAfter,
+		SilenceTimeout: m.opt.SilenceTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -402,4 +413,28 @@ func StartConfiguredMarket(u *config.Unit, d *Daemon, node *mesh.Node, log *slog
 	}
 	d.AttachMarket(m)
 	return m, nil
+}
+
+// StartLoopbackTree starts n mesh nodes on 127.0.0.1 linked along a binary tree (node i dials its
+// parent (i-1)/2, as the simulator links its units), so each has at most three neighbours and the
+// mesh's diameter grows with log2(n). It returns the nodes and the diameter; the caller closes them.
+func StartLoopbackTree(n int, community string) ([]*mesh.Node, int, error) {
+	nodes := make([]*mesh.Node, 0, n)
+	adj := make([][]int, n)
+	for i := range n {
+		m := &config.Mesh{Listen: "127.0.0.1:0", Community: community, MaxPeers: 8}
+		if i > 0 {
+			m.Static = []string{nodes[parent(i)].Enode().URLv4()}
+			adj[i], adj[parent(i)] = append(adj[i], parent(i)), append(adj[parent(i)], i)
+		}
+		node, err := StartMesh(m, nil)
+		if err != nil {
+			for _, x := range nodes {
+				x.Close()
+			}
+			return nil, 0, err
+		}
+		nodes = append(nodes, node)
+	}
+	return nodes, max(1, diameter(adj)), nil
 }

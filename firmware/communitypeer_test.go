@@ -28,7 +28,17 @@ func loopbackMarkets(t testing.TB, n int, horizon time.Duration) ([]*Daemon, []*
 			nd.Close()
 		}
 	})
-	waitForPeers(t, nodes, n-1)
+	want := make([]int, n)
+	for i := range want {
+		want[i] = n - 1
+	}
+	waitForPeers(t, nodes, want)
+	return marketsOn(t, nodes, horizon, 2)
+}
+
+// marketsOn builds a simulated daemon and its market on every node.
+func marketsOn(t testing.TB, nodes []*mesh.Node, horizon time.Duration, hops int) ([]*Daemon, []*UnitMarket) {
+	t.Helper()
 	mc := fractals.DefaultMarketConfig()
 	mc.Horizon = horizon
 	var daemons []*Daemon
@@ -41,7 +51,7 @@ func loopbackMarkets(t testing.TB, n int, horizon time.Duration) ([]*Daemon, []*
 			t.Fatal(err)
 		}
 		d.Tick(context.Background())
-		m, err := NewSimMarket(d, o, nd, mc, UnitMarketOptions{Hops: 2}, nil)
+		m, err := NewSimMarket(d, o, nd, mc, UnitMarketOptions{Hops: hops}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,11 +63,12 @@ func loopbackMarkets(t testing.TB, n int, horizon time.Duration) ([]*Daemon, []*
 	return daemons, markets
 }
 
-// waitForPeers waits (generously: the machine may be loaded) until every node has want connected peers.
-func waitForPeers(t testing.TB, nodes []*mesh.Node, want int) {
+// waitForPeers waits (generously: the machine may be loaded) until node i has want[i] connected peers.
+func waitForPeers(t testing.TB, nodes []*mesh.Node, want []int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for _, nd := range nodes {
+	for i, nd := range nodes {
+		want := want[i]
 		for {
 			connected := 0
 			for _, p := range nd.Peers() {
@@ -160,4 +171,56 @@ func checkMirrored(t testing.TB, results map[string]*auction.IntervalResult) {
 			t.Fatalf("%s–%s period %d: %+v, partner's %+v (recorded %v)", k.self, k.partner, k.period, tr, other, ok)
 		}
 	}
+}
+
+// FuzzUnitMarketRoute: whatever a neighbour sends on the market code, the daemon's market neither
+// panics nor keeps more than its bound of early messages, and the interval it is clearing still ends.
+func FuzzUnitMarketRoute(f *testing.F) {
+	iterate, _ := auction.PeerMessage{Kind: auction.KindIterate, Interval: 1800, Iteration: 0, Stop: auction.NoStop,
+		SellKW: make([]float64, 4), BuyKW: make([]float64, 4)}.MarshalBinary()
+	ahead, _ := auction.PeerMessage{Kind: auction.KindIterate, Interval: 1 << 40, Stop: auction.NoStop,
+		SellKW: []float64{1}, BuyKW: []float64{0}}.MarshalBinary()
+	leave, _ := auction.PeerMessage{Kind: auction.KindLeave, Interval: 1800}.MarshalBinary()
+	fractal, _ := auction.FractalMessage{}.MarshalBinary()
+	for _, seed := range [][]byte{iterate, ahead, leave, fractal, {1, 1, 0}, nil} {
+		f.Add(seed)
+	}
+	clk := clock.NewSim(time.Unix(1800, 0))
+	net := mesh.NewMemNetwork(clk, 1, mesh.LinkProfile{}, mesh.DefaultOptions("fuzz"))
+	self, other := net.AddNode(mesh.SeededKey(1, 0)), net.AddNode(mesh.SeededKey(1, 1))
+	if err := net.Connect(self.Self(), other.Self()); err != nil {
+		f.Fatal(err)
+	}
+	o := DefaultSimOptions()
+	d, err := NewSimDaemon(o, clk, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	mc := fractals.DefaultMarketConfig()
+	mc.Horizon = time.Hour
+	m, err := NewSimMarket(d, o, self, mc, UnitMarketOptions{Hops: 1}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(m.Close)
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		peer, err := auction.NewConsensusPeer(auction.PeerConfig{ID: m.ID(), Interval: 1800, Periods: 4, PeriodHours: 1,
+			Agents: m.bid(time.Unix(1800, 0)), Neighbours: []auction.Neighbour{{ID: other.Self().Hex(), MaxW: 1000}},
+			Hops: 1, Start: clk.Now(), Deadline: clk.Now().Add(time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := mesh.Message{Code: mesh.CodeMarket, From: other.Self(), Via: other.Self(), Payload: payload}
+		m.route(msg, 1800, peer)
+		m.route(msg, 0, nil)
+		for iv, q := range m.early {
+			if len(q) > maxEarlyMessages || len(m.early) > 4 {
+				t.Fatalf("early queue of %d: %d messages, %d intervals", iv, len(q), len(m.early))
+			}
+		}
+		peer.Tick(clk.Now().Add(time.Minute))
+		if peer.Result() == nil {
+			t.Fatal("the interval did not end at its deadline")
+		}
+	})
 }
