@@ -19,6 +19,11 @@
 // readings and the feeder's AC power flow and balance, and pays over real ledger nodes (a bbolt file
 // each, the in-process transport, channels along a binary tree of the units, mediated beyond a
 // partner). The signed meter readings travel over the in-memory mesh (package mesh's MemNetwork, the
-// units linked along the same tree, with loss and jitter as options); the market does not use the mesh
-// yet.
+// units linked along the same tree, with loss and jitter as options), and so do the consensus market's
+// messages (MethodConsensus, the default).
+//
+// communitypeer.go is the running unit's market: UnitMarket bids the unit's agents every interval,
+// negotiates with its connected devp2p neighbours by an auction.ConsensusPeer, commits the first period
+// as the unit's schedule and serves /api/market (fractalsd --community, and a unit file with mesh: and
+// market:). It does not yet settle or pay the daemon's trades.
 package firmware
