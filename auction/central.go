@@ -58,20 +58,27 @@ func newIPMBlock(b *block, periods int) *ipmBlock {
 // solveBlockLP minimises Σ cost·x over all blocks subject to their rows, their bounds and balance in every
 // period.
 func solveBlockLP(blocks []block, periods int) (lpResult, error) {
-	return solveBlockLPTol(blocks, periods, ipmTolerance)
+	return solveBlockLPTol(blocks, periods, ipmTolerance, nearTolerance)
 }
 
 // nearTolerance is how close an iterate must be to accept it when the Newton system turns singular at
 // the very end (the market peer's small programs, solved hundreds of times, meet this now and then).
 const nearTolerance = 1e-7
 
-// solveBlockLPTol is solveBlockLP to a given relative tolerance.
-func solveBlockLPTol(blocks []block, periods int, tol float64) (lpResult, error) {
+// stallLimit is how many iterations in a row the primal residual may fail to shrink before the
+// iterate is accepted, if it is within the caller's near tolerance: the best the arithmetic allows.
+const stallLimit = 5
+
+// solveBlockLPTol is solveBlockLP to a given relative tolerance, accepting an iterate within near of
+// it when the method can get no closer (a singular Newton system, or a primal residual that stalls).
+func solveBlockLPTol(blocks []block, periods int, tol, near float64) (lpResult, error) {
 	bs := make([]*ipmBlock, len(blocks))
 	active := make([]bool, periods) // periods where some variable can move
 	var costScale, rhsScale float64
+	quadratic := false
 	for i := range blocks {
 		bs[i] = newIPMBlock(&blocks[i], periods)
+		quadratic = quadratic || blocks[i].quad != nil
 		for j, t := range blocks[i].period {
 			if t >= 0 {
 				active[t] = true
@@ -91,6 +98,7 @@ func solveBlockLPTol(blocks []block, periods int, tol float64) (lpResult, error)
 	rL := make([]float64, periods)
 	schur := make([]float64, periods*periods)
 	st := &ipmState{blocks: bs, periods: periods, yL: yL, dyL: dyL, rpL: rpL, rL: rL, schur: schur, active: active}
+	prevPinf, stalled := math.Inf(1), 0
 	for it := 1; it <= maxIPMIterations; it++ {
 		pinf, dinf, gap, mu, obj := st.residuals()
 		// The balance rows add up thousands of kW: their residual is judged against their own size.
@@ -100,8 +108,18 @@ func solveBlockLPTol(blocks []block, periods int, tol float64) (lpResult, error)
 		if within(tol) {
 			return st.result(obj, it-1), nil
 		}
+		// Complementarity gone but the primal residual stuck above tol (an iterate pinned to a bound
+		// by rounding): it will not get better.
+		if pinf > 0.9*prevPinf && within(math.Max(tol, near)) {
+			if stalled++; stalled >= stallLimit {
+				return st.result(obj, it-1), nil
+			}
+		} else {
+			stalled = 0
+		}
+		prevPinf = pinf
 		if !st.factor() {
-			if within(math.Max(tol, nearTolerance)) {
+			if within(math.Max(tol, near)) {
 				return st.result(obj, it-1), nil
 			}
 			return lpResult{}, fmt.Errorf("%w: singular Newton system at iteration %d", ErrNotConverged, it)
@@ -121,6 +139,13 @@ func solveBlockLPTol(blocks []block, periods int, tol float64) (lpResult, error)
 			return sigma*mu - b.x[j]*b.z[j] - b.affDX[j]*b.affDZ[j], sigma*mu - b.s[j]*b.w[j] + b.affDX[j]*b.affDW[j]
 		})
 		ap, ad = st.stepLengths()
+		if quadratic {
+			// With a quadratic cost the dual residual depends on x: separate primal and dual steps
+			// leave it behind and the method stalls (the market peer's programs failed by the
+			// hundred), so both take the shorter step.
+			ap = math.Min(ap, ad)
+			ad = ap
+		}
 		st.move(math.Min(1, 0.995*ap), math.Min(1, 0.995*ad))
 	}
 	return lpResult{}, fmt.Errorf("%w: interior point after %d iterations", ErrNotConverged, maxIPMIterations)

@@ -76,9 +76,9 @@ func (w *DayWindow) contains(t time.Time) bool {
 // half its peak, a daytime load, it sits at 0.958 p.u., so a period outside the band is news.
 const defaultFeederLoadScale = 0.5
 
-// DefaultCommunityOptions is three units on case33bw's feeder with the default market.
+// DefaultCommunityOptions is three units on case33bw's feeder with the default market, cleared by consensus.
 func DefaultCommunityOptions() CommunityOptions {
-	o := CommunityOptions{Sim: DefaultSimOptions(), Market: fractals.DefaultMarketConfig(), Method: auction.Distributed, NetworkRate: 0.01,
+	o := CommunityOptions{Sim: DefaultSimOptions(), Market: fractals.DefaultMarketConfig(), Method: MethodConsensus, NetworkRate: 0.01,
 		FeederLoadScale: defaultFeederLoadScale}
 	o.Sim.Units = 3
 	o.Market.Horizon = 6 * time.Hour

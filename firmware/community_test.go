@@ -7,12 +7,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fractals-energy/fractals/auction"
 )
 
-// communityRunFor is the default three-unit community on case33bw for d.
+// communityRunFor is the default three-unit community on case33bw for d, cleared by the in-process
+// exchange (whose pro-rata trades the payment tests rely on) unless mutate picks another method.
 func communityRunFor(t *testing.T, d time.Duration, mutate func(*CommunityOptions)) CommunityResult {
 	t.Helper()
 	o := DefaultCommunityOptions()
+	o.Method = auction.Distributed
 	o.Sim.Duration = d
 	o.Feeder = "../grid/testdata/case33bw.m"
 	o.LedgerDir = t.TempDir()

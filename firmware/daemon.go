@@ -23,9 +23,10 @@ type Daemon struct {
 	cycle       time.Duration
 	log         *slog.Logger
 	lastAdvance time.Time
-	mesh        *mesh.Node // nil without a mesh node; see AttachMesh
-	ops         ops        // observers and extra routes (observe.go)
-	ledger      *Ledger    // nil without a channels section (ledger_api.go)
+	mesh        *mesh.Node  // nil without a mesh node; see AttachMesh
+	ops         ops         // observers and extra routes (observe.go)
+	ledger      *Ledger     // nil without a channels section (ledger_api.go)
+	market      *UnitMarket // nil without mesh and market (communitypeer.go)
 }
 
 // NewSimDaemon builds a daemon for one simulated unit whose plant starts at the clock's now.
@@ -74,6 +75,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	defer d.stopOps()
 	protection := d.protectionTicker()
 	defer protection.Stop()
+	if d.market != nil {
+		go func() { _ = d.market.Run(ctx) }()
+	}
 	d.Tick(ctx)
 	for {
 		select {
@@ -104,6 +108,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("POST /api/island", d.handleIsland)
 	mux.HandleFunc("POST /api/ev", d.handleEVMode)
 	mux.HandleFunc("GET /api/community", d.serveCommunity)
+	mux.HandleFunc("GET /api/market", d.serveMarket)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := d.unit.Status()
 		if st.Cycles == 0 || d.clock.Since(st.Snapshot.At) > 3*d.cycle {

@@ -26,4 +26,10 @@
 // and the channel between unit 1's half of the tree and the rest (each part clears alone); an
 // Adversary (communityadversary.go) forges, replays or floods market envelopes; RepeatPayments pays
 // every intent twice with its id; RecordIntervals keeps every interval's clearing and metered energy.
+// MethodConsensus is the default method.
+//
+// communitypeer.go is the running unit's market: UnitMarket bids the unit's agents every interval,
+// negotiates with its connected devp2p neighbours by an auction.ConsensusPeer, commits the first period
+// as the unit's schedule and serves /api/market (fractalsd --community, and a unit file with mesh: and
+// market:). It does not yet settle or pay the daemon's trades.
 package firmware

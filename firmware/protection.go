@@ -87,6 +87,9 @@ func (u *Unit) RequestIsland(on bool) {
 func (u *Unit) currentState() fractals.State {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.nextSchedule != nil {
+		u.state.Schedule, u.nextSchedule = *u.nextSchedule, nil
+	}
 	st := fractals.RequestEVMode(fractals.RequestIsland(u.state, u.planned), u.evMode)
 	st.NightReserve = u.nightReserve
 	return st

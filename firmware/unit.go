@@ -50,6 +50,8 @@ type Unit struct {
 	// nil: none kept. nightReserve is the latest, applied to the state like planned.
 	night        *nightForecast
 	nightReserve units.Fraction
+	// nextSchedule is the market's commitment (CommitSchedule), applied to the state at the next tick.
+	nextSchedule *fractals.Schedule
 }
 
 // NewUnit wires devices to a controller on a clock. A nil logger keeps the unit silent.

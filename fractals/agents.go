@@ -20,7 +20,7 @@ type TariffBand struct {
 type MarketConfig struct {
 	Interval time.Duration // market interval and period length, 5..60 min
 	Horizon  time.Duration // receding horizon; only the first period is binding
-	Method   string        // distributed (consensus ADMM) or fractal (one-shot double auction up a cluster tree)
+	Method   string        // consensus (bilateral ADMM with the mesh neighbours, the default), distributed (ADMM exchange) or fractal (one-shot double auction up a cluster tree)
 
 	ImportTariff []TariffBand // time of use, sorted by FromHour, the first from 0
 	ExportPrice  units.PricePerKWh
@@ -45,7 +45,7 @@ type MarketConfig struct {
 // DefaultMarketConfig is a quarter-hour market over a day ahead, with a two-band tariff and costs of
 // a small rooftop system: the numbers a newcomer can run before knowing their own.
 func DefaultMarketConfig() MarketConfig {
-	return MarketConfig{Interval: 15 * time.Minute, Horizon: 24 * time.Hour, Method: "distributed",
+	return MarketConfig{Interval: 15 * time.Minute, Horizon: 24 * time.Hour, Method: "consensus",
 		ImportTariff: []TariffBand{{0, 0.20}, {7, 0.30}, {17, 0.40}, {21, 0.20}}, ExportPrice: 0.06,
 		CriticalValue: 5, EssentialValue: 2, DegradableValue: 0.35, EssentialShare: 0.5, FlexibleValue: 0.25, EVValue: 0.5,
 		BatteryPrice: 5000, BatteryCycleLife: 6000, BatteryDoD: 0.9,
@@ -59,8 +59,8 @@ func (m MarketConfig) Validate() error {
 		return fmt.Errorf("market interval %v out of range [5m, 60m]", m.Interval)
 	case m.Horizon < m.Interval || m.Horizon > 7*24*time.Hour:
 		return fmt.Errorf("market horizon %v out of range [interval, 168h]", m.Horizon)
-	case m.Method != "distributed" && m.Method != "fractal":
-		return fmt.Errorf("market method %q, want distributed or fractal", m.Method)
+	case m.Method != "consensus" && m.Method != "distributed" && m.Method != "fractal":
+		return fmt.Errorf("market method %q, want consensus, distributed or fractal", m.Method)
 	case len(m.ImportTariff) == 0 || m.ImportTariff[0].FromHour != 0:
 		return fmt.Errorf("market import tariff must start with a band from hour 0")
 	case !(m.BatteryCycleLife > 0) || !(m.BatteryDoD > 0 && m.BatteryDoD <= 1):

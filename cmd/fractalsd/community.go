@@ -10,8 +10,10 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/fractals-energy/fractals/firmware"
+	"github.com/fractals-energy/fractals/fractals"
 	"github.com/fractals-energy/fractals/internal/clock"
 )
 
@@ -20,8 +22,10 @@ const communityMesh = "fractals-run"
 
 // runCommunity runs n simulated units in one process, each with its own plant (seed o.Seed+i), its
 // own status API, dashboard (/) and /metrics on listeners[i] and its own devp2p mesh node on
-// loopback, the nodes dialling each other. What it does not do yet: the units' market peers do not clear over this mesh (the consensus
-// market runs in `fractals sim --market-method consensus` on the in-memory mesh).
+// loopback, the nodes dialling each other, and its consensus market clearing with the others over
+// that mesh every communityInterval (GET /api/market shows the last interval); the units start
+// together, so they clear the interval under way as soon as they see each other, then every interval
+// from the next boundary.
 func runCommunity(ctx context.Context, o firmware.SimOptions, listeners []net.Listener, log *slog.Logger) error {
 	nodes, err := firmware.StartLoopbackCommunity(len(listeners), communityMesh)
 	if err != nil {
@@ -49,7 +53,14 @@ func runCommunity(ctx context.Context, o firmware.SimOptions, listeners []net.Li
 			return fmt.Errorf("unit %d: %w", i, err)
 		}
 		defer ops.Close()
+		m, err := firmware.NewSimMarket(d, uo, nodes[i], communityMarket(), firmware.UnitMarketOptions{Hops: 2, StartWith: len(listeners) - 1}, log.With("unit", i))
+		if err != nil {
+			return fmt.Errorf("unit %d: market: %w", i, err)
+		}
+		defer m.Close()
+		d.AttachMarket(m)
 		log.Info("community unit", "unit", i, "api", "http://"+ln.Addr().String()+"/api/status",
+			"market", "http://"+ln.Addr().String()+"/api/market",
 			"mesh", "http://"+ln.Addr().String()+"/api/mesh", "enode", nodes[i].Enode().URLv4())
 		running++
 		go func() { errs <- d.Run(ctx, ln) }()
@@ -63,6 +74,14 @@ func runCommunity(ctx context.Context, o firmware.SimOptions, listeners []net.Li
 		}
 	}
 	return first
+}
+
+// communityMarket is the loopback community's market: the shortest interval, so that the first one
+// clears within five minutes of starting, over a six-hour horizon.
+func communityMarket() fractals.MarketConfig {
+	mc := fractals.DefaultMarketConfig()
+	mc.Interval, mc.Horizon = 5*time.Minute, 6*time.Hour
+	return mc
 }
 
 // startCommunity listens on n consecutive ports from listen's and runs the community until a signal.

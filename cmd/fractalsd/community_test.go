@@ -18,7 +18,9 @@ import (
 )
 
 // TestCommunityOfThreeServesItsAPIsAndMeshes: `fractalsd --community 3` (make run) runs three units,
-// each API answers on its own listener, and every unit's devp2p node is connected to the other two.
+// each API answers on its own listener, every unit's devp2p node is connected to the other two, and
+// their markets clear over that mesh: /api/market shows a converged interval with both neighbours, and
+// the two sides of every trade agree.
 func TestCommunityOfThreeServesItsAPIsAndMeshes(t *testing.T) {
 	var listeners []net.Listener
 	for range 3 {
@@ -50,6 +52,7 @@ func TestCommunityOfThreeServesItsAPIsAndMeshes(t *testing.T) {
 		}
 		checkDashboardAndMetrics(t, i, base)
 	}
+	checkCommunityMarket(t, listeners, deadline.Add(time.Minute))
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -102,4 +105,49 @@ func getJSON(url string, v any) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+type marketView struct {
+	ID   string                 `json:"id"`
+	Last *firmware.MarketStatus `json:"last"`
+}
+
+// checkCommunityMarket waits until every unit's /api/market shows the same converged interval with
+// two neighbours, and holds each trade to its partner's record.
+func checkCommunityMarket(t *testing.T, listeners []net.Listener, deadline time.Time) {
+	t.Helper()
+	views := make([]marketView, len(listeners))
+	for i, ln := range listeners {
+		for {
+			err := getJSON("http://"+ln.Addr().String()+"/api/market", &views[i])
+			if err == nil && views[i].Last != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("unit %d: no market interval cleared (%v)", i, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if l := views[i].Last; !l.Converged || len(l.Neighbours) != 2 || l.Interval != views[0].Last.Interval {
+			t.Fatalf("unit %d: market %+v, want interval %d converged with 2 neighbours", i, *l, views[0].Last.Interval)
+		}
+	}
+	byID := map[string]*firmware.MarketStatus{}
+	for _, v := range views {
+		byID[v.ID] = v.Last
+	}
+	for _, v := range views {
+		for _, tr := range v.Last.Trades {
+			found := false
+			for _, o := range byID[tr.Partner].Trades {
+				if o.Partner == v.ID && o.Period == tr.Period {
+					found = o.BuyW == -tr.BuyW && o.PricePerKWh == tr.PricePerKWh
+				}
+			}
+			if !found {
+				t.Fatalf("%s's trade %+v is not mirrored by %s", v.ID, tr, tr.Partner)
+			}
+		}
+	}
+	t.Logf("interval %d: unit 0 %d iterations in %v, trades %+v", views[0].Last.Interval, views[0].Last.Iterations, views[0].Last.Took, views[0].Last.Trades)
 }

@@ -110,6 +110,14 @@ func run(args []string, stderr io.Writer) int {
 	if meshNode != nil {
 		defer meshNode.Close()
 		d.AttachMesh(meshNode)
+		market, err := firmware.StartConfiguredMarket(unitFile, d, meshNode, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "fractalsd: %v\n", err)
+			return 2
+		}
+		if market != nil {
+			defer market.Close()
+		}
 	}
 	setup, err := setupOps(of, unitFile, log)
 	if err != nil {

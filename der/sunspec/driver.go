@@ -206,3 +206,17 @@ func (pm *PolledMeter) ReadMeter(ctx context.Context) (der.MeterStatus, error) {
 	}
 	return pm.m.ReadMeter(ctx)
 }
+
+var _ der.ReactivePowerSetter = (*Polled)(nil)
+
+// SetReactivePower hands the volt-var set-point to the hybrid (model 704, else 123).
+func (p *Polled) SetReactivePower(ctx context.Context, q units.VoltAmperesReactive) error {
+	return p.Hybrid.SetReactivePower(ctx, q)
+}
+
+var _ der.Energizer = (*Polled)(nil)
+
+// SetEnergize hands the cease-to-energize command to the hybrid (model 123 Conn).
+func (p *Polled) SetEnergize(ctx context.Context, on bool) error {
+	return p.Hybrid.SetEnergize(ctx, on)
+}

@@ -13,7 +13,7 @@ import (
 type Market struct {
 	Interval     time.Duration `yaml:"interval"` // 5m..60m, default 15m
 	Horizon      time.Duration `yaml:"horizon"`  // receding horizon, default 24h
-	Method       string        `yaml:"method"`   // distributed (default) or fractal
+	Method       string        `yaml:"method"`   // consensus (default), distributed or fractal
 	ImportTariff []TariffBand  `yaml:"import_tariff"`
 	ExportPrice  *float64      `yaml:"export_price"` // per kWh
 	Values       *Values       `yaml:"values"`
@@ -120,8 +120,8 @@ func (v *validator) market(m *Market) {
 	if m.Horizon != 0 && (m.Horizon < max(m.Interval, 5*time.Minute) || m.Horizon > 7*24*time.Hour) {
 		v.fail(p("market", "horizon"), "%v outside the interval..168h", m.Horizon)
 	}
-	if m.Method != "" && m.Method != "distributed" && m.Method != "fractal" {
-		v.fail(p("market", "method"), "%q: want distributed or fractal", m.Method)
+	if m.Method != "" && m.Method != "consensus" && m.Method != "distributed" && m.Method != "fractal" {
+		v.fail(p("market", "method"), "%q: want consensus, distributed or fractal", m.Method)
 	}
 	for i, b := range m.ImportTariff {
 		switch {

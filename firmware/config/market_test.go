@@ -26,7 +26,7 @@ func TestMarketDefaultsWhenLeftOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := u.Market.Controller()
-	if m.Interval != 15*time.Minute || m.Method != "distributed" || m.Validate() != nil {
+	if m.Interval != 15*time.Minute || m.Method != "consensus" || m.Validate() != nil {
 		t.Fatalf("defaults %+v: %v", m, m.Validate())
 	}
 }
@@ -62,7 +62,7 @@ func TestMarketErrorsNameLineAndField(t *testing.T) {
 	line := strings.Count(base, "\n") + 1 // the market: line
 	cases := []struct{ section, want string }{
 		{"market:\n  interval: 2m\n", "unit.yaml:%d: market.interval: 2m0s outside 5m..60m"},
-		{"market:\n  method: central\n", "unit.yaml:%d: market.method: \"central\": want distributed or fractal"},
+		{"market:\n  method: central\n", "unit.yaml:%d: market.method: \"central\": want consensus, distributed or fractal"},
 		{"market:\n  import_tariff:\n    - {from_hour: 3, price: 0.2}\n", "unit.yaml:%d: market.import_tariff[0].from_hour: 3: the first band starts at hour 0"},
 		{"market:\n  battery: {depth_of_discharge: 0}\n", "unit.yaml:%d: market.battery.depth_of_discharge: 0 outside (0, 1]"},
 		{"market:\n  export_price: 0.5\n", "unit.yaml:%d: market: market import tariff band 0 price 0.2 below the export price 0.5"},
