@@ -37,7 +37,7 @@ func TestSimCommunityBadFlags(t *testing.T) {
 		{"--market --partition 12:00-10:00", "--partition 12h0m0s-10h0m0s"},
 		{"--market --adversary 3", "--adversary \"3\": want N:forge+replay+flood"},
 		{"--market --adversary 1:lie", "move \"lie\""},
-		{"--market --adversary 1:forge", "adversary 1: want a unit (0..2) of a consensus market"},
+		{"--market --market-method distributed --adversary 1:forge", "adversary 1: want a unit (0..2) of a consensus market"},
 		{"--market --ev-arrive 7 --ev-depart 7", "--ev-arrive 7 / --ev-depart 7"},
 	} {
 		var out, errOut bytes.Buffer

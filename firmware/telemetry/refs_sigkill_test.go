@@ -131,7 +131,7 @@ func TestRefsSurviveSIGKILL(t *testing.T) {
 		line := lines.Text()
 		switch {
 		case line == "PAID":
-			copyFile(t, filepath.Join(dir, "a.db"), filepath.Join(dir, "a-after-one-payment.db"))
+			copyStore(t, filepath.Join(dir, "a.db"), filepath.Join(dir, "a-after-one-payment.db"))
 			fmt.Fprintln(stdin)
 		case strings.HasPrefix(line, "RECORDED "):
 			fmt.Sscan(strings.TrimPrefix(line, "RECORDED "), &recordedNonce)
@@ -199,6 +199,18 @@ func TestRefsSurviveSIGKILL(t *testing.T) {
 		t.Fatalf("restart on an older copy of the ledger store: %v, want a refusal", err)
 	}
 	t.Log(err)
+}
+
+// copyStore copies a ledger store as a backup would: its bbolt file and the write-ahead logs beside it
+// (ledger/store keeps the latest commits in <path>.wal until it checkpoints them).
+func copyStore(t *testing.T, from, to string) {
+	t.Helper()
+	copyFile(t, from, to)
+	for _, side := range []string{".wal", ".wal.old"} {
+		if _, err := os.Stat(from + side); err == nil {
+			copyFile(t, from+side, to+side)
+		}
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {
