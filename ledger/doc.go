@@ -19,9 +19,14 @@
 //     channels with hash locks. Channels are keyed by channel id (a partner may have several, one
 //     per token); every message, deposit and withdrawal touches only the channel it names, and
 //     partner-addressed calls use the first channel with that partner that is not being settled.
-//     One goroutine owns all channel state and takes a closed set of events (events.go); a
-//     committer goroutine writes each batch with one fsync (group commit) through the small
-//     ledger.Store interface and only then sends it. Payments taken while a cut is being written
+//     Node is a runner around a pure core (core.go), in the shape of etcd raft's Step/Ready:
+//     the core takes one event of a closed set (events.go: API calls, peer frames, the time
+//     passing) with the time it happens and returns data (ready): the records to persist, the
+//     frames that may leave only once they are durable, the frames that may leave now, answers
+//     to callers and refused frames. It reads no clock, sends nothing, writes nothing and reads
+//     its disk only through StoreReader. The runner's loop goroutine steps it; a committer
+//     goroutine writes each cut with one fsync (group commit) through the ledger.Store
+//     interface and only then sends its frames. Payments taken while a cut is being written
 //     share one signed proof in the next cut. Refused peer frames go to Config.OnRefused.
 //     Mediated transfers survive a restart of any hop: the routes of pending locks are stored
 //     with them (own and incoming), re-sent as LockRoute frames with a re-sent update or to a
