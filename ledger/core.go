@@ -36,6 +36,7 @@ type coreConfig struct {
 	Resend                    time.Duration
 	LockTimeout, RevealMargin time.Duration
 	PaidMemory                int
+	MediationFee              FeeSchedule
 }
 
 // core owns all channel state of one unit. Only the runner's loop goroutine calls it.

@@ -16,7 +16,13 @@
 //   - this package: Node, which owns the channels of one unit. Node.Pay(ctx, partner, amount, id) is a
 //     direct transfer that returns once the partner has stored the signed proof; a non-zero id makes a
 //     retried payment (after a timeout or a restart) never pay twice. Node.PayRoute pays over a chain of
-//     channels with hash locks. Channels are keyed by channel id (a partner may have several, one
+//     channels with hash locks; PayRouteWithFee adds a fee budget from which each mediator keeps
+//     its Config.MediationFee (the target must receive at least the amount, or the initiator
+//     never reveals the secret). A hop that cannot forward refunds its incoming lock to its
+//     payer (a lock of the same hash, amount and expiry back, so the two cancel out whatever
+//     happens to the secret), the refund travels back to the initiator, whose call fails at once
+//     with ErrRouteFailed; the initiator forgets that secret, and the locks and refunds leave the
+//     proofs unpaid at their expiry. Channels are keyed by channel id (a partner may have several, one
 //     per token); every message, deposit and withdrawal touches only the channel it names, and
 //     partner-addressed calls use the first channel with that partner that is not being settled.
 //     Node is a runner around a pure core (core.go), in the shape of etcd raft's Step/Ready:

@@ -22,8 +22,10 @@ import (
 type routeEvent struct {
 	hops   []channel.Address
 	amount uint64
-	id     uint64
-	done   chan error
+	// fee is what the initiator adds to the lock for the mediators to keep (FeeSchedule).
+	fee  uint64
+	id   uint64
+	done chan error
 	// secret is drawn by the runner (Config.Rand) before the core sees the event.
 	secret    channel.Hash
 	secretErr error
@@ -48,6 +50,9 @@ const (
 	routePending routeStatus = iota
 	routePaid
 	routeExpired
+	// routeFailed: a hop refunded the lock, or the target received less than the amount (the
+	// mediators' fees were above the budget). The secret is never revealed.
+	routeFailed
 )
 
 const (
@@ -80,8 +85,8 @@ func decodeRoute(b []byte) (*routed, error) {
 	out.amount = r.U64("route amount")
 	out.id = r.U64("route id")
 	out.status = routeStatus(r.U8("route status"))
-	if r.Err() == nil && out.status > routeExpired {
-		r.Fail("route status %d, want 0..2", out.status)
+	if r.Err() == nil && out.status > routeFailed {
+		r.Fail("route status %d, want 0..3", out.status)
 	}
 	if err := r.End("route record"); err != nil {
 		return nil, err
@@ -118,6 +123,12 @@ func (c *core) loadRoutes() error {
 func (c *core) finishRoute(h channel.Hash, r *routed, status routeStatus, err error) {
 	r.status = status
 	c.saveRoute(h, r)
+	if status == routeFailed {
+		// Never reveal it: the refund this node holds (repeatSecrets reveals to every payer of
+		// a lock with a known secret) and the locks downstream must all expire unpaid.
+		delete(c.secrets, h)
+		c.batch.Meta = append(c.batch.Meta, store.KV{Key: secretKey(h)})
+	}
 	for _, d := range r.dones {
 		c.durable = append(c.durable, replyTo(d, err))
 	}
@@ -153,6 +164,8 @@ func (c *core) resumeRoute(e *routeEvent, target channel.Address) bool {
 		c.complete(e.done, err)
 	case r.status == routePaid:
 		c.complete(e.done, nil)
+	case r.status == routeFailed:
+		c.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: %w", e.id, target, ErrRouteFailed))
 	default:
 		c.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: %w", e.id, target, errLockExpired))
 	}
@@ -169,11 +182,24 @@ type request struct {
 // returns once the secret has come back from the target and the unlock to the first hop is on
 // disk. hops[0] must be a channel partner.
 func (n *Node) PayRoute(ctx context.Context, hops []channel.Address, amount, id uint64) error {
+	return n.PayRouteWithFee(ctx, hops, amount, 0, id)
+}
+
+// PayRouteWithFee is PayRoute with a fee budget for the mediators: the first lock is amount +
+// fee, each mediator keeps its own fee (Config.MediationFee) of what reaches it, and the target
+// must receive at least amount (it keeps what the mediators left of the budget). When the
+// target would receive less, or a hop cannot forward and refunds the lock, the call returns
+// ErrRouteFailed and the secret is never revealed: nothing is paid, and the locks (the own one
+// and the refund, which cancel out) are removed when they expire.
+func (n *Node) PayRouteWithFee(ctx context.Context, hops []channel.Address, amount, fee, id uint64) error {
 	if len(hops) == 0 || len(hops) > channel.MaxHops {
 		return fmt.Errorf("ledger node: route of %d hops, want 1..%d", len(hops), channel.MaxHops)
 	}
+	if amount+fee < amount {
+		return fmt.Errorf("ledger node: amount %d + fee %d overflows", amount, fee)
+	}
 	done := make(chan error, 1)
-	if err := n.submit(&routeEvent{hops: append([]channel.Address(nil), hops...), amount: amount, id: id, done: done}); err != nil {
+	if err := n.submit(&routeEvent{hops: append([]channel.Address(nil), hops...), amount: amount, fee: fee, id: id, done: done}); err != nil {
 		return err
 	}
 	return n.wait(ctx, done)
@@ -215,7 +241,7 @@ func (c *core) handleRoute(e *routeEvent) {
 	}
 	secret := e.secret
 	h := crypto.Keccak256Hash(secret[:])
-	lock := channel.Lock{Expiration: c.unixNow() + uint64(c.cfg.LockTimeout.Seconds()), Amount: e.amount, SecretHash: h}
+	lock := channel.Lock{Expiration: c.unixNow() + uint64(c.cfg.LockTimeout.Seconds()), Amount: e.amount + e.fee, SecretHash: h}
 	route := channel.RouteInfo{PaymentID: e.id, Initiator: c.self, Target: e.hops[len(e.hops)-1], Hops: e.hops[1:]}
 	u, err := cs.ch.AddLock(lock, route, c.unixNow(), c.cfg.Signer)
 	if err != nil {
@@ -249,6 +275,12 @@ func (c *core) rememberSecret(h, secret channel.Hash) {
 // onLocksChanged forwards a new lock to the next hop, or asks the initiator for the secret when
 // this node is the target.
 func (c *core) onLocksChanged(cs *chanState, u channel.Update, r channel.Received) {
+	for _, l := range r.Added {
+		if hasLock(cs.ch.Own.Locks, l.SecretHash) {
+			c.refunded(cs, l)
+			return
+		}
+	}
 	if u.Route == nil || len(u.Locks) == 0 {
 		return
 	}
@@ -276,21 +308,30 @@ func (c *core) onLocksChanged(cs *chanState, u channel.Update, r channel.Receive
 }
 
 func (c *core) forward(in channel.Lock, rt channel.RouteInfo) {
+	if c.ownLockUnder(in.SecretHash) {
+		return // forwarded already, or refunded: never both
+	}
 	next := rt.Hops[0]
 	out := c.partnerChannel(next)
 	margin := uint64(c.cfg.RevealMargin.Seconds())
-	if out == nil || in.Expiration <= margin+c.unixNow() {
+	if in.Expiration <= margin+c.unixNow() {
 		return // the incoming lock simply expires
 	}
-	if !out.synced || hasLock(out.ch.Own.Locks, in.SecretHash) {
+	if out != nil && !out.synced {
 		// Not yet synced after a restart: resumeLocks forwards it once the next hop answers our
-		// Sync (the incoming lock and its route are durable by then). Or forwarded already.
+		// Sync (the incoming lock and its route are durable by then).
 		return
 	}
-	lock := channel.Lock{Expiration: in.Expiration - margin, Amount: in.Amount, SecretHash: in.SecretHash}
+	fee := c.cfg.MediationFee.Of(in.Amount)
+	if out == nil || fee >= in.Amount {
+		c.refund(in)
+		return
+	}
+	lock := channel.Lock{Expiration: in.Expiration - margin, Amount: in.Amount - fee, SecretHash: in.SecretHash}
 	fwd := channel.RouteInfo{PaymentID: rt.PaymentID, Initiator: rt.Initiator, Target: rt.Target, Hops: rt.Hops[1:]}
 	u, err := out.ch.AddLock(lock, fwd, c.unixNow(), c.cfg.Signer)
 	if err != nil {
+		c.refund(in) // the next hop's channel cannot carry it (balance, lock limits)
 		return
 	}
 	c.count(func(s *Stats) { s.Signed++ })
@@ -299,6 +340,56 @@ func (c *core) forward(in channel.Lock, rt channel.RouteInfo) {
 	c.send(next, channel.EncodeUpdate(u))
 	out.lastSend = c.now()
 }
+
+// ownLockUnder reports whether any channel holds an own lock under h (forwarded or refunded).
+func (c *core) ownLockUnder(h channel.Hash) bool {
+	for _, cs := range c.channels {
+		if hasLock(cs.ch.Own.Locks, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// refund hands an incoming lock that cannot go on back to its payer as a lock of the same hash,
+// amount and expiry the other way (a refund transfer): whatever happens to the secret, the two
+// cancel out, so the payer may report the failure upstream at once without risk. Nothing is
+// released early: a lock can only leave a proof unpaid at its expiry, since the payee could
+// still close with the older proof that holds it.
+func (c *core) refund(in channel.Lock) {
+	for _, id := range c.channelIDs() {
+		cs := c.channels[id]
+		if !cs.synced || !hasLock(cs.ch.Partner.Locks, in.SecretHash) || hasLock(cs.ch.Own.Locks, in.SecretHash) {
+			continue
+		}
+		i := findPartnerLock(cs.ch.Partner.Locks, in.SecretHash)
+		back := cs.ch.Partner.Locks[i]
+		u, err := cs.ch.AddLock(back, channel.RouteInfo{}, c.unixNow(), c.cfg.Signer)
+		if err != nil {
+			return // no balance to refund with: the incoming lock simply expires
+		}
+		c.count(func(s *Stats) { s.Signed++; s.Refunds++ })
+		cs.dirty = true
+		c.send(cs.ch.Partner.Address, channel.EncodeUpdate(u))
+		cs.lastSend = c.now()
+		return
+	}
+}
+
+// refunded takes a refund from the payee of an own lock under the same hash: the route failed
+// downstream. The initiator reports the failure to its caller (once durable) and never reveals
+// the secret; a mediator refunds its own payer in turn.
+func (c *core) refunded(cs *chanState, l channel.Lock) {
+	if r, ok := c.routes[l.SecretHash]; ok && r.first == cs.ch.Partner.Address {
+		c.finishRoute(l.SecretHash, r, routeFailed, fmt.Errorf("ledger node: lock %x refunded by %s: %w", l.SecretHash[:4], cs.ch.Partner.Address, ErrRouteFailed))
+		return
+	}
+	c.refund(l)
+}
+
+// ErrRouteFailed is returned to the initiator of a mediated payment that failed downstream (a
+// hop refunded the lock) or whose target would receive less than the amount; nothing was paid.
+var ErrRouteFailed = errors.New("mediated payment failed: not paid")
 
 const (
 	lockRoutePrefix = "lockroute/"
@@ -324,6 +415,7 @@ func (c *core) rememberInRoute(h channel.Hash, rt channel.RouteInfo) {
 // it forwards the lock (forward skips one already forwarded), or asks the initiator for the
 // secret when we are the target. Run when a channel becomes synced, after a restart above all.
 func (c *core) resumeLocks() {
+	c.resumeRefunds()
 	for _, cs := range c.channels {
 		for _, l := range cs.ch.Partner.Locks {
 			rt, ok := c.inRoutes[l.SecretHash]
@@ -334,6 +426,22 @@ func (c *core) resumeLocks() {
 				continue
 			}
 			c.actOnLock(l, rt)
+		}
+	}
+}
+
+// resumeRefunds finishes, after a restart, what a refund that reached the disk started: the
+// initiator fails the route whose first hop refunded it, and a mediator refunds its own payer.
+func (c *core) resumeRefunds() {
+	for _, id := range c.channelIDs() {
+		cs := c.channels[id]
+		if !cs.synced {
+			continue
+		}
+		for _, l := range cs.ch.Partner.Locks {
+			if hasLock(cs.ch.Own.Locks, l.SecretHash) {
+				c.refunded(cs, l)
+			}
 		}
 	}
 }
@@ -462,8 +570,14 @@ func (c *core) handleSecretRequest(from channel.Address, frame []byte) error {
 		return err
 	}
 	r, ok := c.routes[m.SecretHash]
-	if !ok || r.target != from || r.amount != m.Amount {
+	if !ok || r.target != from {
 		return fmt.Errorf("secret request from %s for %x: no such payment to it", from, m.SecretHash[:4])
+	}
+	if m.Amount < r.amount {
+		// The mediators kept more than the fee budget: revealing would pay less than the
+		// amount. The route fails; its locks expire unpaid.
+		c.finishRoute(m.SecretHash, r, routeFailed, fmt.Errorf("ledger node: payment to %s: %d arrived of %d: %w", from, m.Amount, r.amount, ErrRouteFailed))
+		return nil
 	}
 	// The secret is on our disk since the lock was signed; revealing needs no new commit.
 	c.sendNow(from, EncodeSecretReveal(SecretReveal{Secret: r.secret}))

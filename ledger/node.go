@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sort"
@@ -64,12 +66,36 @@ type Config struct {
 	// retried Pay without a disk read; older ones are answered from their record on disk.
 	// Default 4096.
 	PaidMemory int
+	// MediationFee is what the node keeps of each mediated transfer it forwards: it locks the
+	// incoming amount minus the fee towards the next hop. Default: nothing.
+	MediationFee FeeSchedule
 	// Hooks (tests only) are called at named points of the transfer path; see CrashPoint.
 	Hook func(point CrashPoint)
 	// OnRefused hears every frame from a peer the node refused (bad signature, unknown channel,
 	// stale or malformed message), with the reason; the daemon logs and counts them. It runs on
 	// the node's loop and must not block.
 	OnRefused func(Refusal)
+}
+
+// FeeSchedule is a mediator's fee: Flat plus PPM parts per million of the incoming amount, in
+// the channel token's smallest unit.
+type FeeSchedule struct {
+	Flat, PPM uint64
+}
+
+// Of is the fee for forwarding a lock of amount (saturating: a fee above the amount means the
+// lock cannot be forwarded).
+func (f FeeSchedule) Of(amount uint64) uint64 {
+	hi, lo := bits.Mul64(amount, f.PPM)
+	if hi >= 1_000_000 { // the quotient would not fit (Div64 needs hi below the divisor)
+		return math.MaxUint64
+	}
+	prop, _ := bits.Div64(hi, lo, 1_000_000)
+	fee, carry := bits.Add64(f.Flat, prop, 0)
+	if carry != 0 {
+		return math.MaxUint64
+	}
+	return fee
 }
 
 // Refusal is a peer's frame the node refused, and why.
@@ -129,6 +155,8 @@ type Stats struct {
 	// Coalesced counts the payments the Signed direct proofs carried (several per proof when
 	// they arrive together).
 	Coalesced int
+	// Refunds counts the refund locks the node signed for mediated transfers that failed.
+	Refunds int
 	// CommitTime is the time spent in group commits (fsync included); CommitMax the longest one.
 	CommitTime, CommitMax time.Duration
 }
@@ -266,7 +294,7 @@ func NewNode(cfg Config) (*Node, error) {
 		done: make(chan struct{}), stats: &statsBox{},
 		commits: make(chan *cut, 1), commitDone: make(chan error, 1), committed: make(chan struct{})}
 	c, err := newCore(coreConfig{Signer: cfg.Signer, Store: cfg.Store, Resend: cfg.Resend, LockTimeout: cfg.LockTimeout,
-		RevealMargin: cfg.RevealMargin, PaidMemory: cfg.PaidMemory}, n.self, n.stats)
+		RevealMargin: cfg.RevealMargin, PaidMemory: cfg.PaidMemory, MediationFee: cfg.MediationFee}, n.self, n.stats)
 	if err != nil {
 		return nil, err
 	}
