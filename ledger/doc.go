@@ -46,6 +46,10 @@
 // which every Transport authenticates (the TCP transport by a signed challenge-response hello). The
 // contract pays settle and unlock out by pull (withdrawBalance; the keeper collects).
 //
+// A unit whose store lost a withdrawal it agreed to (as requester or co-signer) takes it back
+// from the partner's Sync, which carries every pending agreement with both signatures
+// (Info.Withdrawal is the requester's proof for the chain again).
+//
 // The store refuses a torn or corrupted file at open (store/torn.go, store/readonly.go) and Inspect
 // reads one read-only for `fractals ledger inspect`.
 //

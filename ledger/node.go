@@ -155,6 +155,8 @@ type Stats struct {
 	// Coalesced counts the payments the Signed direct proofs carried (several per proof when
 	// they arrive together).
 	Coalesced int
+	// RecoveredWithdrawals counts the withdrawal agreements taken back from a partner's Sync.
+	RecoveredWithdrawals int
 	// Refunds counts the refund locks the node signed for mediated transfers that failed.
 	Refunds int
 	// CommitTime is the time spent in group commits (fsync included); CommitMax the longest one.
@@ -246,6 +248,10 @@ type Info struct {
 	OwnLocks, PartnerLocks   []channel.Lock
 	// PartnerLockSecrets are the secrets this unit knows of the partner's pending locks.
 	PartnerLockSecrets []channel.Hash
+	// OwnWithdrawn and PartnerWithdrawn are the agreed (reserved) withdrawal totals.
+	OwnWithdrawn, PartnerWithdrawn uint64
+	// Withdrawal is the own pending withdrawal both sides signed, ready for the chain (nil if none).
+	Withdrawal *WithdrawProof
 }
 
 // NewNode loads the channels from the store and starts the loop. Channels loaded from disk are
@@ -872,7 +878,17 @@ func (c *core) info(cs *chanState) Info {
 		OwnBalance: ch.OwnBalance(), PartnerBal: ch.PartnerBalance(), OwnLocked: ch.Own.Proof.Locked,
 		PartnerLocked: ch.Partner.Proof.Locked, Synced: cs.synced, Own: ch.Own.Proof, Partner: ch.Partner.Proof,
 		OwnLocks: append([]channel.Lock(nil), ch.Own.Locks...), PartnerLocks: append([]channel.Lock(nil), ch.Partner.Locks...),
-		PartnerLockSecrets: c.knownSecrets(ch.Partner.Locks)}
+		PartnerLockSecrets: c.knownSecrets(ch.Partner.Locks), OwnWithdrawn: ch.Own.Withdrawn, PartnerWithdrawn: ch.Partner.Withdrawn,
+		Withdrawal: pendingWithdrawal(ch)}
+}
+
+// pendingWithdrawal is the own withdrawal agreed by both sides and not yet seen on chain.
+func pendingWithdrawal(ch *channel.Channel) *WithdrawProof {
+	o := &ch.Own
+	if o.Withdrawn == o.ChainWithdrawn || o.WithdrawCoSig == ([65]byte{}) {
+		return nil
+	}
+	return &WithdrawProof{Domain: ch.Domain, Who: o.Address, Total: o.Withdrawn, Expiry: o.WithdrawExpiry, WhoSig: o.WithdrawSig, PartnerSig: o.WithdrawCoSig}
 }
 
 func (c *core) knownSecrets(locks []channel.Lock) []channel.Hash {
@@ -1152,9 +1168,9 @@ func (c *core) handleSync(cs *chanState, from channel.Address, frame []byte) err
 	if err != nil {
 		return err
 	}
-	if res.Recovered {
+	if res.Recovered || res.RecoveredWithdrawals > 0 {
 		cs.dirty = true
-		c.count(func(s *Stats) { s.Recovered++ })
+		c.count(func(s *Stats) { s.Recovered++; s.RecoveredWithdrawals += res.RecoveredWithdrawals })
 	}
 	if res.Resend {
 		c.send(from, channel.EncodeUpdate(cs.ch.Latest()))

@@ -133,6 +133,7 @@ func (c *core) handleWithdrawConfirm(cs *chanState, from channel.Address, frame 
 	}
 	w := cs.withdraw
 	cs.withdraw = nil
+	cs.dirty = true // the co-signature is kept with the request, for Sync to hand back
 	c.answer(replyTo(w.done, withdrawResult{proof: WithdrawProof{Domain: cs.ch.Domain, Who: c.self, Total: w.req.Total,
 		Expiry: w.req.Expiry, WhoSig: w.req.Signature, PartnerSig: conf.Signature}}))
 	return nil
