@@ -148,3 +148,22 @@ func TestFailedRouteIsRefunded(t *testing.T) {
 		}
 	}
 }
+
+func TestFeeScheduleOf(t *testing.T) {
+	for _, c := range []struct {
+		f      FeeSchedule
+		amount uint64
+		want   uint64
+	}{
+		{FeeSchedule{}, 1000, 0},
+		{FeeSchedule{Flat: 2}, 1000, 2},
+		{FeeSchedule{PPM: 100_000}, 56, 5},                                   // 10 %, rounded down
+		{FeeSchedule{Flat: 1, PPM: 1}, 999_999, 1},                           // below one part per million
+		{FeeSchedule{PPM: 999_999}, ^uint64(0), ^uint64(0) - 18446744073710}, // no overflow in the product
+		{FeeSchedule{Flat: ^uint64(0), PPM: 1}, 1_000_000, ^uint64(0)},       // saturates
+	} {
+		if got := c.f.Of(c.amount); got != c.want {
+			t.Errorf("%+v of %d = %d, want %d", c.f, c.amount, got, c.want)
+		}
+	}
+}
