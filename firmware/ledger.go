@@ -109,7 +109,8 @@ func StartLedger(ctx context.Context, chainCfg config.Chain, cfg config.Channels
 	minSettle := min(cfg.SettleTimeout, time.Hour)
 	if l.node, err = ledger.NewNode(ledger.Config{Signer: signer, Store: l.store, Transport: l.tcp, Clock: o.Clock,
 		MinSettleTimeout: minSettle, LockTimeout: minSettle / 2, RevealMargin: minSettle / 10, Tokens: []channel.Address{l.token},
-		OnRefused: l.refusedFrame}); err != nil {
+		MediationFee: ledger.FeeSchedule{Flat: cfg.MediationFee.Flat, PPM: cfg.MediationFee.PPM},
+		OnRefused:    l.refusedFrame}); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	if err := l.connectChain(ctx, o); err != nil {

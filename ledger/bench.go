@@ -76,7 +76,8 @@ type benchNet struct {
 	tcps   []*transport.TCP
 }
 
-func newBenchNet(n int, dir string, deposit uint64) (*benchNet, error) {
+// newBenchNet builds the line; configure (tests) may change each node's Config before it starts.
+func newBenchNet(n int, dir string, deposit uint64, configure ...func(i int, c *Config)) (*benchNet, error) {
 	bn := &benchNet{}
 	keys := make([]*ecdsa.PrivateKey, n)
 	for i := range keys {
@@ -95,7 +96,11 @@ func newBenchNet(n int, dir string, deposit uint64) (*benchNet, error) {
 		bn.tcps = append(bn.tcps, tcp)
 	}
 	for i := range keys {
-		node, err := NewNode(Config{Signer: channel.NewKeySigner(keys[i]), Store: bn.stores[i], Transport: bn.tcps[i], Clock: clock.Real{}})
+		cfg := Config{Signer: channel.NewKeySigner(keys[i]), Store: bn.stores[i], Transport: bn.tcps[i], Clock: clock.Real{}}
+		for _, f := range configure {
+			f(i, &cfg)
+		}
+		node, err := NewNode(cfg)
 		if err != nil {
 			bn.close()
 			return nil, err

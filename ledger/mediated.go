@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -23,8 +22,13 @@ import (
 type routeEvent struct {
 	hops   []channel.Address
 	amount uint64
-	id     uint64
-	done   chan error
+	// fee is what the initiator adds to the lock for the mediators to keep (FeeSchedule).
+	fee  uint64
+	id   uint64
+	done chan error
+	// secret is drawn by the runner (Config.Rand) before the core sees the event.
+	secret    channel.Hash
+	secretErr error
 }
 
 // routed is a mediated payment this node initiated. Its record (without the callers) is kept on
@@ -46,6 +50,9 @@ const (
 	routePending routeStatus = iota
 	routePaid
 	routeExpired
+	// routeFailed: a hop refunded the lock, or the target received less than the amount (the
+	// mediators' fees were above the budget). The secret is never revealed.
+	routeFailed
 )
 
 const (
@@ -78,8 +85,8 @@ func decodeRoute(b []byte) (*routed, error) {
 	out.amount = r.U64("route amount")
 	out.id = r.U64("route id")
 	out.status = routeStatus(r.U8("route status"))
-	if r.Err() == nil && out.status > routeExpired {
-		r.Fail("route status %d, want 0..2", out.status)
+	if r.Err() == nil && out.status > routeFailed {
+		r.Fail("route status %d, want 0..3", out.status)
 	}
 	if err := r.End("route record"); err != nil {
 		return nil, err
@@ -88,13 +95,13 @@ func decodeRoute(b []byte) (*routed, error) {
 }
 
 // saveRoute writes the record with the batch that changes it.
-func (n *Node) saveRoute(h channel.Hash, r *routed) {
-	n.batch.Meta = append(n.batch.Meta, store.KV{Key: routeKey(h), Value: encodeRoute(r)})
+func (c *core) saveRoute(h channel.Hash, r *routed) {
+	c.batch.Meta = append(c.batch.Meta, store.KV{Key: routeKey(h), Value: encodeRoute(r)})
 }
 
 // loadRoutes brings back the pending mediated payments this node initiated.
-func (n *Node) loadRoutes() error {
-	kvs, err := n.cfg.Store.MetaPrefix(routePrefix)
+func (c *core) loadRoutes() error {
+	kvs, err := c.cfg.Store.MetaPrefix(routePrefix)
 	if err != nil {
 		return err
 	}
@@ -105,54 +112,62 @@ func (n *Node) loadRoutes() error {
 		}
 		h := common.HexToHash(kv.Key[len(routePrefix):])
 		if r.status == routePending {
-			r.secret = n.secrets[h]
-			n.routes[h] = r
+			r.secret = c.secrets[h]
+			c.routes[h] = r
 		}
 	}
 	return nil
 }
 
 // finishRoute records the outcome and answers every caller once it is on disk.
-func (n *Node) finishRoute(h channel.Hash, r *routed, status routeStatus, err error) {
+func (c *core) finishRoute(h channel.Hash, r *routed, status routeStatus, err error) {
 	r.status = status
-	n.saveRoute(h, r)
-	for _, d := range r.dones {
-		n.durable = append(n.durable, finish{done: d, err: err})
+	c.saveRoute(h, r)
+	if status == routeFailed {
+		// Never reveal it: the refund this node holds (repeatSecrets reveals to every payer of
+		// a lock with a known secret) and the locks downstream must all expire unpaid.
+		delete(c.secrets, h)
+		c.batch.Meta = append(c.batch.Meta, store.KV{Key: secretKey(h)})
 	}
-	delete(n.routes, h)
+	for _, d := range r.dones {
+		c.durable = append(c.durable, replyTo(d, err))
+	}
+	delete(c.routes, h)
 }
 
 // resumeRoute answers a PayRoute retried with an id already used.
-func (n *Node) resumeRoute(e *routeEvent, target channel.Address) bool {
+func (c *core) resumeRoute(e *routeEvent, target channel.Address) bool {
 	if e.id == 0 {
 		return false
 	}
-	v, err := n.cfg.Store.Meta(routeIDKey(target, e.id))
+	v, err := c.cfg.Store.Meta(routeIDKey(target, e.id))
 	if err != nil || len(v) != 32 {
-		if pending, ok := n.routeIDs[routeIDKey(target, e.id)]; ok {
+		if pending, ok := c.routeIDs[routeIDKey(target, e.id)]; ok {
 			v = pending[:]
 		} else {
 			return false
 		}
 	}
 	h := channel.Hash(v)
-	if r, ok := n.routes[h]; ok {
+	if r, ok := c.routes[h]; ok {
 		r.dones = append(r.dones, e.done)
 		return true
 	}
-	rec, err := n.cfg.Store.Meta(routeKey(h))
+	rec, err := c.cfg.Store.Meta(routeKey(h))
 	if err != nil || rec == nil {
-		n.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: record lost", e.id, target))
+		c.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: record lost", e.id, target))
 		return true
 	}
 	r, err := decodeRoute(rec)
 	switch {
 	case err != nil:
-		n.complete(e.done, err)
+		c.complete(e.done, err)
 	case r.status == routePaid:
-		n.complete(e.done, nil)
+		c.complete(e.done, nil)
+	case r.status == routeFailed:
+		c.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: %w", e.id, target, ErrRouteFailed))
 	default:
-		n.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: %w", e.id, target, errLockExpired))
+		c.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: %w", e.id, target, errLockExpired))
 	}
 	return true
 }
@@ -167,11 +182,24 @@ type request struct {
 // returns once the secret has come back from the target and the unlock to the first hop is on
 // disk. hops[0] must be a channel partner.
 func (n *Node) PayRoute(ctx context.Context, hops []channel.Address, amount, id uint64) error {
+	return n.PayRouteWithFee(ctx, hops, amount, 0, id)
+}
+
+// PayRouteWithFee is PayRoute with a fee budget for the mediators: the first lock is amount +
+// fee, each mediator keeps its own fee (Config.MediationFee) of what reaches it, and the target
+// must receive at least amount (it keeps what the mediators left of the budget). When the
+// target would receive less, or a hop cannot forward and refunds the lock, the call returns
+// ErrRouteFailed and the secret is never revealed: nothing is paid, and the locks (the own one
+// and the refund, which cancel out) are removed when they expire.
+func (n *Node) PayRouteWithFee(ctx context.Context, hops []channel.Address, amount, fee, id uint64) error {
 	if len(hops) == 0 || len(hops) > channel.MaxHops {
 		return fmt.Errorf("ledger node: route of %d hops, want 1..%d", len(hops), channel.MaxHops)
 	}
+	if amount+fee < amount {
+		return fmt.Errorf("ledger node: amount %d + fee %d overflows", amount, fee)
+	}
 	done := make(chan error, 1)
-	if err := n.submit(&routeEvent{hops: append([]channel.Address(nil), hops...), amount: amount, id: id, done: done}); err != nil {
+	if err := n.submit(&routeEvent{hops: append([]channel.Address(nil), hops...), amount: amount, fee: fee, id: id, done: done}); err != nil {
 		return err
 	}
 	return n.wait(ctx, done)
@@ -183,8 +211,8 @@ func secretKey(h channel.Hash) string { return secretPrefix + hex.EncodeToString
 
 // loadSecrets reads back the secrets stored before a restart, so pending locks can still be
 // unlocked or claimed.
-func (n *Node) loadSecrets() error {
-	kvs, err := n.cfg.Store.MetaPrefix(secretPrefix)
+func (c *core) loadSecrets() error {
+	kvs, err := c.cfg.Store.MetaPrefix(secretPrefix)
 	if err != nil {
 		return err
 	}
@@ -193,60 +221,66 @@ func (n *Node) loadSecrets() error {
 			return fmt.Errorf("stored secret %s: %d bytes, want 32", kv.Key, len(kv.Value))
 		}
 		secret := channel.Hash(kv.Value)
-		n.secrets[crypto.Keccak256Hash(secret[:])] = secret
+		c.secrets[crypto.Keccak256Hash(secret[:])] = secret
 	}
 	return nil
 }
 
-func (n *Node) handleRoute(e *routeEvent) {
-	if n.resumeRoute(e, e.hops[len(e.hops)-1]) {
+func (c *core) handleRoute(e *routeEvent) {
+	if c.resumeRoute(e, e.hops[len(e.hops)-1]) {
 		return
 	}
-	cs := n.partnerChannel(e.hops[0])
+	cs := c.partnerChannel(e.hops[0])
 	if cs == nil || !cs.synced {
-		n.complete(e.done, fmt.Errorf("ledger node: no synced channel with first hop %s", e.hops[0]))
+		c.complete(e.done, fmt.Errorf("ledger node: no synced channel with first hop %s", e.hops[0]))
 		return
 	}
-	var secret channel.Hash
-	if _, err := io.ReadFull(n.cfg.Rand, secret[:]); err != nil {
-		n.complete(e.done, fmt.Errorf("ledger node: secret: %w", err))
+	if e.secretErr != nil {
+		c.complete(e.done, fmt.Errorf("ledger node: secret: %w", e.secretErr))
 		return
 	}
+	secret := e.secret
 	h := crypto.Keccak256Hash(secret[:])
-	lock := channel.Lock{Expiration: n.unixNow() + uint64(n.cfg.LockTimeout.Seconds()), Amount: e.amount, SecretHash: h}
-	route := channel.RouteInfo{PaymentID: e.id, Initiator: n.self, Target: e.hops[len(e.hops)-1], Hops: e.hops[1:]}
-	u, err := cs.ch.AddLock(lock, route, n.unixNow(), n.cfg.Signer)
+	lock := channel.Lock{Expiration: c.unixNow() + uint64(c.cfg.LockTimeout.Seconds()), Amount: e.amount + e.fee, SecretHash: h}
+	route := channel.RouteInfo{PaymentID: e.id, Initiator: c.self, Target: e.hops[len(e.hops)-1], Hops: e.hops[1:]}
+	u, err := cs.ch.AddLock(lock, route, c.unixNow(), c.cfg.Signer)
 	if err != nil {
-		n.complete(e.done, fmt.Errorf("ledger node: lock %d towards %s: %w", e.amount, e.hops[0], err))
+		c.complete(e.done, fmt.Errorf("ledger node: lock %d towards %s: %w", e.amount, e.hops[0], err))
 		return
 	}
-	n.count(func(s *Stats) { s.Signed++ })
-	n.rememberLockRoute(h, route)
-	n.rememberSecret(h, secret)
+	c.count(func(s *Stats) { s.Signed++ })
+	c.rememberLockRoute(h, route)
+	c.rememberSecret(h, secret)
 	r := &routed{secret: secret, target: route.Target, first: e.hops[0], amount: e.amount, id: e.id, dones: []chan error{e.done}}
-	n.routes[h] = r
-	n.saveRoute(h, r)
+	c.routes[h] = r
+	c.saveRoute(h, r)
 	if e.id != 0 {
-		n.routeIDs[routeIDKey(route.Target, e.id)] = h
-		n.batch.Meta = append(n.batch.Meta, store.KV{Key: routeIDKey(route.Target, e.id), Value: append([]byte(nil), h[:]...)})
+		c.routeIDs[routeIDKey(route.Target, e.id)] = h
+		c.batch.Meta = append(c.batch.Meta, store.KV{Key: routeIDKey(route.Target, e.id), Value: append([]byte(nil), h[:]...)})
 	}
 	cs.dirty = true
-	n.send(e.hops[0], channel.EncodeUpdate(u))
-	cs.lastSend = n.now()
+	c.send(e.hops[0], channel.EncodeUpdate(u))
+	cs.lastSend = c.now()
 }
 
 // rememberSecret keeps a secret in memory and on disk (with the batch that uses it).
-func (n *Node) rememberSecret(h, secret channel.Hash) {
-	if _, ok := n.secrets[h]; ok {
+func (c *core) rememberSecret(h, secret channel.Hash) {
+	if _, ok := c.secrets[h]; ok {
 		return
 	}
-	n.secrets[h] = secret
-	n.batch.Meta = append(n.batch.Meta, store.KV{Key: secretKey(h), Value: append([]byte(nil), secret[:]...)})
+	c.secrets[h] = secret
+	c.batch.Meta = append(c.batch.Meta, store.KV{Key: secretKey(h), Value: append([]byte(nil), secret[:]...)})
 }
 
 // onLocksChanged forwards a new lock to the next hop, or asks the initiator for the secret when
 // this node is the target.
-func (n *Node) onLocksChanged(cs *chanState, u channel.Update, r channel.Received) {
+func (c *core) onLocksChanged(cs *chanState, u channel.Update, r channel.Received) {
+	for _, l := range r.Added {
+		if hasLock(cs.ch.Own.Locks, l.SecretHash) {
+			c.refunded(cs, l)
+			return
+		}
+	}
 	if u.Route == nil || len(u.Locks) == 0 {
 		return
 	}
@@ -259,44 +293,103 @@ func (n *Node) onLocksChanged(cs *chanState, u channel.Update, r channel.Receive
 		return
 	}
 	rt := u.Route
-	n.rememberInRoute(lock.SecretHash, *rt)
+	c.rememberInRoute(lock.SecretHash, *rt)
 	if len(rt.Hops) == 0 {
-		if rt.Target != n.self {
+		if rt.Target != c.self {
 			return
 		}
 		req := SecretRequest{PaymentID: rt.PaymentID, SecretHash: lock.SecretHash, Amount: lock.Amount}
-		n.requests[lock.SecretHash] = request{initiator: rt.Initiator, msg: req}
+		c.requests[lock.SecretHash] = request{initiator: rt.Initiator, msg: req}
 		// Asking is harmless, so it does not wait for the lock to reach the disk.
-		n.sendNow(rt.Initiator, EncodeSecretRequest(req))
+		c.sendNow(rt.Initiator, EncodeSecretRequest(req))
 		return
 	}
-	n.forward(lock, *rt)
+	c.forward(lock, *rt)
 }
 
-func (n *Node) forward(in channel.Lock, rt channel.RouteInfo) {
+func (c *core) forward(in channel.Lock, rt channel.RouteInfo) {
+	if c.ownLockUnder(in.SecretHash) {
+		return // forwarded already, or refunded: never both
+	}
 	next := rt.Hops[0]
-	out := n.partnerChannel(next)
-	margin := uint64(n.cfg.RevealMargin.Seconds())
-	if out == nil || in.Expiration <= margin+n.unixNow() {
+	out := c.partnerChannel(next)
+	margin := uint64(c.cfg.RevealMargin.Seconds())
+	if in.Expiration <= margin+c.unixNow() {
 		return // the incoming lock simply expires
 	}
-	if !out.synced || hasLock(out.ch.Own.Locks, in.SecretHash) {
+	if out != nil && !out.synced {
 		// Not yet synced after a restart: resumeLocks forwards it once the next hop answers our
-		// Sync (the incoming lock and its route are durable by then). Or forwarded already.
+		// Sync (the incoming lock and its route are durable by then).
 		return
 	}
-	lock := channel.Lock{Expiration: in.Expiration - margin, Amount: in.Amount, SecretHash: in.SecretHash}
+	fee := c.cfg.MediationFee.Of(in.Amount)
+	if out == nil || fee >= in.Amount {
+		c.refund(in)
+		return
+	}
+	lock := channel.Lock{Expiration: in.Expiration - margin, Amount: in.Amount - fee, SecretHash: in.SecretHash}
 	fwd := channel.RouteInfo{PaymentID: rt.PaymentID, Initiator: rt.Initiator, Target: rt.Target, Hops: rt.Hops[1:]}
-	u, err := out.ch.AddLock(lock, fwd, n.unixNow(), n.cfg.Signer)
+	u, err := out.ch.AddLock(lock, fwd, c.unixNow(), c.cfg.Signer)
 	if err != nil {
+		c.refund(in) // the next hop's channel cannot carry it (balance, lock limits)
 		return
 	}
-	n.count(func(s *Stats) { s.Signed++ })
-	n.rememberLockRoute(in.SecretHash, fwd)
+	c.count(func(s *Stats) { s.Signed++ })
+	c.rememberLockRoute(in.SecretHash, fwd)
 	out.dirty = true
-	n.send(next, channel.EncodeUpdate(u))
-	out.lastSend = n.now()
+	c.send(next, channel.EncodeUpdate(u))
+	out.lastSend = c.now()
 }
+
+// ownLockUnder reports whether any channel holds an own lock under h (forwarded or refunded).
+func (c *core) ownLockUnder(h channel.Hash) bool {
+	for _, cs := range c.channels {
+		if hasLock(cs.ch.Own.Locks, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// refund hands an incoming lock that cannot go on back to its payer as a lock of the same hash,
+// amount and expiry the other way (a refund transfer): whatever happens to the secret, the two
+// cancel out, so the payer may report the failure upstream at once without risk. Nothing is
+// released early: a lock can only leave a proof unpaid at its expiry, since the payee could
+// still close with the older proof that holds it.
+func (c *core) refund(in channel.Lock) {
+	for _, id := range c.channelIDs() {
+		cs := c.channels[id]
+		if !cs.synced || !hasLock(cs.ch.Partner.Locks, in.SecretHash) || hasLock(cs.ch.Own.Locks, in.SecretHash) {
+			continue
+		}
+		i := findPartnerLock(cs.ch.Partner.Locks, in.SecretHash)
+		back := cs.ch.Partner.Locks[i]
+		u, err := cs.ch.AddLock(back, channel.RouteInfo{}, c.unixNow(), c.cfg.Signer)
+		if err != nil {
+			return // no balance to refund with: the incoming lock simply expires
+		}
+		c.count(func(s *Stats) { s.Signed++; s.Refunds++ })
+		cs.dirty = true
+		c.send(cs.ch.Partner.Address, channel.EncodeUpdate(u))
+		cs.lastSend = c.now()
+		return
+	}
+}
+
+// refunded takes a refund from the payee of an own lock under the same hash: the route failed
+// downstream. The initiator reports the failure to its caller (once durable) and never reveals
+// the secret; a mediator refunds its own payer in turn.
+func (c *core) refunded(cs *chanState, l channel.Lock) {
+	if r, ok := c.routes[l.SecretHash]; ok && r.first == cs.ch.Partner.Address {
+		c.finishRoute(l.SecretHash, r, routeFailed, fmt.Errorf("ledger node: lock %x refunded by %s: %w", l.SecretHash[:4], cs.ch.Partner.Address, ErrRouteFailed))
+		return
+	}
+	c.refund(l)
+}
+
+// ErrRouteFailed is returned to the initiator of a mediated payment that failed downstream (a
+// hop refunded the lock) or whose target would receive less than the amount; nothing was paid.
+var ErrRouteFailed = errors.New("mediated payment failed: not paid")
 
 const (
 	lockRoutePrefix = "lockroute/"
@@ -308,75 +401,92 @@ func inRouteKey(h channel.Hash) string { return inRoutePrefix + hex.EncodeToStri
 // rememberInRoute keeps the route of a lock the partner holds towards us, on disk with the batch
 // that stores the lock, so a restart can still forward it or ask for its secret (resumeLocks):
 // the partner, having our acknowledgement, never sends it again.
-func (n *Node) rememberInRoute(h channel.Hash, rt channel.RouteInfo) {
-	if _, ok := n.inRoutes[h]; ok {
+func (c *core) rememberInRoute(h channel.Hash, rt channel.RouteInfo) {
+	if _, ok := c.inRoutes[h]; ok {
 		return
 	}
-	n.inRoutes[h] = rt
+	c.inRoutes[h] = rt
 	w := &wire.Writer{}
 	writeRoute(w, rt)
-	n.batch.Meta = append(n.batch.Meta, store.KV{Key: inRouteKey(h), Value: w.Buf})
+	c.batch.Meta = append(c.batch.Meta, store.KV{Key: inRouteKey(h), Value: w.Buf})
 }
 
 // resumeLocks acts on every lock held towards us whose route we know and whose secret we do not:
 // it forwards the lock (forward skips one already forwarded), or asks the initiator for the
 // secret when we are the target. Run when a channel becomes synced, after a restart above all.
-func (n *Node) resumeLocks() {
-	for _, cs := range n.channels {
+func (c *core) resumeLocks() {
+	c.resumeRefunds()
+	for _, cs := range c.channels {
 		for _, l := range cs.ch.Partner.Locks {
-			rt, ok := n.inRoutes[l.SecretHash]
+			rt, ok := c.inRoutes[l.SecretHash]
 			if !ok {
 				continue
 			}
-			if _, known := n.secrets[l.SecretHash]; known {
+			if _, known := c.secrets[l.SecretHash]; known {
 				continue
 			}
-			n.actOnLock(l, rt)
+			c.actOnLock(l, rt)
+		}
+	}
+}
+
+// resumeRefunds finishes, after a restart, what a refund that reached the disk started: the
+// initiator fails the route whose first hop refunded it, and a mediator refunds its own payer.
+func (c *core) resumeRefunds() {
+	for _, id := range c.channelIDs() {
+		cs := c.channels[id]
+		if !cs.synced {
+			continue
+		}
+		for _, l := range cs.ch.Partner.Locks {
+			if hasLock(cs.ch.Own.Locks, l.SecretHash) {
+				c.refunded(cs, l)
+			}
 		}
 	}
 }
 
 // actOnLock forwards an incoming lock, or asks for its secret when the route ends here.
-func (n *Node) actOnLock(l channel.Lock, rt channel.RouteInfo) {
+func (c *core) actOnLock(l channel.Lock, rt channel.RouteInfo) {
 	if len(rt.Hops) > 0 {
-		n.forward(l, rt)
+		c.forward(l, rt)
 		return
 	}
-	if rt.Target != n.self {
+	if rt.Target != c.self {
 		return
 	}
-	if _, asked := n.requests[l.SecretHash]; asked {
+	if _, asked := c.requests[l.SecretHash]; asked {
 		return
 	}
 	req := SecretRequest{PaymentID: rt.PaymentID, SecretHash: l.SecretHash, Amount: l.Amount}
-	n.requests[l.SecretHash] = request{initiator: rt.Initiator, msg: req}
-	n.sendNow(rt.Initiator, EncodeSecretRequest(req))
+	c.requests[l.SecretHash] = request{initiator: rt.Initiator, msg: req}
+	c.sendNow(rt.Initiator, EncodeSecretRequest(req))
 }
 
 func lockRouteKey(h channel.Hash) string { return lockRoutePrefix + hex.EncodeToString(h[:]) }
 
 // rememberLockRoute keeps the route of an own lock (in memory, and on disk with the batch that
 // signs the lock), to re-send it with a re-sent update.
-func (n *Node) rememberLockRoute(h channel.Hash, rt channel.RouteInfo) {
-	n.lockRoutes[h] = rt
+func (c *core) rememberLockRoute(h channel.Hash, rt channel.RouteInfo) {
+	c.lockRoutes[h] = rt
 	w := &wire.Writer{}
 	writeRoute(w, rt)
-	n.batch.Meta = append(n.batch.Meta, store.KV{Key: lockRouteKey(h), Value: w.Buf})
+	c.batch.Meta = append(c.batch.Meta, store.KV{Key: lockRouteKey(h), Value: w.Buf})
 }
 
 // loadLockRoutes reads back the routes of own locks stored before a restart.
-func (n *Node) loadLockRoutes() error {
-	kvs, err := n.cfg.Store.MetaPrefix(lockRoutePrefix)
+func (c *core) loadLockRoutes() error {
+	kvs, err := c.cfg.Store.MetaPrefix(lockRoutePrefix)
 	if err != nil {
 		return err
 	}
-	if err := readRoutes(kvs, lockRoutePrefix, n.lockRoutes); err != nil {
+	if err := readRoutes(kvs, lockRoutePrefix, c.lockRoutes); err != nil {
 		return err
 	}
-	if kvs, err = n.cfg.Store.MetaPrefix(inRoutePrefix); err != nil {
+	if kvs, err = c.cfg.Store.MetaPrefix(inRoutePrefix); err != nil {
 		return err
 	}
-	return readRoutes(kvs, inRoutePrefix, n.inRoutes)
+	return readRoutes(kvs, inRoutePrefix, c.inRoutes)
 }
 
 func readRoutes(kvs []store.KV, prefix string, into map[channel.Hash]channel.RouteInfo) error {
@@ -392,38 +502,38 @@ func readRoutes(kvs []store.KV, prefix string, into map[channel.Hash]channel.Rou
 }
 
 // sendLockRoutes follows a re-sent update with the routes of its locks.
-func (n *Node) sendLockRoutes(cs *chanState) {
+func (c *core) sendLockRoutes(cs *chanState) {
 	for _, l := range cs.ch.Own.Locks {
-		if rt, ok := n.lockRoutes[l.SecretHash]; ok {
-			n.send(cs.ch.Partner.Address, EncodeLockRoute(LockRoute{ChannelID: cs.ch.Domain.ChannelID, SecretHash: l.SecretHash, Route: rt}))
+		if rt, ok := c.lockRoutes[l.SecretHash]; ok {
+			c.send(cs.ch.Partner.Address, EncodeLockRoute(LockRoute{ChannelID: cs.ch.Domain.ChannelID, SecretHash: l.SecretHash, Route: rt}))
 		}
 	}
 }
 
 // pruneLockRoutes forgets the routes of locks that left every channel (unlocked or expired).
-func (n *Node) pruneLockRoutes(pending map[channel.Hash]bool) {
-	for h := range n.lockRoutes {
+func (c *core) pruneLockRoutes(pending map[channel.Hash]bool) {
+	for h := range c.lockRoutes {
 		if !pending[h] {
-			delete(n.lockRoutes, h)
-			n.batch.Meta = append(n.batch.Meta, store.KV{Key: lockRouteKey(h)})
+			delete(c.lockRoutes, h)
+			c.batch.Meta = append(c.batch.Meta, store.KV{Key: lockRouteKey(h)})
 		}
 	}
-	for h := range n.inRoutes {
+	for h := range c.inRoutes {
 		if !pending[h] {
-			delete(n.inRoutes, h)
-			n.batch.Meta = append(n.batch.Meta, store.KV{Key: inRouteKey(h)})
+			delete(c.inRoutes, h)
+			c.batch.Meta = append(c.batch.Meta, store.KV{Key: inRouteKey(h)})
 		}
 	}
 }
 
 // handleLockRoute acts on the route of a lock the partner holds towards us, as if it had come
 // with the lock: forward it, or ask for the secret when we are the target; once only.
-func (n *Node) handleLockRoute(from channel.Address, frame []byte) error {
+func (c *core) handleLockRoute(from channel.Address, frame []byte) error {
 	m, err := DecodeLockRoute(frame)
 	if err != nil {
 		return err
 	}
-	cs := n.channels[m.ChannelID]
+	cs := c.channels[m.ChannelID]
 	if cs == nil || cs.ch.Partner.Address != from {
 		return fmt.Errorf("lock route from %s: no channel %x with it", from, m.ChannelID[:4])
 	}
@@ -432,16 +542,16 @@ func (n *Node) handleLockRoute(from channel.Address, frame []byte) error {
 		return fmt.Errorf("lock route from %s for %x: no such lock of theirs", from, m.SecretHash[:4])
 	}
 	lock := cs.ch.Partner.Locks[i]
-	if _, known := n.secrets[lock.SecretHash]; known {
+	if _, known := c.secrets[lock.SecretHash]; known {
 		// Forwarded and paid downstream already (the secret came back; it stays while this
 		// incoming lock is pending): forwarding again would pay twice.
 		return nil
 	}
-	if len(m.Route.Hops) == 0 && m.Route.Target != n.self {
+	if len(m.Route.Hops) == 0 && m.Route.Target != c.self {
 		return fmt.Errorf("lock route from %s for %x: ends at %s, not here", from, m.SecretHash[:4], m.Route.Target)
 	}
-	n.rememberInRoute(lock.SecretHash, m.Route)
-	n.actOnLock(lock, m.Route)
+	c.rememberInRoute(lock.SecretHash, m.Route)
+	c.actOnLock(lock, m.Route)
 	return nil
 }
 
@@ -454,47 +564,53 @@ func findPartnerLock(locks []channel.Lock, h channel.Hash) int {
 	return -1
 }
 
-func (n *Node) handleSecretRequest(from channel.Address, frame []byte) error {
+func (c *core) handleSecretRequest(from channel.Address, frame []byte) error {
 	m, err := DecodeSecretRequest(frame)
 	if err != nil {
 		return err
 	}
-	r, ok := n.routes[m.SecretHash]
-	if !ok || r.target != from || r.amount != m.Amount {
+	r, ok := c.routes[m.SecretHash]
+	if !ok || r.target != from {
 		return fmt.Errorf("secret request from %s for %x: no such payment to it", from, m.SecretHash[:4])
 	}
+	if m.Amount < r.amount {
+		// The mediators kept more than the fee budget: revealing would pay less than the
+		// amount. The route fails; its locks expire unpaid.
+		c.finishRoute(m.SecretHash, r, routeFailed, fmt.Errorf("ledger node: payment to %s: %d arrived of %d: %w", from, m.Amount, r.amount, ErrRouteFailed))
+		return nil
+	}
 	// The secret is on our disk since the lock was signed; revealing needs no new commit.
-	n.sendNow(from, EncodeSecretReveal(SecretReveal{Secret: r.secret}))
+	c.sendNow(from, EncodeSecretReveal(SecretReveal{Secret: r.secret}))
 	return nil
 }
 
-func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
+func (c *core) handleSecretReveal(from channel.Address, frame []byte) error {
 	m, err := DecodeSecretReveal(frame)
 	if err != nil {
 		return err
 	}
 	h := crypto.Keccak256Hash(m.Secret[:])
-	if !n.usesSecret(h) {
+	if !c.usesSecret(h) {
 		return fmt.Errorf("secret reveal from %s for %x: no lock of ours uses it", from, h[:4])
 	}
-	n.rememberSecret(h, m.Secret)
-	delete(n.requests, h)
+	c.rememberSecret(h, m.Secret)
+	delete(c.requests, h)
 	// The payee knows the secret, so pay it (it could claim the lock on chain anyway), unless the
 	// lock has expired: then our own incoming lock has expired too and nobody would pay us back.
 	mediator := false
 	var refused error
-	if cs := n.lockedTowards(from, h); cs != nil && cs.synced {
-		mediator, refused = n.payUnlock(cs, from, h, m.Secret)
+	if cs := c.lockedTowards(from, h); cs != nil && cs.synced {
+		mediator, refused = c.payUnlock(cs, from, h, m.Secret)
 	}
 	// Tell our own payers, so they unlock towards us. A mediator need not wait for its disk: if it
 	// crashes before the secret is stored, its own unlock is not sent either, so the payee
 	// downstream keeps revealing it (repeatSecrets). The target waits: nobody would tell it again.
-	for _, cs := range n.channels {
+	for _, cs := range c.channels {
 		if partner := cs.ch.Partner.Address; partner != from && hasLock(cs.ch.Partner.Locks, h) {
 			if mediator {
-				n.sendNow(partner, EncodeSecretReveal(m))
+				c.sendNow(partner, EncodeSecretReveal(m))
 			} else {
-				n.send(partner, EncodeSecretReveal(m))
+				c.send(partner, EncodeSecretReveal(m))
 			}
 		}
 	}
@@ -502,27 +618,27 @@ func (n *Node) handleSecretReveal(from channel.Address, frame []byte) error {
 }
 
 // payUnlock pays the lock under h towards from, and reports whether it did.
-func (n *Node) payUnlock(cs *chanState, from channel.Address, h, secret channel.Hash) (bool, error) {
-	u, err := cs.ch.Unlock(secret, n.unixNow(), n.cfg.Signer)
+func (c *core) payUnlock(cs *chanState, from channel.Address, h, secret channel.Hash) (bool, error) {
+	u, err := cs.ch.Unlock(secret, c.unixNow(), c.cfg.Signer)
 	if err != nil {
 		return false, err
 	}
-	n.count(func(s *Stats) { s.Signed++ })
+	c.count(func(s *Stats) { s.Signed++ })
 	cs.dirty = true
-	n.send(from, channel.EncodeUpdate(u))
-	cs.lastSend = n.now()
-	if r, ok := n.routes[h]; ok && r.first == from {
+	c.send(from, channel.EncodeUpdate(u))
+	cs.lastSend = c.now()
+	if r, ok := c.routes[h]; ok && r.first == from {
 		// Paid once our unlock is on disk: the first hop holds the secret and could claim the
 		// lock on chain anyway, and it will receive the unlock (re-sent until acknowledged).
-		n.finishRoute(h, r, routePaid, nil)
+		c.finishRoute(h, r, routePaid, nil)
 	}
 	return true, nil
 }
 
 // pendingLockHashes are the hashes of every pending lock, in either direction.
-func (n *Node) pendingLockHashes() map[channel.Hash]bool {
+func (c *core) pendingLockHashes() map[channel.Hash]bool {
 	out := map[channel.Hash]bool{}
-	for _, cs := range n.channels {
+	for _, cs := range c.channels {
 		for _, l := range cs.ch.Own.Locks {
 			out[l.SecretHash] = true
 		}
@@ -538,26 +654,26 @@ const pruneSecretsAbove = 256
 
 // pruneSecrets forgets (in memory and on disk) the secrets no pending lock and no pending route
 // of ours uses any more: an unlocked or expired lock needs its secret neither off nor on chain.
-func (n *Node) pruneSecrets(pending map[channel.Hash]bool) {
-	if len(n.secrets) <= pruneSecretsAbove {
+func (c *core) pruneSecrets(pending map[channel.Hash]bool) {
+	if len(c.secrets) <= pruneSecretsAbove {
 		return
 	}
-	for h := range n.secrets {
-		if _, routed := n.routes[h]; routed || pending[h] {
+	for h := range c.secrets {
+		if _, routed := c.routes[h]; routed || pending[h] {
 			continue
 		}
-		delete(n.secrets, h)
-		n.batch.Meta = append(n.batch.Meta, store.KV{Key: secretKey(h)})
+		delete(c.secrets, h)
+		c.batch.Meta = append(c.batch.Meta, store.KV{Key: secretKey(h)})
 	}
 }
 
 // usesSecret reports whether a pending lock (either direction) or a route of ours is under h, so
 // a peer cannot make the node store secrets nobody needs.
-func (n *Node) usesSecret(h channel.Hash) bool {
-	if _, ok := n.routes[h]; ok {
+func (c *core) usesSecret(h channel.Hash) bool {
+	if _, ok := c.routes[h]; ok {
 		return true
 	}
-	for _, cs := range n.channels {
+	for _, cs := range c.channels {
 		if hasLock(cs.ch.Own.Locks, h) || hasLock(cs.ch.Partner.Locks, h) {
 			return true
 		}
@@ -566,9 +682,9 @@ func (n *Node) usesSecret(h channel.Hash) bool {
 }
 
 // lockedTowards is the channel with partner holding an own lock under h (nil if none).
-func (n *Node) lockedTowards(partner channel.Address, h channel.Hash) *chanState {
-	for _, id := range n.byPartner[partner] {
-		if cs := n.channels[id]; hasLock(cs.ch.Own.Locks, h) {
+func (c *core) lockedTowards(partner channel.Address, h channel.Hash) *chanState {
+	for _, id := range c.byPartner[partner] {
+		if cs := c.channels[id]; hasLock(cs.ch.Own.Locks, h) {
 			return cs
 		}
 	}
@@ -586,21 +702,21 @@ func hasLock(locks []channel.Lock, h channel.Hash) bool {
 
 // repeatSecrets re-sends what a lossy link may have dropped: secret requests of a target, and
 // reveals to payers whose locks towards us are still pending although we know the secret.
-func (n *Node) repeatSecrets() {
-	pending := n.pendingLockHashes()
-	for h, r := range n.requests {
+func (c *core) repeatSecrets() {
+	pending := c.pendingLockHashes()
+	for h, r := range c.requests {
 		if !pending[h] {
-			delete(n.requests, h) // the lock expired or was settled: nobody will answer any more
+			delete(c.requests, h) // the lock expired or was settled: nobody will answer any more
 			continue
 		}
-		n.sendNow(r.initiator, EncodeSecretRequest(r.msg))
+		c.sendNow(r.initiator, EncodeSecretRequest(r.msg))
 	}
-	n.pruneSecrets(pending)
-	n.pruneLockRoutes(pending)
-	for _, cs := range n.channels {
+	c.pruneSecrets(pending)
+	c.pruneLockRoutes(pending)
+	for _, cs := range c.channels {
 		for _, l := range cs.ch.Partner.Locks {
-			if secret, ok := n.secrets[l.SecretHash]; ok {
-				n.send(cs.ch.Partner.Address, EncodeSecretReveal(SecretReveal{Secret: secret}))
+			if secret, ok := c.secrets[l.SecretHash]; ok {
+				c.send(cs.ch.Partner.Address, EncodeSecretReveal(SecretReveal{Secret: secret}))
 			}
 		}
 	}
@@ -610,9 +726,9 @@ func (n *Node) repeatSecrets() {
 var errLockExpired = errors.New("mediated payment expired before the secret came back")
 
 // expireLocks takes back own locks whose expiry has passed.
-func (n *Node) expireLocks() {
-	now := n.unixNow()
-	for _, cs := range n.channels {
+func (c *core) expireLocks() {
+	now := c.unixNow()
+	for _, cs := range c.channels {
 		partner := cs.ch.Partner.Address
 		if !cs.synced {
 			continue
@@ -621,15 +737,15 @@ func (n *Node) expireLocks() {
 			if now < l.Expiration {
 				continue
 			}
-			u, err := cs.ch.RemoveExpired(l.SecretHash, now, n.cfg.Signer)
+			u, err := cs.ch.RemoveExpired(l.SecretHash, now, c.cfg.Signer)
 			if err != nil {
 				continue
 			}
 			cs.dirty = true
-			n.send(partner, channel.EncodeUpdate(u))
-			cs.lastSend = n.now()
-			if r, ok := n.routes[l.SecretHash]; ok {
-				n.finishRoute(l.SecretHash, r, routeExpired, fmt.Errorf("ledger node: lock %x: %w", l.SecretHash[:4], errLockExpired))
+			c.send(partner, channel.EncodeUpdate(u))
+			cs.lastSend = c.now()
+			if r, ok := c.routes[l.SecretHash]; ok {
+				c.finishRoute(l.SecretHash, r, routeExpired, fmt.Errorf("ledger node: lock %x: %w", l.SecretHash[:4], errLockExpired))
 			}
 		}
 	}
@@ -667,12 +783,12 @@ func (n *Node) Claims(before uint64) []Claim {
 	}
 }
 
-func (n *Node) claims(before uint64) []Claim {
+func (c *core) claims(before uint64) []Claim {
 	var out []Claim
-	for _, cs := range n.channels {
+	for _, cs := range c.channels {
 		partner := cs.ch.Partner.Address
 		for _, l := range cs.ch.Partner.Locks {
-			secret, ok := n.secrets[l.SecretHash]
+			secret, ok := c.secrets[l.SecretHash]
 			if !ok || l.Expiration > before {
 				continue
 			}
@@ -686,8 +802,8 @@ func (n *Node) claims(before uint64) []Claim {
 // pruneRoutes forgets, with the batch that drops a settled channel, the records of finished
 // mediated payments (paid or expired) whose first hop was its partner: nothing on or off chain can
 // ask about them any more. An id used by a pruned record may pay again.
-func (n *Node) pruneRoutes(first channel.Address) error {
-	kvs, err := n.cfg.Store.MetaPrefix(routePrefix)
+func (c *core) pruneRoutes(first channel.Address) error {
+	kvs, err := c.cfg.Store.MetaPrefix(routePrefix)
 	if err != nil {
 		return fmt.Errorf("ledger node: pruning route records: %w", err)
 	}
@@ -699,7 +815,7 @@ func (n *Node) pruneRoutes(first channel.Address) error {
 		if r.first != first || r.status == routePending {
 			continue
 		}
-		n.batch.Meta = append(n.batch.Meta, store.KV{Key: kv.Key}, store.KV{Key: routeIDKey(r.target, r.id)})
+		c.batch.Meta = append(c.batch.Meta, store.KV{Key: kv.Key}, store.KV{Key: routeIDKey(r.target, r.id)})
 	}
 	return nil
 }

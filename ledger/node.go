@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sort"
@@ -64,12 +66,36 @@ type Config struct {
 	// retried Pay without a disk read; older ones are answered from their record on disk.
 	// Default 4096.
 	PaidMemory int
+	// MediationFee is what the node keeps of each mediated transfer it forwards: it locks the
+	// incoming amount minus the fee towards the next hop. Default: nothing.
+	MediationFee FeeSchedule
 	// Hooks (tests only) are called at named points of the transfer path; see CrashPoint.
 	Hook func(point CrashPoint)
 	// OnRefused hears every frame from a peer the node refused (bad signature, unknown channel,
 	// stale or malformed message), with the reason; the daemon logs and counts them. It runs on
 	// the node's loop and must not block.
 	OnRefused func(Refusal)
+}
+
+// FeeSchedule is a mediator's fee: Flat plus PPM parts per million of the incoming amount, in
+// the channel token's smallest unit.
+type FeeSchedule struct {
+	Flat, PPM uint64
+}
+
+// Of is the fee for forwarding a lock of amount (saturating: a fee above the amount means the
+// lock cannot be forwarded).
+func (f FeeSchedule) Of(amount uint64) uint64 {
+	hi, lo := bits.Mul64(amount, f.PPM)
+	if hi >= 1_000_000 { // the quotient would not fit (Div64 needs hi below the divisor)
+		return math.MaxUint64
+	}
+	prop, _ := bits.Div64(hi, lo, 1_000_000)
+	fee, carry := bits.Add64(f.Flat, prop, 0)
+	if carry != 0 {
+		return math.MaxUint64
+	}
+	return fee
 }
 
 // Refusal is a peer's frame the node refused, and why.
@@ -102,9 +128,10 @@ var ErrBusy = errors.New("too many payments waiting for the partner to re-establ
 // maxWaiting bounds the payments queued on one unsynced channel.
 const maxWaiting = 4096
 
-// Node is one unit's ledger: its channels, the group-commit loop that signs, persists and sends
-// their updates, and the handling of the partner's messages. All channel state is owned by the
-// loop goroutine; the exported methods talk to it through the inbox.
+// Node is one unit's ledger: the runner around its core (core.go). The loop goroutine owns the
+// core: it steps it with the inbox's events and the clock's time, sends what may leave at once,
+// delivers answers and hands each cut to the committer goroutine, which writes it with one
+// fsync and only then sends its frames. The exported methods talk to the loop through the inbox.
 type Node struct {
 	cfg   Config
 	self  channel.Address
@@ -113,38 +140,13 @@ type Node struct {
 	done  chan struct{}
 	once  sync.Once
 
-	// Owned by the loop goroutine:
-	// channels are keyed by on-chain channel id: a unit may hold several channels with one
-	// partner (one per token), so nothing that arrives for one of them may touch another.
-	channels  map[channel.Hash]*chanState
-	byPartner map[channel.Address][]channel.Hash // in the order the channels were added
-	paid      map[payKey]uint64
-	secrets   map[channel.Hash]channel.Hash
-	// lockRoutes are the routes of own pending locks, by secret hash (re-sent with resent updates).
-	lockRoutes map[channel.Hash]channel.RouteInfo
-	// inRoutes are the routes of locks partners hold towards us, by secret hash (resumeLocks).
-	inRoutes   map[channel.Hash]channel.RouteInfo
-	routes     map[channel.Hash]*routed
-	routeIDs   map[string]channel.Hash // ids of routes started since the last restart (also on disk)
-	requests   map[channel.Hash]request
-	batch      store.Batch
+	core *core // owned by the loop goroutine
+	// inFlight is the cut the committer is writing (nil when it is idle).
+	inFlight   *cut
 	commits    chan *cut
 	commitDone chan error
 	committed  chan struct{}
-	out        []outFrame
-	finished   []finish
-	// coalescing lists the channels with payments waiting for flushPayments.
-	coalescing []*chanState
-	// durable answers wait for the next cut to be on disk; committing are those of the cut being written.
-	durable, committing []finish
-	fatal               error
-	statsMu             sync.Mutex
-	stats               Stats
-
-	// paidDurable lists, oldest first, the ids in paid whose record is on disk: only those are
-	// forgotten beyond cfg.PaidMemory, since the store answers a retry of them. Ids still on their
-	// way to disk (paidCommitting, or in batch) must stay: the store would not find them yet.
-	paidDurable, paidCommitting []payKey
+	stats      *statsBox
 }
 
 // Stats counts what the node did (for tests and the bench).
@@ -153,6 +155,10 @@ type Stats struct {
 	// Coalesced counts the payments the Signed direct proofs carried (several per proof when
 	// they arrive together).
 	Coalesced int
+	// RecoveredWithdrawals counts the withdrawal agreements taken back from a partner's Sync.
+	RecoveredWithdrawals int
+	// Refunds counts the refund locks the node signed for mediated transfers that failed.
+	Refunds int
 	// CommitTime is the time spent in group commits (fsync included); CommitMax the longest one.
 	CommitTime, CommitMax time.Duration
 }
@@ -188,11 +194,6 @@ type payKey struct {
 type outFrame struct {
 	to    channel.Address
 	frame []byte
-}
-
-type finish struct {
-	done chan error
-	err  error
 }
 
 // event is one input of the node's loop. The set is closed: only the types in this file and in
@@ -247,6 +248,10 @@ type Info struct {
 	OwnLocks, PartnerLocks   []channel.Lock
 	// PartnerLockSecrets are the secrets this unit knows of the partner's pending locks.
 	PartnerLockSecrets []channel.Hash
+	// OwnWithdrawn and PartnerWithdrawn are the agreed (reserved) withdrawal totals.
+	OwnWithdrawn, PartnerWithdrawn uint64
+	// Withdrawal is the own pending withdrawal both sides signed, ready for the chain (nil if none).
+	Withdrawal *WithdrawProof
 }
 
 // NewNode loads the channels from the store and starts the loop. Channels loaded from disk are
@@ -292,36 +297,15 @@ func NewNode(cfg Config) (*Node, error) {
 		cfg.PaidMemory = 4096
 	}
 	n := &Node{cfg: cfg, self: cfg.Signer.Address(), inbox: make(chan event, 8192), quit: make(chan struct{}),
-		done: make(chan struct{}), channels: map[channel.Hash]*chanState{}, byPartner: map[channel.Address][]channel.Hash{}, paid: map[payKey]uint64{},
-		secrets: map[channel.Hash]channel.Hash{}, lockRoutes: map[channel.Hash]channel.RouteInfo{}, inRoutes: map[channel.Hash]channel.RouteInfo{}, routes: map[channel.Hash]*routed{}, routeIDs: map[string]channel.Hash{},
-		requests: map[channel.Hash]request{},
-		commits:  make(chan *cut, 1), commitDone: make(chan error, 1), committed: make(chan struct{})}
-	stored, err := cfg.Store.Channels()
+		done: make(chan struct{}), stats: &statsBox{},
+		commits: make(chan *cut, 1), commitDone: make(chan error, 1), committed: make(chan struct{})}
+	c, err := newCore(coreConfig{Signer: cfg.Signer, Store: cfg.Store, Resend: cfg.Resend, LockTimeout: cfg.LockTimeout,
+		RevealMargin: cfg.RevealMargin, PaidMemory: cfg.PaidMemory, MediationFee: cfg.MediationFee}, n.self, n.stats)
 	if err != nil {
-		return nil, fmt.Errorf("ledger node: load channels: %w", err)
+		return nil, err
 	}
-	for _, c := range stored {
-		if c.Own.Address != n.self {
-			return nil, fmt.Errorf("ledger node: stored channel %x belongs to %s, not %s", c.Domain.ChannelID[:4], c.Own.Address, n.self)
-		}
-		n.putChannel(&chanState{ch: c})
-	}
-	if err := n.loadTokens(); err != nil {
-		return nil, fmt.Errorf("ledger node: %w", err)
-	}
-	if err := n.loadSecrets(); err != nil {
-		return nil, fmt.Errorf("ledger node: %w", err)
-	}
-	if err := n.loadRoutes(); err != nil {
-		return nil, fmt.Errorf("ledger node: %w", err)
-	}
-	if err := n.loadLockRoutes(); err != nil {
-		return nil, fmt.Errorf("ledger node: %w", err)
-	}
+	n.core = c
 	cfg.Transport.SetHandler(n.deliver)
-	for _, cs := range n.channels {
-		n.send(cs.ch.Partner.Address, channel.EncodeSync(cs.ch.SyncMessage(true)))
-	}
 	go n.committer()
 	go n.loop()
 	return n, nil
@@ -338,17 +322,9 @@ func (n *Node) Close() error {
 }
 
 // Stats returns the counters.
-func (n *Node) Stats() Stats {
-	n.statsMu.Lock()
-	defer n.statsMu.Unlock()
-	return n.stats
-}
+func (n *Node) Stats() Stats { return n.stats.get() }
 
-func (n *Node) count(f func(*Stats)) {
-	n.statsMu.Lock()
-	f(&n.stats)
-	n.statsMu.Unlock()
-}
+func (c *core) count(f func(*Stats)) { c.stats.count(f) }
 
 // AddChannel registers a channel opened on chain (or updates its deposits). A new channel has no
 // history, so it is synced from the start.
@@ -401,14 +377,14 @@ func (n *Node) ChainSettled(d channel.Domain) error {
 	return n.wait(context.Background(), done)
 }
 
-func (n *Node) handleSettled(d channel.Domain) error {
-	cs, ok := n.channels[d.ChannelID]
+func (c *core) handleSettled(d channel.Domain) error {
+	cs, ok := c.channels[d.ChannelID]
 	if !ok || cs.ch.Domain.Epoch > d.Epoch {
 		return nil
 	}
 	partner := cs.ch.Partner.Address
-	n.dropChannel(cs, fmt.Errorf("ledger node: channel %x epoch %d settled on chain", d.ChannelID[:4], cs.ch.Domain.Epoch))
-	return n.pruneRoutes(partner)
+	c.dropChannel(cs, fmt.Errorf("ledger node: channel %x epoch %d settled on chain", d.ChannelID[:4], cs.ch.Domain.Epoch))
+	return c.pruneRoutes(partner)
 }
 
 // Pay transfers amount directly to partner and returns once the partner has stored the signed
@@ -495,32 +471,22 @@ func (n *Node) loop() {
 	tick := n.cfg.Clock.NewTicker(n.cfg.Resend / 2)
 	defer tick.Stop()
 	events := make([]event, 0, n.cfg.MaxBatch)
-	busy := false // the committer is writing a cut; changes meanwhile go into the next one
 	for {
 		events = events[:0]
 		select {
 		case <-n.quit:
-			n.finalCut(busy)
+			n.finalCut()
 			return
 		case <-tick.C():
-			n.tick()
+			events = append(events, &tickEvent{})
 		case e := <-n.inbox:
 			events = append(events, e)
 		case err := <-n.commitDone:
-			busy = false
-			if err == nil {
-				for _, f := range n.committing {
-					f.done <- f.err
-				}
-				n.committing = nil
-				n.rememberDurable(n.paidCommitting...)
-				n.paidCommitting = nil
-			}
 			if err != nil {
-				n.fatal = err
 				n.failAll(err)
 				return
 			}
+			n.persisted()
 		}
 	drain:
 		for len(events) < n.cfg.MaxBatch {
@@ -531,28 +497,67 @@ func (n *Node) loop() {
 				break drain
 			}
 		}
-		n.recoverSigners(events)
+		n.prepare(events)
+		now := n.cfg.Clock.Now()
 		for _, e := range events {
-			if _, pay := e.(*payEvent); !pay {
-				// Anything else may sign on a channel too: the payments before it go first.
-				n.flushPayments()
-			}
-			n.handle(e)
+			n.core.step(now, e)
 		}
-		if !busy {
-			// Payments wait while the committer writes: they could not leave before the next
-			// cut anyway, and so one proof carries all that arrived meanwhile.
-			n.flushPayments()
+		n.apply(n.core.ready(n.inFlight == nil))
+	}
+}
+
+// prepare does, before the core sees a batch of events, what needs no channel state but costs
+// or needs the outside world: it recovers the signers of updates on every core and draws the
+// secrets of new mediated payments.
+func (n *Node) prepare(events []event) {
+	n.recoverSigners(events)
+	for _, e := range events {
+		if r, ok := e.(*routeEvent); ok && r.secretErr == nil && r.secret == (channel.Hash{}) {
+			_, r.secretErr = io.ReadFull(n.cfg.Rand, r.secret[:])
 		}
-		// Answers depend only on acknowledgements (the partner's disk), never on our own pending
-		// commit, so callers hear at once.
-		for _, f := range n.finished {
-			f.done <- f.err
+	}
+}
+
+// apply does what the core asked: frames that may leave now leave, answers and refusals go
+// out, and a cut goes to the idle committer (which sends its frames only once it is durable).
+func (n *Node) apply(r ready) {
+	for _, f := range r.send {
+		_ = n.cfg.Transport.Send(f.to, f.frame) // best effort: what matters is re-sent
+	}
+	for _, a := range r.answers {
+		a.deliver()
+	}
+	if n.cfg.OnRefused != nil {
+		for _, ref := range r.refusals {
+			n.cfg.OnRefused(ref)
 		}
-		n.finished = n.finished[:0]
-		if !busy {
-			busy = n.cut()
+	}
+	if r.cut != nil {
+		n.inFlight = r.cut
+		n.commits <- r.cut // never blocks: the committer is idle and the channel has room for one
+	}
+}
+
+// persisted tells the core the cut in flight is durable and answers the callers that waited
+// for it.
+func (n *Node) persisted() {
+	n.core.persisted()
+	for _, a := range n.inFlight.answers {
+		a.deliver()
+	}
+	n.inFlight = nil
+}
+
+// failAll answers every caller with the commit's error: nothing more can be made durable.
+func (n *Node) failAll(err error) {
+	if n.inFlight != nil {
+		for _, a := range n.inFlight.answers {
+			replyTo(a.to, err).deliver()
 		}
+		n.inFlight = nil
+	}
+	for _, a := range n.core.fail(err) {
+		a.deliver()
 	}
 }
 
@@ -596,64 +601,17 @@ func (n *Node) hook(p CrashPoint) {
 }
 
 // finalCut writes what was signed or received since the last cut before the node stops.
-func (n *Node) finalCut(busy bool) {
-	if busy && <-n.commitDone != nil {
-		return
-	}
-	for _, f := range n.committing {
-		f.done <- f.err
-	}
-	n.committing = nil
-	n.flushPayments()
-	if n.cut() && <-n.commitDone == nil {
-		for _, f := range n.committing {
-			f.done <- f.err
+func (n *Node) finalCut() {
+	if n.inFlight != nil {
+		if <-n.commitDone != nil {
+			return
 		}
+		n.persisted()
 	}
-}
-
-// cut is one batch handed from the loop to the committer: the encoded states to write, then the
-// frames to send, in that order.
-type cut struct {
-	batch    store.Batch
-	received bool
-	out      []outFrame
-}
-
-// cut hands everything gathered since the last cut to the committer, which writes it with one
-// fsync (group commit) while the loop already signs and verifies the next batch. It reports
-// whether the committer got work.
-func (n *Node) cut() bool {
-	c := &cut{batch: n.batch}
-	for _, cs := range n.channels {
-		if cs.dirty {
-			rec, err := store.Record(cs.ch)
-			if err != nil {
-				panic(fmt.Sprintf("ledger node: encode channel: %v", err)) // MarshalBinary cannot fail
-			}
-			c.batch.Channels = append(c.batch.Channels, rec)
-			cs.dirty = false
-		}
-		if cs.ackDue {
-			c.received = true
-			if a, err := cs.ch.AckFor(n.cfg.Signer); err == nil {
-				n.send(cs.ch.Partner.Address, channel.EncodeAck(a))
-			} // else: the partner re-sends its proof and the next cut acknowledges it
-			cs.ackDue = false
-		}
+	n.apply(n.core.ready(true))
+	if n.inFlight != nil && <-n.commitDone == nil {
+		n.persisted()
 	}
-	n.batch = store.Batch{}
-	c.out, n.out = n.out, nil
-	if c.batch.Empty() && len(c.out) == 0 {
-		return false
-	}
-	n.committing, n.durable = n.durable, nil
-	n.paidCommitting = n.paidCommitting[:0]
-	for _, p := range c.batch.Payments {
-		n.paidCommitting = append(n.paidCommitting, payKey{p.Partner, p.ID})
-	}
-	n.commits <- c // never blocks: the committer is idle and the channel has room for one
-	return true
 }
 
 // committer writes each cut durably, then sends its frames, then tells the loop.
@@ -677,7 +635,7 @@ func (n *Node) commitCut(c *cut) error {
 			return fmt.Errorf("ledger node: group commit: %w", err)
 		}
 		took := n.cfg.Clock.Since(start)
-		n.count(func(s *Stats) {
+		n.stats.count(func(s *Stats) {
 			s.Commits++
 			s.CommitTime += took
 			s.CommitMax = max(s.CommitMax, took)
@@ -697,133 +655,136 @@ func (n *Node) commitCut(c *cut) error {
 	return nil
 }
 
-// sendNow sends a frame that does not depend on the pending commit, ahead of it.
-func (n *Node) sendNow(to channel.Address, frame []byte) {
-	_ = n.cfg.Transport.Send(to, frame)
+// sendNow queues a frame that does not depend on the pending commit: it leaves ahead of it.
+func (c *core) sendNow(to channel.Address, frame []byte) {
+	c.outNow = append(c.outNow, outFrame{to: to, frame: frame})
 }
 
-// send queues a frame to go out after the pending commit.
-func (n *Node) send(to channel.Address, frame []byte) {
-	n.out = append(n.out, outFrame{to: to, frame: frame})
+// send queues a frame to go out after the next cut is durable.
+func (c *core) send(to channel.Address, frame []byte) {
+	c.out = append(c.out, outFrame{to: to, frame: frame})
 }
 
-func (n *Node) complete(done chan error, err error) {
-	n.finished = append(n.finished, finish{done: done, err: err})
-}
+// answer queues a reply to a caller, delivered at once.
+func (c *core) answer(a Answer) { c.answers = append(c.answers, a) }
 
-func (n *Node) failAll(err error) {
-	for _, f := range n.finished {
-		f.done <- err
+func (c *core) complete(done chan error, err error) { c.answer(replyTo(done, err)) }
+
+// failAll answers everyone still waiting with err.
+func (c *core) failAll(err error) {
+	for _, a := range c.durable {
+		c.answer(replyTo(a.to, err))
 	}
-	for _, f := range append(n.durable, n.committing...) {
-		f.done <- err
+	c.durable = nil
+	for _, cs := range c.channels {
+		c.failChannel(cs, err)
 	}
-	for _, cs := range n.channels {
-		n.failChannel(cs, err)
-	}
-	for _, r := range n.routes {
+	for _, r := range c.routes {
 		for _, d := range r.dones {
-			d <- err
+			c.answer(replyTo(d, err))
 		}
 	}
 }
 
 // failChannel answers every caller waiting on cs with err.
-func (n *Node) failChannel(cs *chanState, err error) {
+func (c *core) failChannel(cs *chanState, err error) {
 	if cs.withdraw != nil {
-		cs.withdraw.done <- withdrawResult{err: err}
+		c.answer(replyTo(cs.withdraw.done, withdrawResult{err: err}))
 		cs.withdraw = nil
 	}
 	if cs.settle != nil {
-		cs.settle.done <- settleResult{err: err}
+		c.answer(replyTo(cs.settle.done, settleResult{err: err}))
 		cs.settle = nil
 	}
 	for _, w := range cs.waiters {
-		w.done <- err
+		c.answer(replyTo(w.done, err))
 	}
 	for _, p := range cs.waiting {
-		p.done <- err
+		c.answer(replyTo(p.done, err))
 	}
 	for _, p := range cs.coalescing {
-		p.done <- err
+		c.answer(replyTo(p.done, err))
 	}
 	cs.waiters, cs.waiting, cs.coalescing = nil, nil, nil
 }
 
-func (n *Node) now() time.Time { return n.cfg.Clock.Now() }
+// now is the time the runner stepped the current event with.
+func (c *core) now() time.Time { return c.stepTime }
 
-func (n *Node) unixNow() uint64 {
-	s := n.now().Unix()
+func (c *core) unixNow() uint64 {
+	s := c.now().Unix()
 	if s < 0 {
 		return 0
 	}
 	return uint64(s)
 }
 
-func (n *Node) handle(e event) {
+func (c *core) handle(e event) {
 	switch e := e.(type) {
 	case *payEvent:
-		n.handlePay(e)
+		c.handlePay(e)
 	case *frameEvent:
-		n.handleFrame(e)
+		c.handleFrame(e)
 	case *addChannelEvent:
-		e.done <- n.addChannel(e)
+		c.answer(replyTo(e.done, c.addChannel(e)))
 	case *routeEvent:
-		n.handleRoute(e)
+		c.handleRoute(e)
 	case *withdrawEvent:
-		n.handleWithdraw(e)
+		c.handleWithdraw(e)
 	case *settleEvent:
-		n.handleSettle(e)
+		c.handleSettle(e)
 	case *claimsEvent:
-		e.reply <- n.claims(e.before)
+		c.answer(replyTo(e.reply, c.claims(e.before)))
 	case *expiredWithdrawalsEvent:
-		e.reply <- n.expiredWithdrawals(e.chainNow)
+		c.answer(replyTo(e.reply, c.expiredWithdrawals(e.chainNow)))
 	case *chainEvent:
-		e.done <- n.handleChainEvent(e)
+		c.answer(replyTo(e.done, c.handleChainEvent(e)))
 	case *queryEvent:
-		cs := n.channels[e.id]
+		cs := c.channels[e.id]
 		if e.partner != (channel.Address{}) {
-			cs = n.partnerChannel(e.partner)
+			cs = c.partnerChannel(e.partner)
 		}
-		e.reply <- n.info(cs)
+		c.answer(replyTo(e.reply, c.info(cs)))
 	case *settledEvent:
-		e.done <- n.handleSettled(e.domain)
+		c.answer(replyTo(e.done, c.handleSettled(e.domain)))
+	case *tickEvent:
+		c.tick()
 	default:
 		panic(fmt.Sprintf("ledger node: event %T is not handled", e)) // a new event type without its case
 	}
 }
 
 // putChannel registers cs under its id and its partner.
-func (n *Node) putChannel(cs *chanState) {
+func (c *core) putChannel(cs *chanState) {
 	id, p := cs.ch.Domain.ChannelID, cs.ch.Partner.Address
-	if _, ok := n.channels[id]; !ok {
-		n.byPartner[p] = append(n.byPartner[p], id)
+	if _, ok := c.channels[id]; !ok {
+		c.byPartner[p] = append(c.byPartner[p], id)
 	}
-	n.channels[id] = cs
+	c.channels[id] = cs
 }
 
 // dropChannel forgets a channel (settled on chain or replaced by a newer epoch): its callers
 // hear err, and its record leaves the disk with the next cut.
-func (n *Node) dropChannel(cs *chanState, err error) {
+func (c *core) dropChannel(cs *chanState, err error) {
 	id, p := cs.ch.Domain.ChannelID, cs.ch.Partner.Address
-	n.failChannel(cs, err)
-	delete(n.channels, id)
-	ids := slices.DeleteFunc(n.byPartner[p], func(x channel.Hash) bool { return x == id })
+	c.failChannel(cs, err)
+	delete(c.channels, id)
+	ids := slices.DeleteFunc(c.byPartner[p], func(x channel.Hash) bool { return x == id })
 	if len(ids) == 0 {
-		delete(n.byPartner, p)
+		delete(c.byPartner, p)
 	} else {
-		n.byPartner[p] = ids
+		c.byPartner[p] = ids
 	}
-	n.batch.DeleteChannels = append(n.batch.DeleteChannels, id)
-	n.batch.Meta = append(n.batch.Meta, store.KV{Key: tokenKey(id)})
+	c.batch.DeleteChannels = append(c.batch.DeleteChannels, id)
+	c.batch.Meta = append(c.batch.Meta, store.KV{Key: tokenKey(id)})
 }
 
 // partnerChannel is the channel partner-addressed calls use: the first one added that is not
 // being settled, else the first one (nil if there is none).
-func (n *Node) partnerChannel(partner channel.Address) *chanState {
+func (c *core) partnerChannel(partner channel.Address) *chanState {
 	var first *chanState
-	for _, id := range n.byPartner[partner] {
-		cs := n.channels[id]
+	for _, id := range c.byPartner[partner] {
+		cs := c.channels[id]
 		if !cs.ch.Closing {
 			return cs
 		}
@@ -836,38 +797,38 @@ func (n *Node) partnerChannel(partner channel.Address) *chanState {
 
 // frameChannel is the channel a partner's frame is about, or nil if it names none of ours with
 // that partner: a message can only ever touch the channel it names.
-func (n *Node) frameChannel(from channel.Address, frame []byte) *chanState {
+func (c *core) frameChannel(from channel.Address, frame []byte) *chanState {
 	id, ok := channel.FrameChannelID(frame)
 	if !ok {
 		return nil
 	}
-	cs := n.channels[id]
+	cs := c.channels[id]
 	if cs == nil || cs.ch.Partner.Address != from {
 		return nil
 	}
 	return cs
 }
 
-func (n *Node) addChannel(e *addChannelEvent) error {
-	cs, ok := n.channels[e.domain.ChannelID]
+func (c *core) addChannel(e *addChannelEvent) error {
+	cs, ok := c.channels[e.domain.ChannelID]
 	switch {
 	case ok && cs.ch.Partner.Address != e.partner:
 		return fmt.Errorf("ledger node: channel %x belongs to %s, not %s", e.domain.ChannelID[:4], cs.ch.Partner.Address, e.partner)
 	case ok && cs.ch.Domain.Epoch < e.domain.Epoch:
 		// The contract opens a new epoch only after the old one settled.
-		n.dropChannel(cs, fmt.Errorf("ledger node: channel %x epoch %d settled", e.domain.ChannelID[:4], cs.ch.Domain.Epoch))
+		c.dropChannel(cs, fmt.Errorf("ledger node: channel %x epoch %d settled", e.domain.ChannelID[:4], cs.ch.Domain.Epoch))
 		ok = false
 	case ok && cs.ch.Domain != e.domain:
 		return fmt.Errorf("ledger node: channel %x is open as epoch %d, not %d", e.domain.ChannelID[:4], cs.ch.Domain.Epoch, e.domain.Epoch)
 	case ok && e.opened:
 		return nil
 	}
-	next := channel.New(e.domain, n.self, e.partner)
+	next := channel.New(e.domain, c.self, e.partner)
 	if ok {
-		c := *cs.ch
-		next = &c
+		copied := *cs.ch
+		next = &copied
 	}
-	if err := next.SetDeposit(n.self, e.ownDeposit); err != nil {
+	if err := next.SetDeposit(c.self, e.ownDeposit); err != nil {
 		return err
 	}
 	if err := next.SetDeposit(e.partner, e.partDeposit); err != nil {
@@ -875,9 +836,9 @@ func (n *Node) addChannel(e *addChannelEvent) error {
 	}
 	if !ok {
 		cs = &chanState{ch: next, synced: true, token: e.token}
-		n.putChannel(cs)
+		c.putChannel(cs)
 		if e.token != (channel.Address{}) {
-			n.batch.Meta = append(n.batch.Meta, store.KV{Key: tokenKey(e.domain.ChannelID), Value: append([]byte(nil), e.token[:]...)})
+			c.batch.Meta = append(c.batch.Meta, store.KV{Key: tokenKey(e.domain.ChannelID), Value: append([]byte(nil), e.token[:]...)})
 		}
 	}
 	cs.ch = next
@@ -890,8 +851,8 @@ const tokenPrefix = "token/"
 func tokenKey(id channel.Hash) string { return tokenPrefix + hex.EncodeToString(id[:]) }
 
 // loadTokens restores the token of every channel that is not native coin.
-func (n *Node) loadTokens() error {
-	kvs, err := n.cfg.Store.MetaPrefix(tokenPrefix)
+func (c *core) loadTokens() error {
+	kvs, err := c.cfg.Store.MetaPrefix(tokenPrefix)
 	if err != nil {
 		return err
 	}
@@ -900,64 +861,74 @@ func (n *Node) loadTokens() error {
 			return fmt.Errorf("stored %s: %d bytes, want 20", kv.Key, len(kv.Value))
 		}
 		id := common.HexToHash(kv.Key[len(tokenPrefix):])
-		if cs, ok := n.channels[id]; ok {
+		if cs, ok := c.channels[id]; ok {
 			cs.token = channel.Address(kv.Value)
 		}
 	}
 	return nil
 }
 
-func (n *Node) info(cs *chanState) Info {
+func (c *core) info(cs *chanState) Info {
 	if cs == nil {
 		return Info{}
 	}
-	c := cs.ch
-	return Info{Found: true, Domain: c.Domain, PartnerAddress: c.Partner.Address, Token: cs.token, OwnNonce: c.Own.Proof.Nonce, PartnerNonce: c.Partner.Proof.Nonce,
-		Acked: c.Acked, Sent: c.Own.Proof.Transferred, Received: c.Partner.Proof.Transferred,
-		OwnBalance: c.OwnBalance(), PartnerBal: c.PartnerBalance(), OwnLocked: c.Own.Proof.Locked,
-		PartnerLocked: c.Partner.Proof.Locked, Synced: cs.synced, Own: c.Own.Proof, Partner: c.Partner.Proof,
-		OwnLocks: append([]channel.Lock(nil), c.Own.Locks...), PartnerLocks: append([]channel.Lock(nil), c.Partner.Locks...),
-		PartnerLockSecrets: n.knownSecrets(c.Partner.Locks)}
+	ch := cs.ch
+	return Info{Found: true, Domain: ch.Domain, PartnerAddress: ch.Partner.Address, Token: cs.token, OwnNonce: ch.Own.Proof.Nonce, PartnerNonce: ch.Partner.Proof.Nonce,
+		Acked: ch.Acked, Sent: ch.Own.Proof.Transferred, Received: ch.Partner.Proof.Transferred,
+		OwnBalance: ch.OwnBalance(), PartnerBal: ch.PartnerBalance(), OwnLocked: ch.Own.Proof.Locked,
+		PartnerLocked: ch.Partner.Proof.Locked, Synced: cs.synced, Own: ch.Own.Proof, Partner: ch.Partner.Proof,
+		OwnLocks: append([]channel.Lock(nil), ch.Own.Locks...), PartnerLocks: append([]channel.Lock(nil), ch.Partner.Locks...),
+		PartnerLockSecrets: c.knownSecrets(ch.Partner.Locks), OwnWithdrawn: ch.Own.Withdrawn, PartnerWithdrawn: ch.Partner.Withdrawn,
+		Withdrawal: pendingWithdrawal(ch)}
 }
 
-func (n *Node) knownSecrets(locks []channel.Lock) []channel.Hash {
+// pendingWithdrawal is the own withdrawal agreed by both sides and not yet seen on chain.
+func pendingWithdrawal(ch *channel.Channel) *WithdrawProof {
+	o := &ch.Own
+	if o.Withdrawn == o.ChainWithdrawn || o.WithdrawCoSig == ([65]byte{}) {
+		return nil
+	}
+	return &WithdrawProof{Domain: ch.Domain, Who: o.Address, Total: o.Withdrawn, Expiry: o.WithdrawExpiry, WhoSig: o.WithdrawSig, PartnerSig: o.WithdrawCoSig}
+}
+
+func (c *core) knownSecrets(locks []channel.Lock) []channel.Hash {
 	var out []channel.Hash
 	for _, l := range locks {
-		if s, ok := n.secrets[l.SecretHash]; ok {
+		if s, ok := c.secrets[l.SecretHash]; ok {
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-func (n *Node) handlePay(e *payEvent) {
-	cs := n.partnerChannel(e.partner)
+func (c *core) handlePay(e *payEvent) {
+	cs := c.partnerChannel(e.partner)
 	if cs == nil {
-		n.complete(e.done, fmt.Errorf("ledger node: no channel with %s", e.partner))
+		c.complete(e.done, fmt.Errorf("ledger node: no channel with %s", e.partner))
 		return
 	}
 	if e.id != 0 {
-		nonce, found, err := n.lookupPayment(e.partner, e.id)
+		nonce, found, err := c.lookupPayment(e.partner, e.id)
 		if err != nil {
 			// Paying again could pay twice: refuse until the record is understood.
-			n.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: %w", e.id, e.partner, err))
+			c.complete(e.done, fmt.Errorf("ledger node: payment %d to %s: %w", e.id, e.partner, err))
 			return
 		}
 		if found {
-			n.awaitAck(cs, nonce, e.done)
+			c.awaitAck(cs, nonce, e.done)
 			return
 		}
 	}
 	if !cs.synced {
 		if len(cs.waiting) >= maxWaiting {
-			n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, ErrBusy))
+			c.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, ErrBusy))
 			return
 		}
 		cs.waiting = append(cs.waiting, e)
 		return
 	}
 	if len(cs.coalescing) == 0 {
-		n.coalescing = append(n.coalescing, cs)
+		c.coalescing = append(c.coalescing, cs)
 	}
 	cs.coalescing = append(cs.coalescing, e)
 }
@@ -967,16 +938,16 @@ func (n *Node) handlePay(e *payEvent) {
 // acknowledges one signature for the run, and each payment's record names that proof's nonce.
 // Payments are taken in order; one that the balance no longer covers fails alone, as it would
 // have one proof at a time.
-func (n *Node) flushPayments() {
-	for _, cs := range n.coalescing {
+func (c *core) flushPayments() {
+	for _, cs := range c.coalescing {
 		pays := cs.coalescing
 		cs.coalescing = nil
-		n.signPayments(cs, pays)
+		c.signPayments(cs, pays)
 	}
-	n.coalescing = n.coalescing[:0]
+	c.coalescing = c.coalescing[:0]
 }
 
-func (n *Node) signPayments(cs *chanState, pays []*payEvent) {
+func (c *core) signPayments(cs *chanState, pays []*payEvent) {
 	next := cs.ch.Own.Proof.Nonce + 1
 	balance := cs.ch.OwnBalance()
 	var total uint64
@@ -984,42 +955,42 @@ func (n *Node) signPayments(cs *chanState, pays []*payEvent) {
 	for _, e := range pays {
 		if e.id != 0 {
 			// A retry of a payment carried earlier in this run waits for the same proof.
-			if nonce, ok := n.paid[payKey{e.partner, e.id}]; ok {
-				n.awaitAck(cs, nonce, e.done)
+			if nonce, ok := c.paid[payKey{e.partner, e.id}]; ok {
+				c.awaitAck(cs, nonce, e.done)
 				continue
 			}
 		}
 		if err := coversPayment(e.amount, balance-total); err != nil {
-			n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
+			c.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
 			continue
 		}
 		total += e.amount
 		carried = append(carried, e)
 		if e.id != 0 {
-			n.paid[payKey{e.partner, e.id}] = next
+			c.paid[payKey{e.partner, e.id}] = next
 		}
 	}
 	if len(carried) == 0 {
 		return
 	}
-	u, err := cs.ch.Direct(total, n.cfg.Signer)
+	u, err := cs.ch.Direct(total, c.cfg.Signer)
 	if err != nil {
 		for _, e := range carried {
-			delete(n.paid, payKey{e.partner, e.id})
-			n.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
+			delete(c.paid, payKey{e.partner, e.id})
+			c.complete(e.done, fmt.Errorf("ledger node: pay %d to %s: %w", e.amount, e.partner, err))
 		}
 		return
 	}
-	n.count(func(s *Stats) { s.Signed++; s.Coalesced += len(carried) })
+	c.count(func(s *Stats) { s.Signed++; s.Coalesced += len(carried) })
 	cs.dirty = true
 	for _, e := range carried {
 		if e.id != 0 {
-			n.batch.Payments = append(n.batch.Payments, store.Payment{Partner: e.partner, ID: e.id, Nonce: u.Proof.Nonce, Amount: e.amount})
+			c.batch.Payments = append(c.batch.Payments, store.Payment{Partner: e.partner, ID: e.id, Nonce: u.Proof.Nonce, Amount: e.amount})
 		}
-		n.awaitAck(cs, u.Proof.Nonce, e.done)
+		c.awaitAck(cs, u.Proof.Nonce, e.done)
 	}
-	n.send(cs.ch.Partner.Address, channel.EncodeUpdate(u))
-	cs.lastSend = n.now()
+	c.send(cs.ch.Partner.Address, channel.EncodeUpdate(u))
+	cs.lastSend = c.now()
 }
 
 // coversPayment refuses what Direct would refuse: a zero amount, or more than the balance left.
@@ -1035,39 +1006,39 @@ func coversPayment(amount, left uint64) error {
 
 // lookupPayment finds the nonce that carried payment id to partner. Only a record known to be
 // absent (store.ErrNotFound) means the payment was never made; any other failure is an error.
-func (n *Node) lookupPayment(partner channel.Address, id uint64) (nonce uint64, found bool, err error) {
-	if nonce, ok := n.paid[payKey{partner, id}]; ok {
+func (c *core) lookupPayment(partner channel.Address, id uint64) (nonce uint64, found bool, err error) {
+	if nonce, ok := c.paid[payKey{partner, id}]; ok {
 		return nonce, true, nil
 	}
-	p, err := n.cfg.Store.LookupPayment(partner, id)
+	p, err := c.cfg.Store.LookupPayment(partner, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, err
 	}
-	n.paid[payKey{partner, id}] = p.Nonce
-	n.rememberDurable(payKey{partner, id})
+	c.paid[payKey{partner, id}] = p.Nonce
+	c.rememberDurable(payKey{partner, id})
 	return p.Nonce, true, nil
 }
 
 // rememberDurable notes that the records of keys are on disk and forgets the oldest durable ids
 // beyond cfg.PaidMemory, so the map stays bounded however many payments a long-lived node makes.
-func (n *Node) rememberDurable(keys ...payKey) {
-	n.paidDurable = append(n.paidDurable, keys...)
-	if extra := len(n.paidDurable) - n.cfg.PaidMemory; extra > 0 {
-		for _, k := range n.paidDurable[:extra] {
-			delete(n.paid, k)
+func (c *core) rememberDurable(keys ...payKey) {
+	c.paidDurable = append(c.paidDurable, keys...)
+	if extra := len(c.paidDurable) - c.cfg.PaidMemory; extra > 0 {
+		for _, k := range c.paidDurable[:extra] {
+			delete(c.paid, k)
 		}
 		// Slicing off the front keeps the backing array; append copies only the live part
 		// when it grows, so the list stays within about twice the limit.
-		n.paidDurable = n.paidDurable[extra:]
+		c.paidDurable = c.paidDurable[extra:]
 	}
 }
 
-func (n *Node) awaitAck(cs *chanState, nonce uint64, done chan error) {
+func (c *core) awaitAck(cs *chanState, nonce uint64, done chan error) {
 	if cs.ch.Acked >= nonce {
-		n.complete(done, nil)
+		c.complete(done, nil)
 		return
 	}
 	// Keep waiters ordered by nonce (a retried payment waits on an older one) so releaseAcked
@@ -1077,10 +1048,10 @@ func (n *Node) awaitAck(cs *chanState, nonce uint64, done chan error) {
 }
 
 // releaseAcked answers every caller whose proof the partner has stored.
-func (n *Node) releaseAcked(cs *chanState) {
+func (c *core) releaseAcked(cs *chanState) {
 	k := 0
 	for k < len(cs.waiters) && cs.waiters[k].nonce <= cs.ch.Acked {
-		n.complete(cs.waiters[k].done, nil)
+		c.complete(cs.waiters[k].done, nil)
 		k++
 	}
 	if k > 0 {
@@ -1088,52 +1059,50 @@ func (n *Node) releaseAcked(cs *chanState) {
 	}
 }
 
-func (n *Node) handleFrame(e *frameEvent) {
+func (c *core) handleFrame(e *frameEvent) {
 	from, frame := e.from, e.frame
 	if len(frame) == 0 {
-		n.refuse(from, 0, errors.New("empty frame"))
+		c.refuse(from, 0, errors.New("empty frame"))
 		return
 	}
-	cs := n.frameChannel(from, frame)
+	cs := c.frameChannel(from, frame)
 	var err error
 	switch channel.Kind(frame[0]) {
 	case channel.KindUpdate:
-		err = n.handleUpdate(cs, e)
+		err = c.handleUpdate(cs, e)
 	case channel.KindAck:
-		err = n.handleAck(cs, from, frame)
+		err = c.handleAck(cs, from, frame)
 	case channel.KindSync:
-		err = n.handleSync(cs, from, frame)
+		err = c.handleSync(cs, from, frame)
 	case channel.KindWithdrawRequest:
-		err = n.handleWithdrawRequest(cs, from, frame)
+		err = c.handleWithdrawRequest(cs, from, frame)
 	case channel.KindWithdrawConfirm:
-		err = n.handleWithdrawConfirm(cs, from, frame)
+		err = c.handleWithdrawConfirm(cs, from, frame)
 	case channel.KindSettleRequest:
-		err = n.handleSettleRequest(cs, from, frame)
+		err = c.handleSettleRequest(cs, from, frame)
 	case channel.KindSettleConfirm:
-		err = n.handleSettleConfirm(cs, from, frame)
+		err = c.handleSettleConfirm(cs, from, frame)
 	case KindSecretRequest:
-		err = n.handleSecretRequest(from, frame)
+		err = c.handleSecretRequest(from, frame)
 	case KindSecretReveal:
-		err = n.handleSecretReveal(from, frame)
+		err = c.handleSecretReveal(from, frame)
 	case KindLockRoute:
-		err = n.handleLockRoute(from, frame)
+		err = c.handleLockRoute(from, frame)
 	default:
 		err = fmt.Errorf("unknown message kind %d", frame[0])
 	}
 	if err != nil {
-		n.refuse(from, channel.Kind(frame[0]), err)
+		c.refuse(from, channel.Kind(frame[0]), err)
 	}
 }
 
 // refuse counts a refused frame and tells the OnRefused hook.
-func (n *Node) refuse(from channel.Address, kind channel.Kind, err error) {
-	n.count(func(s *Stats) { s.Refused++ })
-	if n.cfg.OnRefused != nil {
-		n.cfg.OnRefused(Refusal{From: from, Kind: kind, Err: err})
-	}
+func (c *core) refuse(from channel.Address, kind channel.Kind, err error) {
+	c.count(func(s *Stats) { s.Refused++ })
+	c.refusals = append(c.refusals, Refusal{From: from, Kind: kind, Err: err})
 }
 
-func (n *Node) handleUpdate(cs *chanState, e *frameEvent) error {
+func (c *core) handleUpdate(cs *chanState, e *frameEvent) error {
 	if cs == nil {
 		return fmt.Errorf("update from %s: no channel", e.from)
 	}
@@ -1149,7 +1118,7 @@ func (n *Node) handleUpdate(cs *chanState, e *frameEvent) error {
 		return e.signerErr
 	}
 	u := *e.update
-	r, err := cs.ch.ReceiveRecovered(u, n.unixNow(), e.signer)
+	r, err := cs.ch.ReceiveRecovered(u, c.unixNow(), e.signer)
 	if errors.Is(err, channel.ErrStale) {
 		cs.ackDue = true // an old proof re-sent: confirm what we hold
 		return nil
@@ -1162,12 +1131,12 @@ func (n *Node) handleUpdate(cs *chanState, e *frameEvent) error {
 		return nil
 	}
 	cs.dirty = true
-	n.count(func(s *Stats) { s.Received++ })
-	n.onLocksChanged(cs, u, r)
+	c.count(func(s *Stats) { s.Received++ })
+	c.onLocksChanged(cs, u, r)
 	return nil
 }
 
-func (n *Node) handleAck(cs *chanState, from channel.Address, frame []byte) error {
+func (c *core) handleAck(cs *chanState, from channel.Address, frame []byte) error {
 	if cs == nil {
 		return fmt.Errorf("ack from %s: no channel", from)
 	}
@@ -1179,15 +1148,15 @@ func (n *Node) handleAck(cs *chanState, from channel.Address, frame []byte) erro
 		if errors.Is(err, channel.ErrPartnerAhead) {
 			// Our store lost proofs we signed: stop signing until Sync has recovered them.
 			cs.synced = false
-			n.send(from, channel.EncodeSync(cs.ch.SyncMessage(true)))
+			c.send(from, channel.EncodeSync(cs.ch.SyncMessage(true)))
 		}
 		return err
 	}
-	n.releaseAcked(cs)
+	c.releaseAcked(cs)
 	return nil
 }
 
-func (n *Node) handleSync(cs *chanState, from channel.Address, frame []byte) error {
+func (c *core) handleSync(cs *chanState, from channel.Address, frame []byte) error {
 	if cs == nil {
 		return fmt.Errorf("sync from %s: no channel", from)
 	}
@@ -1199,58 +1168,58 @@ func (n *Node) handleSync(cs *chanState, from channel.Address, frame []byte) err
 	if err != nil {
 		return err
 	}
-	if res.Recovered {
+	if res.Recovered || res.RecoveredWithdrawals > 0 {
 		cs.dirty = true
-		n.count(func(s *Stats) { s.Recovered++ })
+		c.count(func(s *Stats) { s.Recovered++; s.RecoveredWithdrawals += res.RecoveredWithdrawals })
 	}
 	if res.Resend {
-		n.send(from, channel.EncodeUpdate(cs.ch.Latest()))
-		cs.lastSend = n.now()
+		c.send(from, channel.EncodeUpdate(cs.ch.Latest()))
+		cs.lastSend = c.now()
 	}
 	if res.Resend || s.WantReply {
 		// A partner that restarted may hold our locks but not their routes (a route frame that
 		// came after the update was not on its disk yet); routes it has are ignored.
-		n.sendLockRoutes(cs)
+		c.sendLockRoutes(cs)
 	}
 	if s.WantReply {
-		n.send(from, channel.EncodeSync(cs.ch.SyncMessage(false)))
+		c.send(from, channel.EncodeSync(cs.ch.SyncMessage(false)))
 	}
-	n.releaseAcked(cs)
+	c.releaseAcked(cs)
 	if !cs.synced {
 		cs.synced = true
 		waiting := cs.waiting
 		cs.waiting = nil
 		for _, p := range waiting {
-			n.handlePay(p)
+			c.handlePay(p)
 		}
-		n.resumeLocks()
+		c.resumeLocks()
 	}
 	return nil
 }
 
 // tick re-sends what the partner has not confirmed, asks unsynced partners again and takes back
 // expired locks.
-func (n *Node) tick() {
-	now := n.now()
-	for _, cs := range n.channels {
+func (c *core) tick() {
+	now := c.now()
+	for _, cs := range c.channels {
 		partner := cs.ch.Partner.Address
 		if !cs.synced {
-			n.send(partner, channel.EncodeSync(cs.ch.SyncMessage(true)))
+			c.send(partner, channel.EncodeSync(cs.ch.SyncMessage(true)))
 			continue
 		}
 		if w := cs.withdraw; w != nil {
-			n.send(partner, channel.EncodeWithdrawRequest(w.req))
+			c.send(partner, channel.EncodeWithdrawRequest(w.req))
 		}
 		if e := cs.settle; e != nil {
-			n.send(partner, channel.EncodeSettleRequest(e.req))
+			c.send(partner, channel.EncodeSettleRequest(e.req))
 		}
-		if cs.ch.Unacked() && now.Sub(cs.lastSend) >= n.cfg.Resend {
-			n.send(partner, channel.EncodeUpdate(cs.ch.Latest()))
-			n.sendLockRoutes(cs)
+		if cs.ch.Unacked() && now.Sub(cs.lastSend) >= c.cfg.Resend {
+			c.send(partner, channel.EncodeUpdate(cs.ch.Latest()))
+			c.sendLockRoutes(cs)
 			cs.lastSend = now
-			n.count(func(s *Stats) { s.Resent++ })
+			c.count(func(s *Stats) { s.Resent++ })
 		}
 	}
-	n.expireLocks()
-	n.repeatSecrets()
+	c.expireLocks()
+	c.repeatSecrets()
 }

@@ -49,10 +49,10 @@ func TestPaidIdsStayBoundedAndRetriesStillPayOnce(t *testing.T) {
 		t.Fatalf("sent %d after retrying every id, want %d (each paid once)", got, payments*amount)
 	}
 	a.Close() // the loop has stopped: its maps may be read
-	if len(a.paid) > limit || len(a.paidDurable) > limit {
-		t.Fatalf("%d paid ids in memory (%d listed durable), limit %d", len(a.paid), len(a.paidDurable), limit)
+	if len(a.core.paid) > limit || len(a.core.paidDurable) > limit {
+		t.Fatalf("%d paid ids in memory (%d listed durable), limit %d", len(a.core.paid), len(a.core.paidDurable), limit)
 	}
-	if len(a.paid) == 0 {
+	if len(a.core.paid) == 0 {
 		t.Fatal("no paid id kept in memory: retries all go to disk")
 	}
 }

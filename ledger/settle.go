@@ -44,31 +44,31 @@ func (n *Node) CooperativeSettle(ctx context.Context, partner channel.Address) (
 	}
 }
 
-func (n *Node) handleSettle(e *settleEvent) {
-	cs := n.partnerChannel(e.partner)
+func (c *core) handleSettle(e *settleEvent) {
+	cs := c.partnerChannel(e.partner)
 	switch {
 	case cs == nil:
-		e.done <- settleResult{err: fmt.Errorf("ledger node: no channel with %s", e.partner)}
+		c.answer(replyTo(e.done, settleResult{err: fmt.Errorf("ledger node: no channel with %s", e.partner)}))
 		return
 	case !cs.synced || cs.ch.Unacked():
-		e.done <- settleResult{err: fmt.Errorf("ledger node: channel with %s has unacknowledged proofs; settle later", e.partner)}
+		c.answer(replyTo(e.done, settleResult{err: fmt.Errorf("ledger node: channel with %s has unacknowledged proofs; settle later", e.partner)}))
 		return
 	case cs.settle != nil:
-		e.done <- settleResult{err: fmt.Errorf("ledger node: a settle with %s is already being negotiated", e.partner)}
+		c.answer(replyTo(e.done, settleResult{err: fmt.Errorf("ledger node: a settle with %s is already being negotiated", e.partner)}))
 		return
 	}
-	req, err := cs.ch.RequestCooperativeSettle(n.cfg.Signer)
+	req, err := cs.ch.RequestCooperativeSettle(c.cfg.Signer)
 	if err != nil {
-		e.done <- settleResult{err: fmt.Errorf("ledger node: cooperative settle: %w", err)}
+		c.answer(replyTo(e.done, settleResult{err: fmt.Errorf("ledger node: cooperative settle: %w", err)}))
 		return
 	}
 	e.req = req
 	cs.settle = e
 	cs.dirty = true // frozen on disk before the signature leaves
-	n.send(e.partner, channel.EncodeSettleRequest(req))
+	c.send(e.partner, channel.EncodeSettleRequest(req))
 }
 
-func (n *Node) handleSettleRequest(cs *chanState, from channel.Address, frame []byte) error {
+func (c *core) handleSettleRequest(cs *chanState, from channel.Address, frame []byte) error {
 	if cs == nil {
 		return fmt.Errorf("settle request from %s: no channel", from)
 	}
@@ -76,16 +76,16 @@ func (n *Node) handleSettleRequest(cs *chanState, from channel.Address, frame []
 	if err != nil {
 		return err
 	}
-	conf, err := cs.ch.ConfirmCooperativeSettle(req, n.cfg.Signer)
+	conf, err := cs.ch.ConfirmCooperativeSettle(req, c.cfg.Signer)
 	if err != nil {
 		return err
 	}
 	cs.dirty = true
-	n.send(from, channel.EncodeSettleConfirm(conf))
+	c.send(from, channel.EncodeSettleConfirm(conf))
 	return nil
 }
 
-func (n *Node) handleSettleConfirm(cs *chanState, from channel.Address, frame []byte) error {
+func (c *core) handleSettleConfirm(cs *chanState, from channel.Address, frame []byte) error {
 	if cs == nil || cs.settle == nil {
 		return fmt.Errorf("settle confirmation from %s: nothing pending", from)
 	}
@@ -100,9 +100,9 @@ func (n *Node) handleSettleConfirm(cs *chanState, from channel.Address, frame []
 	cs.settle = nil
 	p := SettleProof{Domain: cs.ch.Domain, AmountA: conf.Request.AmountA, AmountB: conf.Request.AmountB,
 		SigA: conf.Request.Signature, SigB: conf.Signature}
-	if from.Cmp(n.self) < 0 {
+	if from.Cmp(c.self) < 0 {
 		p.SigA, p.SigB = p.SigB, p.SigA
 	}
-	e.done <- settleResult{proof: p}
+	c.answer(replyTo(e.done, settleResult{proof: p}))
 	return nil
 }

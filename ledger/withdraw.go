@@ -79,31 +79,31 @@ func (n *Node) chainEvent(e *chainEvent) error {
 	return n.wait(context.Background(), e.done)
 }
 
-func (n *Node) handleWithdraw(e *withdrawEvent) {
-	cs := n.partnerChannel(e.partner)
+func (c *core) handleWithdraw(e *withdrawEvent) {
+	cs := c.partnerChannel(e.partner)
 	switch {
 	case cs == nil:
-		e.done <- withdrawResult{err: fmt.Errorf("ledger node: no channel with %s", e.partner)}
+		c.answer(replyTo(e.done, withdrawResult{err: fmt.Errorf("ledger node: no channel with %s", e.partner)}))
 		return
 	case !cs.synced:
-		e.done <- withdrawResult{err: fmt.Errorf("ledger node: channel with %s not yet re-established", e.partner)}
+		c.answer(replyTo(e.done, withdrawResult{err: fmt.Errorf("ledger node: channel with %s not yet re-established", e.partner)}))
 		return
 	case cs.withdraw != nil:
-		e.done <- withdrawResult{err: fmt.Errorf("ledger node: a withdrawal with %s is already being negotiated", e.partner)}
+		c.answer(replyTo(e.done, withdrawResult{err: fmt.Errorf("ledger node: a withdrawal with %s is already being negotiated", e.partner)}))
 		return
 	}
-	req, err := cs.ch.RequestWithdraw(e.total, e.expiry, n.unixNow(), n.cfg.Signer)
+	req, err := cs.ch.RequestWithdraw(e.total, e.expiry, c.unixNow(), c.cfg.Signer)
 	if err != nil {
-		e.done <- withdrawResult{err: fmt.Errorf("ledger node: withdraw: %w", err)}
+		c.answer(replyTo(e.done, withdrawResult{err: fmt.Errorf("ledger node: withdraw: %w", err)}))
 		return
 	}
 	e.req = req
 	cs.withdraw = e
 	cs.dirty = true // the reservation is on disk before the request leaves
-	n.send(e.partner, channel.EncodeWithdrawRequest(req))
+	c.send(e.partner, channel.EncodeWithdrawRequest(req))
 }
 
-func (n *Node) handleWithdrawRequest(cs *chanState, from channel.Address, frame []byte) error {
+func (c *core) handleWithdrawRequest(cs *chanState, from channel.Address, frame []byte) error {
 	if cs == nil {
 		return fmt.Errorf("withdraw request from %s: no channel", from)
 	}
@@ -111,16 +111,16 @@ func (n *Node) handleWithdrawRequest(cs *chanState, from channel.Address, frame 
 	if err != nil {
 		return err
 	}
-	conf, err := cs.ch.ConfirmWithdraw(req, n.unixNow(), n.cfg.Signer)
+	conf, err := cs.ch.ConfirmWithdraw(req, c.unixNow(), c.cfg.Signer)
 	if err != nil {
 		return err
 	}
 	cs.dirty = true // our reservation of the partner's funds is on disk before we co-sign
-	n.send(from, channel.EncodeWithdrawConfirm(conf))
+	c.send(from, channel.EncodeWithdrawConfirm(conf))
 	return nil
 }
 
-func (n *Node) handleWithdrawConfirm(cs *chanState, from channel.Address, frame []byte) error {
+func (c *core) handleWithdrawConfirm(cs *chanState, from channel.Address, frame []byte) error {
 	if cs == nil || cs.withdraw == nil {
 		return fmt.Errorf("withdraw confirmation from %s: nothing pending", from)
 	}
@@ -133,13 +133,14 @@ func (n *Node) handleWithdrawConfirm(cs *chanState, from channel.Address, frame 
 	}
 	w := cs.withdraw
 	cs.withdraw = nil
-	w.done <- withdrawResult{proof: WithdrawProof{Domain: cs.ch.Domain, Who: n.self, Total: w.req.Total,
-		Expiry: w.req.Expiry, WhoSig: w.req.Signature, PartnerSig: conf.Signature}}
+	cs.dirty = true // the co-signature is kept with the request, for Sync to hand back
+	c.answer(replyTo(w.done, withdrawResult{proof: WithdrawProof{Domain: cs.ch.Domain, Who: c.self, Total: w.req.Total,
+		Expiry: w.req.Expiry, WhoSig: w.req.Signature, PartnerSig: conf.Signature}}))
 	return nil
 }
 
-func (n *Node) handleChainEvent(e *chainEvent) error {
-	cs, ok := n.channels[e.id]
+func (c *core) handleChainEvent(e *chainEvent) error {
+	cs, ok := c.channels[e.id]
 	if !ok {
 		return fmt.Errorf("ledger node: no channel %x", e.id[:4])
 	}
@@ -196,9 +197,9 @@ func (n *Node) ExpiredWithdrawals(chainNow uint64) []ExpiredWithdrawal {
 	}
 }
 
-func (n *Node) expiredWithdrawals(now uint64) []ExpiredWithdrawal {
+func (c *core) expiredWithdrawals(now uint64) []ExpiredWithdrawal {
 	var out []ExpiredWithdrawal
-	for _, cs := range n.channels {
+	for _, cs := range c.channels {
 		partner := cs.ch.Partner.Address
 		for _, s := range []*channel.Side{&cs.ch.Own, &cs.ch.Partner} {
 			if s.Withdrawn != s.ChainWithdrawn && now > s.WithdrawExpiry {

@@ -39,7 +39,16 @@ type Channels struct {
 	Token string `yaml:"token"`
 	// SettleTimeout is the settle timeout of channels the unit opens (default 1h).
 	SettleTimeout time.Duration `yaml:"settle_timeout"`
-	Neighbours    []Neighbour   `yaml:"neighbours"`
+	// MediationFee is what the unit keeps of each mediated transfer it forwards (default none).
+	MediationFee MediationFee `yaml:"mediation_fee"`
+	Neighbours   []Neighbour  `yaml:"neighbours"`
+}
+
+// MediationFee is a flat amount plus parts per million of the forwarded amount, in the channel
+// token's smallest unit.
+type MediationFee struct {
+	Flat uint64 `yaml:"flat"`
+	PPM  uint64 `yaml:"ppm"`
 }
 
 // Neighbour is one channel partner: its address and where its ledger listens.
@@ -92,6 +101,9 @@ func (v *validator) ledger(u *Unit) {
 		c.SettleTimeout = time.Hour
 	} else if c.SettleTimeout < minSettle || c.SettleTimeout > maxSettle {
 		v.fail(p("channels", "settle_timeout"), "%v outside %v..%v", c.SettleTimeout, minSettle, maxSettle)
+	}
+	if c.MediationFee.PPM >= 1_000_000 {
+		v.fail(p("channels", "mediation_fee", "ppm"), "%d: a fee of the whole amount or more forwards nothing (want below 1000000)", c.MediationFee.PPM)
 	}
 	seen := map[string]bool{}
 	for i, n := range c.Neighbours {

@@ -19,6 +19,7 @@ channels:
   store: /var/lib/fractals/ledger.db
   key_file: /var/lib/fractals/key.hex
   deposit: 100000
+  mediation_fee: {flat: 2, ppm: 500}
   neighbours:
     - address: "0x1111111111111111111111111111111111111111"
       endpoint: 10.0.0.2:7400
@@ -39,6 +40,9 @@ func TestChannelsSection(t *testing.T) {
 	if c := u.Channels; c.Deposit != 100000 || c.SettleTimeout != time.Hour || len(c.Neighbours) != 1 || c.Neighbours[0].Endpoint != "10.0.0.2:7400" {
 		t.Fatalf("channels %+v", c)
 	}
+	if f := u.Channels.MediationFee; f.Flat != 2 || f.PPM != 500 {
+		t.Fatalf("mediation fee %+v, want flat 2 ppm 500", f)
+	}
 	// Without a chain section the channels settle on the embedded simulated chain.
 	noChain := channelsSection[strings.Index(channelsSection, "channels:"):]
 	if u, err := Parse("unit.yaml", strings.NewReader(string(base)+"\n"+noChain)); err != nil || u.Chain.Backend != "simulated" {
@@ -51,6 +55,7 @@ func TestChannelsSection(t *testing.T) {
 		{`"0x1111111111111111111111111111111111111111"`, `"0x11"`, `channels.neighbours[0].address: "0x11" is not an address`},
 		{"endpoint: 10.0.0.2:7400", "endpoint: nowhere", `channels.neighbours[0].endpoint: "nowhere" is not host:port`},
 		{"confirmations: 3", "confirmations: 5000", "chain.confirmations: 5000 above 1000"},
+		{"ppm: 500", "ppm: 1000000", "channels.mediation_fee.ppm: 1000000: a fee of the whole amount"},
 	} {
 		_, err := Parse("unit.yaml", strings.NewReader(string(base)+strings.Replace(channelsSection, c.from, c.to, 1)))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

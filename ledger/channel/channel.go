@@ -34,8 +34,12 @@ type Side struct {
 	// agreed withdrawal not yet seen on chain (0 when none is pending).
 	ChainWithdrawn uint64
 	WithdrawExpiry uint64
-	Proof          BalanceProof
-	Locks          []Lock
+	// WithdrawSig is this side's signature of its pending withdrawal (Withdrawn, WithdrawExpiry)
+	// and WithdrawCoSig the other side's co-signature (zero until confirmed). Both are kept while
+	// the withdrawal is pending so Sync can hand the agreement back to a partner that lost it.
+	WithdrawSig, WithdrawCoSig [65]byte
+	Proof                      BalanceProof
+	Locks                      []Lock
 }
 
 // Channel is the state of one channel as seen by the Own participant.

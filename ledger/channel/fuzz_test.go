@@ -2,7 +2,10 @@ package channel
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
+
+	"github.com/fractals-energy/fractals/ledger/internal/wire"
 )
 
 func seedMessages(t testing.TB) [][]byte {
@@ -11,7 +14,46 @@ func seedMessages(t testing.TB) [][]byte {
 	l, _ := a.AddLock(Lock{Expiration: 9, Amount: 3, SecretHash: Hash{1}}, RouteInfo{PaymentID: 1, Target: Address{9}, Hops: []Address{{8}, {9}}}, 1, sa)
 	_, _ = b.Receive(l, 1)
 	state, _ := a.MarshalBinary()
-	return [][]byte{EncodeUpdate(d), EncodeUpdate(l), EncodeAck(mustAck(t, b, sb)), EncodeSync(b.SyncMessage(false)), state, {}, {1}, {3, 0}}
+	// A pending withdrawal both signed: the Sync carries it, the state keeps its signatures, and
+	// the version 3 state (before the signatures were kept) still decodes.
+	req, err := a.RequestWithdraw(20, 1000, 1, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := b.ConfirmWithdraw(req, 1, sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CheckWithdrawConfirm(conf); err != nil {
+		t.Fatal(err)
+	}
+	withdrawing, _ := a.MarshalBinary()
+	return [][]byte{EncodeUpdate(d), EncodeUpdate(l), EncodeAck(mustAck(t, b, sb)), EncodeSync(b.SyncMessage(false)), state,
+		EncodeSync(a.SyncMessage(true)), EncodeSync(b.SyncMessage(false)), withdrawing, marshalV3(a), {}, {1}, {3, 0}}
+}
+
+// marshalV3 is the channel state as releases before version 4 wrote it (no withdrawal
+// signatures), for the migration tests.
+func marshalV3(c *Channel) []byte {
+	w := &wire.Writer{}
+	w.U8(oldStateV3)
+	writeDomain(w, c.Domain)
+	for _, s := range []*Side{&c.Own, &c.Partner} {
+		w.Bytes(s.Address[:])
+		w.U64(s.Deposit)
+		w.U64(s.Withdrawn)
+		w.U64(s.ChainWithdrawn)
+		w.U64(s.WithdrawExpiry)
+		writeProof(w, &s.Proof)
+		writeLocks(w, s.Locks)
+	}
+	w.U64(c.Acked)
+	if c.Closing {
+		w.U8(1)
+	} else {
+		w.U8(0)
+	}
+	return w.Buf
 }
 
 // FuzzDecodeUpdate: any input either decodes to an update that re-encodes to the same bytes, or
@@ -79,6 +121,14 @@ func FuzzUnmarshalChannel(f *testing.F) {
 			return
 		}
 		out, _ := c.MarshalBinary()
+		if data[0] == oldStateV3 {
+			// Migrated: written back as version 4, it must decode to the same state.
+			var again Channel
+			if err := again.UnmarshalBinary(out); err != nil || !reflect.DeepEqual(again, c) {
+				t.Fatalf("migrated version 3 state does not survive a rewrite: %v", err)
+			}
+			return
+		}
 		if !bytes.Equal(out, data) {
 			t.Fatalf("channel state does not round-trip")
 		}

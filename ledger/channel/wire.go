@@ -80,6 +80,18 @@ func EncodeSync(s Sync) []byte {
 	} else {
 		w.U8(0)
 	}
+	// The agreements follow only when there are some, so a Sync without any is the older
+	// format exactly.
+	if len(s.Withdrawals) > 0 {
+		w.U8(uint8(len(s.Withdrawals)))
+		for _, a := range s.Withdrawals {
+			w.Bytes(a.Participant[:])
+			w.U64(a.Total)
+			w.U64(a.Expiry)
+			w.Bytes(a.Signature[:])
+			w.Bytes(a.CoSignature[:])
+		}
+	}
 	return w.Buf
 }
 
@@ -98,6 +110,21 @@ func DecodeSync(b []byte) (Sync, error) {
 		s.WantReply = true
 	default:
 		r.Fail("sync reply flag %d, want 0 or 1", flag)
+	}
+	if r.Err() == nil && r.Len() > 0 {
+		n := r.Count(2, "sync withdrawal count")
+		if r.Err() == nil && n == 0 {
+			r.Fail("sync withdrawal count 0: leave the list out")
+		}
+		for i := 0; i < n; i++ {
+			var a WithdrawAgreement
+			r.Fixed(a.Participant[:], "sync withdrawal participant")
+			a.Total = r.U64("sync withdrawal total")
+			a.Expiry = r.U64("sync withdrawal expiry")
+			r.Fixed(a.Signature[:], "sync withdrawal signature")
+			r.Fixed(a.CoSignature[:], "sync withdrawal co-signature")
+			s.Withdrawals = append(s.Withdrawals, a)
+		}
 	}
 	if err := r.End("sync"); err != nil {
 		return Sync{}, err
@@ -238,6 +265,8 @@ func (c *Channel) MarshalBinary() ([]byte, error) {
 		w.U64(s.Withdrawn)
 		w.U64(s.ChainWithdrawn)
 		w.U64(s.WithdrawExpiry)
+		w.Bytes(s.WithdrawSig[:])
+		w.Bytes(s.WithdrawCoSig[:])
 		writeProof(w, &s.Proof)
 		writeLocks(w, s.Locks)
 	}
@@ -250,13 +279,21 @@ func (c *Channel) MarshalBinary() ([]byte, error) {
 	return w.Buf, nil
 }
 
-const stateVersion = 3
+// stateVersion 4 adds the signatures of pending withdrawals to each side; version 3 (without
+// them) is still read, as a state with no agreement to hand back.
+const (
+	stateVersion   = 4
+	oldStateV3     = 3
+	withdrawSigsV4 = 4
+)
 
-// UnmarshalBinary decodes MarshalBinary's output.
+// UnmarshalBinary decodes MarshalBinary's output, and the version 3 states of earlier releases
+// (the next write stores them as version 4).
 func (c *Channel) UnmarshalBinary(b []byte) error {
 	r := wire.NewReader(b)
-	if v := r.U8("state version"); r.Err() == nil && v != stateVersion {
-		r.Fail("state version %d, want %d", v, stateVersion)
+	v := r.U8("state version")
+	if r.Err() == nil && v != stateVersion && v != oldStateV3 {
+		r.Fail("state version %d, want %d or %d", v, oldStateV3, stateVersion)
 	}
 	var n Channel
 	n.Domain = readDomain(r)
@@ -266,6 +303,10 @@ func (c *Channel) UnmarshalBinary(b []byte) error {
 		s.Withdrawn = r.U64("withdrawn")
 		s.ChainWithdrawn = r.U64("chain withdrawn")
 		s.WithdrawExpiry = r.U64("withdraw expiry")
+		if v >= withdrawSigsV4 {
+			r.Fixed(s.WithdrawSig[:], "withdraw signature")
+			r.Fixed(s.WithdrawCoSig[:], "withdraw co-signature")
+		}
 		s.Proof = readProof(r)
 		s.Locks = readLocks(r)
 	}

@@ -44,8 +44,12 @@ func (c *Channel) RequestWithdraw(total, expiry, now uint64, s Signer) (Withdraw
 		return WithdrawRequest{}, err
 	}
 	req.Signature = sig
+	if !again || c.Own.WithdrawSig != sig {
+		c.Own.WithdrawCoSig = [65]byte{} // a new request: not yet co-signed
+	}
 	c.Own.Withdrawn = total
 	c.Own.WithdrawExpiry = expiry
+	c.Own.WithdrawSig = sig
 	return req, nil
 }
 
@@ -96,10 +100,12 @@ func (c *Channel) ConfirmWithdraw(req WithdrawRequest, now uint64, s Signer) (Wi
 	}
 	c.Partner.Withdrawn = req.Total
 	c.Partner.WithdrawExpiry = req.Expiry
+	c.Partner.WithdrawSig, c.Partner.WithdrawCoSig = req.Signature, sig
 	return WithdrawConfirm{Request: req, Signature: sig}, nil
 }
 
-// CheckWithdrawConfirm verifies the partner's co-signature of our own pending request.
+// CheckWithdrawConfirm verifies the partner's co-signature of our own pending request and keeps
+// it with the request (persist the channel to keep the agreement).
 func (c *Channel) CheckWithdrawConfirm(conf WithdrawConfirm) error {
 	req := conf.Request
 	if req.Domain != c.Domain || req.Participant != c.Own.Address || req.Total != c.Own.Withdrawn || req.Expiry != c.Own.WithdrawExpiry {
@@ -109,6 +115,7 @@ func (c *Channel) CheckWithdrawConfirm(conf WithdrawConfirm) error {
 	if err != nil || who != c.Partner.Address {
 		return fmt.Errorf("withdraw confirmation: %w", ErrBadSignature)
 	}
+	c.Own.WithdrawCoSig = conf.Signature
 	return nil
 }
 
@@ -126,5 +133,6 @@ func (c *Channel) ReleaseExpiredWithdraw(who Address, now uint64) (bool, error) 
 	}
 	s.Withdrawn = s.ChainWithdrawn
 	s.WithdrawExpiry = 0
+	s.WithdrawSig, s.WithdrawCoSig = [65]byte{}, [65]byte{}
 	return true, nil
 }

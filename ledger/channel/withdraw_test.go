@@ -3,6 +3,7 @@ package channel
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -99,4 +100,83 @@ func FuzzDecodeWithdraw(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStateV3Migrates: a state stored by a release before version 4 decodes with its pending
+// withdrawal (without signatures, which it never kept) and is written back as version 4.
+func TestStateV3Migrates(t *testing.T) {
+	a, b, sa, _ := pair(t, 100)
+	d, _ := a.Direct(5, sa)
+	if _, err := b.Receive(d, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RequestWithdraw(20, 1000, 1, sa); err != nil {
+		t.Fatal(err)
+	}
+	var old Channel
+	if err := old.UnmarshalBinary(marshalV3(a)); err != nil {
+		t.Fatalf("version 3 state: %v", err)
+	}
+	want := *a
+	want.Own.WithdrawSig, want.Own.WithdrawCoSig = [65]byte{}, [65]byte{}
+	if !reflect.DeepEqual(old, want) {
+		t.Fatalf("version 3 state decodes to %+v, want %+v", old, want)
+	}
+	out, _ := old.MarshalBinary()
+	if out[0] != stateVersion {
+		t.Fatalf("rewritten as version %d, want %d", out[0], stateVersion)
+	}
+}
+
+// TestSyncHandsBackALostWithdrawal: each side takes back, from the other's Sync, the agreement it
+// lost (requester and co-signer alike), checks both signatures, and refuses a forged one.
+func TestSyncHandsBackALostWithdrawal(t *testing.T) {
+	a, b, sa, sb := pair(t, 100)
+	lostA, lostB := *a, *b // the stores as they were before the agreement
+	req, err := a.RequestWithdraw(30, 1000, 1, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := b.ConfirmWithdraw(req, 1, sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CheckWithdrawConfirm(conf); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		lost      *Channel
+		from      *Channel
+		side      func(*Channel) *Side
+		wantSig   [65]byte
+		wantCoSig [65]byte
+	}{
+		{"requester", &lostA, b, func(c *Channel) *Side { return &c.Own }, req.Signature, conf.Signature},
+		{"co-signer", &lostB, a, func(c *Channel) *Side { return &c.Partner }, req.Signature, conf.Signature},
+	} {
+		frame := EncodeSync(c.from.SyncMessage(false))
+		s, err := DecodeSync(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.lost.HandleSync(s)
+		if err != nil || res.RecoveredWithdrawals != 1 {
+			t.Fatalf("%s: %+v, %v; want one withdrawal recovered", c.name, res, err)
+		}
+		sd := c.side(c.lost)
+		if sd.Withdrawn != 30 || sd.WithdrawExpiry != 1000 || sd.WithdrawSig != c.wantSig || sd.WithdrawCoSig != c.wantCoSig {
+			t.Fatalf("%s: side after sync %+v", c.name, sd)
+		}
+		if res, _ := c.lost.HandleSync(s); res.RecoveredWithdrawals != 0 {
+			t.Fatalf("%s: the same Sync recovered again", c.name)
+		}
+	}
+	forged := a.SyncMessage(false)
+	forged.Withdrawals[0].Total = 90
+	fresh := *b
+	fresh.Partner.Withdrawn, fresh.Partner.WithdrawExpiry = 0, 0
+	if _, err := fresh.HandleSync(forged); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("forged agreement: %v, want ErrBadSignature", err)
+	}
 }

@@ -81,6 +81,9 @@ func (r *Reader) Count(max int, field string) int {
 	return n
 }
 
+// Len is how many bytes are left to read.
+func (r *Reader) Len() int { return len(r.buf) - r.off }
+
 // Fail records an error about the field just read (if none is recorded yet).
 func (r *Reader) Fail(format string, args ...any) {
 	if r.err == nil {
