@@ -65,24 +65,98 @@ func OpenStateStore(dir string, now time.Time) (s *StateStore, movedAside error,
 	if errors.As(problem, &locked) {
 		return nil, nil, problem
 	}
+	return setAside(path, problem, now)
+}
+
+// setAside moves the unusable state file at path to <name>.bad-<time> and starts a fresh one;
+// movedAside says why and where the old file is.
+func setAside(path string, problem error, now time.Time) (s *StateStore, movedAside error, err error) {
 	aside := fmt.Sprintf("%s.bad-%s", path, now.UTC().Format("20060102T150405Z"))
 	if err := os.Rename(path, aside); err != nil {
 		return nil, nil, fmt.Errorf("state file %s: %v; moving it aside: %w", path, problem, err)
 	}
 	movedAside = fmt.Errorf("state file %s: %v; moved to %s, starting with fresh state", path, problem, aside)
-	db, err = openOurs(path)
+	db, err := openOurs(path)
 	if err != nil {
 		return nil, movedAside, err
 	}
 	return &StateStore{db: db, path: path}, movedAside, nil
 }
 
+// StartFresh closes the store, moves its file aside for the reason problem (a saved state the unit
+// refuses, say) and opens a fresh one in its place.
+func (s *StateStore) StartFresh(problem error, now time.Time) (fresh *StateStore, movedAside error, err error) {
+	if err := s.db.Close(); err != nil {
+		return nil, nil, fmt.Errorf("state file %s: %w", s.path, err)
+	}
+	return setAside(s.path, problem, now)
+}
+
 type lockedError struct{ err error }
 
 func (e *lockedError) Error() string { return e.err.Error() }
 
-// openOurs opens path as a bbolt file and makes sure it is a FRACTALS state file (marking a new one).
-func openOurs(path string) (*bolt.DB, error) {
+// openOurs opens path as a bbolt file, makes sure it is a FRACTALS state file (marking a new one)
+// and reads it whole. bbolt panics on some damaged pages (a page that names another id, a freelist of
+// an unknown type) instead of returning an error; a damaged file must not crash the unit at every
+// start (under systemd, a restart loop that never runs the controller), so a panic while opening or
+// reading is the file's fault and reported as such.
+func openOurs(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if db != nil {
+				db.Close()
+			}
+			db, err = nil, fmt.Errorf("a damaged bbolt file: %v", p)
+		}
+	}()
+	db, err = openMarked(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := readWhole(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// readWhole reads every key and value of every bucket, in this goroutine (bbolt's own Check runs in
+// another, where a panic cannot be recovered), and decodes the saved state, so that a file that
+// opens but holds damaged pages or an unreadable state record is found at start, not mid-day.
+func readWhole(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return readBucket(b) })
+		if err != nil {
+			return err
+		}
+		unit := tx.Bucket(bucketUnit)
+		if unit == nil {
+			return errors.New("no unit bucket")
+		}
+		if raw := unit.Get(keyUnit); raw != nil {
+			var st SavedState
+			if err := json.Unmarshal(raw, &st); err != nil {
+				return fmt.Errorf("bucket unit, key state: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func readBucket(b *bolt.Bucket) error {
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			if nested := b.Bucket(k); nested != nil {
+				return readBucket(nested)
+			}
+		}
+		return nil
+	})
+}
+
+// openMarked opens path as a bbolt file and checks or writes the FRACTALS mark.
+func openMarked(path string) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, &lockedError{fmt.Errorf("state file %s is held by another process (is a second fractalsd running?)", path)}

@@ -1,6 +1,7 @@
 package firmware
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -189,5 +190,70 @@ func TestRestoreIsSafe(t *testing.T) {
 	}
 	if err := d.Unit().Restore(SavedState{Mode: "sideways"}); err == nil {
 		t.Fatal("a bad mode was restored")
+	}
+}
+
+// TestDamagedPagesAreMovedAsideNotPanicked: a real state file with one page overwritten (the page
+// names another id, or the freelist's type is unknown) made bbolt panic at every start; now it is a
+// damaged file like any other, kept aside, and the unit starts fresh.
+func TestDamagedPagesAreMovedAsideNotPanicked(t *testing.T) {
+	for _, page := range []int64{2, 3} {
+		dir := t.TempDir()
+		store, _, err := OpenStateStore(dir, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Save(SavedState{Mode: "connected"}); err != nil {
+			t.Fatal(err)
+		}
+		store.Close()
+		path := filepath.Join(dir, StateFile)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(bytes.Repeat([]byte{0xff}, 64), page*int64(os.Getpagesize())); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		store, aside, err := OpenStateStore(dir, t0)
+		if err != nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		if aside == nil || !strings.Contains(aside.Error(), "moved to") {
+			t.Fatalf("page %d: movedAside = %v", page, aside)
+		}
+		if _, ok, err := store.Load(); ok || err != nil {
+			t.Fatalf("page %d: fresh file has state (%v)", page, err)
+		}
+		store.Close()
+		if _, err := os.Stat(path + ".bad-20260621T100000Z"); err != nil {
+			t.Fatalf("page %d: old file not kept: %v", page, err)
+		}
+	}
+}
+
+// TestUnreadableStateRecordIsMovedAside: a bbolt file whose state record is not JSON starts fresh
+// with the old file kept, instead of stopping the daemon at every start.
+func TestUnreadableStateRecordIsMovedAside(t *testing.T) {
+	dir := t.TempDir()
+	store, _, err := OpenStateStore(dir, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketUnit).Put(keyUnit, []byte(`{"energy_wh":`)) }); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	store, aside, err := OpenStateStore(dir, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if aside == nil || !strings.Contains(aside.Error(), "bucket unit, key state") {
+		t.Fatalf("movedAside = %v", aside)
+	}
+	if _, ok, err := store.Load(); ok || err != nil {
+		t.Fatalf("fresh file has state (%v)", err)
 	}
 }

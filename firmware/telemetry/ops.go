@@ -92,8 +92,16 @@ func (o *Ops) startState(d *firmware.Daemon, s Setup, t *config.Telemetry) error
 		err = d.Unit().Restore(saved)
 	}
 	if err != nil {
-		store.Close()
-		return fmt.Errorf("%w (move the file aside to start fresh)", err)
+		// A damaged counters or mode record must not keep the unit from running (under systemd,
+		// a restart loop): it starts fresh and keeps the old file aside for whoever looks into it.
+		store, movedAside, err = store.StartFresh(err, time.Now())
+		if err != nil {
+			return err
+		}
+		if s.Log != nil {
+			s.Log.Error("state file unusable", "err", movedAside)
+		}
+		ok = false
 	}
 	if err := resumeRefs(d, store, s.Log); err != nil {
 		store.Close()
