@@ -38,9 +38,11 @@ func island(p *plan) {
 	// word holds: the DER must not energize the utility against it.
 	cease := ph.ceased() || ((ph == PhaseConnected || ph == PhaseOpening) && prot.Ready && !prot.Energize)
 	// The disconnect goes out only where the grid-forming inverter itself must stop (stuck PCC,
-	// blackout, open transition): the relay's momentary cessation is carried by the zero set-points
-	// below, so the battery can form the island the moment the PCC is open.
-	p.cease = ph.ceased()
+	// blackout): the relay's momentary cessation and an open transition's dead bus are carried by
+	// the zero set-points below (a real hybrid disconnected by model 123 Conn in an open transition
+	// did not come back to close the PCC in the two-process test), so the battery can form the
+	// island the moment the PCC is open.
+	p.cease = ph == PhaseStuckClosed || ph == PhaseBlackout
 	if cease || !prot.Ready {
 		p.pvLimit.pin(0)
 		p.battery.pin(0)
