@@ -303,27 +303,7 @@ func commitConsensus(names []string, results []*auction.IntervalResult, links []
 		if r == nil || !r.Converged && len(r.Trades) == 0 && len(r.Schedules) == 0 {
 			continue // dropped or failed: it runs on its own this interval
 		}
-		var net, ev, grid float64
-		ids := make([]string, 0, len(r.Schedules))
-		for id := range r.Schedules {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids) // map order must not reach the sums
-		for _, id := range ids {
-			s := r.Schedules[id]
-			if len(s) == 0 {
-				continue
-			}
-			switch {
-			case strings.HasSuffix(id, "/grid"):
-				grid = s[0]
-			default:
-				net += s[0]
-				if strings.HasSuffix(id, "/ev") {
-					ev = s[0]
-				}
-			}
-		}
+		net, ev, grid := bindingPeriod(r)
 		c.schedules[i] = fractals.Schedule{Start: from, End: from.Add(h), NetExchange: units.Watts(net), EV: units.Watts(ev)}
 		if grid < -0.5 {
 			c.trades = append(c.trades, fractals.Trade{Interval: interval, ID: "grid>" + name, Seller: fractals.GridAccount, Buyer: name,
@@ -483,4 +463,30 @@ func meanFirstPrice(prices map[string][]float64) float64 {
 		return 0
 	}
 	return sum / float64(n)
+}
+
+// bindingPeriod splits a unit's schedules of the first (binding) period into its net exchange with
+// the community (every agent but the grid), its EV's power and its exchange with the grid, in W.
+func bindingPeriod(r *auction.IntervalResult) (net, ev, grid float64) {
+	ids := make([]string, 0, len(r.Schedules))
+	for id := range r.Schedules {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // map order must not reach the sums
+	for _, id := range ids {
+		s := r.Schedules[id]
+		if len(s) == 0 {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(id, "/grid"):
+			grid = s[0]
+		default:
+			net += s[0]
+			if strings.HasSuffix(id, "/ev") {
+				ev = s[0]
+			}
+		}
+	}
+	return net, ev, grid
 }

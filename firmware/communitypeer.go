@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -315,27 +314,8 @@ func (m *UnitMarket) ClearInterval(ctx context.Context, start time.Time) (*aucti
 
 // commit makes the binding period of r the unit's schedule and records the interval for the API.
 func (m *UnitMarket) commit(start, began time.Time, nbs []auction.Neighbour, r *auction.IntervalResult) {
-	var sch ScheduleStatus
-	ids := make([]string, 0, len(r.Schedules))
-	for id := range r.Schedules {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		s := r.Schedules[id]
-		if len(s) == 0 {
-			continue
-		}
-		switch {
-		case strings.HasSuffix(id, "/grid"):
-			sch.GridW = units.Watts(s[0])
-		default:
-			sch.NetExchangeW += units.Watts(s[0])
-			if strings.HasSuffix(id, "/ev") {
-				sch.EVW = units.Watts(s[0])
-			}
-		}
-	}
+	net, ev, grid := bindingPeriod(r)
+	sch := ScheduleStatus{NetExchangeW: units.Watts(net), EVW: units.Watts(ev), GridW: units.Watts(grid)}
 	if len(r.Schedules) > 0 {
 		m.unit.CommitSchedule(fractals.Schedule{Start: start, End: start.Add(m.mc.Interval), NetExchange: sch.NetExchangeW, EV: sch.EVW})
 	}
