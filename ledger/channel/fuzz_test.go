@@ -16,17 +16,7 @@ func seedMessages(t testing.TB) [][]byte {
 	state, _ := a.MarshalBinary()
 	// A pending withdrawal both signed: the Sync carries it, the state keeps its signatures, and
 	// the version 3 state (before the signatures were kept) still decodes.
-	req, err := a.RequestWithdraw(20, 1000, 1, sa)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf, err := b.ConfirmWithdraw(req, 1, sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.CheckWithdrawConfirm(conf); err != nil {
-		t.Fatal(err)
-	}
+	agreeWithdraw(t, a, b, sa, sb, 20)
 	withdrawing, _ := a.MarshalBinary()
 	return [][]byte{EncodeUpdate(d), EncodeUpdate(l), EncodeAck(mustAck(t, b, sb)), EncodeSync(b.SyncMessage(false)), state,
 		EncodeSync(a.SyncMessage(true)), EncodeSync(b.SyncMessage(false)), withdrawing, marshalV3(a), {}, {1}, {3, 0}}

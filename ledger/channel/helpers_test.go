@@ -42,3 +42,21 @@ func pair(t testing.TB, deposit uint64) (a, b *Channel, sa, sb *KeySigner) {
 	}
 	return a, b, sa, sb
 }
+
+// agreeWithdraw has a request a withdrawal of total (expiry 1000, at time 1), b co-sign it and a
+// check the co-signature: a pending agreement both sides signed.
+func agreeWithdraw(t testing.TB, a, b *Channel, sa, sb *KeySigner, total uint64) (WithdrawRequest, WithdrawConfirm) {
+	t.Helper()
+	req, err := a.RequestWithdraw(total, 1000, 1, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := b.ConfirmWithdraw(req, 1, sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CheckWithdrawConfirm(conf); err != nil {
+		t.Fatal(err)
+	}
+	return req, conf
+}

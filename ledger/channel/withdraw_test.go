@@ -133,17 +133,7 @@ func TestStateV3Migrates(t *testing.T) {
 func TestSyncHandsBackALostWithdrawal(t *testing.T) {
 	a, b, sa, sb := pair(t, 100)
 	lostA, lostB := *a, *b // the stores as they were before the agreement
-	req, err := a.RequestWithdraw(30, 1000, 1, sa)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf, err := b.ConfirmWithdraw(req, 1, sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.CheckWithdrawConfirm(conf); err != nil {
-		t.Fatal(err)
-	}
+	req, conf := agreeWithdraw(t, a, b, sa, sb, 30)
 	for _, c := range []struct {
 		name      string
 		lost      *Channel
